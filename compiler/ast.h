@@ -36,7 +36,8 @@ typedef enum AstKind {
   A_IF,       /* a = cond, list = then, list2 = else */
   A_FOR,      /* name, a = from, b = to (NULL: iterate over list a) , list = body */
   A_SCAN,     /* list2 = targets, name = index var, flag = reverse, a..b,
-                 c = A_LIST of A_ARG carries, list = body */
+                 c = A_LIST of A_ARG carries, list = body; str != NULL when
+                 `reverse(cond)` follows the range: cond is list2's last */
   A_YIELD,    /* a = value, b = axis or NULL */
   A_UPDATE,   /* name, a */
   A_MINIMIZE, /* a = loss, b = optimizer call or NULL, list = over (A_NAME) */

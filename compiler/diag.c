@@ -37,12 +37,19 @@ static void show_line(FILE *f, SrcLoc loc) {
     e++;
   if (e > p && e[-1] == '\r')
     e--;
-  fputs("    ", f);
-  for (const char *q = p; q < e; q++)
+  /* long lines show a window around the caret */
+  const char *from = p, *to = e;
+  const char *at = p + loc.col - 1 < e ? p + loc.col - 1 : e;
+  if (to - from > 120) {
+    from = at - 60 > p ? at - 60 : p;
+    to = from + 120 < e ? from + 120 : e;
+  }
+  fprintf(f, "    %s", from > p ? "..." : "");
+  for (const char *q = from; q < to; q++)
     fputc((unsigned char)*q < 32 && *q != '\t' ? '?' : *q, f);
-  fputs("\n    ", f);
-  for (int i = 1; i < loc.col && p + i - 1 < e; i++)
-    fputc(p[i - 1] == '\t' ? '\t' : ' ', f);
+  fprintf(f, "%s\n    %s", to < e ? "..." : "", from > p ? "   " : "");
+  for (const char *q = from; q < at; q++)
+    fputc(*q == '\t' ? '\t' : ' ', f);
   fputs("^\n", f);
 }
 

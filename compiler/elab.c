@@ -178,7 +178,10 @@ static int edit_distance(const char *a, const char *b) {
 /* The closest visible name, for "did you mean" hints. */
 static const char *suggest(Scope *s, const char *name) {
   const char *best = NULL;
-  int bestd = (int)strlen(name) <= 3 ? 1 : 2;
+  int len = (int)strlen(name);
+  int bestd = len < 3 ? 0 : len <= 5 ? 1 : 2;
+  if (bestd == 0)
+    return NULL;
   for (; s; s = s->parent)
     for (Binding *b = s->head; b; b = b->next) {
       int d = edit_distance(name, b->name);
@@ -874,13 +877,16 @@ static Value *instantiate(Elab *e, Ast *def, Args *a) {
   Inst *in = arena_alloc(&e->c->arena, sizeof *in);
   in->def = def;
   in->path = e->pending_path;
+  in->depth = e->inst_depth - 1;
   e->pending_path = NULL;
+  e->inst_depth++;
   in->scope = scope_new(e, e->globals, 1);
   bind_params(e, in->scope, e->globals, &def->list2, a,
               arena_printf(&e->c->arena, "layer %s", def->name));
   int first = e->model->params.n;
   exec_decls(e, in, in->scope, &def->list);
   in->nparams = count_params(e->model, first);
+  e->inst_depth--;
   e->depth--;
   Value *v = val_new(e, V_INST);
   v->inst = in;
@@ -921,8 +927,7 @@ static LayerRow *record_layer(Elab *e, Inst *in) {
   row->path = in->path;
   row->type = in->def->name;
   row->nparams = in->nparams;
-  for (const char *p = in->path; *p; p++)
-    row->depth += *p == '.';
+  row->depth = in->depth;
   row->out.rank = -1;
   vec_push(&e->c->arena, &e->model->layers, row);
   return row;
@@ -1345,6 +1350,11 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   if (dim_is_const(steps) && dim_value(steps) < 1)
     nnc_error(e->c, x->loc, "scan over %lld steps; it needs at least one",
               (long long)dim_value(steps));
+  int reverse = x->flag;
+  AstList targets = x->list2;
+  if (x->str) { /* `reverse(cond)` after the range: the condition is last */
+    reverse = cond_value(e, s, targets.v[--targets.n]);
+  }
   int ncarry = x->c ? x->c->list.n : 0;
   Node **init = arena_alloc(ar, sizeof(Node *) * (size_t)(ncarry + 1));
   for (int i = 0; i < ncarry; i++)
@@ -1403,7 +1413,7 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   e->region = saved_region;
   e->scan = saved_scan;
   Attr at[5] = {attr_dims(e, "start", 1, &from), attr_dims(e, "steps", 1, &steps),
-                attr_int("reverse", x->flag), attr_int("ncarry", ncarry),
+                attr_int("reverse", reverse), attr_int("ncarry", ncarry),
                 attr_ints(e, "axes", ny, axes)};
   e->loc = x->loc;
   Node *scan = ir_node(e->c, e->mod, e->fn, e->region, OP_SCAN, ncarry, init, 5, at,
@@ -1411,14 +1421,14 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   scan->body = body;
   shape_infer(e->c, e->mod, scan);
   int nres = ny + ncarry;
-  if (x->list2.n != nres)
+  if (targets.n != nres)
     nnc_error(e->c, x->loc, "this scan gives %d values (%d yielded, %d carried) but %d names are given",
-              nres, ny, ncarry, x->list2.n);
+              nres, ny, ncarry, targets.n);
   for (int i = 0; i < nres; i++) {
     Attr g = attr_int("index", i);
     Node *r = mk(e, OP_GET, 1, &scan, 1, &g);
-    r->name = x->list2.v[i]->name;
-    scope_assign(e, s, x->list2.v[i]->name, val_tensor(e, r));
+    r->name = targets.v[i]->name;
+    scope_assign(e, s, targets.v[i]->name, val_tensor(e, r));
   }
 }
 
@@ -1445,8 +1455,9 @@ static Type arg_type(Elab *e, Scope *s, Ast *t) {
   ty.dim = arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(dims->n + 1));
   for (int i = 0; i < dims->n; i++) {
     Ast *d = dims->v[i];
-    if (d->kind == A_NAME && !scope_lookup(s, d->name)) {
+    if (d->kind == A_NAME && !scope_lookup(s, d->name) && !builtin_lookup(d->name)) {
       ty.dim[i] = dim_var(&e->c->arena, dim_sym(&e->c->arena, &e->mod->syms, d->name));
+      scope_set(e, s, d->name, val_dim(e, ty.dim[i])); /* usable in the body */
       continue;
     }
     if (d->kind == A_SLICE)

@@ -64,6 +64,7 @@ struct Inst {
   Scope *scope;      /* constructor arguments and members */
   Inst *parent;
   int64_t nparams;
+  int depth;         /* nesting below the model root (its children: 0) */
   int recorded;      /* already listed in the summary */
 };
 
@@ -100,6 +101,7 @@ struct Elab {
   ScanCtx *scan;
   int nminimize;
   int record_layers;
+  int inst_depth;   /* instances being constructed */
   const char *pending_path; /* path for a layer constructed by `name = L()` */
   SrcLoc loc;      /* location for nodes being built */
   Value *ret;      /* set by `return` */

@@ -384,12 +384,22 @@ static int parse_uses(P *p, Region *r, Node ***out) {
   return v.n;
 }
 
+/* Whether `key=` comes next. */
+static int at_attr(const P *p) {
+  size_t i = p->pos;
+  if (i >= p->len || (!isalpha((unsigned char)p->s[i]) && p->s[i] != '_'))
+    return 0;
+  while (i < p->len && is_word((unsigned char)p->s[i]))
+    i++;
+  return i < p->len && p->s[i] == '=';
+}
+
 /* Attributes up to the ':' before the type. */
 static int parse_attrs(P *p, OpKind op, const char *name, Attr **out) {
   int n = 0, cap = 0;
   Attr *v = NULL;
   for (skip_ws(p); peek(p) != ':'; skip_ws(p)) {
-    if (!isalpha(peek(p)) && peek(p) != '_')
+    if (!at_attr(p))
       PERR(p, here(p), "expected an attribute or ':' and the type of %%%s",
            name);
     if (n == cap) {

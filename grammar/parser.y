@@ -105,6 +105,9 @@ stmt
   | targets '=' SCAN IDENT IN REVERSE expr DOTDOT expr carry_opt block
       { $$ = NODE(A_SCAN, @3); $$->list2 = $1; $$->name = $4; $$->flag = 1;
         $$->a = $7; $$->b = $9; $$->c = $10; $$->list = $11; }
+  | targets '=' SCAN IDENT IN expr DOTDOT expr REVERSE '(' expr ')' carry_opt block
+      { $$ = NODE(A_SCAN, @3); $$->list2 = $1; $$->name = $4; $$->str = "cond";
+        $$->a = $6; $$->b = $8; $$->c = $13; $$->list = $14; ast_push(ps, &$$->list2, $11); }
   | targets '=' SCAN IDENT IN expr DOTDOT expr carry_opt block
       { $$ = NODE(A_SCAN, @3); $$->list2 = $1; $$->name = $4;
         $$->a = $6; $$->b = $8; $$->c = $9; $$->list = $10; }
@@ -232,6 +235,7 @@ postfix
   : primary
   | postfix '(' args ')'          { $$ = NODE(A_CALL, @2); $$->a = $1; $$->list = $3; }
   | postfix '[' idxs ']'          { $$ = NODE(A_INDEX, @2); $$->a = $1; $$->list = $3; }
+  | postfix '[' ']'               { $$ = NODE(A_INDEX, @2); $$->a = $1; }
   | postfix '.' IDENT             { $$ = NODE(A_ATTR, @3); $$->a = $1; $$->name = $3; }
   ;
 

@@ -1,0 +1,61 @@
+#!/bin/sh
+# run_examples.sh — every examples/*.nn must compile, its IR dump must read
+# back to the same dump, and its summary must print:
+#
+#   nnc --emit=ir F > a.ir;  nnc --read-ir a.ir --emit=ir > b.ir;  cmp a.ir b.ir
+#   nnc --summary F
+#
+# Runs from the source root; NNC and SRCDIR as in run_golden.sh. Each of the
+# three checks per example counts once. Ends with `N passed, N failed`.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+SRCDIR=${SRCDIR:-$(dirname "$here")}
+NNC=${NNC:-$SRCDIR/build/compiler/nnc}
+case $NNC in /*) ;; *) NNC=$(pwd)/$NNC ;; esac
+cd "$SRCDIR" || exit 2
+if [ ! -x "$NNC" ]; then
+  echo "run_examples: compiler not found: $NNC" >&2
+  exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-examples.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+  echo "FAIL: $1"
+  sed -e 's/^/  | /' "$tmp/err" | head -n 20
+  fail=$((fail + 1))
+}
+
+for f in examples/*.nn; do
+  [ -e "$f" ] || continue
+  if "$NNC" --emit=ir "$f" >"$tmp/a.ir" 2>"$tmp/err"; then
+    ok
+    if "$NNC" --read-ir "$tmp/a.ir" --emit=ir >"$tmp/b.ir" 2>"$tmp/err"; then
+      if cmp -s "$tmp/a.ir" "$tmp/b.ir"; then
+        ok
+      else
+        : >"$tmp/err"
+        bad "$f: IR round trip differs (dump vs. dump of the read dump)"
+        diff -u "$tmp/a.ir" "$tmp/b.ir" | sed -e "s|$tmp/||" | head -n 40
+      fi
+    else
+      bad "$f: --read-ir of its own dump failed"
+    fi
+  else
+    bad "$f: --emit=ir failed"
+    bad "$f: IR round trip not run"
+  fi
+  if "$NNC" --summary "$f" >"$tmp/out" 2>"$tmp/err"; then
+    ok
+  else
+    bad "$f: --summary failed"
+  fi
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
