@@ -58,6 +58,16 @@ double arg_float(Elab *e, Args *a, int pos, const char *key, double dflt) {
   return v ? num_value(e, v, arg_loc(a, pos, key)) : dflt;
 }
 
+static int arg_bool(Elab *e, Args *a, int pos, const char *key, int dflt) {
+  Value *v = arg_get(e, a, pos, key);
+  if (!v)
+    return dflt;
+  if (v->k == V_BOOL)
+    return v->b;
+  nnc_error(e->c, arg_loc(a, pos, key), "%s: '%s' must be true or false, got %s",
+            bname(a), key, val_kind_name(v));
+}
+
 static const char *arg_str(Elab *e, Args *a, int pos, const char *key,
                            const char *dflt) {
   Value *v = arg_get(e, a, pos, key);
@@ -332,7 +342,7 @@ static Value *b_reduce(Elab *e, Args *a) {
     x = dtype_is_float(x->type.dtype) ? x : mk_cast(e, x, (DType)dtype_default(e));
   int64_t axes[64];
   int n = axes_arg(e, a, 1, "axis", x->type.rank, axes);
-  int keep = (int)arg_int(e, a, 2, "keepdim", 0);
+  int keep = arg_bool(e, a, 2, "keepdim", 0);
   return val_tensor(e, reduce_op(e, (OpKind)self->op, x, n, axes, keep));
 }
 
@@ -343,7 +353,7 @@ static Value *b_var(Elab *e, Args *a) {
   Node *x = float_tensor(e, a, 0, "x");
   int64_t axes[64];
   int n = axes_arg(e, a, 1, "axis", x->type.rank, axes);
-  int keep = (int)arg_int(e, a, 2, "keepdim", 0);
+  int keep = arg_bool(e, a, 2, "keepdim", 0);
   int64_t corr = arg_int(e, a, 3, "correction", 1);
   Node *m = reduce_op(e, OP_MEAN, x, n, axes, 1);
   Node *d = mk2(e, OP_SUB, x, m);
@@ -375,7 +385,7 @@ static Value *b_argmax(Elab *e, Args *a) {
   check_args(e, a, 3, KEYS("x", "axis", "keepdim"));
   Node *x = arg_tensor(e, a, 0, "x");
   int axis = norm_axis(e, arg_int(e, a, 1, "axis", -1), x->type.rank, a->call->loc);
-  Attr at[2] = {attr_int("axis", axis), attr_int("keepdim", arg_int(e, a, 2, "keepdim", 0))};
+  Attr at[2] = {attr_int("axis", axis), attr_int("keepdim", arg_bool(e, a, 2, "keepdim", 0))};
   return val_tensor(e, mk(e, OP_ARGMAX, 1, &x, 2, at));
 }
 
@@ -823,6 +833,15 @@ static Value *b_prod(Elab *e, Args *a) {
   return r;
 }
 
+/* is_list(v), is_tensor(v): compile-time type tests (int-or-pair args). */
+static Value *b_is(Elab *e, Args *a) {
+  check_args(e, a, 1, KEYS("x"));
+  Value *v = arg_need(e, a, 0, "x");
+  if (strcmp(bname(a), "is_list") == 0)
+    return val_bool(e, v->k == V_LIST || v->k == V_TUPLE);
+  return val_bool(e, is_tensorish(v));
+}
+
 static Value *b_init_only(Elab *e, Args *a) {
   nnc_error(e->c, a->call->loc,
             "'%s' is an initialiser: use it after '=' in a param or buffer declaration",
@@ -857,12 +876,16 @@ static const Builtin builtins[] = {
     {"conv2d", b_conv, -1}, {"conv_transpose2d", b_conv, -1},
     {"max_pool2d", b_pool, -1}, {"avg_pool2d", b_pool, -1},
     {"upsample_nearest", b_upsample, -1}, {"grad", b_grad, -1},
-    {"len", b_len, -1}, {"range", b_range, -1}, {"prod", b_prod, -1},
+    {"len", b_len, -1}, {"is_list", b_is, -1}, {"is_tensor", b_is, -1}, {"range", b_range, -1}, {"prod", b_prod, -1},
     {"constant", b_init_only, -1}, {"uniform", b_init_only, -1},
     {"normal", b_init_only, -1}, {"xavier_uniform", b_init_only, -1},
     {"xavier_normal", b_init_only, -1}, {"kaiming_uniform", b_init_only, -1},
     {"kaiming_normal", b_init_only, -1}, {"eye", b_init_only, -1},
 };
+
+const char *builtin_name(int i) {
+  return i >= 0 && i < (int)(sizeof builtins / sizeof *builtins) ? builtins[i].name : NULL;
+}
 
 const Builtin *builtin_lookup(const char *name) {
   for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)

@@ -66,11 +66,29 @@ static void report(Ctx *c, SrcLoc loc, const char *kind, const char *fmt,
   fflush(f);
 }
 
+static void print_note(Ctx *c, SrcLoc loc, const char *msg) {
+  FILE *f = c->err ? c->err : stderr;
+  fprintf(f, "%s:%d:%d: note: %s\n", loc.file->name, loc.line, loc.col, msg);
+  show_line(f, loc);
+}
+
 void nnc_error(Ctx *c, SrcLoc loc, const char *fmt, ...) {
+  const char **msgs = NULL;
+  SrcLoc *where = NULL;
+  if (c->error_context) {
+    SrcLoc *(*hook)(Ctx *, SrcLoc *, const char ***) = c->error_context;
+    c->error_context = NULL; /* an error inside the hook reports plainly */
+    where = hook(c, &loc, &msgs);
+    c->error_context = hook;
+  }
   va_list ap;
   va_start(ap, fmt);
   report(c, loc, "error", fmt, ap);
   va_end(ap);
+  for (int i = 0; msgs && msgs[i]; i++)
+    if (where[i].file)
+      print_note(c, where[i], msgs[i]);
+  fflush(c->err ? c->err : stderr);
   c->nerrors++;
   if (c->on_error)
     longjmp(*c->on_error, 1);

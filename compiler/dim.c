@@ -220,8 +220,8 @@ int dim_div(Arena *a, Dim x, Dim y, Dim *out) {
 
 static void print_term(StrBuf *b, const DimSyms *s, const DimTerm *t,
                        int first) {
-  uint64_t mag = t->coef < 0 ? (uint64_t)0 - (uint64_t)t->coef
-                             : (uint64_t)t->coef;
+  uint64_t mag =
+      t->coef < 0 ? (uint64_t)0 - (uint64_t)t->coef : (uint64_t)t->coef;
   if (t->coef < 0)
     sb_putc(b, '-');
   else if (!first)

@@ -63,7 +63,7 @@ const char *val_kind_name(const Value *v) {
   case V_LIST: return "a list";
   case V_TUPLE: return "several values";
   case V_TENSOR: return "a tensor";
-  case V_PARAM: return "a parameter";
+  case V_PARAM: return v->pd && v->pd->role == PR_BUFFER ? "a buffer" : "a parameter";
   case V_INST: return "a layer instance";
   case V_LAYERDEF: return v->def->flag ? "a model" : "a layer";
   case V_FUNC: return "a function";
@@ -190,6 +190,13 @@ static const char *suggest(Scope *s, const char *name) {
         bestd = d;
       }
     }
+  for (int i = 0; builtin_name(i); i++) {
+    int d = edit_distance(name, builtin_name(i));
+    if (d <= bestd && (!best || d < bestd)) {
+      best = builtin_name(i);
+      bestd = d;
+    }
+  }
   return best;
 }
 
@@ -653,6 +660,14 @@ static Value *eval_attr(Elab *e, Scope *s, Ast *x) {
 
 static Value *eval_call(Elab *e, Scope *s, Ast *x) {
   Value *f = eval(e, s, x->a);
+  if (f->k == V_PARAM || f->k == V_TENSOR || is_number(f)) {
+    const char *nm = x->a->kind == A_NAME ? x->a->name : NULL;
+    if (nm && builtin_lookup(nm))
+      nnc_error(e->c, x->loc, "'%s' here is %s, which hides the built-in %s()%s%s",
+                nm, val_kind_name(f), nm, f->k == V_PARAM ? " (declared at " : "",
+                f->k == V_PARAM ? arena_printf(&e->c->arena, "%s)", nnc_loc_str(e->c, f->pd->loc)) : "");
+    nnc_error(e->c, x->loc, "%s cannot be called", val_kind_name(f));
+  }
   Args a = {0};
   a.n = x->list.n;
   a.call = x;
@@ -818,7 +833,55 @@ static int64_t count_params(Model *m, int from) {
   return total;
 }
 
-static void bind_params(Elab *e, Scope *callee, Scope *defs, AstList *params,
+/* `f32[B, T]` or `[B, T]` written as an argument type. */
+static int is_tensor_type(const Ast *t) {
+  DType dt;
+  return t->kind == A_LIST ||
+         (t->kind == A_INDEX && t->a->kind == A_NAME && dtype_parse(t->a->name, &dt));
+}
+
+/* Checks a tensor argument against its declared type; a dimension name not
+ * yet bound takes the argument's dimension, so `fn f(x: f32[B, T, 8])`
+ * called from another function binds B and T for its body. */
+static void match_type(Elab *e, Scope *s, Ast *p, Value *v, SrcLoc loc,
+                       const char *what) {
+  Ast *t = p->a;
+  if (!is_tensorish(v))
+    nnc_error(e->c, loc, "%s: argument '%s' must be a tensor, got %s", what,
+              p->name, val_kind_name(v));
+  Node *n = to_tensor(e, v, loc);
+  AstList *dims = t->kind == A_LIST ? &t->list : &t->list;
+  DType dt = DT_F32;
+  StrBuf got = {0};
+  type_print(&got, &e->mod->syms, n->type);
+  const char *gs = arena_strdup(&e->c->arena, got.s);
+  sb_free(&got);
+  if (t->kind == A_INDEX && dtype_parse(t->a->name, &dt) && dt != n->type.dtype)
+    nnc_error(e->c, loc, "%s: argument '%s' must be %s, got %s", what, p->name,
+              dtype_name(dt), gs);
+  if (dims->n != n->type.rank)
+    nnc_error(e->c, loc, "%s: argument '%s' must have %d dimensions, got %s", what,
+              p->name, dims->n, gs);
+  for (int i = 0; i < dims->n; i++) {
+    Ast *d = dims->v[i];
+    Dim have = n->type.dim[i];
+    if (d->kind == A_NAME && !scope_lookup(s, d->name) && !builtin_lookup(d->name)) {
+      scope_set(e, s, d->name, val_dim(e, have));
+      continue;
+    }
+    Dim want = dim_value_of(e, eval(e, s, d), d->loc);
+    if (!dim_eq(want, have)) {
+      StrBuf w = {0};
+      dim_print(&w, &e->mod->syms, want);
+      const char *ws = arena_strdup(&e->c->arena, w.s);
+      sb_free(&w);
+      nnc_error(e->c, loc, "%s: dimension %d of argument '%s' must be %s, got %s",
+                what, i, p->name, ws, gs);
+    }
+  }
+}
+
+static void bind_params(Elab *e, Scope *callee, AstList *params,
                         Args *a, const char *what) {
   int used[256] = {0};
   if (a->n > 256)
@@ -832,11 +895,13 @@ static void bind_params(Elab *e, Scope *callee, Scope *defs, AstList *params,
         v = a->v[j];
         used[j] = 1;
       }
-    if (!v && p->b)
-      v = eval(e, defs, p->b);
+    if (!v && p->b) /* defaults may use the parameters before them */
+      v = eval(e, callee, p->b);
     if (!v)
       nnc_error(e->c, a->call->loc, "%s: missing argument '%s'", what, p->name);
-    if (p->a && p->a->kind == A_NAME) {
+    if (p->a && is_tensor_type(p->a))
+      match_type(e, callee, p, v, a->call->loc, what);
+    else if (p->a && p->a->kind == A_NAME) {
       const char *t = p->a->name;
       int ok = strcmp(t, "any") == 0 ||
                (strcmp(t, "int") == 0 && v->k == V_INT) ||
@@ -866,6 +931,41 @@ static void bind_params(Elab *e, Scope *callee, Scope *defs, AstList *params,
 static int exec_block(Elab *e, Scope *s, AstList *body);
 static void exec_decls(Elab *e, Inst *in, Scope *s, AstList *body);
 
+static void push_frame(Elab *e, SrcLoc call, const char *what) {
+  Frame *f = arena_alloc(&e->c->arena, sizeof *f);
+  f->call = call;
+  f->what = what;
+  vec_push(&e->c->arena, &e->frames, f);
+}
+
+static int in_library(const SrcFile *f) {
+  return f && strncmp(f->name, "stdlib/", 7) == 0;
+}
+
+/* An error inside library code is reported at the innermost call from the
+ * user's own files, with notes leading down to where it happened. */
+static SrcLoc *error_context(Ctx *c, SrcLoc *loc, const char ***notes) {
+  Elab *e = c->error_context_data;
+  if (!in_library(loc->file))
+    return NULL;
+  int k = -1;
+  for (int i = e->frames.n - 1; i >= 0 && k < 0; i--)
+    if (!in_library(((Frame *)e->frames.v[i])->call.file))
+      k = i;
+  if (k < 0)
+    return NULL;
+  int n = e->frames.n - k;
+  SrcLoc *where = arena_alloc(&c->arena, sizeof(SrcLoc) * (size_t)(n + 1));
+  const char **msg = arena_alloc(&c->arena, sizeof(char *) * (size_t)(n + 1));
+  for (int i = k + 1, j = 0; i <= e->frames.n; i++, j++) {
+    where[j] = i < e->frames.n ? ((Frame *)e->frames.v[i])->call : *loc;
+    msg[j] = arena_printf(&c->arena, "in %s", ((Frame *)e->frames.v[i - 1])->what);
+  }
+  *loc = ((Frame *)e->frames.v[k])->call;
+  *notes = msg;
+  return where;
+}
+
 static Value *instantiate(Elab *e, Ast *def, Args *a) {
   if (!e->pending_path)
     nnc_error(e->c, a->call->loc,
@@ -881,11 +981,14 @@ static Value *instantiate(Elab *e, Ast *def, Args *a) {
   e->pending_path = NULL;
   e->inst_depth++;
   in->scope = scope_new(e, e->globals, 1);
-  bind_params(e, in->scope, e->globals, &def->list2, a,
+  push_frame(e, a->call->loc, arena_printf(&e->c->arena, "layer %s (%s)", def->name,
+                                           in->path[0] ? in->path : "the model"));
+  bind_params(e, in->scope, &def->list2, a,
               arena_printf(&e->c->arena, "layer %s", def->name));
   int first = e->model->params.n;
   exec_decls(e, in, in->scope, &def->list);
   in->nparams = count_params(e->model, first);
+  e->frames.n--;
   e->inst_depth--;
   e->depth--;
   Value *v = val_new(e, V_INST);
@@ -902,7 +1005,11 @@ static Value *run_function(Elab *e, Ast *fn, Inst *self, Args *a) {
               "calls nested too deeply (does '%s' call itself?)", fn->name);
   Scope *defs = self ? self->scope : e->globals;
   Scope *s = scope_new(e, defs, 1);
-  bind_params(e, s, defs, &fn->list2, a,
+  push_frame(e, a->call->loc,
+             self ? arena_printf(&e->c->arena, "%s.%s (%s)", self->def->name, fn->name,
+                                 self->path[0] ? self->path : "the model")
+                  : arena_printf(&e->c->arena, "function %s", fn->name));
+  bind_params(e, s, &fn->list2, a,
               arena_printf(&e->c->arena, "function %s", fn->name));
   Value *saved_ret = e->ret;
   ScanCtx *saved_scan = e->scan;
@@ -914,6 +1021,7 @@ static Value *run_function(Elab *e, Ast *fn, Inst *self, Args *a) {
   e->scan = saved_scan;
   e->returned = 0;
   e->depth--;
+  e->frames.n--;
   return r;
 }
 
@@ -1223,9 +1331,16 @@ static void exec_update(Elab *e, Scope *s, Ast *x) {
     sb_free(&x2);
     nnc_error(e->c, x->loc, "%s", m);
   }
+  for (int i = 0; i < e->updates.n; i++) {
+    Node *u = e->updates.v[i];
+    if (strcmp(ir_attr(u, "name")->s, b->pd->name) == 0)
+      nnc_error(e->c, x->loc, "buffer '%s' is already updated in this step (at %s); "
+                "a layer with running statistics runs once per train step",
+                b->pd->name, nnc_loc_str(e->c, u->loc));
+  }
   Attr at = attr_str("name", b->pd->name);
   e->loc = x->loc;
-  mk(e, OP_UPDATE, 1, &n, 1, &at);
+  vec_push(&e->c->arena, &e->updates, mk(e, OP_UPDATE, 1, &n, 1, &at));
 }
 
 static void exec_minimize(Elab *e, Scope *s, Ast *x) {
@@ -1484,6 +1599,7 @@ static void build_entry(Elab *e, Inst *root, Ast *fn) {
   e->region = &f->body;
   e->training = kind == FN_TRAIN;
   e->nminimize = 0;
+  e->updates.n = 0;
   e->ret = NULL;
   e->returned = 0;
   Scope *s = scope_new(e, root->scope, 1);
@@ -1511,8 +1627,6 @@ static void build_entry(Elab *e, Inst *root, Ast *fn) {
   for (int i = 0; i < fn->list.n; i++)
     if (fn->list.v[i]->kind == A_RETURN)
       ret_ast = fn->list.v[i];
-  if (kind == FN_TRAIN && e->nminimize == 0)
-    nnc_error(e->c, fn->loc, "train entry point '%s' has no 'minimize' statement", fn->name);
   if (kind == FN_INFER && nout == 0)
     nnc_error(e->c, fn->loc, "entry point '%s' returns nothing", fn->name);
   f->body.nout = nout;
@@ -1531,27 +1645,8 @@ static void build_entry(Elab *e, Inst *root, Ast *fn) {
   }
   e->fn = NULL;
   e->region = NULL;
-}
-
-/* Makes node names unique within a function: source names first come,
- * then name.1, name.2; unnamed values are tN. */
-static void uniquify_region(Elab *e, Region *r, PtrVec *seen) {
-  for (Node *n = r->first; n; n = n->next) {
-    const char *base = n->name ? n->name : arena_printf(&e->c->arena, "t%d", n->id);
-    const char *name = base;
-    for (int k = 1;; k++) {
-      int clash = 0;
-      for (int i = 0; i < seen->n && !clash; i++)
-        clash = strcmp(seen->v[i], name) == 0;
-      if (!clash)
-        break;
-      name = arena_printf(&e->c->arena, "%s.%d", base, k);
-    }
-    n->name = name;
-    vec_push(&e->c->arena, seen, (void *)name);
-    if (n->body)
-      uniquify_region(e, n->body, seen);
-  }
+  e->returned = 0;
+  e->ret = NULL;
 }
 
 static void elab_model(Elab *e, Ast *def) {
@@ -1577,10 +1672,9 @@ static void elab_model(Elab *e, Ast *def) {
   if (first)
     nnc_error(e->c, def->loc, "model '%s' has no entry point (a fn with typed arguments, or a train)",
               def->name);
-  for (int i = 0; i < m->funcs.n; i++) {
-    PtrVec seen = {0};
-    uniquify_region(e, &((Func *)m->funcs.v[i])->body, &seen);
-  }
+  /* source names were given freely; make them unique per function */
+  for (int i = 0; i < m->funcs.n; i++)
+    ir_func_names(e->c, m->funcs.v[i]);
 }
 
 /* --------------------------------------------------------- top level */
@@ -1666,6 +1760,8 @@ static void define_globals(Elab *e, Loader *L) {
 static Module *elaborate(Ctx *c, SrcFile *main_file) {
   Elab el = {0}, *e = &el;
   e->c = c;
+  c->error_context = error_context;
+  c->error_context_data = e;
   e->mod = ir_module_new(c);
   e->globals = scope_new(e, NULL, 1);
   Loader L = {0};
@@ -1699,6 +1795,8 @@ static Module *elaborate(Ctx *c, SrcFile *main_file) {
   if (nmodels == 0)
     nnc_error(c, (SrcLoc){main_file, 1, 1}, "no model in %s (declare one with `model Name { ... }`)",
               main_file->name);
+  c->error_context = NULL;
+  c->error_context_data = NULL;
   return e->mod;
 }
 

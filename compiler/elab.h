@@ -104,9 +104,17 @@ struct Elab {
   int inst_depth;   /* instances being constructed */
   const char *pending_path; /* path for a layer constructed by `name = L()` */
   SrcLoc loc;      /* location for nodes being built */
+  PtrVec frames;   /* Frame*: calls being inlined, for error context */
+  PtrVec updates;  /* update nodes of the entry point being built */
   Value *ret;      /* set by `return` */
   int returned;
 };
+
+/* A call being inlined: where it was called and what runs. */
+typedef struct Frame {
+  SrcLoc call;
+  const char *what;
+} Frame;
 
 /* elab.c */
 Value *val_new(Elab *e, VKind k);
@@ -146,6 +154,7 @@ Attr attr_dims(Elab *e, const char *k, int n, const Dim *v);
 
 /* builtins.c */
 const Builtin *builtin_lookup(const char *name);
+const char *builtin_name(int i); /* NULL past the last */
 /* The initialiser of a parameter of type t, resolved to canonical text. */
 const char *elab_init(Elab *e, Scope *s, Ast *init, Type t, SrcLoc loc);
 /* Argument access: position `pos` or keyword `key`; NULL when absent. */

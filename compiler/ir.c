@@ -57,8 +57,10 @@ static void name_put(Arena *a, NameTab *t, const char *name, Node *n) {
   t->node[i] = n;
 }
 
+/* Entries of nodes renamed since (n->name = ...) no longer match. */
 Node *ir_func_lookup(const Func *f, const char *name) {
-  return name_get(f->names, name);
+  Node *n = name_get(f->names, name);
+  return n && n->name && !strcmp(n->name, name) ? n : NULL;
 }
 
 /* The requested name if free, else name.1, name.2, ...; tN for none. */
@@ -73,11 +75,23 @@ static const char *unique_name(Arena *a, Func *f, const char *want, int id) {
   }
 }
 
+static void names_region(Arena *a, Func *f, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    n->name = unique_name(a, f, n->name, n->id);
+    name_put(a, f->names, n->name, n);
+    if (n->body)
+      names_region(a, f, n->body);
+  }
+}
+
+void ir_func_names(Ctx *c, Func *f) {
+  f->names = arena_alloc(&c->arena, sizeof(NameTab));
+  names_region(&c->arena, f, &f->body);
+}
+
 /* ---------------------------------------------------------- building */
 
-Module *ir_module_new(Ctx *c) {
-  return arena_alloc(&c->arena, sizeof(Module));
-}
+Module *ir_module_new(Ctx *c) { return arena_alloc(&c->arena, sizeof(Module)); }
 
 Func *ir_func_new(Ctx *c, Model *m, const char *name, FuncKind k, SrcLoc loc) {
   Func *f = arena_alloc(&c->arena, sizeof *f);
@@ -227,8 +241,9 @@ static int visible(Verify *v, const Node *x) {
 static void verify_operands(Verify *v, Node *n) {
   int ar = nnc_ops[n->op].arity;
   if (ar >= 0 && n->nin != ar)
-    nnc_error(v->c, n->loc, "IR verifier: %s: %%%s: %s takes %d operands, got %d",
-              v->f->name, vname(n), nnc_ops[n->op].name, ar, n->nin);
+    nnc_error(v->c, n->loc,
+              "IR verifier: %s: %%%s: %s takes %d operands, got %d", v->f->name,
+              vname(n), nnc_ops[n->op].name, ar, n->nin);
   for (int i = 0; i < n->nin; i++)
     if (!visible(v, n->in[i]))
       nnc_error(v->c, n->loc,
@@ -242,14 +257,14 @@ static void verify_param(Verify *v, Node *n) {
   ParamDecl *p = a && a->kind == AK_STR ? ir_find_param(v->model, a->s) : NULL;
   int buffer = n->op == OP_BUFFER || n->op == OP_UPDATE;
   if (!p || (p->role == PR_BUFFER) != buffer)
-    nnc_error(v->c, n->loc, "IR verifier: %s: %%%s: model %s has no %s named %s",
-              v->f->name, vname(n), v->model->name, buffer ? "buffer" : "param",
+    nnc_error(v->c, n->loc,
+              "IR verifier: %s: %%%s: model %s has no %s named %s", v->f->name,
+              vname(n), v->model->name, buffer ? "buffer" : "param",
               a && a->s ? a->s : "?");
   if (!type_eq(p->type, n->type))
-    nnc_error(v->c, n->loc,
-              "IR verifier: %s: %%%s has type %s but %s is declared %s",
-              v->f->name, vname(n), vtype(v, n->type), p->name,
-              vtype(v, p->type));
+    nnc_error(
+        v->c, n->loc, "IR verifier: %s: %%%s has type %s but %s is declared %s",
+        v->f->name, vname(n), vtype(v, n->type), p->name, vtype(v, p->type));
 }
 
 /* Recomputes the type with the shape rule and compares. */
@@ -276,15 +291,15 @@ static void verify_region(Verify *v, Region *r, int depth);
 
 static void verify_node(Verify *v, Region *r, Node *n, int depth) {
   if (!n->name || name_get(&v->seen, n->name))
-    nnc_error(v->c, n->loc, "IR verifier: %s: node name %%%s is %s",
-              v->f->name, vname(n), n->name ? "used twice" : "missing");
+    nnc_error(v->c, n->loc, "IR verifier: %s: node name %%%s is %s", v->f->name,
+              vname(n), n->name ? "used twice" : "missing");
   name_put(&v->c->arena, &v->seen, n->name, n);
   if (n->id < 0 || n->id >= v->f->next_id || v->def[n->id])
     nnc_error(v->c, n->loc, "IR verifier: %s: %%%s has a bad or repeated id %d",
               v->f->name, vname(n), n->id);
   if ((unsigned)n->op >= OP_COUNT)
-    nnc_error(v->c, n->loc, "IR verifier: %s: %%%s has no valid op",
-              v->f->name, vname(n));
+    nnc_error(v->c, n->loc, "IR verifier: %s: %%%s has no valid op", v->f->name,
+              vname(n));
   verify_operands(v, n);
   int top = r == &v->f->body;
   if ((n->op == OP_INPUT && !top) ||
@@ -329,8 +344,8 @@ static void verify_inputs(Verify *v) {
     if (!visible(v, in) || in->op != OP_INPUT ||
         ir_attr_int(in, "index", -1) != i)
       nnc_error(v->c, v->f->loc,
-                "IR verifier: %s: argument %d is not its input node", v->f->name,
-                i + 1);
+                "IR verifier: %s: argument %d is not its input node",
+                v->f->name, i + 1);
   }
 }
 
@@ -342,6 +357,9 @@ static void verify_func(Ctx *c, Module *m, Model *model, Func *f) {
               f->name);
   verify_region(&v, &f->body, 0);
   verify_inputs(&v);
+  if (!f->names)
+    f->names = arena_alloc(&c->arena, sizeof(NameTab));
+  *f->names = v.seen; /* names are unique: refresh ir_node's table */
 }
 
 void ir_verify(Ctx *c, Module *m) {

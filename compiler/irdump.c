@@ -1,5 +1,6 @@
 /* irdump.c — prints a module in the text form of docs/ir.md, the same form
  * irparse.c reads back. */
+#include <ctype.h>
 #include <string.h>
 
 #include "nnc.h"
@@ -55,9 +56,7 @@ static void dump_attr(StrBuf *b, const DimSyms *s, const Attr *a) {
   }
 }
 
-static const char *nname(const Node *n) {
-  return n && n->name ? n->name : "?";
-}
+static const char *nname(const Node *n) { return n && n->name ? n->name : "?"; }
 
 /* `%a, %b` */
 static void dump_operands(StrBuf *b, int n, Node *const *v) {
@@ -129,14 +128,32 @@ static void dump_func(StrBuf *b, const Module *m, const Func *f) {
   sb_printf(b, "  }\n");
 }
 
-/* An initialiser is printed bare unless it would not read back as one. */
+/* Whether irparse.c reads init back when printed bare: no line breaks or
+ * escapes, brackets and quotes balanced, blanks only inside them. */
+static int init_is_bare(const char *s) {
+  int depth = 0, quote = 0;
+  if (!*s || *s == '"')
+    return 0;
+  for (; *s; s++) {
+    if (*s == '\\' || *s == '\n' || *s == '\r')
+      return 0;
+    if (*s == '"')
+      quote = !quote;
+    else if (quote)
+      continue;
+    else if (*s == '(' || *s == '[')
+      depth++;
+    else if ((*s == ')' || *s == ']') && --depth < 0)
+      return 0;
+    else if (isspace((unsigned char)*s) && depth == 0)
+      return 0;
+  }
+  return depth == 0 && !quote;
+}
+
 static void dump_init(StrBuf *b, const char *init) {
-  int bare = *init != '"' && *init != '\0';
-  for (const char *p = init; *p; p++)
-    if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '"' || *p == '\\')
-      bare = 0;
   sb_printf(b, " init=");
-  if (bare)
+  if (init_is_bare(init))
     sb_printf(b, "%s", init);
   else
     dump_str(b, init);

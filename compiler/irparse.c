@@ -4,6 +4,7 @@
  * errors point into the dump. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,8 +228,11 @@ static SrcLoc parse_loc(P *p) {
   if (!c1 || !isdigit((unsigned char)c1[1]) || !isdigit((unsigned char)c2[1]))
     PERR(p, at, "expected a location file:line:col");
   *c1 = 0;
-  l.line = atoi(c1 + 1);
-  l.col = atoi(c2 + 1);
+  long line = strtol(c1 + 1, NULL, 10), col = strtol(c2 + 1, NULL, 10);
+  if (line > INT_MAX || col > INT_MAX)
+    PERR(p, at, "location out of range");
+  l.line = (int)line;
+  l.col = (int)col;
   for (int i = 0; i < p->files.n && !l.file; i++)
     if (!strcmp(((SrcFile *)p->files.v[i])->name, t))
       l.file = p->files.v[i];
@@ -273,10 +277,11 @@ static void parse_list(P *p, Attr *a) {
   }
   a->kind = dims ? AK_DIMS : AK_INTS;
   a->n = items.n;
-  a->dims = dims ? arena_alloc(&p->c->arena, sizeof(Dim) * (size_t)(a->n + 1))
-                 : NULL;
-  a->ints = dims ? NULL
-                 : arena_alloc(&p->c->arena, sizeof(int64_t) * (size_t)(a->n + 1));
+  a->dims =
+      dims ? arena_alloc(&p->c->arena, sizeof(Dim) * (size_t)(a->n + 1)) : NULL;
+  a->ints =
+      dims ? NULL
+           : arena_alloc(&p->c->arena, sizeof(int64_t) * (size_t)(a->n + 1));
   for (int i = 0; i < a->n; i++) {
     Dim d = *(Dim *)items.v[i];
     if (dims)
@@ -451,8 +456,8 @@ static void check_types(P *p, Node *n, SrcLoc at, int nt, const Type *t) {
          n->name, nt, k);
   for (int i = 0; i < k; i++)
     if (!type_eq(t[i], got[i]))
-      PERR(p, at, "%%%s: the dump says %s but the shape rule gives %s",
-           n->name, type_str(p, t[i]), type_str(p, got[i]));
+      PERR(p, at, "%%%s: the dump says %s but the shape rule gives %s", n->name,
+           type_str(p, t[i]), type_str(p, got[i]));
 }
 
 static void parse_region(P *p, Region *r, const char *end);
@@ -605,8 +610,8 @@ static void parse_func(P *p, Model *md, FuncKind kind) {
   p->region = NULL;
   parse_region(p, &f->body, "return");
   if (f->body.nout != nouts)
-    PERR(p, nouts ? outloc[0] : here(p), "%s declares %d results but returns %d",
-         name, nouts, f->body.nout);
+    PERR(p, nouts ? outloc[0] : here(p),
+         "%s declares %d results but returns %d", name, nouts, f->body.nout);
   expect(p, "}", "to close the function");
   f->out_names = outs;
   resolve_inputs(p, f, nargs, args, argloc);
@@ -649,8 +654,18 @@ static void parse_dims(P *p) {
 }
 
 Module *ir_parse(Ctx *c, SrcFile *src) {
-  P p = {c, src, src->text ? src->text : "", src->len, 0, 1, 1, NULL, NULL,
-         {0}, NULL, 0};
+  P p = {c,
+         src,
+         src->text ? src->text : "",
+         src->text ? src->len : 0,
+         0,
+         1,
+         1,
+         NULL,
+         NULL,
+         {0},
+         NULL,
+         0};
   p.mod = ir_module_new(c);
   if (strncmp(p.s, "# nnc IR", 8))
     PERR(&p, here(&p), "expected the '# nnc IR' header");

@@ -66,6 +66,11 @@ typedef struct Ctx {
   int nerrors;
   PtrVec files;       /* SrcFile* loaded so far */
   const char *stdlib_override; /* directory to read the stdlib from, or NULL */
+  /* Set by elaboration while it inlines calls: may move an error found in
+   * library code to the user's call site (*loc) and returns notes to print
+   * after the message (each "loc\tmessage", NULL-terminated), or NULL. */
+  SrcLoc *(*error_context)(struct Ctx *c, SrcLoc *loc, const char ***notes);
+  void *error_context_data;
 } Ctx;
 
 void ctx_init(Ctx *c);
@@ -355,6 +360,10 @@ int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt);
 double ir_attr_float(const Node *n, const char *key, double dflt);
 ParamDecl *ir_find_param(Model *m, const char *name);
 Node *ir_func_lookup(const Func *f, const char *name); /* NULL if unused */
+/* Makes f's node names unique as ir_node does (first come keeps its name,
+ * then name.1, name.2; none: tN) and rebuilds the table behind ir_node and
+ * ir_func_lookup: call it after assigning n->name directly. */
+void ir_func_names(Ctx *c, Func *f);
 int type_eq(Type a, Type b);
 void type_print(StrBuf *b, const DimSyms *s, Type t);
 int64_t type_numel_const(Type t); /* -1 if symbolic */

@@ -63,9 +63,9 @@ static int is_one(Dim d) { return dim_is_const(d) && dim_value(d) == 1; }
 /* ---------------------------------------------------------- attributes */
 
 static const char *kind_name(AttrKind k) {
-  static const char *const names[] = {"an integer", "a float", "a string",
-                                      "a list of integers",
-                                      "a list of dimensions", "a dtype"};
+  static const char *const names[] = {
+      "an integer",           "a float", "a string", "a list of integers",
+      "a list of dimensions", "a dtype"};
   return names[k];
 }
 
@@ -120,8 +120,7 @@ static void ints2(Ctx *c, Node *n, const char *key, int64_t dflt, int64_t lo,
   if (!a)
     return;
   if (a->n != 2)
-    ERR("attribute '%s' of %s must hold 2 integers, got %d", key, opn(n),
-        a->n);
+    ERR("attribute '%s' of %s must hold 2 integers, got %d", key, opn(n), a->n);
   for (int i = 0; i < 2; i++) {
     if (a->ints[i] < lo)
       ERR("attribute '%s' of %s must be at least %lld, got %lld", key, opn(n),
@@ -195,12 +194,12 @@ int shape_broadcast(Arena *a, Type x, Type y, Type *out, int *bad_axis) {
   Type t = {x.dtype, r, arena_alloc(a, sizeof(Dim) * (size_t)(r ? r : 1))};
   for (int i = 0; i < r; i++) {
     int xi = i - (r - x.rank), yi = i - (r - y.rank);
-    Dim one = {0, NULL};
-    Dim dx = xi >= 0 ? x.dim[xi] : one, dy = yi >= 0 ? y.dim[yi] : one;
-    if (xi < 0 || is_one(dx))
-      t.dim[i] = dy;
-    else if (yi < 0 || is_one(dy) || dim_eq(dx, dy))
-      t.dim[i] = dx;
+    if (yi < 0)
+      t.dim[i] = x.dim[xi];
+    else if (xi < 0 || is_one(x.dim[xi]))
+      t.dim[i] = y.dim[yi];
+    else if (is_one(y.dim[yi]) || dim_eq(x.dim[xi], y.dim[yi]))
+      t.dim[i] = x.dim[xi];
     else {
       if (bad_axis)
         *bad_axis = i;
@@ -329,9 +328,8 @@ static void shape_compare(Ctx *c, Module *m, Node *n) {
 
 static void shape_where(Ctx *c, Module *m, Node *n) {
   Type k = tin(n, 0), a = tin(n, 1), b = tin(n, 2);
-  const char *what =
-      arena_printf(&c->arena, "where of %s, %s and %s", tstr(c, m, k),
-                   tstr(c, m, a), tstr(c, m, b));
+  const char *what = arena_printf(&c->arena, "where of %s, %s and %s",
+                                  tstr(c, m, k), tstr(c, m, a), tstr(c, m, b));
   if (k.dtype != DT_BOOL)
     ERR("%s: the condition must be bool", what);
   if (a.dtype != b.dtype)
@@ -481,8 +479,8 @@ static void shape_expand(Ctx *c, Module *m, Node *n) {
   for (int i = 0; i < x.rank; i++) {
     Dim dx = x.dim[i], dt = t.dim[i + t.rank - x.rank];
     if (!is_one(dx) && !dim_eq(dx, dt))
-      ERR("expand of %s to %s: dimension %d is %s, not 1 or %s",
-          tstr(c, m, x), tstr(c, m, t), i, dstr(c, m, dx), dstr(c, m, dt));
+      ERR("expand of %s to %s: dimension %d is %s, not 1 or %s", tstr(c, m, x),
+          tstr(c, m, t), i, dstr(c, m, dx), dstr(c, m, dt));
   }
   n->type = t;
 }
@@ -510,8 +508,8 @@ static void shape_slice(Ctx *c, Module *m, Node *n) {
   if (dim_is_const(len))
     q = dconst(c, (dim_value(len) + step - 1) / step);
   else if (!dim_div_const(&c->arena, len, step, &q) &&
-           !dim_div_const(&c->arena, dadd(c, n, len, dconst(c, step - 1)),
-                          step, &q))
+           !dim_div_const(&c->arena, dadd(c, n, len, dconst(c, step - 1)), step,
+                          &q))
     ERR("slice %s:%s:%lld of %s: the length is not a whole number",
         dstr(c, m, start), dstr(c, m, stop), (long long)step, tstr(c, m, x));
   n->type = x;
@@ -615,10 +613,10 @@ static Dim conv_out(Ctx *c, Module *m, Node *n, int axis, Dim h, Dim k,
                     const int64_t d[2]) {
   Dim num = dadd(c, n, h, dconst(c, 2 * p[axis] + d[axis] - 1));
   num = dsub(c, n, num, dmul(c, n, k, dconst(c, d[axis])));
-  const char *expr = arena_printf(
-      &c->arena, "(%s + 2*%lld - %lld*(%s-1) - 1)/%lld + 1", dstr(c, m, h),
-      (long long)p[axis], (long long)d[axis], dstr(c, m, k),
-      (long long)s[axis]);
+  const char *expr =
+      arena_printf(&c->arena, "(%s + 2*%lld - %lld*(%s-1) - 1)/%lld + 1",
+                   dstr(c, m, h), (long long)p[axis], (long long)d[axis],
+                   dstr(c, m, k), (long long)s[axis]);
   return out_size(c, n, axis, num, s[axis], expr);
 }
 
@@ -652,9 +650,9 @@ static void shape_conv2d(Ctx *c, Module *m, Node *n) {
   ints2(c, n, "dilation", 1, 1, d);
   Dim want = dmul(c, n, w.dim[1], dconst(c, g));
   if (!dim_eq(x.dim[1], want))
-    ERR("conv2d of %s with weight %s: the input has %s channels but the "
-        "weight expects %s",
-        tstr(c, m, x), tstr(c, m, w), dstr(c, m, x.dim[1]), dstr(c, m, want));
+    ERR("conv2d of %s with weight %s: the weight expects %s input channels, "
+        "got %s",
+        tstr(c, m, x), tstr(c, m, w), dstr(c, m, want), dstr(c, m, x.dim[1]));
   need_divisible(c, n, w.dim[0], g, "output");
   Type t = tmake(c, x.dtype, 4);
   t.dim[0] = x.dim[0];
@@ -666,8 +664,8 @@ static void shape_conv2d(Ctx *c, Module *m, Node *n) {
 
 /* (h-1)s - 2p + d(k-1) + op + 1 */
 static Dim convt_out(Ctx *c, Module *m, Node *n, int axis, Dim h, Dim k,
-                     const int64_t s[2], const int64_t p[2],
-                     const int64_t d[2], const int64_t op[2]) {
+                     const int64_t s[2], const int64_t p[2], const int64_t d[2],
+                     const int64_t op[2]) {
   Dim r = dmul(c, n, dsub(c, n, h, dconst(c, 1)), dconst(c, s[axis]));
   r = dadd(c, n, r, dmul(c, n, k, dconst(c, d[axis])));
   r = dadd(c, n, r, dconst(c, -2 * p[axis] - d[axis] + op[axis] + 1));
@@ -693,10 +691,10 @@ static void shape_conv_transpose2d(Ctx *c, Module *m, Node *n) {
           "stride or the dilation",
           (long long)op[i]);
   if (!dim_eq(x.dim[1], w.dim[0]))
-    ERR("conv_transpose2d of %s with weight %s: the input has %s channels "
-        "but the weight expects %s",
-        tstr(c, m, x), tstr(c, m, w), dstr(c, m, x.dim[1]),
-        dstr(c, m, w.dim[0]));
+    ERR("conv_transpose2d of %s with weight %s: the weight expects %s "
+        "input channels, got %s",
+        tstr(c, m, x), tstr(c, m, w), dstr(c, m, w.dim[0]),
+        dstr(c, m, x.dim[1]));
   need_divisible(c, n, x.dim[1], g, "input");
   Type t = tmake(c, x.dtype, 4);
   t.dim[0] = x.dim[0];
@@ -727,9 +725,9 @@ static void shape_pool2d(Ctx *c, Module *m, Node *n) {
       ERR("%s: padding %lld is more than half the kernel size %lld", opn(n),
           (long long)p[i], (long long)k[i]);
     Dim num = dadd(c, n, x.dim[2 + i], dconst(c, 2 * p[i] - k[i]));
-    const char *expr = arena_printf(
-        &c->arena, "(%s + 2*%lld - %lld)/%lld + 1", dstr(c, m, x.dim[2 + i]),
-        (long long)p[i], (long long)k[i], (long long)s[i]);
+    const char *expr = arena_printf(&c->arena, "(%s + 2*%lld - %lld)/%lld + 1",
+                                    dstr(c, m, x.dim[2 + i]), (long long)p[i],
+                                    (long long)k[i], (long long)s[i]);
     t.dim[2 + i] = out_size(c, n, i, num, s[i], expr);
   }
   n->type = t;

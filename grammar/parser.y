@@ -233,7 +233,7 @@ expr
 
 postfix
   : primary
-  | postfix '(' args ')'          { $$ = NODE(A_CALL, @2); $$->a = $1; $$->list = $3; }
+  | postfix '(' args ')'          { $$ = NODE(A_CALL, @1); $$->a = $1; $$->list = $3; }
   | postfix '[' idxs ']'          { $$ = NODE(A_INDEX, @2); $$->a = $1; $$->list = $3; }
   | postfix '[' ']'               { $$ = NODE(A_INDEX, @2); $$->a = $1; }
   | postfix '.' IDENT             { $$ = NODE(A_ATTR, @3); $$->a = $1; $$->name = $3; }

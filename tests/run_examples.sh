@@ -5,6 +5,8 @@
 #   nnc --emit=ir F > a.ir;  nnc --read-ir a.ir --emit=ir > b.ir;  cmp a.ir b.ir
 #   nnc --summary F
 #
+# An example with a line `#   FILE:LINE:COL: error: ...` is meant to fail:
+# nnc must exit 1 and print exactly that first line (examples/bad.nn).
 # Runs from the source root; NNC and SRCDIR as in run_golden.sh. Each of the
 # three checks per example counts once. Ends with `N passed, N failed`.
 set -u
@@ -33,6 +35,17 @@ bad() {
 
 for f in examples/*.nn; do
   [ -e "$f" ] || continue
+  want=$(sed -n "s|^#   \($f:[0-9]*:[0-9]*: error: .*\)|\1|p" "$f" | head -n 1)
+  if [ -n "$want" ]; then
+    "$NNC" --emit=ir "$f" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    if [ "$st" = 1 ] && [ "$(head -n 1 "$tmp/err")" = "$want" ]; then
+      ok
+    else
+      bad "$f: expected exit 1 and: $want"
+    fi
+    continue
+  fi
   if "$NNC" --emit=ir "$f" >"$tmp/a.ir" 2>"$tmp/err"; then
     ok
     if "$NNC" --read-ir "$tmp/a.ir" --emit=ir >"$tmp/b.ir" 2>"$tmp/err"; then

@@ -182,7 +182,7 @@ START_TEST(errors_at_the_source) {
       {"return x + int(x) } }", "mixes f32 and i32 tensors"},
       {"if x { return x } } }", "must be known at compile time"},
       {"return reshape(x, [3, -1]) } }", "cannot be split evenly"},
-      {"return x[5] } }", "index 5 is out of range"},
+      {"return x[:, 5] } }", "index 5 is out of range for dimension 1 of size 4"},
       {"return sum(x, axis = 2) } }", "axis 2 is out of range for a tensor of rank 2"},
       {"return fc.nothing } }", "has no member 'nothing'"},
       {"minimize x with adam(lr = 1) } }", "'minimize' belongs in a train entry point"},
@@ -208,13 +208,44 @@ START_TEST(declaration_errors) {
   ck_error("model M { fn f(x) { return x } }", "has no entry point");
   ck_error("layer L() { return 3 }\nmodel M { l = L()\n fn f(x: f32[B]) { return x } }",
            "not allowed in a layer body");
-  ck_error("model M { train t(x: f32[B]) { return x } }", "has no 'minimize'");
+  ck_error("model M { train t(x: f32[B]) { minimize sum(x) with sgd(lr = 1)\n"
+           "minimize sum(x) with sgd(lr = 1) } }", "a train entry point has one 'minimize'");
   ck_error("model M { fn f(x: f32[B]) { return x } }\nmodel M { fn f(x: f32[B]) { return x } }",
            "'M' is already defined at t.nn:1:7");
   ck_error("fn f(x) { return f(x) }\nmodel M { fn g(x: f32[B]) { return f(x) } }",
            "calls nested too deeply");
   ck_error("import \"does/not/exist.nn\"\n", "file not found");
   ck_error("const X = 1\n", "no model in t.nn");
+}
+END_TEST
+
+START_TEST(several_models_in_one_file) {
+  TestRun r;
+  /* the second model's compile-time loops run after the first's return */
+  Module *m = ok(&r, "layer Stack(n: int) { for k in 0..n { l[k] = Dense(2, 2) }\n"
+                     "  fn forward(x) { for k in 0..n { x = l[k](x) }\n return x } }\n"
+                     "model A { s = Stack(2)\n fn f(x: f32[B, 2]) { return s(x) } }\n"
+                     "model C { s = Stack(3)\n a = A()\n"
+                     "  fn g(x: f32[B, 2]) { return a.f(s(x)) } }\n");
+  ck_assert_int_eq(m->models.n, 2);
+  Model *c = m->models.v[1];
+  ck_assert_int_eq(c->params.n, 3 * 2 + 2 * 2);
+  ck_assert_str_eq(((ParamDecl *)c->params.v[6])->name, "a.s.l.0.weight");
+  run_free(&r);
+}
+END_TEST
+
+START_TEST(typed_arguments_bind_dimensions) {
+  TestRun r;
+  Module *m = ok(&r, "fn attend(q: f32[N, T, D], k: f32[N, S, D]) {\n"
+                     "  return softmax(q @ k.T / sqrt(D)) * float(T) }\n"
+                     "model M { fn f(a: f32[B, 5, 8], b: f32[B, 7, 8]) { return attend(a, b) } }\n");
+  ck_assert_str_eq(type_str(m, func(m, 0)->body.out[0]->type), "f32[B,5,7]");
+  run_free(&r);
+  ck_error("fn g(q: f32[N, 4]) { return q }\nmodel M { fn f(a: f32[B, 5]) { return g(a) } }\n",
+           "function g: dimension 1 of argument 'q' must be 4, got f32[B,5]");
+  ck_error("fn g(q: i32[N]) { return q }\nmodel M { fn f(a: f32[B]) { return g(a) } }\n",
+           "function g: argument 'q' must be i32, got f32[B]");
 }
 END_TEST
 
@@ -243,6 +274,8 @@ int main(void) {
   tcase_add_test(tc, layer_summary_rows);
   tcase_add_test(tc, errors_at_the_source);
   tcase_add_test(tc, declaration_errors);
+  tcase_add_test(tc, several_models_in_one_file);
+  tcase_add_test(tc, typed_arguments_bind_dimensions);
   tcase_add_test(tc, stdlib_linear_matches_pytorch);
   suite_add_tcase(s, tc);
   return run_suite(s);

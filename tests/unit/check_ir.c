@@ -42,28 +42,28 @@ static void teardown(void) {
   ctx_free(&ctx);
 }
 
-#define EXPECT_ERROR(stmt, msg)                                               \
-  do {                                                                        \
-    if (setjmp(jb) == 0) {                                                    \
-      stmt;                                                                   \
-      ck_abort_msg("no error, expected: %s", msg);                            \
-    }                                                                         \
-    fflush(errf);                                                             \
-    ck_assert_msg(strstr(errbuf, msg), "got error '%s', expected '%s'",       \
-                  errbuf, msg);                                               \
-    err_close();                                                              \
-    err_open();                                                               \
+#define EXPECT_ERROR(stmt, msg)                                                \
+  do {                                                                         \
+    if (setjmp(jb) == 0) {                                                     \
+      stmt;                                                                    \
+      ck_abort_msg("no error, expected: %s", msg);                             \
+    }                                                                          \
+    fflush(errf);                                                              \
+    ck_assert_msg(strstr(errbuf, msg), "got error '%s', expected '%s'",        \
+                  errbuf, msg);                                                \
+    err_close();                                                               \
+    err_open();                                                                \
   } while (0)
 
 /* Fails the test with the reported message when stmt reports an error. */
-#define NO_ERROR(stmt)                                                        \
-  do {                                                                        \
-    if (setjmp(jb) == 0) {                                                    \
-      stmt;                                                                   \
-    } else {                                                                  \
-      fflush(errf);                                                           \
-      ck_abort_msg("unexpected error: %s", errbuf);                           \
-    }                                                                         \
+#define NO_ERROR(stmt)                                                         \
+  do {                                                                         \
+    if (setjmp(jb) == 0) {                                                     \
+      stmt;                                                                    \
+    } else {                                                                   \
+      fflush(errf);                                                            \
+      ck_abort_msg("unexpected error: %s", errbuf);                            \
+    }                                                                          \
   } while (0)
 
 /* ---------------------------------------------------------- builders */
@@ -227,7 +227,8 @@ static Func *build_forward(void) {
   Attr sa[5] = {adims("start", 1, "0"), adims("steps", 1, "T"),
                 ai("reverse", 1), ai("ncarry", 1), aints("axes", 1, 0)};
   Node *s = N(f, &f->body, OP_SCAN, 1, &h0, 5, sa, "s", at(12, 5));
-  Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32), adims("shape", 2, "B", "16")};
+  Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32),
+                adims("shape", 2, "B", "16")};
   Node *h = N(f, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca, "h", at(12, 20));
   Node *t = N(f, s->body, OP_SCAN_INDEX, 0, NULL, 0, NULL, "t", at(12, 10));
   in2[0] = h;
@@ -284,10 +285,10 @@ static void build_module(void) {
        "kaiming_uniform(a=2.23606798,mode=\"fan_in\")", "fc1", "Linear",
        at(4, 3));
   decl(model, "fc1.bias", PR_PARAM, type2(DT_F32, "16", NULL),
-       "uniform(-0.353553385,0.353553385)", "fc1", "Linear", at(6, 5));
+       "uniform(-0.353553385, 0.353553385)", "fc1", "Linear", at(6, 5));
   decl(model, "bn.running_mean", PR_BUFFER, type2(DT_F32, "16", NULL), "zeros",
        "bn", "BatchNorm1d", at(80, 3));
-  decl(model, "emb", PR_PARAM, type2(DT_F64, "V", "4"), "normal(0, 1)", NULL,
+  decl(model, "emb", PR_PARAM, type2(DT_F64, "V", "4"), "normal(0, 1) x", NULL,
        "MLP", (SrcLoc){0});
   decl(model, "scale", PR_PARAM, type2(DT_F32, NULL, NULL), NULL, NULL, NULL,
        at(3, 3));
@@ -337,34 +338,34 @@ static const char *expected_forward =
     "    %os = get %s index=0 : f32[T,B,16] @test.nn:12:5\n"
     "    %h.2 = get %s index=1 : f32[B,16] @test.nn:12:5\n"
     "    %m = mean %os axes=[0,1] keepdim=0 : f32[16] @test.nn:15:9\n"
-    "    %t19 = update %m name=\"bn.running_mean\" : f32[16] @test.nn:16:5\n"
+    "    %t18 = update %m name=\"bn.running_mean\" : f32[16] @test.nn:16:5\n"
     "    return %m, %h.2\n"
     "  }\n";
 
 START_TEST(test_dump_format) {
   NO_ERROR(build_module());
   char *d = dump(mod);
-  ck_assert_ptr_eq(strstr(d, "# nnc IR\ndims B T V\nmodel MLP @test.nn:1:1 {\n"),
-                   d);
+  ck_assert_ptr_eq(
+      strstr(d, "# nnc IR\ndims V B T\nmodel MLP @test.nn:1:1 {\n"), d);
+  ck_assert_ptr_nonnull(
+      strstr(d, "\n  param fc1.weight : f32[16,8] "
+                "init=kaiming_uniform(a=2.23606798,mode=\"fan_in\") "
+                "layer=\"fc1:Linear\" @test.nn:4:3\n"));
+  ck_assert_ptr_nonnull(
+      strstr(d, "\n  buffer bn.running_mean : f32[16] init=zeros "
+                "layer=\"bn:BatchNorm1d\" @test.nn:80:3\n"));
   ck_assert_ptr_nonnull(strstr(
-      d, "\n  param fc1.weight : f32[16,8] "
-         "init=kaiming_uniform(a=2.23606798,mode=\"fan_in\") "
-         "layer=\"fc1:Linear\" @test.nn:4:3\n"));
-  ck_assert_ptr_nonnull(strstr(
-      d, "\n  buffer bn.running_mean : f32[16] init=zeros "
-         "layer=\"bn:BatchNorm1d\" @test.nn:80:3\n"));
-  ck_assert_ptr_nonnull(strstr(
-      d, "\n  param emb : f64[V,4] init=\"normal(0, 1)\" layer=\":MLP\"\n"));
+      d, "\n  param emb : f64[V,4] init=\"normal(0, 1) x\" layer=\":MLP\"\n"));
   ck_assert_ptr_nonnull(strstr(d, "\n  param scale : f32[] @test.nn:3:3\n"));
   ck_assert_msg(strstr(d, expected_forward), "dump:\n%s", d);
   ck_assert_ptr_nonnull(strstr(
       d, "\n  train step(%x, %y) -> (loss) {\n"
          "    %x = input name=\"x\" index=0 dtype=f32 shape=[B,8] : f32[B,8] "
          "@test.nn:20:14\n"));
-  ck_assert_ptr_nonnull(strstr(
-      d, " = minimize %loss optimizer=\"adam\" lr=0.001 beta1=0.899999976 "
-         "weight_decay=1 over=\"fc1,\\\"q\\\\\" : f32[] @test.nn:22:5\n"
-         "    return %loss\n  }\n}\nmodel Empty {\n}\n"));
+  ck_assert_ptr_nonnull(
+      strstr(d, " = minimize %loss optimizer=\"adam\" lr=0.001 beta1=0.9 "
+                "weight_decay=1 over=\"fc1,\\\"q\\\\\" : f32[] @test.nn:22:5\n"
+                "    return %loss\n  }\n}\nmodel Empty {\n}\n"));
 }
 END_TEST
 
@@ -382,7 +383,9 @@ START_TEST(test_round_trip) {
   Model *md = m2->models.v[0];
   ck_assert_int_eq(md->params.n, 5);
   ParamDecl *emb = ir_find_param(md, "emb");
-  ck_assert_str_eq(emb->init, "normal(0, 1)");
+  ck_assert_str_eq(emb->init, "normal(0, 1) x");
+  ck_assert_str_eq(ir_find_param(md, "fc1.bias")->init,
+                   "uniform(-0.353553385, 0.353553385)");
   ck_assert_str_eq(emb->layer, "");
   ck_assert_str_eq(emb->layer_type, "MLP");
   ck_assert_ptr_null(emb->loc.file);
@@ -439,7 +442,8 @@ START_TEST(test_parse_handwritten) {
   NO_ERROR(m = parse(text));
   NO_ERROR(ir_verify(&ctx, m));
   char *d = dump(m);
-  ck_assert_ptr_nonnull(strstr(d, "%r = matmul %a, %w : f32[B,2*B+1] @x.nn:3:4\n"));
+  ck_assert_ptr_nonnull(
+      strstr(d, "%r = matmul %a, %w : f32[B,2*B+1] @x.nn:3:4\n"));
   ck_assert_ptr_nonnull(strstr(d, "value=-inf"));
   ck_assert_ptr_nonnull(strstr(d, "value=nan"));
   ck_assert_ptr_nonnull(strstr(d, "value=1e+30"));
@@ -466,7 +470,7 @@ START_TEST(test_parse_errors) {
   EXPECT_ERROR(parse_body("    %y = exp %z : f32[B,3]\n"),
                "ir.txt:6:14: error: %z is not defined");
   EXPECT_ERROR(parse_body("    %y = exp %x : f32[B,4]\n"),
-               "ir.txt:6:21: error: %y: the dump says f32[B,4] but the shape "
+               "ir.txt:6:19: error: %y: the dump says f32[B,4] but the shape "
                "rule gives f32[B,3]");
   EXPECT_ERROR(parse_body("    %y = exp %x, %x : f32[B,3]\n"),
                "ir.txt:6:10: error: exp takes 1 operand, got 2");
@@ -490,11 +494,14 @@ START_TEST(test_parse_errors) {
                "unterminated string");
   EXPECT_ERROR(parse_body("    %y = exp %x : f32[B,3] @foo\n"),
                "expected a location file:line:col");
-  EXPECT_ERROR(parse("model M {\n}\n"), "ir.txt:1:1: error: expected the '# nnc IR' header");
-  EXPECT_ERROR(parse("# nnc IR\nmodel M {\n  fn f(%q) -> () {\n    return\n  }\n}\n"),
-               "%q is not an input node of f");
+  EXPECT_ERROR(parse("model M {\n}\n"),
+               "ir.txt:1:1: error: expected the '# nnc IR' header");
+  EXPECT_ERROR(
+      parse("# nnc IR\nmodel M {\n  fn f(%q) -> () {\n    return\n  }\n}\n"),
+      "%q is not an input node of f");
   EXPECT_ERROR(parse("# nnc IR\ndims B B\n"), "dimension B is listed twice");
-  EXPECT_ERROR(parse("# nnc IR\nmodule M {\n}\n"), "ir.txt:2:1: error: expected 'model'");
+  EXPECT_ERROR(parse("# nnc IR\nmodule M {\n}\n"),
+               "ir.txt:2:1: error: expected 'model'");
   /* a scan body's values are not visible after it */
   EXPECT_ERROR(
       parse_body("    %s = scan %x start=[0] steps=[B] ncarry=1 axes=[] : "
@@ -505,7 +512,7 @@ START_TEST(test_parse_errors) {
                  "      yield %d\n"
                  "    }\n"
                  "    return %d\n  }\n}\n"),
-      "ir.txt:12:12: error: %d is not defined");
+      "ir.txt:11:12: error: %d is not defined");
   /* ... and a scan is not visible inside its own body */
   EXPECT_ERROR(
       parse_body("    %s = scan %x start=[0] steps=[B] ncarry=1 axes=[] : "
@@ -544,7 +551,24 @@ START_TEST(test_names) {
   for (int i = 0; i < 200; i++)
     N(f, &f->body, OP_EXP, 1, &x, 0, NULL, "z", (SrcLoc){0});
   ck_assert_str_eq(f->body.last->name, "z.199");
-  ck_assert_ptr_eq(ir_func_lookup(f, "z.100")->id, 106);
+  ck_assert_int_eq(ir_func_lookup(f, "z.100")->id, 106);
+  /* names assigned directly: the table is rebuilt on request */
+  a->name = "k";
+  b->name = "k";
+  ck_assert_ptr_null(ir_func_lookup(f, "x.1"));
+  ir_func_names(&ctx, f);
+  ck_assert_str_eq(a->name, "k");
+  ck_assert_str_eq(b->name, "k.1");
+  ck_assert_str_eq(x->name, "x");
+  ck_assert_ptr_eq(ir_func_lookup(f, "k.1"), b);
+  Node *k2 = N(f, &f->body, OP_EXP, 1, &x, 0, NULL, "k", (SrcLoc){0});
+  ck_assert_str_eq(k2->name, "k.2");
+  /* ... and by a successful ir_verify */
+  t->name = "w";
+  NO_ERROR(ir_verify(&ctx, mod));
+  ck_assert_ptr_eq(ir_func_lookup(f, "w"), t);
+  ck_assert_str_eq(
+      N(f, &f->body, OP_EXP, 1, &x, 0, NULL, "w", (SrcLoc){0})->name, "w.1");
 }
 END_TEST
 

@@ -53,17 +53,17 @@ static void teardown(void) {
 }
 
 /* Runs stmt, which must report an error containing msg. */
-#define EXPECT_ERROR(stmt, msg)                                               \
-  do {                                                                        \
-    if (setjmp(jb) == 0) {                                                    \
-      stmt;                                                                   \
-      ck_abort_msg("no error, expected: %s", msg);                            \
-    }                                                                         \
-    fflush(errf);                                                             \
-    ck_assert_msg(strstr(errbuf, msg), "got error '%s', expected '%s'",       \
-                  errbuf, msg);                                               \
-    err_close();                                                              \
-    err_open();                                                               \
+#define EXPECT_ERROR(stmt, msg)                                                \
+  do {                                                                         \
+    if (setjmp(jb) == 0) {                                                     \
+      stmt;                                                                    \
+      ck_abort_msg("no error, expected: %s", msg);                             \
+    }                                                                          \
+    fflush(errf);                                                              \
+    ck_assert_msg(strstr(errbuf, msg), "got error '%s', expected '%s'",        \
+                  errbuf, msg);                                                \
+    err_close();                                                               \
+    err_open();                                                                \
   } while (0)
 
 /* ---------------------------------------------------------- builders */
@@ -164,8 +164,7 @@ static Attr aints(const char *k, int n, ...) {
 }
 
 static Node *node(OpKind op, int nin, Node **in, int nattr, const Attr *attr) {
-  return ir_node(&ctx, mod, fn, &fn->body, op, nin, in, nattr, attr, NULL,
-                 loc);
+  return ir_node(&ctx, mod, fn, &fn->body, op, nin, in, nattr, attr, NULL, loc);
 }
 
 /* An input of type "f32[B,784]". */
@@ -265,7 +264,8 @@ START_TEST(test_unary) {
   TYPE_IS(op1(OP_EXP, x, 0, NULL), "f32[B,10]");
   EXPECT_ERROR(op1(OP_EXP, i, 0, NULL),
                "exp needs a floating-point tensor, got i32[B]");
-  EXPECT_ERROR(op1(OP_NEG, b, 0, NULL), "neg needs a numeric tensor, got bool[B]");
+  EXPECT_ERROR(op1(OP_NEG, b, 0, NULL),
+               "neg needs a numeric tensor, got bool[B]");
   Attr slope = af("slope", 0.2);
   TYPE_IS(op1(OP_LEAKY_RELU, x, 1, &slope), "f32[B,10]");
   Attr islope = ai("slope", 1);
@@ -277,7 +277,8 @@ START_TEST(test_unary) {
   EXPECT_ERROR(op1(OP_GELU, x, 1, &bad),
                "attribute 'approximate' of gelu must be \"none\" or \"tanh\"");
   TYPE_IS(op1(OP_NOT, b, 0, NULL), "bool[B]");
-  EXPECT_ERROR(op1(OP_NOT, x, 0, NULL), "not needs a bool tensor, got f32[B,10]");
+  EXPECT_ERROR(op1(OP_NOT, x, 0, NULL),
+               "not needs a bool tensor, got f32[B,10]");
   Attr dt = adt("dtype", DT_I32);
   TYPE_IS(op1(OP_CAST, x, 1, &dt), "i32[B,10]");
   EXPECT_ERROR(op1(OP_CAST, x, 0, NULL), "cast needs the attribute 'dtype'");
@@ -289,6 +290,10 @@ START_TEST(test_binary) {
   Node *x = input("f32[B,10]"), *y = input("f32[10]"), *s = input("f32[]");
   TYPE_IS(op2(OP_ADD, x, y, 0, NULL), "f32[B,10]");
   TYPE_IS(op2(OP_MUL, s, x, 0, NULL), "f32[B,10]");
+  TYPE_IS(op2(OP_ADD, input("f32[B,T,1]"), s, 0, NULL), "f32[B,T,1]");
+  TYPE_IS(op2(OP_ADD, s, input("f32[1,B]"), 0, NULL), "f32[1,B]");
+  TYPE_IS(op2(OP_ADD, input("f32[1]"), input("f32[1,1]"), 0, NULL), "f32[1,1]");
+  TYPE_IS(op2(OP_ADD, input("f32[3,1]"), input("f32[1]"), 0, NULL), "f32[3,1]");
   TYPE_IS(op2(OP_SUB, input("f32[B,1]"), input("f32[1,5]"), 0, NULL),
           "f32[B,5]");
   TYPE_IS(op2(OP_DIV, input("f32[1]"), input("f32[T,1,3]"), 0, NULL),
@@ -351,7 +356,8 @@ START_TEST(test_reduce) {
   Attr uns[1] = {aints("axes", 2, 2, 1)};
   EXPECT_ERROR(op1(OP_SUM, x, 1, uns), "sum: axes must be sorted and distinct");
   Attr kd[2] = {aints("axes", 1, 0), ai("keepdim", 2)};
-  EXPECT_ERROR(op1(OP_SUM, x, 2, kd), "attribute 'keepdim' of sum must be 0 or 1");
+  EXPECT_ERROR(op1(OP_SUM, x, 2, kd),
+               "attribute 'keepdim' of sum must be 0 or 1");
   Node *i = input("i32[B,3]");
   TYPE_IS(op1(OP_SUM, i, 1, a1), "i32[B]");
   EXPECT_ERROR(op1(OP_MEAN, i, 1, a1),
@@ -431,8 +437,9 @@ START_TEST(test_reshape_permute_expand) {
   Attr p = aints("perm", 3, 2, 0, 1);
   TYPE_IS(op1(OP_PERMUTE, y, 1, &p), "f32[64,B,T]");
   Attr pb = aints("perm", 3, 0, 0, 1);
-  EXPECT_ERROR(op1(OP_PERMUTE, y, 1, &pb),
-               "permute of f32[B,T,64]: perm is not a permutation of its 3 axes");
+  EXPECT_ERROR(
+      op1(OP_PERMUTE, y, 1, &pb),
+      "permute of f32[B,T,64]: perm is not a permutation of its 3 axes");
   Attr p2 = aints("perm", 2, 1, 0);
   EXPECT_ERROR(op1(OP_PERMUTE, y, 1, &p2), "not a permutation");
   Attr e1 = adims("shape", "B,5");
@@ -547,8 +554,7 @@ START_TEST(test_conv2d) {
   TYPE_IS(conv("f32[B,3,32,32]", "f32[8,3,3,3]", 1, 2, 2, 1), "f32[B,8,32,32]");
   TYPE_IS(conv("f32[B,4,8,8]", "f32[8,2,3,3]", 1, 0, 1, 2), "f32[B,8,6,6]");
   TYPE_IS(conv("f32[B,3,H,W]", "f32[8,3,3,3]", 1, 1, 1, 1), "f32[B,8,H,W]");
-  TYPE_IS(conv("f32[B,3,2*H,2*W]", "f32[8,3,4,4]", 2, 1, 1, 1),
-          "f32[B,8,H,W]");
+  TYPE_IS(conv("f32[B,3,2*H,2*W]", "f32[8,3,4,4]", 2, 1, 1, 1), "f32[B,8,H,W]");
   EXPECT_ERROR(conv("f32[B,1,H,28]", "f32[6,1,5,5]", 2, 0, 1, 1),
                "conv2d output height (H + 2*0 - 1*(5-1) - 1)/2 + 1 is not a "
                "whole number");
@@ -556,8 +562,8 @@ START_TEST(test_conv2d) {
                "conv2d output width (3 + 2*0 - 1*(5-1) - 1)/1 + 1 is less "
                "than 1");
   EXPECT_ERROR(conv("f32[B,3,28,28]", "f32[6,1,5,5]", 1, 0, 1, 1),
-               "conv2d of f32[B,3,28,28] with weight f32[6,1,5,5]: the input "
-               "has 3 channels but the weight expects 1");
+               "conv2d of f32[B,3,28,28] with weight f32[6,1,5,5]: the weight "
+               "expects 1 input channels, got 3");
   EXPECT_ERROR(conv("f32[B,4,8,8]", "f32[9,2,3,3]", 1, 0, 1, 2),
                "9 output channels are not divisible by groups=2");
   EXPECT_ERROR(conv("f32[B,784]", "f32[6,1,5,5]", 1, 0, 1, 1),
@@ -584,8 +590,8 @@ START_TEST(test_conv_transpose2d) {
               input("f32[32,16,3,3]"), 3, b),
           "f32[B,16,2*H,2*W]");
   Attr g[2] = {ai("groups", 2), aints("padding", 2, 0, 0)};
-  TYPE_IS(op2(OP_CONV_TRANSPOSE2D, input("f32[B,4,5,5]"),
-              input("f32[4,3,3,3]"), 2, g),
+  TYPE_IS(op2(OP_CONV_TRANSPOSE2D, input("f32[B,4,5,5]"), input("f32[4,3,3,3]"),
+              2, g),
           "f32[B,6,7,7]");
   Attr bad[2] = {aints("stride", 2, 2, 2), aints("output_padding", 2, 2, 0)};
   EXPECT_ERROR(op2(OP_CONV_TRANSPOSE2D, input("f32[B,16,7,7]"),
@@ -594,7 +600,7 @@ START_TEST(test_conv_transpose2d) {
                "dilation");
   EXPECT_ERROR(op2(OP_CONV_TRANSPOSE2D, input("f32[B,16,7,7]"),
                    input("f32[8,16,4,4]"), 0, NULL),
-               "the input has 16 channels but the weight expects 8");
+               "the weight expects 8 input channels, got 16");
   Attr big = aints("padding", 2, 5, 0);
   EXPECT_ERROR(op2(OP_CONV_TRANSPOSE2D, input("f32[B,1,2,2]"),
                    input("f32[1,1,3,3]"), 1, &big),
@@ -605,7 +611,8 @@ END_TEST
 
 START_TEST(test_pool_upsample) {
   Attr k2 = aints("kernel", 2, 2, 2);
-  TYPE_IS(op1(OP_MAX_POOL2D, input("f32[B,6,24,24]"), 1, &k2), "f32[B,6,12,12]");
+  TYPE_IS(op1(OP_MAX_POOL2D, input("f32[B,6,24,24]"), 1, &k2),
+          "f32[B,6,12,12]");
   TYPE_IS(op1(OP_AVG_POOL2D, input("f32[B,6,2*H,2*W]"), 1, &k2),
           "f32[B,6,H,W]");
   /* H is not known to be even: (H - 2)/2 + 1 is not exact */
@@ -645,13 +652,12 @@ static Node *rnn_scan(Node *h0, int axis, const char *carry_shape) {
   ck_assert_ptr_eq(s->body->parent, &fn->body);
   Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32),
                 adims("shape", carry_shape)};
-  Node *h = ir_node(&ctx, mod, fn, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca,
-                    "h", loc);
+  Node *h =
+      ir_node(&ctx, mod, fn, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca, "h", loc);
   Node *t = ir_node(&ctx, mod, fn, s->body, OP_SCAN_INDEX, 0, NULL, 0, NULL,
                     "t", loc);
   ck_assert_str_eq(ty(t), "i32[]");
-  Node *h2 = ir_node(&ctx, mod, fn, s->body, OP_TANH, 1, &h, 0, NULL, "h",
-                     loc);
+  Node *h2 = ir_node(&ctx, mod, fn, s->body, OP_TANH, 1, &h, 0, NULL, "h", loc);
   s->body->nout = 2;
   s->body->out = arena_alloc(&ctx.arena, 2 * sizeof(Node *));
   s->body->out[0] = h2;
@@ -696,16 +702,16 @@ START_TEST(test_scan_errors) {
   Node *h0 = input("f32[B,16]");
   Attr sa[4] = {adims("start", "0"), adims("steps", "T"), ai("ncarry", 2),
                 aints("axes", 0)};
-  Node *s = ir_node(&ctx, mod, fn, &fn->body, OP_SCAN, 1, &h0, 4, sa, NULL,
-                    loc);
+  Node *s =
+      ir_node(&ctx, mod, fn, &fn->body, OP_SCAN, 1, &h0, 4, sa, NULL, loc);
   EXPECT_ERROR(shape_infer(&ctx, mod, s),
                "scan has 1 initial carries but ncarry=2");
   s->attr[2].i = 1;
   EXPECT_ERROR(shape_infer(&ctx, mod, s),
                "scan body yields 0 values; expected 1 carries and 0 outputs");
   Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32), adims("shape", "B,8")};
-  Node *h = ir_node(&ctx, mod, fn, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca,
-                    "h", loc);
+  Node *h =
+      ir_node(&ctx, mod, fn, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca, "h", loc);
   s->body->nout = 1;
   s->body->out = &h0;
   EXPECT_ERROR(shape_infer(&ctx, mod, s),
