@@ -22,8 +22,7 @@ void ast_push(ParseState *ps, AstList *l, Ast *x) {
 
 const char *ast_opname(int op) {
   static const char *const names[] = {
-      "+", "-", "*", "/", "//", "%", "**", "@", "<", "<=", ">", ">=",
-      "==", "!=", "and", "or", "-", "not", "+"};
-  return op >= 0 && op < (int)(sizeof names / sizeof *names) ? names[op]
-                                                             : "?";
+      "+", "-",  "*",  "/",  "//",  "%",  "**", "@",   "<", "<=",
+      ">", ">=", "==", "!=", "and", "or", "-",  "not", "+"};
+  return op >= 0 && op < (int)(sizeof names / sizeof *names) ? names[op] : "?";
 }

@@ -43,8 +43,9 @@ Value *arg_need(Elab *e, Args *a, int pos, const char *key) {
 Node *arg_tensor(Elab *e, Args *a, int pos, const char *key) {
   Value *v = arg_need(e, a, pos, key);
   if (!is_tensorish(v))
-    nnc_error(e->c, arg_loc(a, pos, key), "%s: argument '%s' must be a tensor, got %s",
-              bname(a), key, val_kind_name(v));
+    nnc_error(e->c, arg_loc(a, pos, key),
+              "%s: argument '%s' must be a tensor, got %s", bname(a), key,
+              val_kind_name(v));
   return to_tensor(e, v, arg_loc(a, pos, key));
 }
 
@@ -64,8 +65,9 @@ static int arg_bool(Elab *e, Args *a, int pos, const char *key, int dflt) {
     return dflt;
   if (v->k == V_BOOL)
     return v->b;
-  nnc_error(e->c, arg_loc(a, pos, key), "%s: '%s' must be true or false, got %s",
-            bname(a), key, val_kind_name(v));
+  nnc_error(e->c, arg_loc(a, pos, key),
+            "%s: '%s' must be true or false, got %s", bname(a), key,
+            val_kind_name(v));
 }
 
 static const char *arg_str(Elab *e, Args *a, int pos, const char *key,
@@ -74,7 +76,8 @@ static const char *arg_str(Elab *e, Args *a, int pos, const char *key,
   if (!v)
     return dflt;
   if (v->k != V_STR)
-    nnc_error(e->c, arg_loc(a, pos, key), "%s: '%s' must be a string", bname(a), key);
+    nnc_error(e->c, arg_loc(a, pos, key), "%s: '%s' must be a string", bname(a),
+              key);
   return v->s;
 }
 
@@ -83,15 +86,17 @@ static void check_args(Elab *e, Args *a, int npos, const char *const *keys) {
   for (int i = 0; i < a->n; i++) {
     if (!a->name[i]) {
       if (i >= npos)
-        nnc_error(e->c, a->ast[i]->loc, "%s takes at most %d positional argument%s",
-                  bname(a), npos, npos == 1 ? "" : "s");
+        nnc_error(e->c, a->ast[i]->loc,
+                  "%s takes at most %d positional argument%s", bname(a), npos,
+                  npos == 1 ? "" : "s");
       continue;
     }
     int ok = 0;
     for (int k = 0; keys[k]; k++)
       ok |= strcmp(keys[k], a->name[i]) == 0;
     if (!ok)
-      nnc_error(e->c, a->ast[i]->loc, "%s has no argument '%s'", bname(a), a->name[i]);
+      nnc_error(e->c, a->ast[i]->loc, "%s has no argument '%s'", bname(a),
+                a->name[i]);
   }
 }
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -103,7 +108,8 @@ int value_dims(Elab *e, Value *v, SrcLoc loc, Dim **out) {
     return 1;
   }
   if (v->k != V_LIST && v->k != V_TUPLE)
-    nnc_error(e->c, loc, "expected a list of dimensions, got %s", val_kind_name(v));
+    nnc_error(e->c, loc, "expected a list of dimensions, got %s",
+              val_kind_name(v));
   *out = arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(v->n + 1));
   for (int i = 0; i < v->n; i++)
     (*out)[i] = dim_value_of(e, v->items[i], loc);
@@ -111,14 +117,16 @@ int value_dims(Elab *e, Value *v, SrcLoc loc, Dim **out) {
 }
 
 /* An int or a pair [h, w], as conv and pool arguments take. */
-static void pair(Elab *e, Args *a, int pos, const char *key, int64_t dflt, int64_t out[2]) {
+static void pair(Elab *e, Args *a, int pos, const char *key, int64_t dflt,
+                 int64_t out[2]) {
   Value *v = arg_get(e, a, pos, key);
   SrcLoc loc = arg_loc(a, pos, key);
   if (!v) {
     out[0] = out[1] = dflt;
   } else if (v->k == V_LIST) {
     if (v->n != 2)
-      nnc_error(e->c, loc, "%s: '%s' needs one value or two [h, w], got %d", bname(a), key, v->n);
+      nnc_error(e->c, loc, "%s: '%s' needs one value or two [h, w], got %d",
+                bname(a), key, v->n);
     out[0] = int_value(e, v->items[0], loc);
     out[1] = int_value(e, v->items[1], loc);
   } else
@@ -145,14 +153,17 @@ Node *permute_axes(Elab *e, Node *x, const int64_t *perm) {
   return mk(e, OP_PERMUTE, 1, &x, 1, &at);
 }
 
-Node *slice_axis(Elab *e, Node *x, int axis, Dim start, Dim stop, int64_t step) {
+Node *slice_axis(Elab *e, Node *x, int axis, Dim start, Dim stop,
+                 int64_t step) {
   Attr at[4] = {attr_int("axis", axis), attr_dims(e, "start", 1, &start),
                 attr_dims(e, "stop", 1, &stop), attr_int("step", step)};
   return mk(e, OP_SLICE, 1, &x, 4, at);
 }
 
-Node *reduce_op(Elab *e, OpKind op, Node *x, int naxes, const int64_t *axes, int keepdim) {
-  Attr at[2] = {attr_ints(e, "axes", naxes, axes), attr_int("keepdim", keepdim)};
+Node *reduce_op(Elab *e, OpKind op, Node *x, int naxes, const int64_t *axes,
+                int keepdim) {
+  Attr at[2] = {attr_ints(e, "axes", naxes, axes),
+                attr_int("keepdim", keepdim)};
   return mk(e, op, 1, &x, 2, at);
 }
 
@@ -164,7 +175,8 @@ static Node *float_tensor(Elab *e, Args *a, int pos, const char *key) {
 }
 
 /* Sorted, unique axes from an int, a list, or nothing (all axes). */
-static int axes_arg(Elab *e, Args *a, int pos, const char *key, int rank, int64_t *out) {
+static int axes_arg(Elab *e, Args *a, int pos, const char *key, int rank,
+                    int64_t *out) {
   Value *v = arg_get(e, a, pos, key);
   SrcLoc loc = arg_loc(a, pos, key);
   int n = 0;
@@ -175,7 +187,8 @@ static int axes_arg(Elab *e, Args *a, int pos, const char *key, int rank, int64_
   }
   int cnt = v->k == V_LIST ? v->n : 1;
   for (int i = 0; i < cnt; i++) {
-    int ax = norm_axis(e, int_value(e, v->k == V_LIST ? v->items[i] : v, loc), rank, loc);
+    int ax = norm_axis(e, int_value(e, v->k == V_LIST ? v->items[i] : v, loc),
+                       rank, loc);
     for (int j = 0; j < n; j++)
       if (out[j] == ax)
         nnc_error(e->c, loc, "axis %d listed twice", ax);
@@ -197,7 +210,8 @@ static Value *b_unary(Elab *e, Args *a) {
   if (is_number(v)) {
     double x = num_value(e, v, a->call->loc);
     switch (self->op) {
-    case OP_EXP: return val_float(e, exp(x));
+    case OP_EXP:
+      return val_float(e, exp(x));
     case OP_LOG:
       if (x <= 0)
         nnc_error(e->c, a->call->loc, "log of %g", x);
@@ -207,19 +221,25 @@ static Value *b_unary(Elab *e, Args *a) {
         nnc_error(e->c, a->call->loc, "sqrt of %g", x);
       return val_float(e, sqrt(x));
     case OP_ABS:
-      return v->k == V_INT ? val_int(e, (int64_t)fabs(x)) : val_float(e, fabs(x));
-    case OP_SIN: return val_float(e, sin(x));
-    case OP_COS: return val_float(e, cos(x));
-    case OP_TANH: return val_float(e, tanh(x));
-    default: break;
+      return v->k == V_INT ? val_int(e, (int64_t)fabs(x))
+                           : val_float(e, fabs(x));
+    case OP_SIN:
+      return val_float(e, sin(x));
+    case OP_COS:
+      return val_float(e, cos(x));
+    case OP_TANH:
+      return val_float(e, tanh(x));
+    default:
+      break;
     }
   }
   check_args(e, a, 1, KEYS("x"));
   Node *x = arg_tensor(e, a, 0, "x");
-  if (nnc_ops[self->op].cls == OC_UNARY && self->op != OP_ABS && self->op != OP_NEG &&
-      self->op != OP_SIGN && self->op != OP_RELU && self->op != OP_DETACH &&
-      !dtype_is_float(x->type.dtype))
-    nnc_error(e->c, a->call->loc, "%s needs a floating-point tensor, got %s (use float(x))",
+  if (nnc_ops[self->op].cls == OC_UNARY && self->op != OP_ABS &&
+      self->op != OP_NEG && self->op != OP_SIGN && self->op != OP_RELU &&
+      self->op != OP_DETACH && !dtype_is_float(x->type.dtype))
+    nnc_error(e->c, a->call->loc,
+              "%s needs a floating-point tensor, got %s (use float(x))",
               self->name, dtype_name(x->type.dtype));
   return val_tensor(e, mk1(e, (OpKind)self->op, x));
 }
@@ -234,7 +254,8 @@ static Value *b_leaky_relu(Elab *e, Args *a) {
   check_args(e, a, 2, KEYS("x", "slope", "negative_slope"));
   Node *x = float_tensor(e, a, 0, "x");
   Value *s = arg_get(e, a, 1, "slope");
-  double slope = s ? num_value(e, s, a->call->loc) : arg_float(e, a, 1, "negative_slope", 0.01);
+  double slope = s ? num_value(e, s, a->call->loc)
+                   : arg_float(e, a, 1, "negative_slope", 0.01);
   Attr at = attr_float("slope", slope);
   return val_tensor(e, mk(e, OP_LEAKY_RELU, 1, &x, 1, &at));
 }
@@ -251,7 +272,8 @@ static Value *b_gelu(Elab *e, Args *a) {
   Node *x = float_tensor(e, a, 0, "x");
   const char *ap = arg_str(e, a, 1, "approximate", "none");
   if (strcmp(ap, "none") != 0 && strcmp(ap, "tanh") != 0)
-    nnc_error(e->c, a->call->loc, "gelu: approximate is \"none\" or \"tanh\", not \"%s\"", ap);
+    nnc_error(e->c, a->call->loc,
+              "gelu: approximate is \"none\" or \"tanh\", not \"%s\"", ap);
   Attr at = attr_str("approximate", ap);
   return val_tensor(e, mk(e, OP_GELU, 1, &x, 1, &at));
 }
@@ -267,7 +289,8 @@ static Value *b_where(Elab *e, Args *a) {
   check_args(e, a, 3, KEYS("cond", "a", "b"));
   Node *c = arg_tensor(e, a, 0, "cond");
   if (c->type.dtype != DT_BOOL)
-    nnc_error(e->c, a->call->loc, "where: the condition must be a bool tensor, got %s",
+    nnc_error(e->c, a->call->loc,
+              "where: the condition must be a bool tensor, got %s",
               dtype_name(c->type.dtype));
   Value *x = arg_need(e, a, 1, "a"), *y = arg_need(e, a, 2, "b");
   DType dt = is_tensorish(x)   ? to_tensor(e, x, a->call->loc)->type.dtype
@@ -276,7 +299,8 @@ static Value *b_where(Elab *e, Args *a) {
                                               : (DType)dtype_default(e);
   if (!dtype_is_float(dt) && (x->k == V_FLOAT || y->k == V_FLOAT))
     dt = (DType)dtype_default(e);
-  Node *in[3] = {c, to_tensor_dt(e, x, dt, a->call->loc), to_tensor_dt(e, y, dt, a->call->loc)};
+  Node *in[3] = {c, to_tensor_dt(e, x, dt, a->call->loc),
+                 to_tensor_dt(e, y, dt, a->call->loc)};
   return val_tensor(e, mk(e, OP_WHERE, 3, in, 0, NULL));
 }
 
@@ -300,10 +324,12 @@ static Value *b_cast(Elab *e, Args *a) {
       return val_float(e, num_value(e, v, a->call->loc));
     if (v->k == V_FLOAT)
       return val_int(e, (int64_t)trunc(v->f));
-    return v->k == V_BOOL ? val_int(e, v->b) : val_int(e, int_value(e, v, a->call->loc));
+    return v->k == V_BOOL ? val_int(e, v->b)
+                          : val_int(e, int_value(e, v, a->call->loc));
   }
   Node *x = to_tensor(e, v, a->call->loc);
-  return val_tensor(e, mk_cast(e, x, to_float ? (DType)dtype_default(e) : DT_I32));
+  return val_tensor(e,
+                    mk_cast(e, x, to_float ? (DType)dtype_default(e) : DT_I32));
 }
 
 static Value *b_detach(Elab *e, Args *a) {
@@ -324,7 +350,8 @@ static Value *ct_minmax(Elab *e, Args *a, int want_max) {
     nnc_error(e->c, a->call->loc, "%s of nothing", bname(a));
   Value *best = items[0];
   for (int i = 1; i < n; i++) {
-    double x = num_value(e, items[i], a->call->loc), b = num_value(e, best, a->call->loc);
+    double x = num_value(e, items[i], a->call->loc),
+           b = num_value(e, best, a->call->loc);
     if (want_max ? x > b : x < b)
       best = items[i];
   }
@@ -339,7 +366,8 @@ static Value *b_reduce(Elab *e, Args *a) {
   check_args(e, a, 3, KEYS("x", "axis", "keepdim"));
   Node *x = arg_tensor(e, a, 0, "x");
   if (self->op == OP_MEAN || self->op == OP_LOGSUMEXP)
-    x = dtype_is_float(x->type.dtype) ? x : mk_cast(e, x, (DType)dtype_default(e));
+    x = dtype_is_float(x->type.dtype) ? x
+                                      : mk_cast(e, x, (DType)dtype_default(e));
   int64_t axes[64];
   int n = axes_arg(e, a, 1, "axis", x->type.rank, axes);
   int keep = arg_bool(e, a, 2, "keepdim", 0);
@@ -367,8 +395,9 @@ static Value *b_var(Elab *e, Args *a) {
   if (dim_is_const(cnt)) {
     int64_t c = dim_value(cnt);
     if (c - corr <= 0)
-      nnc_error(e->c, a->call->loc, "var over %lld elements with correction %lld",
-                (long long)c, (long long)corr);
+      nnc_error(e->c, a->call->loc,
+                "var over %lld elements with correction %lld", (long long)c,
+                (long long)corr);
     scale = mk_const(e, (double)c / (double)(c - corr), x->type.dtype);
   } else { /* n is symbolic: count it at run time as a sum of ones */
     Attr at[3] = {attr_float("value", 1.0), attr_dtype("dtype", x->type.dtype),
@@ -384,8 +413,10 @@ static Value *b_var(Elab *e, Args *a) {
 static Value *b_argmax(Elab *e, Args *a) {
   check_args(e, a, 3, KEYS("x", "axis", "keepdim"));
   Node *x = arg_tensor(e, a, 0, "x");
-  int axis = norm_axis(e, arg_int(e, a, 1, "axis", -1), x->type.rank, a->call->loc);
-  Attr at[2] = {attr_int("axis", axis), attr_int("keepdim", arg_bool(e, a, 2, "keepdim", 0))};
+  int axis =
+      norm_axis(e, arg_int(e, a, 1, "axis", -1), x->type.rank, a->call->loc);
+  Attr at[2] = {attr_int("axis", axis),
+                attr_int("keepdim", arg_bool(e, a, 2, "keepdim", 0))};
   return val_tensor(e, mk(e, OP_ARGMAX, 1, &x, 2, at));
 }
 
@@ -393,7 +424,8 @@ static Value *b_softmax(Elab *e, Args *a) {
   const Builtin *self = builtin_lookup(bname(a));
   check_args(e, a, 2, KEYS("x", "axis"));
   Node *x = float_tensor(e, a, 0, "x");
-  int axis = norm_axis(e, arg_int(e, a, 1, "axis", -1), x->type.rank, a->call->loc);
+  int axis =
+      norm_axis(e, arg_int(e, a, 1, "axis", -1), x->type.rank, a->call->loc);
   Attr at = attr_int("axis", axis);
   return val_tensor(e, mk(e, (OpKind)self->op, 1, &x, 1, &at));
 }
@@ -405,7 +437,8 @@ static DType dtype_arg(Elab *e, Args *a, int pos, DType dflt) {
   if (!v)
     return dflt;
   if (v->k != V_DTYPE)
-    nnc_error(e->c, arg_loc(a, pos, "dtype"), "dtype must be f32, f64, i32 or bool");
+    nnc_error(e->c, arg_loc(a, pos, "dtype"),
+              "dtype must be f32, f64, i32 or bool");
   return v->dtype == DT_F64 ? (DType)dtype_default(e) : v->dtype;
 }
 
@@ -415,7 +448,8 @@ static Value *b_fill(Elab *e, Args *a) {
   int rnd = strncmp(n, "rand_", 5) == 0;
   check_args(e, a, full ? 3 : 2, KEYS("shape", "value", "dtype"));
   Dim *dims;
-  int rank = value_dims(e, arg_need(e, a, 0, "shape"), arg_loc(a, 0, "shape"), &dims);
+  int rank =
+      value_dims(e, arg_need(e, a, 0, "shape"), arg_loc(a, 0, "shape"), &dims);
   double value = full ? arg_float(e, a, 1, "value", 0) : strcmp(n, "ones") == 0;
   DType dt = dtype_arg(e, a, full ? 2 : 1, (DType)dtype_default(e));
   if (rnd && !dtype_is_float(dt))
@@ -441,7 +475,8 @@ static Value *b_arange(Elab *e, Args *a) {
   Dim n = dim_value_of(e, v, a->call->loc);
   if (dim_is_const(n) && dim_value(n) < 1)
     nnc_error(e->c, a->call->loc, "arange needs at least 1 element");
-  Attr at[2] = {attr_dims(e, "n", 1, &n), attr_dtype("dtype", dtype_arg(e, a, 1, DT_I32))};
+  Attr at[2] = {attr_dims(e, "n", 1, &n),
+                attr_dtype("dtype", dtype_arg(e, a, 1, DT_I32))};
   return val_tensor(e, mk(e, OP_ARANGE, 0, NULL, 2, at));
 }
 
@@ -449,7 +484,9 @@ static Value *b_one_hot(Elab *e, Args *a) {
   check_args(e, a, 2, KEYS("idx", "n", "dtype"));
   Node *idx = arg_tensor(e, a, 0, "idx");
   Dim n = dim_value_of(e, arg_need(e, a, 1, "n"), a->call->loc);
-  Attr at[2] = {attr_dims(e, "n", 1, &n), attr_dtype("dtype", dtype_arg(e, a, 2, (DType)dtype_default(e)))};
+  Attr at[2] = {
+      attr_dims(e, "n", 1, &n),
+      attr_dtype("dtype", dtype_arg(e, a, 2, (DType)dtype_default(e)))};
   return val_tensor(e, mk(e, OP_ONE_HOT, 1, &idx, 2, at));
 }
 
@@ -475,7 +512,8 @@ static Value *b_shape(Elab *e, Args *a) {
 static Value *b_dim(Elab *e, Args *a) {
   check_args(e, a, 2, KEYS("x", "axis"));
   Node *x = arg_tensor(e, a, 0, "x");
-  int ax = norm_axis(e, arg_int(e, a, 1, "axis", 0), x->type.rank, a->call->loc);
+  int ax =
+      norm_axis(e, arg_int(e, a, 1, "axis", 0), x->type.rank, a->call->loc);
   Value *v = val_new(e, V_INT);
   v->d = x->type.dim[ax];
   return v;
@@ -493,7 +531,8 @@ static Value *b_reshape(Elab *e, Args *a) {
   check_args(e, a, 2, KEYS("x", "shape"));
   Node *x = arg_tensor(e, a, 0, "x");
   Dim *dims;
-  int n = value_dims(e, arg_need(e, a, 1, "shape"), arg_loc(a, 1, "shape"), &dims);
+  int n =
+      value_dims(e, arg_need(e, a, 1, "shape"), arg_loc(a, 1, "shape"), &dims);
   int hole = -1;
   for (int i = 0; i < n; i++)
     if (dim_is_const(dims[i]) && dim_value(dims[i]) == -1) {
@@ -504,14 +543,16 @@ static Value *b_reshape(Elab *e, Args *a) {
       nnc_error(e->c, a->call->loc, "reshape: dimension %d is %lld", i,
                 (long long)dim_value(dims[i]));
   if (hole >= 0) {
-    Dim known = dim_const(&e->c->arena, 1), total = numel(e, x->type.rank, x->type.dim);
+    Dim known = dim_const(&e->c->arena, 1),
+        total = numel(e, x->type.rank, x->type.dim);
     for (int i = 0; i < n; i++)
       if (i != hole)
         dim_mul(&e->c->arena, known, dims[i], &known);
     if (!dim_div(&e->c->arena, total, known, &dims[hole])) {
       StrBuf b = {0};
       type_print(&b, &e->mod->syms, x->type);
-      char *m = arena_printf(&e->c->arena, "reshape: %s cannot be split evenly for -1", b.s);
+      char *m = arena_printf(&e->c->arena,
+                             "reshape: %s cannot be split evenly for -1", b.s);
       sb_free(&b);
       nnc_error(e->c, a->call->loc, "%s", m);
     }
@@ -530,7 +571,8 @@ static Value *b_flatten(Elab *e, Args *a) {
   int s = norm_axis(e, arg_int(e, a, 1, "start", 1), r, a->call->loc);
   int en = norm_axis(e, arg_int(e, a, 2, "end", -1), r, a->call->loc);
   if (en < s)
-    nnc_error(e->c, a->call->loc, "flatten: end axis %d is before start axis %d", en, s);
+    nnc_error(e->c, a->call->loc,
+              "flatten: end axis %d is before start axis %d", en, s);
   Dim dims[64];
   int n = 0;
   for (int i = 0; i < s; i++)
@@ -560,13 +602,16 @@ static Value *b_permute(Elab *e, Args *a) {
   Node *x = arg_tensor(e, a, 0, "x");
   Value *l = arg_need(e, a, 1, "dims");
   if (l->k != V_LIST || l->n != x->type.rank)
-    nnc_error(e->c, a->call->loc, "permute needs a list of %d axes", x->type.rank);
+    nnc_error(e->c, a->call->loc, "permute needs a list of %d axes",
+              x->type.rank);
   int64_t perm[64];
   int seen[64] = {0};
   for (int i = 0; i < l->n; i++) {
-    perm[i] = norm_axis(e, int_value(e, l->items[i], a->call->loc), x->type.rank, a->call->loc);
+    perm[i] = norm_axis(e, int_value(e, l->items[i], a->call->loc),
+                        x->type.rank, a->call->loc);
     if (seen[perm[i]]++)
-      nnc_error(e->c, a->call->loc, "permute: axis %lld appears twice", (long long)perm[i]);
+      nnc_error(e->c, a->call->loc, "permute: axis %lld appears twice",
+                (long long)perm[i]);
   }
   return val_tensor(e, permute_axes(e, x, perm));
 }
@@ -601,7 +646,8 @@ static Value *b_expand(Elab *e, Args *a) {
   check_args(e, a, 2, KEYS("x", "shape"));
   Node *x = arg_tensor(e, a, 0, "x");
   Dim *dims;
-  int n = value_dims(e, arg_need(e, a, 1, "shape"), arg_loc(a, 1, "shape"), &dims);
+  int n =
+      value_dims(e, arg_need(e, a, 1, "shape"), arg_loc(a, 1, "shape"), &dims);
   for (int i = 0; i < n; i++) {
     int src = i - (n - x->type.rank);
     if (dim_is_const(dims[i]) && dim_value(dims[i]) == -1) {
@@ -631,7 +677,8 @@ static Value *b_concat(Elab *e, Args *a) {
   check_args(e, a, 2, KEYS("xs", "axis"));
   int n;
   Node **xs = tensor_list(e, a, &n);
-  int ax = norm_axis(e, arg_int(e, a, 1, "axis", 0), xs[0]->type.rank, a->call->loc);
+  int ax =
+      norm_axis(e, arg_int(e, a, 1, "axis", 0), xs[0]->type.rank, a->call->loc);
   Attr at = attr_int("axis", ax);
   return val_tensor(e, mk(e, OP_CONCAT, n, xs, 1, &at));
 }
@@ -645,7 +692,8 @@ static Value *b_stack(Elab *e, Args *a) {
   for (int i = 0; i < n; i++) {
     Dim dims[65];
     if (xs[i]->type.rank != r)
-      nnc_error(e->c, a->call->loc, "stack: tensors of rank %d and %d", r, xs[i]->type.rank);
+      nnc_error(e->c, a->call->loc, "stack: tensors of rank %d and %d", r,
+                xs[i]->type.rank);
     for (int k = 0, j = 0; k <= r; k++)
       dims[k] = k == ax ? dim_const(&e->c->arena, 1) : xs[i]->type.dim[j++];
     xs[i] = reshape_to(e, xs[i], r + 1, dims);
@@ -658,7 +706,8 @@ static Value *b_stack(Elab *e, Args *a) {
 static Value *b_split(Elab *e, Args *a) {
   check_args(e, a, 3, KEYS("x", "sizes", "axis"));
   Node *x = arg_tensor(e, a, 0, "x");
-  int ax = norm_axis(e, arg_int(e, a, 2, "axis", 0), x->type.rank, a->call->loc);
+  int ax =
+      norm_axis(e, arg_int(e, a, 2, "axis", 0), x->type.rank, a->call->loc);
   Value *sz = arg_need(e, a, 1, "sizes");
   Dim total = x->type.dim[ax];
   Dim parts[256];
@@ -671,7 +720,9 @@ static Value *b_split(Elab *e, Args *a) {
   } else {
     int64_t c = int_value(e, sz, a->call->loc);
     if (!dim_is_const(total) || c < 1)
-      nnc_error(e->c, a->call->loc, "split by a chunk size needs a constant axis and a size of at least 1");
+      nnc_error(e->c, a->call->loc,
+                "split by a chunk size needs a constant axis and a size of at "
+                "least 1");
     int64_t t = dim_value(total);
     if (t / c > 256)
       nnc_error(e->c, a->call->loc, "split into too many parts");
@@ -685,7 +736,9 @@ static Value *b_split(Elab *e, Args *a) {
     StrBuf b = {0}, c2 = {0};
     dim_print(&b, &e->mod->syms, sum);
     dim_print(&c2, &e->mod->syms, total);
-    char *m = arena_printf(&e->c->arena, "split: sizes add up to %s but axis %d has %s", b.s, ax, c2.s);
+    char *m = arena_printf(&e->c->arena,
+                           "split: sizes add up to %s but axis %d has %s", b.s,
+                           ax, c2.s);
     sb_free(&b);
     sb_free(&c2);
     nnc_error(e->c, a->call->loc, "%s", m);
@@ -729,7 +782,8 @@ static Value *b_scatter(Elab *e, Args *a) {
 static Value *b_conv(Elab *e, Args *a) {
   int tr = strcmp(bname(a), "conv_transpose2d") == 0;
   check_args(e, a, tr ? 7 : 6,
-             KEYS("x", "w", "stride", "padding", "dilation", "groups", "output_padding"));
+             KEYS("x", "w", "stride", "padding", "dilation", "groups",
+                  "output_padding"));
   Node *in[2] = {float_tensor(e, a, 0, "x"), float_tensor(e, a, 1, "w")};
   int64_t st[2], pd[2], dl[2], op[2] = {0, 0};
   pair(e, a, 2, "stride", 1, st);
@@ -740,14 +794,17 @@ static Value *b_conv(Elab *e, Args *a) {
   int64_t groups = arg_int(e, a, 5, "groups", 1);
   for (int i = 0; i < 2; i++)
     if (st[i] < 1 || dl[i] < 1 || pd[i] < 0 || op[i] < 0)
-      nnc_error(e->c, a->call->loc, "%s: stride and dilation must be at least 1, padding at least 0",
-                bname(a));
+      nnc_error(
+          e->c, a->call->loc,
+          "%s: stride and dilation must be at least 1, padding at least 0",
+          bname(a));
   if (groups < 1)
     nnc_error(e->c, a->call->loc, "%s: groups must be at least 1", bname(a));
   Attr at[5] = {attr_ints(e, "stride", 2, st), attr_ints(e, "padding", 2, pd),
                 attr_ints(e, "dilation", 2, dl), attr_int("groups", groups),
                 attr_ints(e, "output_padding", 2, op)};
-  return val_tensor(e, mk(e, tr ? OP_CONV_TRANSPOSE2D : OP_CONV2D, 2, in, tr ? 5 : 4, at));
+  return val_tensor(
+      e, mk(e, tr ? OP_CONV_TRANSPOSE2D : OP_CONV2D, 2, in, tr ? 5 : 4, at));
 }
 
 static Value *b_pool(Elab *e, Args *a) {
@@ -766,10 +823,12 @@ static Value *b_pool(Elab *e, Args *a) {
   pair(e, a, 3, "padding", 0, pd);
   for (int i = 0; i < 2; i++) {
     if (k[i] < 1 || st[i] < 1 || pd[i] < 0)
-      nnc_error(e->c, a->call->loc, "%s: kernel and stride must be at least 1", bname(a));
+      nnc_error(e->c, a->call->loc, "%s: kernel and stride must be at least 1",
+                bname(a));
     if (pd[i] * 2 > k[i])
-      nnc_error(e->c, a->call->loc, "%s: padding %lld is more than half the kernel %lld",
-                bname(a), (long long)pd[i], (long long)k[i]);
+      nnc_error(e->c, a->call->loc,
+                "%s: padding %lld is more than half the kernel %lld", bname(a),
+                (long long)pd[i], (long long)k[i]);
   }
   Attr at[3] = {attr_ints(e, "kernel", 2, k), attr_ints(e, "stride", 2, st),
                 attr_ints(e, "padding", 2, pd)};
@@ -813,7 +872,8 @@ static Value *b_range(Elab *e, Args *a) {
     hi = arg_int(e, a, 1, "b", 0);
   }
   if (hi - lo > 100000)
-    nnc_error(e->c, a->call->loc, "range of %lld elements is too long", (long long)(hi - lo));
+    nnc_error(e->c, a->call->loc, "range of %lld elements is too long",
+              (long long)(hi - lo));
   Value *l = val_new(e, V_LIST);
   l->n = hi > lo ? (int)(hi - lo) : 0;
   l->items = arena_alloc(&e->c->arena, sizeof(Value *) * (size_t)(l->n + 1));
@@ -844,47 +904,94 @@ static Value *b_is(Elab *e, Args *a) {
 
 static Value *b_init_only(Elab *e, Args *a) {
   nnc_error(e->c, a->call->loc,
-            "'%s' is an initialiser: use it after '=' in a param or buffer declaration",
+            "'%s' is an initialiser: use it after '=' in a param or buffer "
+            "declaration",
             bname(a));
 }
 
 static const Builtin builtins[] = {
-    {"exp", b_unary, OP_EXP}, {"log", b_unary, OP_LOG}, {"sqrt", b_unary, OP_SQRT},
-    {"rsqrt", b_unary, OP_RSQRT}, {"abs", b_unary, OP_ABS}, {"sign", b_unary, OP_SIGN},
-    {"sin", b_unary, OP_SIN}, {"cos", b_unary, OP_COS}, {"tanh", b_unary, OP_TANH},
-    {"sigmoid", b_unary, OP_SIGMOID}, {"relu", b_unary, OP_RELU},
-    {"softplus", b_unary, OP_SOFTPLUS}, {"detach", b_detach, OP_DETACH},
-    {"square", b_square, -1}, {"leaky_relu", b_leaky_relu, -1}, {"elu", b_elu, -1},
-    {"gelu", b_gelu, -1}, {"maximum", b_binary, OP_MAXIMUM},
-    {"minimum", b_binary, OP_MINIMUM}, {"where", b_where, -1}, {"clamp", b_clamp, -1},
-    {"float", b_cast, -1}, {"int", b_cast, -1},
-    {"sum", b_reduce, OP_SUM}, {"mean", b_reduce, OP_MEAN}, {"max", b_reduce, OP_MAX},
-    {"min", b_reduce, OP_MIN}, {"logsumexp", b_reduce, OP_LOGSUMEXP},
-    {"var", b_var, -1}, {"argmax", b_argmax, -1},
-    {"softmax", b_softmax, OP_SOFTMAX}, {"log_softmax", b_softmax, OP_LOG_SOFTMAX},
-    {"zeros", b_fill, -1}, {"ones", b_fill, -1}, {"full", b_fill, -1},
-    {"rand_uniform", b_fill, -1}, {"rand_normal", b_fill, -1},
-    {"zeros_like", b_fill_like, -1}, {"ones_like", b_fill_like, -1},
-    {"arange", b_arange, -1}, {"one_hot", b_one_hot, -1},
-    {"shape", b_shape, -1}, {"dim", b_dim, -1}, {"reshape", b_reshape, -1},
-    {"flatten", b_flatten, -1}, {"transpose", b_transpose, -1},
-    {"permute", b_permute, -1}, {"unsqueeze", b_unsqueeze, -1},
-    {"squeeze", b_squeeze, -1}, {"expand", b_expand, -1}, {"concat", b_concat, -1},
-    {"stack", b_stack, -1}, {"split", b_split, -1},
-    {"take", b_take, OP_TAKE}, {"take_along", b_take, OP_TAKE_ALONG},
-    {"scatter_add", b_scatter, OP_SCATTER_ADD}, {"scatter_max", b_scatter, OP_SCATTER_MAX},
-    {"conv2d", b_conv, -1}, {"conv_transpose2d", b_conv, -1},
-    {"max_pool2d", b_pool, -1}, {"avg_pool2d", b_pool, -1},
-    {"upsample_nearest", b_upsample, -1}, {"grad", b_grad, -1},
-    {"len", b_len, -1}, {"is_list", b_is, -1}, {"is_tensor", b_is, -1}, {"range", b_range, -1}, {"prod", b_prod, -1},
-    {"constant", b_init_only, -1}, {"uniform", b_init_only, -1},
-    {"normal", b_init_only, -1}, {"xavier_uniform", b_init_only, -1},
-    {"xavier_normal", b_init_only, -1}, {"kaiming_uniform", b_init_only, -1},
-    {"kaiming_normal", b_init_only, -1}, {"eye", b_init_only, -1},
+    {"exp", b_unary, OP_EXP},
+    {"log", b_unary, OP_LOG},
+    {"sqrt", b_unary, OP_SQRT},
+    {"rsqrt", b_unary, OP_RSQRT},
+    {"abs", b_unary, OP_ABS},
+    {"sign", b_unary, OP_SIGN},
+    {"sin", b_unary, OP_SIN},
+    {"cos", b_unary, OP_COS},
+    {"tanh", b_unary, OP_TANH},
+    {"sigmoid", b_unary, OP_SIGMOID},
+    {"relu", b_unary, OP_RELU},
+    {"softplus", b_unary, OP_SOFTPLUS},
+    {"detach", b_detach, OP_DETACH},
+    {"square", b_square, -1},
+    {"leaky_relu", b_leaky_relu, -1},
+    {"elu", b_elu, -1},
+    {"gelu", b_gelu, -1},
+    {"maximum", b_binary, OP_MAXIMUM},
+    {"minimum", b_binary, OP_MINIMUM},
+    {"where", b_where, -1},
+    {"clamp", b_clamp, -1},
+    {"float", b_cast, -1},
+    {"int", b_cast, -1},
+    {"sum", b_reduce, OP_SUM},
+    {"mean", b_reduce, OP_MEAN},
+    {"max", b_reduce, OP_MAX},
+    {"min", b_reduce, OP_MIN},
+    {"logsumexp", b_reduce, OP_LOGSUMEXP},
+    {"var", b_var, -1},
+    {"argmax", b_argmax, -1},
+    {"softmax", b_softmax, OP_SOFTMAX},
+    {"log_softmax", b_softmax, OP_LOG_SOFTMAX},
+    {"zeros", b_fill, -1},
+    {"ones", b_fill, -1},
+    {"full", b_fill, -1},
+    {"rand_uniform", b_fill, -1},
+    {"rand_normal", b_fill, -1},
+    {"zeros_like", b_fill_like, -1},
+    {"ones_like", b_fill_like, -1},
+    {"arange", b_arange, -1},
+    {"one_hot", b_one_hot, -1},
+    {"shape", b_shape, -1},
+    {"dim", b_dim, -1},
+    {"reshape", b_reshape, -1},
+    {"flatten", b_flatten, -1},
+    {"transpose", b_transpose, -1},
+    {"permute", b_permute, -1},
+    {"unsqueeze", b_unsqueeze, -1},
+    {"squeeze", b_squeeze, -1},
+    {"expand", b_expand, -1},
+    {"concat", b_concat, -1},
+    {"stack", b_stack, -1},
+    {"split", b_split, -1},
+    {"take", b_take, OP_TAKE},
+    {"take_along", b_take, OP_TAKE_ALONG},
+    {"scatter_add", b_scatter, OP_SCATTER_ADD},
+    {"scatter_max", b_scatter, OP_SCATTER_MAX},
+    {"conv2d", b_conv, -1},
+    {"conv_transpose2d", b_conv, -1},
+    {"max_pool2d", b_pool, -1},
+    {"avg_pool2d", b_pool, -1},
+    {"upsample_nearest", b_upsample, -1},
+    {"grad", b_grad, -1},
+    {"len", b_len, -1},
+    {"is_list", b_is, -1},
+    {"is_tensor", b_is, -1},
+    {"range", b_range, -1},
+    {"prod", b_prod, -1},
+    {"constant", b_init_only, -1},
+    {"uniform", b_init_only, -1},
+    {"normal", b_init_only, -1},
+    {"xavier_uniform", b_init_only, -1},
+    {"xavier_normal", b_init_only, -1},
+    {"kaiming_uniform", b_init_only, -1},
+    {"kaiming_normal", b_init_only, -1},
+    {"eye", b_init_only, -1},
 };
 
 const char *builtin_name(int i) {
-  return i >= 0 && i < (int)(sizeof builtins / sizeof *builtins) ? builtins[i].name : NULL;
+  return i >= 0 && i < (int)(sizeof builtins / sizeof *builtins)
+             ? builtins[i].name
+             : NULL;
 }
 
 const Builtin *builtin_lookup(const char *name) {
@@ -911,9 +1018,11 @@ static double gain_of(Elab *e, const char *nl, double a, SrcLoc loc) {
   nnc_error(e->c, loc, "unknown nonlinearity \"%s\" for the gain", nl);
 }
 
-static void fans(Elab *e, Type t, SrcLoc loc, const char *who, double *in, double *out) {
+static void fans(Elab *e, Type t, SrcLoc loc, const char *who, double *in,
+                 double *out) {
   if (t.rank < 2)
-    nnc_error(e->c, loc, "%s needs a parameter with at least 2 dimensions", who);
+    nnc_error(e->c, loc, "%s needs a parameter with at least 2 dimensions",
+              who);
   double rf = 1;
   for (int i = 2; i < t.rank; i++)
     rf *= (double)dim_value(t.dim[i]);
@@ -941,13 +1050,15 @@ const char *elab_init(Elab *e, Scope *s, Ast *init, Type t, SrcLoc loc) {
   if (!init)
     return "zeros";
   const char *name = init->kind == A_NAME ? init->name
-                     : init->kind == A_CALL && init->a->kind == A_NAME ? init->a->name
-                                                                       : NULL;
+                     : init->kind == A_CALL && init->a->kind == A_NAME
+                         ? init->a->name
+                         : NULL;
   if (!name) {
     Value *v = eval(e, s, init);
     if (is_number(v) || v->k == V_BOOL)
       return arena_printf(ar, "constant(%.9g)", num_value(e, v, init->loc));
-    nnc_error(e->c, init->loc, "expected an initialiser such as zeros or uniform(-0.1, 0.1)");
+    nnc_error(e->c, init->loc,
+              "expected an initialiser such as zeros or uniform(-0.1, 0.1)");
   }
   Args none = {0};
   none.call = init;
@@ -959,12 +1070,14 @@ const char *elab_init(Elab *e, Scope *s, Ast *init, Type t, SrcLoc loc) {
   }
   if (strcmp(name, "eye") == 0) {
     if (t.rank != 2)
-      nnc_error(e->c, init->loc, "eye initialises 2-dimensional parameters only");
+      nnc_error(e->c, init->loc,
+                "eye initialises 2-dimensional parameters only");
     return "eye";
   }
   if (strcmp(name, "constant") == 0) {
     check_args(e, &a, 1, KEYS("value"));
-    return arena_printf(ar, "constant(%.9g)", num_value(e, arg_need(e, &a, 0, "value"), init->loc));
+    return arena_printf(ar, "constant(%.9g)",
+                        num_value(e, arg_need(e, &a, 0, "value"), init->loc));
   }
   if (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0) {
     int u = name[0] == 'u';
@@ -972,7 +1085,8 @@ const char *elab_init(Elab *e, Scope *s, Ast *init, Type t, SrcLoc loc) {
     double p = arg_float(e, &a, 0, u ? "a" : "mean", 0);
     double q = arg_float(e, &a, 1, u ? "b" : "std", 1);
     if (u && q < p)
-      nnc_error(e->c, init->loc, "uniform(%g, %g): the upper bound is below the lower", p, q);
+      nnc_error(e->c, init->loc,
+                "uniform(%g, %g): the upper bound is below the lower", p, q);
     if (!u && q < 0)
       nnc_error(e->c, init->loc, "normal: std must be at least 0");
     return arena_printf(ar, "%s(%.9g,%.9g)", name, p, q);
@@ -983,7 +1097,8 @@ const char *elab_init(Elab *e, Scope *s, Ast *init, Type t, SrcLoc loc) {
     fans(e, t, loc, name, &fin, &fout);
     double std = g * sqrt(2.0 / (fin + fout));
     if (name[7] == 'u')
-      return arena_printf(ar, "uniform(%.9g,%.9g)", -sqrt(3.0) * std, sqrt(3.0) * std);
+      return arena_printf(ar, "uniform(%.9g,%.9g)", -sqrt(3.0) * std,
+                          sqrt(3.0) * std);
     return arena_printf(ar, "normal(0,%.9g)", std);
   }
   if (strncmp(name, "kaiming_", 8) == 0) {
@@ -994,9 +1109,11 @@ const char *elab_init(Elab *e, Scope *s, Ast *init, Type t, SrcLoc loc) {
     fans(e, t, loc, name, &fin, &fout);
     if (strcmp(mode, "fan_in") != 0 && strcmp(mode, "fan_out") != 0)
       nnc_error(e->c, init->loc, "mode is \"fan_in\" or \"fan_out\"");
-    double std = gain_of(e, nl, neg, init->loc) / sqrt(mode[4] == 'i' ? fin : fout);
+    double std =
+        gain_of(e, nl, neg, init->loc) / sqrt(mode[4] == 'i' ? fin : fout);
     if (name[8] == 'u')
-      return arena_printf(ar, "uniform(%.9g,%.9g)", -sqrt(3.0) * std, sqrt(3.0) * std);
+      return arena_printf(ar, "uniform(%.9g,%.9g)", -sqrt(3.0) * std,
+                          sqrt(3.0) * std);
     return arena_printf(ar, "normal(0,%.9g)", std);
   }
   nnc_error(e->c, init->loc, "unknown initialiser '%s'", name);

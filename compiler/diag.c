@@ -20,8 +20,7 @@ void ctx_free(Ctx *c) { arena_free(&c->arena); }
 char *nnc_loc_str(Ctx *c, SrcLoc loc) {
   if (!loc.file)
     return arena_strdup(&c->arena, "<unknown>");
-  return arena_printf(&c->arena, "%s:%d:%d", loc.file->name, loc.line,
-                      loc.col);
+  return arena_printf(&c->arena, "%s:%d:%d", loc.file->name, loc.line, loc.col);
 }
 
 /* Prints line `loc.line` of the file and a caret under column `loc.col`. */
@@ -114,8 +113,8 @@ void nnc_fatal(Ctx *c, const char *fmt, ...) {
   exit(1);
 }
 
-static SrcFile *add_file(Ctx *c, const char *name, const char *path,
-                         char *text, size_t len) {
+static SrcFile *add_file(Ctx *c, const char *name, const char *path, char *text,
+                         size_t len) {
   SrcFile *f = arena_alloc(&c->arena, sizeof *f);
   f->name = arena_strdup(&c->arena, name);
   f->path = path ? arena_strdup(&c->arena, path) : NULL;
@@ -156,11 +155,11 @@ SrcFile *nnc_load_file(Ctx *c, const char *path, const char *shown) {
     sb_printf(&b, "%*s", (int)n, "");
     memcpy(b.s + old, buf, n);
   }
-  int bad = ferror(fp);
+  int bad = ferror(fp), err = errno;
   fclose(fp);
   if (bad) {
     sb_free(&b);
-    nnc_fatal(c, "cannot read %s", path);
+    nnc_fatal(c, "cannot read %s: %s", path, strerror(err));
   }
   char *text = arena_strndup(&c->arena, b.s ? b.s : "", b.len);
   size_t len = b.len;

@@ -55,21 +55,36 @@ static Value *val_str(Elab *e, const char *s) {
 
 const char *val_kind_name(const Value *v) {
   switch (v->k) {
-  case V_NONE: return "nothing";
-  case V_INT: return dim_is_const(v->d) ? "an integer" : "a symbolic dimension";
-  case V_FLOAT: return "a number";
-  case V_BOOL: return "a bool";
-  case V_STR: return "a string";
-  case V_LIST: return "a list";
-  case V_TUPLE: return "several values";
-  case V_TENSOR: return "a tensor";
-  case V_PARAM: return v->pd && v->pd->role == PR_BUFFER ? "a buffer" : "a parameter";
-  case V_INST: return "a layer instance";
-  case V_LAYERDEF: return v->def->flag ? "a model" : "a layer";
-  case V_FUNC: return "a function";
-  case V_BUILTIN: return "a built-in function";
-  case V_DTYPE: return "a dtype";
-  case V_TYPE: return "a tensor type";
+  case V_NONE:
+    return "nothing";
+  case V_INT:
+    return dim_is_const(v->d) ? "an integer" : "a symbolic dimension";
+  case V_FLOAT:
+    return "a number";
+  case V_BOOL:
+    return "a bool";
+  case V_STR:
+    return "a string";
+  case V_LIST:
+    return "a list";
+  case V_TUPLE:
+    return "several values";
+  case V_TENSOR:
+    return "a tensor";
+  case V_PARAM:
+    return v->pd && v->pd->role == PR_BUFFER ? "a buffer" : "a parameter";
+  case V_INST:
+    return "a layer instance";
+  case V_LAYERDEF:
+    return v->def->flag ? "a model" : "a layer";
+  case V_FUNC:
+    return "a function";
+  case V_BUILTIN:
+    return "a built-in function";
+  case V_DTYPE:
+    return "a dtype";
+  case V_TYPE:
+    return "a tensor type";
   }
   return "a value";
 }
@@ -78,7 +93,10 @@ int is_number(const Value *v) {
   return v->k == V_FLOAT || (v->k == V_INT && dim_is_const(v->d));
 }
 int is_tensorish(const Value *v) { return v->k == V_TENSOR || v->k == V_PARAM; }
-int dtype_default(Elab *e) { (void)e; return DT_F32; }
+int dtype_default(Elab *e) {
+  (void)e;
+  return DT_F32;
+}
 
 double num_value(Elab *e, Value *v, SrcLoc loc) {
   if (v->k == V_FLOAT)
@@ -255,8 +273,8 @@ Node *mk(Elab *e, OpKind op, int nin, Node **in, int nattr, const Attr *attr) {
   if (!e->fn)
     nnc_error(e->c, e->loc,
               "tensor operations are only allowed inside a function");
-  return ir_node(e->c, e->mod, e->fn, e->region, op, nin, in, nattr, attr,
-                 NULL, e->loc);
+  return ir_node(e->c, e->mod, e->fn, e->region, op, nin, in, nattr, attr, NULL,
+                 e->loc);
 }
 Node *mk1(Elab *e, OpKind op, Node *a) { return mk(e, op, 1, &a, 0, NULL); }
 Node *mk2(Elab *e, OpKind op, Node *a, Node *b) {
@@ -302,9 +320,10 @@ Node *to_tensor(Elab *e, Value *v, SrcLoc loc) {
     return param_node(e, v->pd);
   }
   if (is_number(v) || v->k == V_BOOL)
-    return to_tensor_dt(e, v, v->k == V_BOOL  ? DT_BOOL
-                              : v->k == V_INT ? DT_I32
-                                              : dtype_default(e),
+    return to_tensor_dt(e, v,
+                        v->k == V_BOOL  ? DT_BOOL
+                        : v->k == V_INT ? DT_I32
+                                        : dtype_default(e),
                         loc);
   nnc_error(e->c, loc, "expected a tensor, got %s", val_kind_name(v));
 }
@@ -340,14 +359,21 @@ static Value *int_arith(Elab *e, int op, Value *a, Value *b, SrcLoc loc) {
   int consts = dim_is_const(a->d) && dim_is_const(b->d);
   int64_t x = consts ? dim_value(a->d) : 0, y = consts ? dim_value(b->d) : 0;
   switch (op) {
-  case BO_ADD: ok = dim_add(ar, a->d, b->d, &r); break;
-  case BO_SUB: ok = dim_sub(ar, a->d, b->d, &r); break;
-  case BO_MUL: ok = dim_mul(ar, a->d, b->d, &r); break;
+  case BO_ADD:
+    ok = dim_add(ar, a->d, b->d, &r);
+    break;
+  case BO_SUB:
+    ok = dim_sub(ar, a->d, b->d, &r);
+    break;
+  case BO_MUL:
+    ok = dim_mul(ar, a->d, b->d, &r);
+    break;
   case BO_DIV:
     if (consts && y == 0)
       nnc_error(e->c, loc, "division by zero");
     if (consts)
-      return x % y == 0 ? val_int(e, x / y) : val_float(e, (double)x / (double)y);
+      return x % y == 0 ? val_int(e, x / y)
+                        : val_float(e, (double)x / (double)y);
     if (dim_div(ar, a->d, b->d, &r))
       return val_dim(e, r);
     nnc_error(e->c, loc, "cannot divide symbolic dimensions exactly here");
@@ -383,8 +409,12 @@ static Value *int_arith(Elab *e, int op, Value *a, Value *b, SrcLoc loc) {
       nnc_error(e->c, loc, "cannot compare symbolic dimensions with '%s'",
                 ast_opname(op));
     }
-    int res = op == BO_LT ? x < y : op == BO_LE ? x <= y : op == BO_GT ? x > y
-            : op == BO_GE ? x >= y : op == BO_EQ ? x == y : x != y;
+    int res = op == BO_LT   ? x < y
+              : op == BO_LE ? x <= y
+              : op == BO_GT ? x > y
+              : op == BO_GE ? x >= y
+              : op == BO_EQ ? x == y
+                            : x != y;
     return val_bool(e, res);
   }
   }
@@ -395,9 +425,12 @@ static Value *int_arith(Elab *e, int op, Value *a, Value *b, SrcLoc loc) {
 
 static Value *float_arith(Elab *e, int op, double x, double y, SrcLoc loc) {
   switch (op) {
-  case BO_ADD: return val_float(e, x + y);
-  case BO_SUB: return val_float(e, x - y);
-  case BO_MUL: return val_float(e, x * y);
+  case BO_ADD:
+    return val_float(e, x + y);
+  case BO_SUB:
+    return val_float(e, x - y);
+  case BO_MUL:
+    return val_float(e, x * y);
   case BO_DIV:
     if (y == 0)
       nnc_error(e->c, loc, "division by zero");
@@ -410,33 +443,54 @@ static Value *float_arith(Elab *e, int op, double x, double y, SrcLoc loc) {
     if (y == 0)
       nnc_error(e->c, loc, "division by zero");
     return val_float(e, x - floor(x / y) * y);
-  case BO_POW: return val_float(e, pow(x, y));
-  case BO_LT: return val_bool(e, x < y);
-  case BO_LE: return val_bool(e, x <= y);
-  case BO_GT: return val_bool(e, x > y);
-  case BO_GE: return val_bool(e, x >= y);
-  case BO_EQ: return val_bool(e, x == y);
-  case BO_NE: return val_bool(e, x != y);
+  case BO_POW:
+    return val_float(e, pow(x, y));
+  case BO_LT:
+    return val_bool(e, x < y);
+  case BO_LE:
+    return val_bool(e, x <= y);
+  case BO_GT:
+    return val_bool(e, x > y);
+  case BO_GE:
+    return val_bool(e, x >= y);
+  case BO_EQ:
+    return val_bool(e, x == y);
+  case BO_NE:
+    return val_bool(e, x != y);
   }
   nnc_error(e->c, loc, "'%s' does not apply to numbers", ast_opname(op));
 }
 
 static OpKind binop_kind(int op) {
   switch (op) {
-  case BO_ADD: return OP_ADD;
-  case BO_SUB: return OP_SUB;
-  case BO_MUL: return OP_MUL;
-  case BO_DIV: return OP_DIV;
-  case BO_POW: return OP_POW;
-  case BO_MATMUL: return OP_MATMUL;
-  case BO_LT: return OP_LT;
-  case BO_LE: return OP_LE;
-  case BO_GT: return OP_GT;
-  case BO_GE: return OP_GE;
-  case BO_EQ: return OP_EQ;
-  case BO_NE: return OP_NE;
-  case BO_AND: return OP_AND;
-  default: return OP_OR;
+  case BO_ADD:
+    return OP_ADD;
+  case BO_SUB:
+    return OP_SUB;
+  case BO_MUL:
+    return OP_MUL;
+  case BO_DIV:
+    return OP_DIV;
+  case BO_POW:
+    return OP_POW;
+  case BO_MATMUL:
+    return OP_MATMUL;
+  case BO_LT:
+    return OP_LT;
+  case BO_LE:
+    return OP_LE;
+  case BO_GT:
+    return OP_GT;
+  case BO_GE:
+    return OP_GE;
+  case BO_EQ:
+    return OP_EQ;
+  case BO_NE:
+    return OP_NE;
+  case BO_AND:
+    return OP_AND;
+  default:
+    return OP_OR;
   }
 }
 
@@ -513,7 +567,8 @@ Value *binary(Elab *e, int op, Value *a, Value *b, SrcLoc loc) {
     return val_bool(e, (a->b == b->b) == (op == BO_EQ));
   if (a->k == V_INT && b->k == V_INT)
     return int_arith(e, op, a, b, loc);
-  if ((a->k == V_INT || a->k == V_FLOAT) && (b->k == V_INT || b->k == V_FLOAT)) {
+  if ((a->k == V_INT || a->k == V_FLOAT) &&
+      (b->k == V_INT || b->k == V_FLOAT)) {
     if (op == BO_MATMUL)
       nnc_error(e->c, loc, "'@' needs two tensors");
     return float_arith(e, op, num_value(e, a, loc), num_value(e, b, loc), loc);
@@ -589,7 +644,8 @@ static Value *make_type(Elab *e, Scope *s, DType dt, Ast *ix) {
   Value *v = val_new(e, V_TYPE);
   v->type.dtype = dt;
   v->type.rank = ix->list.n;
-  v->type.dim = arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(ix->list.n + 1));
+  v->type.dim =
+      arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(ix->list.n + 1));
   for (int i = 0; i < ix->list.n; i++) {
     Ast *d = ix->list.v[i];
     if (d->kind == A_SLICE)
@@ -646,13 +702,14 @@ static Value *eval_attr(Elab *e, Scope *s, Ast *x) {
     if (strcmp(x->name, "shape") == 0) {
       Value *l = val_new(e, V_LIST);
       l->n = t->type.rank;
-      l->items = arena_alloc(&e->c->arena, sizeof(Value *) * (size_t)(l->n + 1));
+      l->items =
+          arena_alloc(&e->c->arena, sizeof(Value *) * (size_t)(l->n + 1));
       for (int i = 0; i < l->n; i++)
         l->items[i] = val_dim(e, t->type.dim[i]);
       return l;
     }
-    nnc_error(e->c, x->loc, "tensors have no attribute '%s' (only .T and .shape)",
-              x->name);
+    nnc_error(e->c, x->loc,
+              "tensors have no attribute '%s' (only .T and .shape)", x->name);
   }
   nnc_error(e->c, x->loc, "%s has no attribute '%s'", val_kind_name(base),
             x->name);
@@ -663,9 +720,12 @@ static Value *eval_call(Elab *e, Scope *s, Ast *x) {
   if (f->k == V_PARAM || f->k == V_TENSOR || is_number(f)) {
     const char *nm = x->a->kind == A_NAME ? x->a->name : NULL;
     if (nm && builtin_lookup(nm))
-      nnc_error(e->c, x->loc, "'%s' here is %s, which hides the built-in %s()%s%s",
-                nm, val_kind_name(f), nm, f->k == V_PARAM ? " (declared at " : "",
-                f->k == V_PARAM ? arena_printf(&e->c->arena, "%s)", nnc_loc_str(e->c, f->pd->loc)) : "");
+      nnc_error(e->c, x->loc,
+                "'%s' here is %s, which hides the built-in %s()%s%s", nm,
+                val_kind_name(f), nm, f->k == V_PARAM ? " (declared at " : "",
+                f->k == V_PARAM ? arena_printf(&e->c->arena, "%s)",
+                                               nnc_loc_str(e->c, f->pd->loc))
+                                : "");
     nnc_error(e->c, x->loc, "%s cannot be called", val_kind_name(f));
   }
   Args a = {0};
@@ -715,21 +775,32 @@ static Value *eval_cond(Elab *e, Scope *s, Ast *x) {
 
 Value *eval(Elab *e, Scope *s, Ast *x) {
   switch (x->kind) {
-  case A_INT: return val_int(e, x->ival);
-  case A_FLOAT: return val_float(e, x->fval);
-  case A_STR: return val_str(e, x->str);
-  case A_BOOL: return val_bool(e, (int)x->ival);
+  case A_INT:
+    return val_int(e, x->ival);
+  case A_FLOAT:
+    return val_float(e, x->fval);
+  case A_STR:
+    return val_str(e, x->str);
+  case A_BOOL:
+    return val_bool(e, (int)x->ival);
   case A_TRAINING:
     if (!e->fn)
       nnc_error(e->c, x->loc, "'training' is only known inside a function");
     return val_bool(e, e->training);
-  case A_NAME: return eval_name(e, s, x);
-  case A_LIST: return eval_list(e, s, &x->list, V_LIST);
-  case A_INDEX: return eval_index(e, s, x);
-  case A_ATTR: return eval_attr(e, s, x);
-  case A_CALL: return eval_call(e, s, x);
-  case A_COND: return eval_cond(e, s, x);
-  case A_UNOP: return unary(e, x->op, eval(e, s, x->a), x->loc);
+  case A_NAME:
+    return eval_name(e, s, x);
+  case A_LIST:
+    return eval_list(e, s, &x->list, V_LIST);
+  case A_INDEX:
+    return eval_index(e, s, x);
+  case A_ATTR:
+    return eval_attr(e, s, x);
+  case A_CALL:
+    return eval_call(e, s, x);
+  case A_COND:
+    return eval_cond(e, s, x);
+  case A_UNOP:
+    return unary(e, x->op, eval(e, s, x->a), x->loc);
   case A_BINOP: {
     Value *a = eval(e, s, x->a);
     if ((x->op == BO_AND || x->op == BO_OR) && a->k == V_BOOL &&
@@ -773,7 +844,8 @@ static Node *tensor_index(Elab *e, Scope *s, Node *x, Ast *ix) {
         dim_add(ar, dim, st, &st);
       if (dim_is_const(st) && dim_is_const(dim) &&
           (dim_value(st) < 0 || dim_value(st) >= dim_value(dim)))
-        nnc_error(e->c, it->loc, "index %lld is out of range for dimension %d of size %lld",
+        nnc_error(e->c, it->loc,
+                  "index %lld is out of range for dimension %d of size %lld",
                   (long long)int_value(e, v, it->loc), axis,
                   (long long)dim_value(dim));
       dim_add(ar, st, dim_const(ar, 1), &en);
@@ -836,8 +908,8 @@ static int64_t count_params(Model *m, int from) {
 /* `f32[B, T]` or `[B, T]` written as an argument type. */
 static int is_tensor_type(const Ast *t) {
   DType dt;
-  return t->kind == A_LIST ||
-         (t->kind == A_INDEX && t->a->kind == A_NAME && dtype_parse(t->a->name, &dt));
+  return t->kind == A_LIST || (t->kind == A_INDEX && t->a->kind == A_NAME &&
+                               dtype_parse(t->a->name, &dt));
 }
 
 /* Checks a tensor argument against its declared type; a dimension name not
@@ -860,12 +932,13 @@ static void match_type(Elab *e, Scope *s, Ast *p, Value *v, SrcLoc loc,
     nnc_error(e->c, loc, "%s: argument '%s' must be %s, got %s", what, p->name,
               dtype_name(dt), gs);
   if (dims->n != n->type.rank)
-    nnc_error(e->c, loc, "%s: argument '%s' must have %d dimensions, got %s", what,
-              p->name, dims->n, gs);
+    nnc_error(e->c, loc, "%s: argument '%s' must have %d dimensions, got %s",
+              what, p->name, dims->n, gs);
   for (int i = 0; i < dims->n; i++) {
     Ast *d = dims->v[i];
     Dim have = n->type.dim[i];
-    if (d->kind == A_NAME && !scope_lookup(s, d->name) && !builtin_lookup(d->name)) {
+    if (d->kind == A_NAME && !scope_lookup(s, d->name) &&
+        !builtin_lookup(d->name)) {
       scope_set(e, s, d->name, val_dim(e, have));
       continue;
     }
@@ -875,14 +948,15 @@ static void match_type(Elab *e, Scope *s, Ast *p, Value *v, SrcLoc loc,
       dim_print(&w, &e->mod->syms, want);
       const char *ws = arena_strdup(&e->c->arena, w.s);
       sb_free(&w);
-      nnc_error(e->c, loc, "%s: dimension %d of argument '%s' must be %s, got %s",
-                what, i, p->name, ws, gs);
+      nnc_error(e->c, loc,
+                "%s: dimension %d of argument '%s' must be %s, got %s", what, i,
+                p->name, ws, gs);
     }
   }
 }
 
-static void bind_params(Elab *e, Scope *callee, AstList *params,
-                        Args *a, const char *what) {
+static void bind_params(Elab *e, Scope *callee, AstList *params, Args *a,
+                        const char *what) {
   int used[256] = {0};
   if (a->n > 256)
     nnc_error(e->c, a->call->loc, "too many arguments");
@@ -959,7 +1033,8 @@ static SrcLoc *error_context(Ctx *c, SrcLoc *loc, const char ***notes) {
   const char **msg = arena_alloc(&c->arena, sizeof(char *) * (size_t)(n + 1));
   for (int i = k + 1, j = 0; i <= e->frames.n; i++, j++) {
     where[j] = i < e->frames.n ? ((Frame *)e->frames.v[i])->call : *loc;
-    msg[j] = arena_printf(&c->arena, "in %s", ((Frame *)e->frames.v[i - 1])->what);
+    msg[j] =
+        arena_printf(&c->arena, "in %s", ((Frame *)e->frames.v[i - 1])->what);
   }
   *loc = ((Frame *)e->frames.v[k])->call;
   *notes = msg;
@@ -972,8 +1047,8 @@ static Value *instantiate(Elab *e, Ast *def, Args *a) {
               "layer '%s' must be created in a layer body: `name = %s(...)`",
               def->name, def->name);
   if (++e->depth > MAX_INLINE_DEPTH)
-    nnc_error(e->c, a->call->loc, "layers nested too deeply (is '%s' recursive?)",
-              def->name);
+    nnc_error(e->c, a->call->loc,
+              "layers nested too deeply (is '%s' recursive?)", def->name);
   Inst *in = arena_alloc(&e->c->arena, sizeof *in);
   in->def = def;
   in->path = e->pending_path;
@@ -981,8 +1056,9 @@ static Value *instantiate(Elab *e, Ast *def, Args *a) {
   e->pending_path = NULL;
   e->inst_depth++;
   in->scope = scope_new(e, e->globals, 1);
-  push_frame(e, a->call->loc, arena_printf(&e->c->arena, "layer %s (%s)", def->name,
-                                           in->path[0] ? in->path : "the model"));
+  push_frame(e, a->call->loc,
+             arena_printf(&e->c->arena, "layer %s (%s)", def->name,
+                          in->path[0] ? in->path : "the model"));
   bind_params(e, in->scope, &def->list2, a,
               arena_printf(&e->c->arena, "layer %s", def->name));
   int first = e->model->params.n;
@@ -998,15 +1074,16 @@ static Value *instantiate(Elab *e, Ast *def, Args *a) {
 
 static Value *run_function(Elab *e, Ast *fn, Inst *self, Args *a) {
   if (fn->flag)
-    nnc_error(e->c, a->call->loc, "'%s' is a training entry point and cannot be called",
-              fn->name);
+    nnc_error(e->c, a->call->loc,
+              "'%s' is a training entry point and cannot be called", fn->name);
   if (++e->depth > MAX_INLINE_DEPTH)
     nnc_error(e->c, a->call->loc,
               "calls nested too deeply (does '%s' call itself?)", fn->name);
   Scope *defs = self ? self->scope : e->globals;
   Scope *s = scope_new(e, defs, 1);
   push_frame(e, a->call->loc,
-             self ? arena_printf(&e->c->arena, "%s.%s (%s)", self->def->name, fn->name,
+             self ? arena_printf(&e->c->arena, "%s.%s (%s)", self->def->name,
+                                 fn->name,
                                  self->path[0] ? self->path : "the model")
                   : arena_printf(&e->c->arena, "function %s", fn->name));
   bind_params(e, s, &fn->list2, a,
@@ -1056,7 +1133,8 @@ Value *call_value(Elab *e, Value *f, Args *a) {
   case V_INST: {
     Binding *b = scope_find_here(f->inst->scope, "forward");
     if (!b || b->v->k != V_FUNC)
-      nnc_error(e->c, loc, "layer %s has no forward function", f->inst->def->name);
+      nnc_error(e->c, loc, "layer %s has no forward function",
+                f->inst->def->name);
     LayerRow *row = record_layer(e, f->inst);
     Value *r = run_function(e, b->v->def, f->inst, a);
     if (row) {
@@ -1106,8 +1184,8 @@ static const char *interpolate(Elab *e, Scope *s, Ast *where, const char *str) {
       sb_printf(&b, "%s", v->s);
     else {
       sb_free(&b);
-      nnc_error(e->c, where->loc, "'%s' in \"%s\" must be an integer or a string",
-                id, str);
+      nnc_error(e->c, where->loc,
+                "'%s' in \"%s\" must be an integer or a string", id, str);
     }
     p = end;
   }
@@ -1131,16 +1209,21 @@ static void decl_param(Elab *e, Inst *in, Scope *s, Ast *x) {
               val_kind_name(shape));
   for (int i = 0; i < t.rank; i++) {
     if (!dim_is_const(t.dim[i]))
-      nnc_error(e->c, x->b->loc, "parameter shapes must be constant (dimension %d is symbolic)", i);
+      nnc_error(e->c, x->b->loc,
+                "parameter shapes must be constant (dimension %d is symbolic)",
+                i);
     if (dim_value(t.dim[i]) < 1)
-      nnc_error(e->c, x->b->loc, "dimension %d of parameter '%s' is %lld; sizes must be at least 1",
-                i, x->name, (long long)dim_value(t.dim[i]));
+      nnc_error(
+          e->c, x->b->loc,
+          "dimension %d of parameter '%s' is %lld; sizes must be at least 1", i,
+          x->name, (long long)dim_value(t.dim[i]));
   }
-  const char *member = x->a ? member_name(e, s, &(Ast){.name = x->name, .a = x->a})
-                            : x->name;
+  const char *member =
+      x->a ? member_name(e, s, &(Ast){.name = x->name, .a = x->a}) : x->name;
   const char *local = x->str ? interpolate(e, s, x, x->str) : member;
-  const char *full = in->path[0] ? arena_printf(&e->c->arena, "%s.%s", in->path, local)
-                                 : local;
+  const char *full = in->path[0]
+                         ? arena_printf(&e->c->arena, "%s.%s", in->path, local)
+                         : local;
   if (ir_find_param(e->model, full))
     nnc_error(e->c, x->loc, "parameter '%s' is declared twice", full);
   ParamDecl *pd = arena_alloc(&e->c->arena, sizeof *pd);
@@ -1162,10 +1245,12 @@ static void decl_param(Elab *e, Inst *in, Scope *s, Ast *x) {
       scope_set(e, in->scope, x->name, l);
     }
     if (i != l->n)
-      nnc_error(e->c, x->a->loc, "'%s[%lld]' declared out of order (next index is %d)",
-                x->name, (long long)i, l->n);
-    l->items = arena_grow(&e->c->arena, l->items, sizeof(Value *) * (size_t)l->n,
-                          sizeof(Value *) * (size_t)(l->n + 1));
+      nnc_error(e->c, x->a->loc,
+                "'%s[%lld]' declared out of order (next index is %d)", x->name,
+                (long long)i, l->n);
+    l->items =
+        arena_grow(&e->c->arena, l->items, sizeof(Value *) * (size_t)l->n,
+                   sizeof(Value *) * (size_t)(l->n + 1));
     l->items[l->n++] = v;
   } else
     scope_set(e, in->scope, x->name, v);
@@ -1176,8 +1261,9 @@ static void decl_assign(Elab *e, Inst *in, Scope *s, Ast *x) {
     nnc_error(e->c, x->loc, "a layer body assigns one name at a time");
   Ast *t = x->list.v[0];
   const char *local = member_name(e, s, t);
-  e->pending_path = in->path[0] ? arena_printf(&e->c->arena, "%s.%s", in->path, local)
-                                : local;
+  e->pending_path = in->path[0]
+                        ? arena_printf(&e->c->arena, "%s.%s", in->path, local)
+                        : local;
   Value *v = eval(e, s, x->a);
   e->pending_path = NULL;
   if (!t->a) {
@@ -1191,8 +1277,9 @@ static void decl_assign(Elab *e, Inst *in, Scope *s, Ast *x) {
     scope_set(e, in->scope, t->name, l);
   }
   if (i != l->n)
-    nnc_error(e->c, t->a->loc, "'%s[%lld]' assigned out of order (next index is %d)",
-              t->name, (long long)i, l->n);
+    nnc_error(e->c, t->a->loc,
+              "'%s[%lld]' assigned out of order (next index is %d)", t->name,
+              (long long)i, l->n);
   l->items = arena_grow(&e->c->arena, l->items, sizeof(Value *) * (size_t)l->n,
                         sizeof(Value *) * (size_t)(l->n + 1));
   l->items[l->n++] = v;
@@ -1204,10 +1291,11 @@ static int cond_value(Elab *e, Scope *s, Ast *c) {
     return v->b;
   if (v->k == V_PARAM)
     return 1;
-  nnc_error(e->c, c->loc,
-            "an 'if' condition must be known at compile time (a bool), got %s%s",
-            val_kind_name(v),
-            v->k == V_TENSOR ? "; use where(cond, a, b) for tensors" : "");
+  nnc_error(
+      e->c, c->loc,
+      "an 'if' condition must be known at compile time (a bool), got %s%s",
+      val_kind_name(v),
+      v->k == V_TENSOR ? "; use where(cond, a, b) for tensors" : "");
 }
 
 /* Iterates `for name in a..b` or `for name in list`, calling fn per step. */
@@ -1217,7 +1305,8 @@ static void run_for(Elab *e, Scope *s, Ast *x, ForBody fn, void *ctx) {
     int64_t from = int_value(e, eval(e, s, x->a), x->a->loc);
     int64_t to = int_value(e, eval(e, s, x->b), x->b->loc);
     if (to - from > MAX_UNROLL)
-      nnc_error(e->c, x->loc, "loop of %lld steps is too long to unroll (use scan)",
+      nnc_error(e->c, x->loc,
+                "loop of %lld steps is too long to unroll (use scan)",
                 (long long)(to - from));
     for (int64_t i = from; i < to && !e->returned; i++) {
       scope_assign(e, s, x->name, val_int(e, i));
@@ -1243,12 +1332,18 @@ static void exec_decls(Elab *e, Inst *in, Scope *s, AstList *body) {
   for (int i = 0; i < body->n; i++) {
     Ast *x = body->v[i];
     switch (x->kind) {
-    case A_PARAMDECL: decl_param(e, in, s, x); break;
-    case A_ASSIGN: decl_assign(e, in, s, x); break;
+    case A_PARAMDECL:
+      decl_param(e, in, s, x);
+      break;
+    case A_ASSIGN:
+      decl_assign(e, in, s, x);
+      break;
     case A_IF:
       exec_decls(e, in, s, cond_value(e, s, x->a) ? &x->list : &x->list2);
       break;
-    case A_FOR: run_for(e, s, x, decls_cb, in); break;
+    case A_FOR:
+      run_for(e, s, x, decls_cb, in);
+      break;
     case A_FN: {
       Value *v = val_new(e, V_FUNC);
       v->def = x;
@@ -1281,7 +1376,8 @@ static void exec_assign(Elab *e, Scope *s, Ast *x) {
   Value *v = eval(e, s, x->a);
   if (x->list.n == 1) {
     if (x->list.v[0]->a)
-      nnc_error(e->c, x->list.v[0]->loc, "indexed assignment is only for layer members");
+      nnc_error(e->c, x->list.v[0]->loc,
+                "indexed assignment is only for layer members");
     if (v->k == V_TUPLE)
       nnc_error(e->c, x->loc, "this gives %d values; unpack them with %d names",
                 v->n, v->n);
@@ -1317,16 +1413,20 @@ static void exec_update(Elab *e, Scope *s, Ast *x) {
     nnc_error(e->c, x->loc, "'update' needs a buffer, and '%s' is %s", x->name,
               b ? val_kind_name(b) : "not defined");
   if (!e->training)
-    nnc_error(e->c, x->loc, "buffer '%s' can only be updated in a train entry "
-              "(test `if training`)", b->pd->name);
+    nnc_error(e->c, x->loc,
+              "buffer '%s' can only be updated in a train entry "
+              "(test `if training`)",
+              b->pd->name);
   Value *v = eval(e, s, x->a);
   Node *n = to_tensor_dt(e, v, b->pd->type.dtype, x->a->loc);
   if (!type_eq(n->type, b->pd->type)) {
     StrBuf x1 = {0}, x2 = {0};
     type_print(&x1, &e->mod->syms, n->type);
     type_print(&x2, &e->mod->syms, b->pd->type);
-    char *m = arena_printf(&e->c->arena, "update of buffer '%s' of type %s with a value of type %s",
-                           b->pd->name, x2.s, x1.s);
+    char *m =
+        arena_printf(&e->c->arena,
+                     "update of buffer '%s' of type %s with a value of type %s",
+                     b->pd->name, x2.s, x1.s);
     sb_free(&x1);
     sb_free(&x2);
     nnc_error(e->c, x->loc, "%s", m);
@@ -1334,7 +1434,8 @@ static void exec_update(Elab *e, Scope *s, Ast *x) {
   for (int i = 0; i < e->updates.n; i++) {
     Node *u = e->updates.v[i];
     if (strcmp(ir_attr(u, "name")->s, b->pd->name) == 0)
-      nnc_error(e->c, x->loc, "buffer '%s' is already updated in this step (at %s); "
+      nnc_error(e->c, x->loc,
+                "buffer '%s' is already updated in this step (at %s); "
                 "a layer with running statistics runs once per train step",
                 b->pd->name, nnc_loc_str(e->c, u->loc));
   }
@@ -1368,14 +1469,16 @@ static void exec_minimize(Elab *e, Scope *s, Ast *x) {
       if (strcmp(known[i][0], opt) == 0)
         k = i;
     if (k < 0)
-      nnc_error(e->c, call->a->loc, "unknown optimizer '%s' (sgd, adam or adamw)", opt);
+      nnc_error(e->c, call->a->loc,
+                "unknown optimizer '%s' (sgd, adam or adamw)", opt);
     at[n++] = attr_str("optimizer", opt);
     int has_lr = 0;
     for (int i = 0; i < call->list.n; i++) {
       Ast *arg = call->list.v[i];
       const char *key = arg->name ? arg->name : (i == 0 ? "lr" : NULL);
       if (!key)
-        nnc_error(e->c, arg->loc, "optimizer settings after lr are given by name");
+        nnc_error(e->c, arg->loc,
+                  "optimizer settings after lr are given by name");
       int ok = 0;
       for (int j = 1; known[k][j]; j++)
         ok |= strcmp(known[k][j], key) == 0;
@@ -1392,17 +1495,21 @@ static void exec_minimize(Elab *e, Scope *s, Ast *x) {
       at[n++] = attr_float(key, v);
     }
     if (!has_lr)
-      nnc_error(e->c, call->loc, "%s needs a learning rate: %s(lr = ...)", opt, opt);
+      nnc_error(e->c, call->loc, "%s needs a learning rate: %s(lr = ...)", opt,
+                opt);
   } else
-    nnc_error(e->c, x->loc, "minimize needs an optimizer: minimize loss with adam(lr = 1e-3)");
+    nnc_error(
+        e->c, x->loc,
+        "minimize needs an optimizer: minimize loss with adam(lr = 1e-3)");
   if (x->list.n) {
     StrBuf b = {0};
     for (int i = 0; i < x->list.n; i++) {
       Value *v = eval(e, s, x->list.v[i]);
       if (v->k != V_INST) {
         sb_free(&b);
-        nnc_error(e->c, x->list.v[i]->loc, "'over' lists sub-layers, and '%s' is %s",
-                  x->list.v[i]->name, val_kind_name(v));
+        nnc_error(e->c, x->list.v[i]->loc,
+                  "'over' lists sub-layers, and '%s' is %s", x->list.v[i]->name,
+                  val_kind_name(v));
       }
       sb_printf(&b, "%s%s", i ? "," : "", v->inst->path);
     }
@@ -1434,21 +1541,37 @@ static int exec_block(Elab *e, Scope *s, AstList *body) {
   for (int i = 0; i < body->n && !e->returned; i++) {
     Ast *x = body->v[i];
     switch (x->kind) {
-    case A_ASSIGN: exec_assign(e, s, x); break;
-    case A_RETURN: exec_return(e, s, x); break;
+    case A_ASSIGN:
+      exec_assign(e, s, x);
+      break;
+    case A_RETURN:
+      exec_return(e, s, x);
+      break;
     case A_IF:
       exec_block(e, s, cond_value(e, s, x->a) ? &x->list : &x->list2);
       break;
-    case A_FOR: run_for(e, s, x, block_cb, NULL); break;
-    case A_UPDATE: exec_update(e, s, x); break;
-    case A_MINIMIZE: exec_minimize(e, s, x); break;
-    case A_SCAN: exec_scan(e, s, x); break;
-    case A_YIELD: exec_yield(e, s, x); break;
+    case A_FOR:
+      run_for(e, s, x, block_cb, NULL);
+      break;
+    case A_UPDATE:
+      exec_update(e, s, x);
+      break;
+    case A_MINIMIZE:
+      exec_minimize(e, s, x);
+      break;
+    case A_SCAN:
+      exec_scan(e, s, x);
+      break;
+    case A_YIELD:
+      exec_yield(e, s, x);
+      break;
     case A_PARAMDECL:
-      nnc_error(e->c, x->loc, "parameters are declared in a layer body, not in a function");
+      nnc_error(e->c, x->loc,
+                "parameters are declared in a layer body, not in a function");
     case A_FN:
     case A_LAYER:
-      nnc_error(e->c, x->loc, "'%s' cannot be defined inside a function", x->name);
+      nnc_error(e->c, x->loc, "'%s' cannot be defined inside a function",
+                x->name);
     default:
       nnc_error(e->c, x->loc, "this statement is not allowed in a function");
     }
@@ -1473,7 +1596,8 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   int ncarry = x->c ? x->c->list.n : 0;
   Node **init = arena_alloc(ar, sizeof(Node *) * (size_t)(ncarry + 1));
   for (int i = 0; i < ncarry; i++)
-    init[i] = to_tensor(e, eval(e, s, x->c->list.v[i]->a), x->c->list.v[i]->a->loc);
+    init[i] =
+        to_tensor(e, eval(e, s, x->c->list.v[i]->a), x->c->list.v[i]->a->loc);
   Region *body = arena_alloc(ar, sizeof *body);
   body->parent = e->region;
   Region *saved_region = e->region;
@@ -1486,7 +1610,8 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   idx->name = x->name;
   scope_set(e, bs, x->name, val_tensor(e, idx));
   for (int i = 0; i < ncarry; i++) {
-    Attr at[3] = {attr_int("index", i), attr_dtype("dtype", init[i]->type.dtype),
+    Attr at[3] = {attr_int("index", i),
+                  attr_dtype("dtype", init[i]->type.dtype),
                   attr_dims(e, "shape", init[i]->type.rank, init[i]->type.dim)};
     e->loc = x->c->list.v[i]->loc;
     Node *cn = mk(e, OP_SCAN_CARRY, 0, NULL, 3, at);
@@ -1505,8 +1630,9 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
       StrBuf a1 = {0}, a2 = {0};
       type_print(&a1, &e->mod->syms, init[i]->type);
       type_print(&a2, &e->mod->syms, nv->type);
-      char *m = arena_printf(ar, "carried '%s' starts as %s but the body makes it %s",
-                             cv->name, a1.s, a2.s);
+      char *m =
+          arena_printf(ar, "carried '%s' starts as %s but the body makes it %s",
+                       cv->name, a1.s, a2.s);
       sb_free(&a1);
       sb_free(&a2);
       nnc_error(e->c, cv->loc, "%s", m);
@@ -1520,24 +1646,27 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
     if (a < 0)
       a += y->type.rank + 1;
     if (a < 0 || a > y->type.rank)
-      nnc_error(e->c, ax->loc, "axis %lld is out of range for stacking a rank-%d value",
+      nnc_error(e->c, ax->loc,
+                "axis %lld is out of range for stacking a rank-%d value",
                 (long long)a, y->type.rank);
     axes[i] = a;
     body->out[ncarry + i] = y;
   }
   e->region = saved_region;
   e->scan = saved_scan;
-  Attr at[5] = {attr_dims(e, "start", 1, &from), attr_dims(e, "steps", 1, &steps),
-                attr_int("reverse", reverse), attr_int("ncarry", ncarry),
-                attr_ints(e, "axes", ny, axes)};
+  Attr at[5] = {attr_dims(e, "start", 1, &from),
+                attr_dims(e, "steps", 1, &steps), attr_int("reverse", reverse),
+                attr_int("ncarry", ncarry), attr_ints(e, "axes", ny, axes)};
   e->loc = x->loc;
-  Node *scan = ir_node(e->c, e->mod, e->fn, e->region, OP_SCAN, ncarry, init, 5, at,
-                       NULL, x->loc);
+  Node *scan = ir_node(e->c, e->mod, e->fn, e->region, OP_SCAN, ncarry, init, 5,
+                       at, NULL, x->loc);
   scan->body = body;
   shape_infer(e->c, e->mod, scan);
   int nres = ny + ncarry;
   if (targets.n != nres)
-    nnc_error(e->c, x->loc, "this scan gives %d values (%d yielded, %d carried) but %d names are given",
+    nnc_error(e->c, x->loc,
+              "this scan gives %d values (%d yielded, %d carried) but %d names "
+              "are given",
               nres, ny, ncarry, targets.n);
   for (int i = 0; i < nres; i++) {
     Attr g = attr_int("index", i);
@@ -1557,7 +1686,8 @@ static Type arg_type(Elab *e, Scope *s, Ast *t) {
   if (t->kind == A_INDEX && t->a->kind == A_NAME) {
     DType dt;
     if (!dtype_parse(t->a->name, &dt))
-      nnc_error(e->c, t->a->loc, "unknown dtype '%s' (f32, f64, i32 or bool)", t->a->name);
+      nnc_error(e->c, t->a->loc, "unknown dtype '%s' (f32, f64, i32 or bool)",
+                t->a->name);
     ty.dtype = dt;
     dims = &t->list;
   } else if (t->kind == A_LIST)
@@ -1570,8 +1700,10 @@ static Type arg_type(Elab *e, Scope *s, Ast *t) {
   ty.dim = arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(dims->n + 1));
   for (int i = 0; i < dims->n; i++) {
     Ast *d = dims->v[i];
-    if (d->kind == A_NAME && !scope_lookup(s, d->name) && !builtin_lookup(d->name)) {
-      ty.dim[i] = dim_var(&e->c->arena, dim_sym(&e->c->arena, &e->mod->syms, d->name));
+    if (d->kind == A_NAME && !scope_lookup(s, d->name) &&
+        !builtin_lookup(d->name)) {
+      ty.dim[i] =
+          dim_var(&e->c->arena, dim_sym(&e->c->arena, &e->mod->syms, d->name));
       scope_set(e, s, d->name, val_dim(e, ty.dim[i])); /* usable in the body */
       continue;
     }
@@ -1608,15 +1740,19 @@ static void build_entry(Elab *e, Inst *root, Ast *fn) {
   for (int i = 0; i < fn->list2.n; i++) {
     Ast *p = fn->list2.v[i];
     if (!p->a)
-      nnc_error(e->c, p->loc, "argument '%s' of entry point '%s' needs a type like f32[B, 784]",
-                p->name, fn->name);
+      nnc_error(
+          e->c, p->loc,
+          "argument '%s' of entry point '%s' needs a type like f32[B, 784]",
+          p->name, fn->name);
     Type t = arg_type(e, s, p->a);
     for (int j = 0; j < i; j++)
       if (strcmp(fn->list2.v[j]->name, p->name) == 0)
         nnc_error(e->c, p->loc, "argument '%s' given twice", p->name);
     Attr at[4] = {attr_str("name", p->name), attr_int("index", i),
-                  attr_dtype("dtype", t.dtype), attr_dims(e, "shape", t.rank, t.dim)};
-    Node *n = ir_node(e->c, e->mod, f, &f->body, OP_INPUT, 0, NULL, 4, at, p->name, p->loc);
+                  attr_dtype("dtype", t.dtype),
+                  attr_dims(e, "shape", t.rank, t.dim)};
+    Node *n = ir_node(e->c, e->mod, f, &f->body, OP_INPUT, 0, NULL, 4, at,
+                      p->name, p->loc);
     f->inputs[i] = n;
     scope_set(e, s, p->name, val_tensor(e, n));
   }
@@ -1636,12 +1772,14 @@ static void build_entry(Elab *e, Inst *root, Ast *fn) {
     Value *v = r->k == V_TUPLE ? r->items[i] : r;
     SrcLoc loc = ret_ast ? ret_ast->loc : fn->loc;
     if (!is_tensorish(v))
-      nnc_error(e->c, loc, "entry point '%s' must return tensors; value %d is %s",
+      nnc_error(e->c, loc,
+                "entry point '%s' must return tensors; value %d is %s",
                 fn->name, i + 1, val_kind_name(v));
     f->body.out[i] = to_tensor(e, v, loc);
     Ast *ra = ret_ast && ret_ast->list.n == nout ? ret_ast->list.v[i] : NULL;
-    f->out_names[i] = ra && ra->kind == A_NAME ? ra->name
-                                               : arena_printf(&e->c->arena, "out%d", i);
+    f->out_names[i] = ra && ra->kind == A_NAME
+                          ? ra->name
+                          : arena_printf(&e->c->arena, "out%d", i);
   }
   e->fn = NULL;
   e->region = NULL;
@@ -1670,8 +1808,10 @@ static void elab_model(Elab *e, Ast *def) {
     first = 0;
   }
   if (first)
-    nnc_error(e->c, def->loc, "model '%s' has no entry point (a fn with typed arguments, or a train)",
-              def->name);
+    nnc_error(
+        e->c, def->loc,
+        "model '%s' has no entry point (a fn with typed arguments, or a train)",
+        def->name);
   /* source names were given freely; make them unique per function */
   for (int i = 0; i < m->funcs.n; i++)
     ir_func_names(e->c, m->funcs.v[i]);
@@ -1683,21 +1823,24 @@ typedef struct Loader {
   Elab *e;
   PtrVec loading; /* paths on the import stack */
   PtrVec loaded;
-  PtrVec items;   /* Ast* of every file, stdlib first */
+  PtrVec items; /* Ast* of every file, stdlib first */
 } Loader;
 
 static const char *dir_of(Elab *e, const char *path) {
   const char *slash = strrchr(path, '/');
-  return slash ? arena_strndup(&e->c->arena, path, (size_t)(slash - path + 1)) : "";
+  return slash ? arena_strndup(&e->c->arena, path, (size_t)(slash - path + 1))
+               : "";
 }
 
 static void load_items(Loader *L, SrcFile *f, int is_main);
 
 static void load_import(Loader *L, SrcFile *from, Ast *imp) {
   Elab *e = L->e;
-  const char *path = imp->str[0] == '/' ? imp->str
-                     : arena_printf(&e->c->arena, "%s%s", dir_of(e, from->path ? from->path : ""),
-                                    imp->str);
+  const char *path =
+      imp->str[0] == '/'
+          ? imp->str
+          : arena_printf(&e->c->arena, "%s%s",
+                         dir_of(e, from->path ? from->path : ""), imp->str);
   char *real = realpath(path, NULL);
   if (!real)
     nnc_error(e->c, imp->loc, "cannot import \"%s\": file not found", imp->str);
@@ -1705,7 +1848,8 @@ static void load_import(Loader *L, SrcFile *from, Ast *imp) {
   free(real);
   for (int i = 0; i < L->loading.n; i++)
     if (strcmp(L->loading.v[i], key) == 0)
-      nnc_error(e->c, imp->loc, "import cycle: \"%s\" is already being imported", imp->str);
+      nnc_error(e->c, imp->loc,
+                "import cycle: \"%s\" is already being imported", imp->str);
   for (int i = 0; i < L->loaded.n; i++)
     if (strcmp(L->loaded.v[i], key) == 0)
       return;
@@ -1727,7 +1871,9 @@ static void load_items(Loader *L, SrcFile *f, int is_main) {
       continue;
     }
     if (x->kind != A_LAYER && x->kind != A_FN && x->kind != A_CONST)
-      nnc_error(L->e->c, x->loc, "only import, const, fn, layer and model may appear at the top level of a file");
+      nnc_error(L->e->c, x->loc,
+                "only import, const, fn, layer and model may appear at the top "
+                "level of a file");
     if (x->kind == A_FN && x->flag)
       nnc_error(L->e->c, x->loc, "'train' entry points belong inside a model");
     x->ival = is_main; /* models of the main file are compiled */
@@ -1770,11 +1916,15 @@ static Module *elaborate(Ctx *c, SrcFile *main_file) {
     static const char *const names[] = {"nn.nn", "functional.nn"};
     for (int i = 0; i < 2; i++) {
       char *p = arena_printf(&c->arena, "%s/%s", c->stdlib_override, names[i]);
-      load_items(&L, nnc_load_file(c, p, arena_printf(&c->arena, "stdlib/%s", names[i])), 0);
+      load_items(
+          &L,
+          nnc_load_file(c, p, arena_printf(&c->arena, "stdlib/%s", names[i])),
+          0);
     }
   } else
     for (int i = 0; i < nnc_stdlib_count; i++)
-      load_items(&L, nnc_source_string(c, nnc_stdlib[i].name, nnc_stdlib[i].text), 0);
+      load_items(
+          &L, nnc_source_string(c, nnc_stdlib[i].name, nnc_stdlib[i].text), 0);
   if (main_file->path) {
     char *real = realpath(main_file->path, NULL);
     if (real) {
@@ -1793,7 +1943,8 @@ static Module *elaborate(Ctx *c, SrcFile *main_file) {
     }
   }
   if (nmodels == 0)
-    nnc_error(c, (SrcLoc){main_file, 1, 1}, "no model in %s (declare one with `model Name { ... }`)",
+    nnc_error(c, (SrcLoc){main_file, 1, 1},
+              "no model in %s (declare one with `model Name { ... }`)",
               main_file->name);
   c->error_context = NULL;
   c->error_context_data = NULL;

@@ -59,13 +59,13 @@ struct Scope {
 };
 
 struct Inst {
-  Ast *def;          /* A_LAYER */
-  const char *path;  /* "encoder.layers.0"; "" for a model root */
-  Scope *scope;      /* constructor arguments and members */
+  Ast *def;         /* A_LAYER */
+  const char *path; /* "encoder.layers.0"; "" for a model root */
+  Scope *scope;     /* constructor arguments and members */
   Inst *parent;
   int64_t nparams;
-  int depth;         /* nesting below the model root (its children: 0) */
-  int recorded;      /* already listed in the summary */
+  int depth;    /* nesting below the model root (its children: 0) */
+  int recorded; /* already listed in the summary */
 };
 
 /* Arguments of a call, evaluated. */
@@ -93,20 +93,20 @@ struct Elab {
   Ctx *c;
   Module *mod;
   Model *model;
-  Func *fn;        /* function being built, or NULL */
-  Region *region;  /* region receiving nodes */
+  Func *fn;       /* function being built, or NULL */
+  Region *region; /* region receiving nodes */
   Scope *globals;
   int training;
-  int depth;       /* inlining depth */
+  int depth; /* inlining depth */
   ScanCtx *scan;
   int nminimize;
   int record_layers;
-  int inst_depth;   /* instances being constructed */
+  int inst_depth;           /* instances being constructed */
   const char *pending_path; /* path for a layer constructed by `name = L()` */
-  SrcLoc loc;      /* location for nodes being built */
-  PtrVec frames;   /* Frame*: calls being inlined, for error context */
-  PtrVec updates;  /* update nodes of the entry point being built */
-  Value *ret;      /* set by `return` */
+  SrcLoc loc;               /* location for nodes being built */
+  PtrVec frames;            /* Frame*: calls being inlined, for error context */
+  PtrVec updates;           /* update nodes of the entry point being built */
+  Value *ret;               /* set by `return` */
   int returned;
 };
 

@@ -32,14 +32,19 @@ static void usage(FILE *f) {
         "  --emit=ir          print the IR (after all passes)\n"
         "  --emit=dot         print a Graphviz graph of every model\n"
         "  --dump-ir=PASS     print the IR after PASS (elab, verify)\n"
-        "  --summary          print each layer with its output shape and parameter count\n"
-        "  --read-ir          FILE is an IR dump (as --emit=ir prints) instead of .nn\n"
-        "  --stdlib DIR       read the standard library from DIR instead of the built-in copy\n"
+        "  --summary          print each layer with its output shape and "
+        "parameter count\n"
+        "  --read-ir          FILE is an IR dump (as --emit=ir prints) instead "
+        "of .nn\n"
+        "  --stdlib DIR       read the standard library from DIR instead of "
+        "the built-in copy\n"
         "  -h, --help         show this help\n"
         "  --version          show the version\n"
         "\n"
-        "With -o or --emit, output goes to the named file (written to a temporary\n"
-        "name, then renamed) or to standard output. Exit status: 0 success, 1 an\n"
+        "With -o or --emit, output goes to the named file (written to a "
+        "temporary\n"
+        "name, then renamed) or to standard output. Exit status: 0 success, 1 "
+        "an\n"
         "error in the input, 2 bad usage.\n",
         f);
 }
@@ -80,8 +85,10 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
         o->emit = EMIT_C;
     } else if (is_opt(a, "--emit")) {
       const char *v = value_of(argc, argv, &i, "--emit");
-      o->emit = !strcmp(v, "ir") ? EMIT_IR : !strcmp(v, "dot") ? EMIT_DOT
-              : !strcmp(v, "c") ? EMIT_C : EMIT_NONE;
+      o->emit = !strcmp(v, "ir")    ? EMIT_IR
+                : !strcmp(v, "dot") ? EMIT_DOT
+                : !strcmp(v, "c")   ? EMIT_C
+                                    : EMIT_NONE;
       if (o->emit == EMIT_NONE)
         bad_usage("unknown --emit kind '%s' (ir, dot or c)", v);
     } else if (is_opt(a, "--dump-ir")) {
@@ -90,7 +97,8 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
       for (int k = 0; pass_names[k]; k++)
         ok |= !strcmp(pass_names[k], o->dump_after);
       if (!ok)
-        bad_usage("unknown pass '%s' for --dump-ir (elab, verify)", o->dump_after);
+        bad_usage("unknown pass '%s' for --dump-ir (elab, verify)",
+                  o->dump_after);
     } else if (!strcmp(a, "--summary")) {
       o->summary = 1;
     } else if (!strcmp(a, "--read-ir")) {
@@ -161,9 +169,10 @@ static int run(Ctx *c, const Options *o) {
   case EMIT_DOT:
     return write_output(c, o->output, o->emit, m);
   case EMIT_C:
-    fprintf(stderr,
-            "nnc: error: C code generation is not implemented yet (it arrives with "
-            "the C backend); --emit=ir, --emit=dot and --summary work today\n");
+    fprintf(
+        stderr,
+        "nnc: error: C code generation is not implemented yet (it arrives with "
+        "the C backend); --emit=ir, --emit=dot and --summary work today\n");
     return 1;
   case EMIT_NONE:
     break;

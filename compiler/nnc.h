@@ -61,10 +61,10 @@ typedef struct SrcLoc {
 
 typedef struct Ctx {
   Arena arena;
-  jmp_buf *on_error;  /* longjmp target when an error is reported */
-  FILE *err;          /* where messages go (stderr, or a memstream in tests) */
+  jmp_buf *on_error; /* longjmp target when an error is reported */
+  FILE *err;         /* where messages go (stderr, or a memstream in tests) */
   int nerrors;
-  PtrVec files;       /* SrcFile* loaded so far */
+  PtrVec files;                /* SrcFile* loaded so far */
   const char *stdlib_override; /* directory to read the stdlib from, or NULL */
   /* Set by elaboration while it inlines calls: may move an error found in
    * library code to the user's call site (*loc) and returns notes to print
@@ -142,102 +142,102 @@ typedef struct Type {
 /* ------------------------------------------------------------------ ops.c */
 /* Op classes drive generic rules (broadcasting, dumping, later fusion). */
 typedef enum OpClass {
-  OC_SOURCE,   /* no operands: inputs, params, constants, random */
-  OC_UNARY,    /* elementwise, one operand */
-  OC_BINARY,   /* elementwise, broadcasting */
-  OC_COMPARE,  /* elementwise, broadcasting, bool result */
-  OC_REDUCE,   /* reduction over axes */
-  OC_SHAPE,    /* reshapes, slices, data movement */
-  OC_GATHER,   /* index-driven data movement */
+  OC_SOURCE,  /* no operands: inputs, params, constants, random */
+  OC_UNARY,   /* elementwise, one operand */
+  OC_BINARY,  /* elementwise, broadcasting */
+  OC_COMPARE, /* elementwise, broadcasting, bool result */
+  OC_REDUCE,  /* reduction over axes */
+  OC_SHAPE,   /* reshapes, slices, data movement */
+  OC_GATHER,  /* index-driven data movement */
   OC_MATMUL,
   OC_CONV,
-  OC_CONTROL,  /* scan and its region ops */
-  OC_SPECIAL   /* grad, minimize, update, ... */
+  OC_CONTROL, /* scan and its region ops */
+  OC_SPECIAL  /* grad, minimize, update, ... */
 } OpClass;
 
 /* X(ENUM, name, arity (-1: variadic), class, shape rule)
  * The shape rule is a function `shape_<rule>` in ops.c. */
-#define NNC_OPS(X)                                   \
-  X(INPUT, input, 0, OC_SOURCE, input)               \
-  X(PARAM, param, 0, OC_SOURCE, param)               \
-  X(BUFFER, buffer, 0, OC_SOURCE, param)             \
-  X(CONST, const, 0, OC_SOURCE, fill)                \
-  X(FULL, full, 0, OC_SOURCE, fill)                  \
-  X(ARANGE, arange, 0, OC_SOURCE, arange)            \
-  X(RAND_UNIFORM, rand_uniform, 0, OC_SOURCE, fill)  \
-  X(RAND_NORMAL, rand_normal, 0, OC_SOURCE, fill)    \
-  X(NEG, neg, 1, OC_UNARY, unary)                    \
-  X(EXP, exp, 1, OC_UNARY, unary_float)              \
-  X(LOG, log, 1, OC_UNARY, unary_float)              \
-  X(SQRT, sqrt, 1, OC_UNARY, unary_float)            \
-  X(RSQRT, rsqrt, 1, OC_UNARY, unary_float)          \
-  X(ABS, abs, 1, OC_UNARY, unary)                    \
-  X(SIGN, sign, 1, OC_UNARY, unary)                  \
-  X(SIN, sin, 1, OC_UNARY, unary_float)              \
-  X(COS, cos, 1, OC_UNARY, unary_float)              \
-  X(TANH, tanh, 1, OC_UNARY, unary_float)            \
-  X(SIGMOID, sigmoid, 1, OC_UNARY, unary_float)      \
-  X(RELU, relu, 1, OC_UNARY, unary)                  \
-  X(LEAKY_RELU, leaky_relu, 1, OC_UNARY, unary_float) \
-  X(ELU, elu, 1, OC_UNARY, unary_float)              \
-  X(GELU, gelu, 1, OC_UNARY, unary_float)            \
-  X(SOFTPLUS, softplus, 1, OC_UNARY, unary_float)    \
-  X(NOT, not, 1, OC_UNARY, unary_bool)               \
-  X(CAST, cast, 1, OC_UNARY, cast)                   \
-  X(DETACH, detach, 1, OC_UNARY, unary)              \
-  X(ADD, add, 2, OC_BINARY, binary)                  \
-  X(SUB, sub, 2, OC_BINARY, binary)                  \
-  X(MUL, mul, 2, OC_BINARY, binary)                  \
-  X(DIV, div, 2, OC_BINARY, binary)                  \
-  X(POW, pow, 2, OC_BINARY, binary_float)            \
-  X(MAXIMUM, maximum, 2, OC_BINARY, binary)          \
-  X(MINIMUM, minimum, 2, OC_BINARY, binary)          \
-  X(AND, and, 2, OC_BINARY, binary_bool)             \
-  X(OR, or, 2, OC_BINARY, binary_bool)               \
-  X(EQ, eq, 2, OC_COMPARE, compare)                  \
-  X(NE, ne, 2, OC_COMPARE, compare)                  \
-  X(LT, lt, 2, OC_COMPARE, compare)                  \
-  X(LE, le, 2, OC_COMPARE, compare)                  \
-  X(GT, gt, 2, OC_COMPARE, compare)                  \
-  X(GE, ge, 2, OC_COMPARE, compare)                  \
-  X(WHERE, where, 3, OC_BINARY, where)               \
-  X(SUM, sum, 1, OC_REDUCE, reduce)                  \
-  X(MEAN, mean, 1, OC_REDUCE, reduce_float)          \
-  X(MAX, max, 1, OC_REDUCE, reduce)                  \
-  X(MIN, min, 1, OC_REDUCE, reduce)                  \
-  X(LOGSUMEXP, logsumexp, 1, OC_REDUCE, reduce_float) \
-  X(ARGMAX, argmax, 1, OC_REDUCE, argmax)            \
-  X(SOFTMAX, softmax, 1, OC_REDUCE, softmax)         \
-  X(LOG_SOFTMAX, log_softmax, 1, OC_REDUCE, softmax) \
-  X(MATMUL, matmul, 2, OC_MATMUL, matmul)            \
-  X(RESHAPE, reshape, 1, OC_SHAPE, reshape)          \
-  X(PERMUTE, permute, 1, OC_SHAPE, permute)          \
-  X(EXPAND, expand, 1, OC_SHAPE, expand)             \
-  X(SLICE, slice, 1, OC_SHAPE, slice)                \
-  X(CONCAT, concat, -1, OC_SHAPE, concat)            \
-  X(TAKE, take, 2, OC_GATHER, take)                  \
-  X(TAKE_ALONG, take_along, 2, OC_GATHER, take_along) \
-  X(SCATTER_ADD, scatter_add, 2, OC_GATHER, scatter) \
-  X(SCATTER_MAX, scatter_max, 2, OC_GATHER, scatter) \
-  X(ONE_HOT, one_hot, 1, OC_GATHER, one_hot)         \
-  X(CONV2D, conv2d, 2, OC_CONV, conv2d)              \
-  X(CONV_TRANSPOSE2D, conv_transpose2d, 2, OC_CONV, conv_transpose2d) \
-  X(MAX_POOL2D, max_pool2d, 1, OC_CONV, pool2d)      \
-  X(AVG_POOL2D, avg_pool2d, 1, OC_CONV, pool2d)      \
-  X(UPSAMPLE, upsample_nearest, 1, OC_CONV, upsample) \
-  X(SCAN, scan, -1, OC_CONTROL, scan)                \
-  X(SCAN_INDEX, scan_index, 0, OC_CONTROL, scan_index) \
-  X(SCAN_CARRY, scan_carry, 0, OC_CONTROL, input)    \
-  X(GET, get, 1, OC_CONTROL, get)                    \
-  X(GRAD, grad, 2, OC_SPECIAL, grad)                 \
-  X(UPDATE, update, 1, OC_SPECIAL, update)           \
+#define NNC_OPS(X)                                                             \
+  X(INPUT, input, 0, OC_SOURCE, input)                                         \
+  X(PARAM, param, 0, OC_SOURCE, param)                                         \
+  X(BUFFER, buffer, 0, OC_SOURCE, param)                                       \
+  X(CONST, const, 0, OC_SOURCE, fill)                                          \
+  X(FULL, full, 0, OC_SOURCE, fill)                                            \
+  X(ARANGE, arange, 0, OC_SOURCE, arange)                                      \
+  X(RAND_UNIFORM, rand_uniform, 0, OC_SOURCE, fill)                            \
+  X(RAND_NORMAL, rand_normal, 0, OC_SOURCE, fill)                              \
+  X(NEG, neg, 1, OC_UNARY, unary)                                              \
+  X(EXP, exp, 1, OC_UNARY, unary_float)                                        \
+  X(LOG, log, 1, OC_UNARY, unary_float)                                        \
+  X(SQRT, sqrt, 1, OC_UNARY, unary_float)                                      \
+  X(RSQRT, rsqrt, 1, OC_UNARY, unary_float)                                    \
+  X(ABS, abs, 1, OC_UNARY, unary)                                              \
+  X(SIGN, sign, 1, OC_UNARY, unary)                                            \
+  X(SIN, sin, 1, OC_UNARY, unary_float)                                        \
+  X(COS, cos, 1, OC_UNARY, unary_float)                                        \
+  X(TANH, tanh, 1, OC_UNARY, unary_float)                                      \
+  X(SIGMOID, sigmoid, 1, OC_UNARY, unary_float)                                \
+  X(RELU, relu, 1, OC_UNARY, unary)                                            \
+  X(LEAKY_RELU, leaky_relu, 1, OC_UNARY, unary_float)                          \
+  X(ELU, elu, 1, OC_UNARY, unary_float)                                        \
+  X(GELU, gelu, 1, OC_UNARY, unary_float)                                      \
+  X(SOFTPLUS, softplus, 1, OC_UNARY, unary_float)                              \
+  X(NOT, not, 1, OC_UNARY, unary_bool)                                         \
+  X(CAST, cast, 1, OC_UNARY, cast)                                             \
+  X(DETACH, detach, 1, OC_UNARY, unary)                                        \
+  X(ADD, add, 2, OC_BINARY, binary)                                            \
+  X(SUB, sub, 2, OC_BINARY, binary)                                            \
+  X(MUL, mul, 2, OC_BINARY, binary)                                            \
+  X(DIV, div, 2, OC_BINARY, binary)                                            \
+  X(POW, pow, 2, OC_BINARY, binary_float)                                      \
+  X(MAXIMUM, maximum, 2, OC_BINARY, binary)                                    \
+  X(MINIMUM, minimum, 2, OC_BINARY, binary)                                    \
+  X(AND, and, 2, OC_BINARY, binary_bool)                                       \
+  X(OR, or, 2, OC_BINARY, binary_bool)                                         \
+  X(EQ, eq, 2, OC_COMPARE, compare)                                            \
+  X(NE, ne, 2, OC_COMPARE, compare)                                            \
+  X(LT, lt, 2, OC_COMPARE, compare)                                            \
+  X(LE, le, 2, OC_COMPARE, compare)                                            \
+  X(GT, gt, 2, OC_COMPARE, compare)                                            \
+  X(GE, ge, 2, OC_COMPARE, compare)                                            \
+  X(WHERE, where, 3, OC_BINARY, where)                                         \
+  X(SUM, sum, 1, OC_REDUCE, reduce)                                            \
+  X(MEAN, mean, 1, OC_REDUCE, reduce_float)                                    \
+  X(MAX, max, 1, OC_REDUCE, reduce)                                            \
+  X(MIN, min, 1, OC_REDUCE, reduce)                                            \
+  X(LOGSUMEXP, logsumexp, 1, OC_REDUCE, reduce_float)                          \
+  X(ARGMAX, argmax, 1, OC_REDUCE, argmax)                                      \
+  X(SOFTMAX, softmax, 1, OC_REDUCE, softmax)                                   \
+  X(LOG_SOFTMAX, log_softmax, 1, OC_REDUCE, softmax)                           \
+  X(MATMUL, matmul, 2, OC_MATMUL, matmul)                                      \
+  X(RESHAPE, reshape, 1, OC_SHAPE, reshape)                                    \
+  X(PERMUTE, permute, 1, OC_SHAPE, permute)                                    \
+  X(EXPAND, expand, 1, OC_SHAPE, expand)                                       \
+  X(SLICE, slice, 1, OC_SHAPE, slice)                                          \
+  X(CONCAT, concat, -1, OC_SHAPE, concat)                                      \
+  X(TAKE, take, 2, OC_GATHER, take)                                            \
+  X(TAKE_ALONG, take_along, 2, OC_GATHER, take_along)                          \
+  X(SCATTER_ADD, scatter_add, 2, OC_GATHER, scatter)                           \
+  X(SCATTER_MAX, scatter_max, 2, OC_GATHER, scatter)                           \
+  X(ONE_HOT, one_hot, 1, OC_GATHER, one_hot)                                   \
+  X(CONV2D, conv2d, 2, OC_CONV, conv2d)                                        \
+  X(CONV_TRANSPOSE2D, conv_transpose2d, 2, OC_CONV, conv_transpose2d)          \
+  X(MAX_POOL2D, max_pool2d, 1, OC_CONV, pool2d)                                \
+  X(AVG_POOL2D, avg_pool2d, 1, OC_CONV, pool2d)                                \
+  X(UPSAMPLE, upsample_nearest, 1, OC_CONV, upsample)                          \
+  X(SCAN, scan, -1, OC_CONTROL, scan)                                          \
+  X(SCAN_INDEX, scan_index, 0, OC_CONTROL, scan_index)                         \
+  X(SCAN_CARRY, scan_carry, 0, OC_CONTROL, input)                              \
+  X(GET, get, 1, OC_CONTROL, get)                                              \
+  X(GRAD, grad, 2, OC_SPECIAL, grad)                                           \
+  X(UPDATE, update, 1, OC_SPECIAL, update)                                     \
   X(MINIMIZE, minimize, 1, OC_SPECIAL, minimize)
 
 typedef enum OpKind {
 #define X(e, n, ar, cl, sh) OP_##e,
   NNC_OPS(X)
 #undef X
-  OP_COUNT
+      OP_COUNT
 } OpKind;
 
 typedef struct OpInfo {
@@ -251,12 +251,12 @@ int op_lookup(const char *name); /* -1 if unknown */
 /* ------------------------------------------------------------------- ir.c */
 /* Attributes: a small keyed list on each node, printed as key=value. */
 typedef enum AttrKind {
-  AK_INT,    /* i */
-  AK_FLOAT,  /* f */
-  AK_STR,    /* s */
-  AK_INTS,   /* ints */
-  AK_DIMS,   /* dims (shapes: may be symbolic) */
-  AK_DTYPE   /* i holds a DType */
+  AK_INT,   /* i */
+  AK_FLOAT, /* f */
+  AK_STR,   /* s */
+  AK_INTS,  /* ints */
+  AK_DIMS,  /* dims (shapes: may be symbolic) */
+  AK_DTYPE  /* i holds a DType */
 } AttrKind;
 
 typedef struct Attr {
@@ -274,26 +274,26 @@ typedef struct Region Region;
 typedef struct Node Node;
 
 struct Node {
-  int id;           /* unique within the function, in creation order */
+  int id; /* unique within the function, in creation order */
   OpKind op;
-  Type type;        /* result type; a scan's is unused (it has `results`) */
+  Type type; /* result type; a scan's is unused (it has `results`) */
   int nin;
   Node **in;
   int nattr;
   Attr *attr;
   const char *name; /* SSA name shown in dumps (unique within a function) */
   SrcLoc loc;
-  Region *body;     /* scan only */
-  int nresult;      /* scan only: types of its results (read with get) */
+  Region *body; /* scan only */
+  int nresult;  /* scan only: types of its results (read with get) */
   Type *result;
-  Node *next;       /* schedule order within its region */
+  Node *next; /* schedule order within its region */
 };
 
 /* A straight-line list of nodes ending in a list of results. */
 struct Region {
   Node *first, *last;
   int nout;
-  Node **out;       /* function returns / scan yields */
+  Node **out; /* function returns / scan yields */
   Region *parent;
 };
 
@@ -304,7 +304,7 @@ typedef struct Func {
   FuncKind kind;
   SrcLoc loc;
   int nin;
-  Node **inputs;        /* OP_INPUT nodes, in argument order */
+  Node **inputs; /* OP_INPUT nodes, in argument order */
   const char **out_names;
   Region body;
   int next_id;
@@ -314,11 +314,11 @@ typedef struct Func {
 typedef enum ParamRole { PR_PARAM, PR_BUFFER } ParamRole;
 
 typedef struct ParamDecl {
-  const char *name;     /* full path: fc1.weight */
+  const char *name; /* full path: fc1.weight */
   ParamRole role;
   Type type;
-  const char *init;     /* canonical initialiser text: uniform(-0.1,0.1) */
-  const char *layer;    /* owning layer instance path ("fc1") */
+  const char *init;       /* canonical initialiser text: uniform(-0.1,0.1) */
+  const char *layer;      /* owning layer instance path ("fc1") */
   const char *layer_type; /* its layer's name ("Linear") */
   SrcLoc loc;
 } ParamDecl;
@@ -329,20 +329,20 @@ typedef struct LayerRow {
   const char *type;
   int depth;
   Type out;
-  int64_t nparams;      /* own + nested trained parameters */
+  int64_t nparams; /* own + nested trained parameters */
 } LayerRow;
 
 typedef struct Model {
   const char *name;
   SrcLoc loc;
-  PtrVec params;        /* ParamDecl*, declaration order */
-  PtrVec funcs;         /* Func* */
-  PtrVec layers;        /* LayerRow*, from the first entry point */
+  PtrVec params; /* ParamDecl*, declaration order */
+  PtrVec funcs;  /* Func* */
+  PtrVec layers; /* LayerRow*, from the first entry point */
 } Model;
 
 typedef struct Module {
   DimSyms syms;
-  PtrVec models;        /* Model* */
+  PtrVec models; /* Model* */
 } Module;
 
 Module *ir_module_new(Ctx *c);

@@ -17,7 +17,8 @@ static void own_params(StrBuf *b, const Model *m, const char *path) {
     sb_printf(b, "%s", first ? "" : " + ");
     first = 0;
     for (int d = 0; d < p->type.rank; d++)
-      sb_printf(b, "%s%lld", d ? "x" : "", (long long)dim_value(p->type.dim[d]));
+      sb_printf(b, "%s%lld", d ? "x" : "",
+                (long long)dim_value(p->type.dim[d]));
     if (p->type.rank == 0)
       sb_printf(b, "1");
   }
@@ -35,8 +36,8 @@ static int64_t total_of(const Model *m, ParamRole role) {
 
 static void summary_model(FILE *f, const Module *mod, const Model *m) {
   fprintf(f, "model %s\n", m->name);
-  fprintf(f, "  %-36s %-24s %-22s %12s  %s\n", "layer", "type", "output", "params",
-          "parameter shapes");
+  fprintf(f, "  %-36s %-24s %-22s %12s  %s\n", "layer", "type", "output",
+          "params", "parameter shapes");
   for (int i = 0; i < m->layers.n; i++) {
     const LayerRow *r = m->layers.v[i];
     StrBuf name = {0}, out = {0}, shapes = {0};
@@ -93,34 +94,40 @@ static void dot_region(FILE *f, const Module *mod, const char *pfx,
       sb_printf(&t, "%d results", n->nresult);
     else
       type_print(&t, &mod->syms, n->type);
-    const Attr *nm = (n->op == OP_PARAM || n->op == OP_BUFFER || n->op == OP_INPUT)
-                         ? ir_attr(n, "name") : NULL;
+    const Attr *nm =
+        (n->op == OP_PARAM || n->op == OP_BUFFER || n->op == OP_INPUT)
+            ? ir_attr(n, "name")
+            : NULL;
     const char *shape = n->op == OP_PARAM || n->op == OP_BUFFER ? "ellipse"
                         : n->op == OP_INPUT                     ? "invhouse"
                                                                 : "box";
-    fprintf(f, "%*s\"%s%s\" [shape=%s, label=\"", 2 * depth + 4, "", pfx, n->name, shape);
+    fprintf(f, "%*s\"%s%s\" [shape=%s, label=\"", 2 * depth + 4, "", pfx,
+            n->name, shape);
     dot_escape(f, nm ? nm->s : nnc_ops[n->op].name);
     fprintf(f, "\\n");
     dot_escape(f, t.s ? t.s : "");
     fprintf(f, "\"];\n");
     sb_free(&t);
     for (int i = 0; i < n->nin; i++)
-      fprintf(f, "%*s\"%s%s\" -> \"%s%s\";\n", 2 * depth + 4, "", pfx, n->in[i]->name,
-              pfx, n->name);
+      fprintf(f, "%*s\"%s%s\" -> \"%s%s\";\n", 2 * depth + 4, "", pfx,
+              n->in[i]->name, pfx, n->name);
     if (n->body) {
-      fprintf(f, "%*ssubgraph \"cluster_%s%s\" {\n%*slabel=\"scan %s\"; style=dashed;\n",
+      fprintf(f,
+              "%*ssubgraph \"cluster_%s%s\" {\n%*slabel=\"scan %s\"; "
+              "style=dashed;\n",
               2 * depth + 4, "", pfx, n->name, 2 * depth + 6, "", n->name);
       dot_region(f, mod, pfx, n->body, depth + 1);
       for (int i = 0; i < n->body->nout; i++)
-        fprintf(f, "%*s\"%s%s\" -> \"%s%s\" [style=dashed];\n", 2 * depth + 6, "", pfx,
-                n->body->out[i]->name, pfx, n->name);
+        fprintf(f, "%*s\"%s%s\" -> \"%s%s\" [style=dashed];\n", 2 * depth + 6,
+                "", pfx, n->body->out[i]->name, pfx, n->name);
       fprintf(f, "%*s}\n", 2 * depth + 4, "");
     }
   }
 }
 
 void nnc_dot(FILE *f, const Module *mod) {
-  fprintf(f, "digraph nnc {\n  rankdir=TB;\n  node [fontname=\"monospace\", fontsize=10];\n");
+  fprintf(f, "digraph nnc {\n  rankdir=TB;\n  node [fontname=\"monospace\", "
+             "fontsize=10];\n");
   for (int i = 0; i < mod->models.n; i++) {
     const Model *m = mod->models.v[i];
     for (int j = 0; j < m->funcs.n; j++) {
@@ -131,8 +138,9 @@ void nnc_dot(FILE *f, const Module *mod) {
               fn->kind == FN_TRAIN ? "train" : "fn", m->name, fn->name);
       dot_region(f, mod, pfx, &fn->body, 0);
       for (int k = 0; k < fn->body.nout; k++)
-        fprintf(f, "    \"%sreturn%d\" [shape=house, label=\"%s\"];\n"
-                   "    \"%s%s\" -> \"%sreturn%d\";\n",
+        fprintf(f,
+                "    \"%sreturn%d\" [shape=house, label=\"%s\"];\n"
+                "    \"%s%s\" -> \"%sreturn%d\";\n",
                 pfx, k, fn->out_names ? fn->out_names[k] : "out", pfx,
                 fn->body.out[k]->name, pfx, k);
       fprintf(f, "  }\n");

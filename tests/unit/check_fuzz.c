@@ -34,12 +34,46 @@ static char *slurp(const char *path, size_t *len) {
   return s;
 }
 
-static const char *const tokens[] = {
-    "(", ")", "[", "]", "{", "}", ",", "=", "..", ":", "\n", "-1", "0", "1e999",
-    "99999999999", "scan t in 0..T carry (h = x) {", "yield", "return",
-    "model", "layer", "param", "fn", "train", "if true {", "for i in 0..3 {",
-    "minimize", "x @ x", "reshape(", "[B, -1]", "import \"t.nn\"\n", "\"",
-    "#", "\x01", "\xff", "grad(", "update", "training", "None", "@", "**"};
+static const char *const tokens[] = {"(",
+                                     ")",
+                                     "[",
+                                     "]",
+                                     "{",
+                                     "}",
+                                     ",",
+                                     "=",
+                                     "..",
+                                     ":",
+                                     "\n",
+                                     "-1",
+                                     "0",
+                                     "1e999",
+                                     "99999999999",
+                                     "scan t in 0..T carry (h = x) {",
+                                     "yield",
+                                     "return",
+                                     "model",
+                                     "layer",
+                                     "param",
+                                     "fn",
+                                     "train",
+                                     "if true {",
+                                     "for i in 0..3 {",
+                                     "minimize",
+                                     "x @ x",
+                                     "reshape(",
+                                     "[B, -1]",
+                                     "import \"t.nn\"\n",
+                                     "\"",
+                                     "#",
+                                     "\x01",
+                                     "\xff",
+                                     "grad(",
+                                     "update",
+                                     "training",
+                                     "None",
+                                     "@",
+                                     "**"};
 
 /* One mutant of src (NUL-terminated, malloc'd). */
 static char *mutate(const char *src, size_t len) {

@@ -39,7 +39,8 @@ static void unlex(Lexed *L) { ctx_free(&L->ctx); }
 START_TEST(keywords_and_names) {
   Lexed L;
   lex(&L, "layer Linear(in_features: int) { param weight }");
-  int want[] = {LAYER, IDENT, '(', IDENT, ':', IDENT, ')', '{', PARAM, IDENT, '}', 0};
+  int want[] = {LAYER, IDENT, '(',   IDENT, ':', IDENT,
+                ')',   '{',   PARAM, IDENT, '}', 0};
   ck_assert_int_eq(L.n, 12);
   for (int i = 0; i < 12; i++)
     ck_assert_int_eq(L.tok[i], want[i]);
@@ -70,8 +71,8 @@ END_TEST
 START_TEST(operators) {
   Lexed L;
   lex(&L, "a ** b // c == d != e <= f >= g @ h");
-  int want[] = {IDENT, POW, IDENT, FLOORDIV, IDENT, EQ, IDENT, NE, IDENT,
-                LE, IDENT, GE, IDENT, '@', IDENT, 0};
+  int want[] = {IDENT, POW, IDENT, FLOORDIV, IDENT, EQ,  IDENT, NE,
+                IDENT, LE,  IDENT, GE,       IDENT, '@', IDENT, 0};
   for (int i = 0; i < 16; i++)
     ck_assert_int_eq(L.tok[i], want[i]);
   unlex(&L);
@@ -140,7 +141,8 @@ START_TEST(lexical_errors) {
     lex(&L, cases[i].src);
     ck_assert_int_eq(L.tok[L.n - 1], BADCHAR);
     ck_assert_msg(L.ps.err_msg && strstr(L.ps.err_msg, cases[i].msg),
-                  "%s: got '%s'", cases[i].src, L.ps.err_msg ? L.ps.err_msg : "");
+                  "%s: got '%s'", cases[i].src,
+                  L.ps.err_msg ? L.ps.err_msg : "");
     unlex(&L);
   }
 }

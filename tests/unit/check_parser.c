@@ -49,8 +49,9 @@ static Ast *expr_of(const char *src) {
 }
 
 START_TEST(items) {
-  AstList l = parse("import \"x.nn\"\nconst N = 3\nfn f(x, y = 2) { return x }\n"
-                    "layer L(n: int) { param w: [n] = zeros }\nmodel M { l = L(3) }\n");
+  AstList l =
+      parse("import \"x.nn\"\nconst N = 3\nfn f(x, y = 2) { return x }\n"
+            "layer L(n: int) { param w: [n] = zeros }\nmodel M { l = L(3) }\n");
   ck_assert_int_eq(l.n, 5);
   ck_assert_int_eq(l.v[0]->kind, A_IMPORT);
   ck_assert_str_eq(l.v[0]->str, "x.nn");
@@ -102,20 +103,19 @@ START_TEST(postfix_and_slices) {
 END_TEST
 
 START_TEST(statements) {
-  AstList l = parse(
-      "model M {\n"
-      "  train step(x: f32[B, 4]) {\n"
-      "    a, b = split(x, 2, axis = 1)\n"
-      "    hs, h = scan t in reverse 0..T carry (h = h0) {\n"
-      "      h = h + x[:, t]\n"
-      "      yield h along 1\n"
-      "    }\n"
-      "    if training { update s = a } else { a = b }\n"
-      "    for i in 0..3 { a = a }\n"
-      "    minimize a with adam(lr = 1e-3) over enc, dec\n"
-      "    return a, b\n"
-      "  }\n"
-      "}\n");
+  AstList l = parse("model M {\n"
+                    "  train step(x: f32[B, 4]) {\n"
+                    "    a, b = split(x, 2, axis = 1)\n"
+                    "    hs, h = scan t in reverse 0..T carry (h = h0) {\n"
+                    "      h = h + x[:, t]\n"
+                    "      yield h along 1\n"
+                    "    }\n"
+                    "    if training { update s = a } else { a = b }\n"
+                    "    for i in 0..3 { a = a }\n"
+                    "    minimize a with adam(lr = 1e-3) over enc, dec\n"
+                    "    return a, b\n"
+                    "  }\n"
+                    "}\n");
   Ast *fn = l.v[0]->list.v[0];
   ck_assert_int_eq(fn->kind, A_FN);
   ck_assert_int_eq(fn->flag, 1);
@@ -141,9 +141,11 @@ START_TEST(syntax_errors) {
     const char *src, *msg;
   } cases[] = {
       {"model M {", "t.nn:1:10: error: syntax error, unexpected end of file"},
-      {"model M { fn f(x) { return x + } }", "t.nn:1:32: error: syntax error, unexpected '}'"},
+      {"model M { fn f(x) { return x + } }",
+       "t.nn:1:32: error: syntax error, unexpected '}'"},
       {"layer L( { }", "t.nn:1:10: error: syntax error, unexpected '{'"},
-      {"const = 3", "t.nn:1:7: error: syntax error, unexpected '=', expecting identifier"},
+      {"const = 3",
+       "t.nn:1:7: error: syntax error, unexpected '=', expecting identifier"},
       {"model M { x = [1, 2 }", "unexpected '}'"},
       {"const X = a $ b", "t.nn:1:13: error: unexpected character '$'"},
   };
@@ -159,7 +161,8 @@ END_TEST
 START_TEST(caret_under_the_error) {
   const char *m = parse_error("const X = 1\nconst Y = (2 +)\n");
   ck_assert_msg(strstr(m, "t.nn:2:15: error:"), "%s", m);
-  ck_assert_msg(strstr(m, "    const Y = (2 +)\n                  ^\n"), "%s", m);
+  ck_assert_msg(strstr(m, "    const Y = (2 +)\n                  ^\n"), "%s",
+                m);
 }
 END_TEST
 

@@ -12,7 +12,7 @@
 typedef struct TestRun {
   Ctx ctx;
   Module *mod;
-  char *err;      /* captured messages (malloc'd), "" when none */
+  char *err; /* captured messages (malloc'd), "" when none */
   size_t errlen;
   int failed;
 } TestRun;
@@ -41,14 +41,14 @@ static inline void run_free(TestRun *r) {
 }
 
 /* Asserts that compiling src fails with a message containing `needle`. */
-#define ck_error(src, needle)                                                 \
-  do {                                                                        \
-    TestRun r_;                                                               \
-    run_source(&r_, (src));                                                   \
-    ck_assert_msg(r_.failed, "expected an error for: %s", (src));             \
-    ck_assert_msg(strstr(r_.err, (needle)) != NULL,                           \
-                  "message\n%s\ndoes not contain '%s'", r_.err, (needle));    \
-    run_free(&r_);                                                            \
+#define ck_error(src, needle)                                                  \
+  do {                                                                         \
+    TestRun r_;                                                                \
+    run_source(&r_, (src));                                                    \
+    ck_assert_msg(r_.failed, "expected an error for: %s", (src));              \
+    ck_assert_msg(strstr(r_.err, (needle)) != NULL,                            \
+                  "message\n%s\ndoes not contain '%s'", r_.err, (needle));     \
+    run_free(&r_);                                                             \
   } while (0)
 
 /* Runs a suite and returns the process exit status. */
