@@ -144,25 +144,26 @@ int norm_axis(Elab *e, int64_t axis, int rank, SrcLoc loc) {
 /* ------------------------------------------------------ node helpers */
 
 Node *reshape_to(Elab *e, Node *x, int rank, Dim *dims) {
-  Attr at = attr_dims(e, "shape", rank, dims);
+  Attr at = attr_dims(&e->c->arena, "shape", rank, dims);
   return mk(e, OP_RESHAPE, 1, &x, 1, &at);
 }
 
 Node *permute_axes(Elab *e, Node *x, const int64_t *perm) {
-  Attr at = attr_ints(e, "perm", x->type.rank, perm);
+  Attr at = attr_ints(&e->c->arena, "perm", x->type.rank, perm);
   return mk(e, OP_PERMUTE, 1, &x, 1, &at);
 }
 
 Node *slice_axis(Elab *e, Node *x, int axis, Dim start, Dim stop,
                  int64_t step) {
-  Attr at[4] = {attr_int("axis", axis), attr_dims(e, "start", 1, &start),
-                attr_dims(e, "stop", 1, &stop), attr_int("step", step)};
+  Attr at[4] = {
+      attr_int("axis", axis), attr_dims(&e->c->arena, "start", 1, &start),
+      attr_dims(&e->c->arena, "stop", 1, &stop), attr_int("step", step)};
   return mk(e, OP_SLICE, 1, &x, 4, at);
 }
 
 Node *reduce_op(Elab *e, OpKind op, Node *x, int naxes, const int64_t *axes,
                 int keepdim) {
-  Attr at[2] = {attr_ints(e, "axes", naxes, axes),
+  Attr at[2] = {attr_ints(&e->c->arena, "axes", naxes, axes),
                 attr_int("keepdim", keepdim)};
   return mk(e, op, 1, &x, 2, at);
 }
@@ -401,7 +402,7 @@ static Value *b_var(Elab *e, Args *a) {
     scale = mk_const(e, (double)c / (double)(c - corr), x->type.dtype);
   } else { /* n is symbolic: count it at run time as a sum of ones */
     Attr at[3] = {attr_float("value", 1.0), attr_dtype("dtype", x->type.dtype),
-                  attr_dims(e, "shape", x->type.rank, x->type.dim)};
+                  attr_dims(&e->c->arena, "shape", x->type.rank, x->type.dim)};
     Node *ones = mk(e, OP_FULL, 0, NULL, 3, at);
     Node *cn = reduce_op(e, OP_SUM, ones, n, axes, keep);
     Node *den = mk2(e, OP_SUB, cn, mk_const(e, (double)corr, x->type.dtype));
@@ -454,7 +455,8 @@ static Value *b_fill(Elab *e, Args *a) {
   DType dt = dtype_arg(e, a, full ? 2 : 1, (DType)dtype_default(e));
   if (rnd && !dtype_is_float(dt))
     nnc_error(e->c, a->call->loc, "%s makes floating-point tensors", n);
-  Attr at[3] = {attr_dtype("dtype", dt), attr_dims(e, "shape", rank, dims),
+  Attr at[3] = {attr_dtype("dtype", dt),
+                attr_dims(&e->c->arena, "shape", rank, dims),
                 attr_float("value", value)};
   OpKind op = rnd ? (n[5] == 'u' ? OP_RAND_UNIFORM : OP_RAND_NORMAL) : OP_FULL;
   return val_tensor(e, mk(e, op, 0, NULL, rnd ? 2 : 3, at));
@@ -464,7 +466,7 @@ static Value *b_fill_like(Elab *e, Args *a) {
   check_args(e, a, 1, KEYS("x"));
   Node *x = arg_tensor(e, a, 0, "x");
   Attr at[3] = {attr_dtype("dtype", x->type.dtype),
-                attr_dims(e, "shape", x->type.rank, x->type.dim),
+                attr_dims(&e->c->arena, "shape", x->type.rank, x->type.dim),
                 attr_float("value", strcmp(bname(a), "ones_like") == 0)};
   return val_tensor(e, mk(e, OP_FULL, 0, NULL, 3, at));
 }
@@ -475,7 +477,7 @@ static Value *b_arange(Elab *e, Args *a) {
   Dim n = dim_value_of(e, v, a->call->loc);
   if (dim_is_const(n) && dim_value(n) < 1)
     nnc_error(e->c, a->call->loc, "arange needs at least 1 element");
-  Attr at[2] = {attr_dims(e, "n", 1, &n),
+  Attr at[2] = {attr_dims(&e->c->arena, "n", 1, &n),
                 attr_dtype("dtype", dtype_arg(e, a, 1, DT_I32))};
   return val_tensor(e, mk(e, OP_ARANGE, 0, NULL, 2, at));
 }
@@ -485,7 +487,7 @@ static Value *b_one_hot(Elab *e, Args *a) {
   Node *idx = arg_tensor(e, a, 0, "idx");
   Dim n = dim_value_of(e, arg_need(e, a, 1, "n"), a->call->loc);
   Attr at[2] = {
-      attr_dims(e, "n", 1, &n),
+      attr_dims(&e->c->arena, "n", 1, &n),
       attr_dtype("dtype", dtype_arg(e, a, 2, (DType)dtype_default(e)))};
   return val_tensor(e, mk(e, OP_ONE_HOT, 1, &idx, 2, at));
 }
@@ -656,7 +658,7 @@ static Value *b_expand(Elab *e, Args *a) {
       dims[i] = x->type.dim[src];
     }
   }
-  Attr at = attr_dims(e, "shape", n, dims);
+  Attr at = attr_dims(&e->c->arena, "shape", n, dims);
   return val_tensor(e, mk(e, OP_EXPAND, 1, &x, 1, &at));
 }
 
@@ -773,7 +775,7 @@ static Value *b_scatter(Elab *e, Args *a) {
   check_args(e, a, 3, KEYS("src", "idx", "n"));
   Node *in[2] = {arg_tensor(e, a, 0, "src"), arg_tensor(e, a, 1, "idx")};
   Dim n = dim_value_of(e, arg_need(e, a, 2, "n"), arg_loc(a, 2, "n"));
-  Attr at = attr_dims(e, "n", 1, &n);
+  Attr at = attr_dims(&e->c->arena, "n", 1, &n);
   return val_tensor(e, mk(e, (OpKind)self->op, 2, in, 1, &at));
 }
 
@@ -800,9 +802,11 @@ static Value *b_conv(Elab *e, Args *a) {
           bname(a));
   if (groups < 1)
     nnc_error(e->c, a->call->loc, "%s: groups must be at least 1", bname(a));
-  Attr at[5] = {attr_ints(e, "stride", 2, st), attr_ints(e, "padding", 2, pd),
-                attr_ints(e, "dilation", 2, dl), attr_int("groups", groups),
-                attr_ints(e, "output_padding", 2, op)};
+  Attr at[5] = {attr_ints(&e->c->arena, "stride", 2, st),
+                attr_ints(&e->c->arena, "padding", 2, pd),
+                attr_ints(&e->c->arena, "dilation", 2, dl),
+                attr_int("groups", groups),
+                attr_ints(&e->c->arena, "output_padding", 2, op)};
   return val_tensor(
       e, mk(e, tr ? OP_CONV_TRANSPOSE2D : OP_CONV2D, 2, in, tr ? 5 : 4, at));
 }
@@ -830,8 +834,9 @@ static Value *b_pool(Elab *e, Args *a) {
                 "%s: padding %lld is more than half the kernel %lld", bname(a),
                 (long long)pd[i], (long long)k[i]);
   }
-  Attr at[3] = {attr_ints(e, "kernel", 2, k), attr_ints(e, "stride", 2, st),
-                attr_ints(e, "padding", 2, pd)};
+  Attr at[3] = {attr_ints(&e->c->arena, "kernel", 2, k),
+                attr_ints(&e->c->arena, "stride", 2, st),
+                attr_ints(&e->c->arena, "padding", 2, pd)};
   return val_tensor(e, mk(e, mx ? OP_MAX_POOL2D : OP_AVG_POOL2D, 1, &x, 3, at));
 }
 
@@ -842,7 +847,7 @@ static Value *b_upsample(Elab *e, Args *a) {
   pair(e, a, 1, "scale", 2, sc);
   if (sc[0] < 1 || sc[1] < 1)
     nnc_error(e->c, a->call->loc, "upsample_nearest: scale must be at least 1");
-  Attr at = attr_ints(e, "scale", 2, sc);
+  Attr at = attr_ints(&e->c->arena, "scale", 2, sc);
   return val_tensor(e, mk(e, OP_UPSAMPLE, 1, &x, 1, &at));
 }
 

@@ -220,55 +220,6 @@ static const char *suggest(Scope *s, const char *name) {
 
 /* ------------------------------------------------------------ nodes */
 
-Attr attr_int(const char *k, int64_t v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_INT;
-  a.i = v;
-  return a;
-}
-Attr attr_float(const char *k, double v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_FLOAT;
-  a.f = v;
-  return a;
-}
-Attr attr_str(const char *k, const char *s) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_STR;
-  a.s = s;
-  return a;
-}
-Attr attr_dtype(const char *k, DType t) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_DTYPE;
-  a.i = t;
-  return a;
-}
-Attr attr_ints(Elab *e, const char *k, int n, const int64_t *v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_INTS;
-  a.n = n;
-  a.ints = arena_alloc(&e->c->arena, sizeof(int64_t) * (size_t)(n ? n : 1));
-  if (n)
-    memcpy(a.ints, v, sizeof(int64_t) * (size_t)n);
-  return a;
-}
-Attr attr_dims(Elab *e, const char *k, int n, const Dim *v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_DIMS;
-  a.n = n;
-  a.dims = arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(n ? n : 1));
-  if (n)
-    memcpy(a.dims, v, sizeof(Dim) * (size_t)n);
-  return a;
-}
-
 Node *mk(Elab *e, OpKind op, int nin, Node **in, int nattr, const Attr *attr) {
   if (!e->fn)
     nnc_error(e->c, e->loc,
@@ -284,7 +235,7 @@ Node *mk2(Elab *e, OpKind op, Node *a, Node *b) {
 
 Node *mk_const(Elab *e, double v, DType dt) {
   Attr at[3] = {attr_float("value", v), attr_dtype("dtype", dt),
-                attr_dims(e, "shape", 0, NULL)};
+                attr_dims(&e->c->arena, "shape", 0, NULL)};
   return mk(e, OP_CONST, 0, NULL, 3, at);
 }
 
@@ -303,7 +254,7 @@ static Node *param_node(Elab *e, ParamDecl *pd) {
         strcmp(ir_attr(n, "name")->s, pd->name) == 0)
       return n;
   Attr at[3] = {attr_str("name", pd->name), attr_dtype("dtype", pd->type.dtype),
-                attr_dims(e, "shape", pd->type.rank, pd->type.dim)};
+                attr_dims(&e->c->arena, "shape", pd->type.rank, pd->type.dim)};
   Node *n = ir_node(e->c, e->mod, e->fn, &e->fn->body,
                     pd->role == PR_BUFFER ? OP_BUFFER : OP_PARAM, 0, NULL, 3,
                     at, pd->name, pd->loc);
@@ -1612,7 +1563,8 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   for (int i = 0; i < ncarry; i++) {
     Attr at[3] = {attr_int("index", i),
                   attr_dtype("dtype", init[i]->type.dtype),
-                  attr_dims(e, "shape", init[i]->type.rank, init[i]->type.dim)};
+                  attr_dims(&e->c->arena, "shape", init[i]->type.rank,
+                            init[i]->type.dim)};
     e->loc = x->c->list.v[i]->loc;
     Node *cn = mk(e, OP_SCAN_CARRY, 0, NULL, 3, at);
     cn->name = x->c->list.v[i]->name;
@@ -1654,9 +1606,10 @@ static void exec_scan(Elab *e, Scope *s, Ast *x) {
   }
   e->region = saved_region;
   e->scan = saved_scan;
-  Attr at[5] = {attr_dims(e, "start", 1, &from),
-                attr_dims(e, "steps", 1, &steps), attr_int("reverse", reverse),
-                attr_int("ncarry", ncarry), attr_ints(e, "axes", ny, axes)};
+  Attr at[5] = {attr_dims(&e->c->arena, "start", 1, &from),
+                attr_dims(&e->c->arena, "steps", 1, &steps),
+                attr_int("reverse", reverse), attr_int("ncarry", ncarry),
+                attr_ints(&e->c->arena, "axes", ny, axes)};
   e->loc = x->loc;
   Node *scan = ir_node(e->c, e->mod, e->fn, e->region, OP_SCAN, ncarry, init, 5,
                        at, NULL, x->loc);
@@ -1750,7 +1703,7 @@ static void build_entry(Elab *e, Inst *root, Ast *fn) {
         nnc_error(e->c, p->loc, "argument '%s' given twice", p->name);
     Attr at[4] = {attr_str("name", p->name), attr_int("index", i),
                   attr_dtype("dtype", t.dtype),
-                  attr_dims(e, "shape", t.rank, t.dim)};
+                  attr_dims(&e->c->arena, "shape", t.rank, t.dim)};
     Node *n = ir_node(e->c, e->mod, f, &f->body, OP_INPUT, 0, NULL, 4, at,
                       p->name, p->loc);
     f->inputs[i] = n;

@@ -144,14 +144,6 @@ Node *elementwise2(Elab *e, OpKind op, Value *a, Value *b, SrcLoc loc);
 Value *call_value(Elab *e, Value *f, Args *a);
 int dtype_default(Elab *e); /* the float dtype (f32) */
 
-/* attribute helpers */
-Attr attr_int(const char *k, int64_t v);
-Attr attr_float(const char *k, double v);
-Attr attr_str(const char *k, const char *s);
-Attr attr_dtype(const char *k, DType t);
-Attr attr_ints(Elab *e, const char *k, int n, const int64_t *v);
-Attr attr_dims(Elab *e, const char *k, int n, const Dim *v);
-
 /* builtins.c */
 const Builtin *builtin_lookup(const char *name);
 const char *builtin_name(int i); /* NULL past the last */

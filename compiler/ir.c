@@ -155,6 +155,56 @@ Node *ir_node(Ctx *c, Module *mod, Func *f, Region *r, OpKind op, int nin,
 
 /* ---------------------------------------------------------- attributes */
 
+/* Attribute constructors (arrays are copied into the arena). */
+Attr attr_int(const char *k, int64_t v) {
+  Attr a = {0};
+  a.key = k;
+  a.kind = AK_INT;
+  a.i = v;
+  return a;
+}
+Attr attr_float(const char *k, double v) {
+  Attr a = {0};
+  a.key = k;
+  a.kind = AK_FLOAT;
+  a.f = v;
+  return a;
+}
+Attr attr_str(const char *k, const char *s) {
+  Attr a = {0};
+  a.key = k;
+  a.kind = AK_STR;
+  a.s = s;
+  return a;
+}
+Attr attr_dtype(const char *k, DType t) {
+  Attr a = {0};
+  a.key = k;
+  a.kind = AK_DTYPE;
+  a.i = t;
+  return a;
+}
+Attr attr_ints(Arena *ar, const char *k, int n, const int64_t *v) {
+  Attr a = {0};
+  a.key = k;
+  a.kind = AK_INTS;
+  a.n = n;
+  a.ints = arena_alloc(ar, sizeof(int64_t) * (size_t)(n ? n : 1));
+  if (n)
+    memcpy(a.ints, v, sizeof(int64_t) * (size_t)n);
+  return a;
+}
+Attr attr_dims(Arena *ar, const char *k, int n, const Dim *v) {
+  Attr a = {0};
+  a.key = k;
+  a.kind = AK_DIMS;
+  a.n = n;
+  a.dims = arena_alloc(ar, sizeof(Dim) * (size_t)(n ? n : 1));
+  if (n)
+    memcpy(a.dims, v, sizeof(Dim) * (size_t)n);
+  return a;
+}
+
 const Attr *ir_attr(const Node *n, const char *key) {
   for (int i = 0; i < n->nattr; i++)
     if (!strcmp(n->attr[i].key, key))

@@ -355,6 +355,12 @@ Func *ir_func_new(Ctx *c, Model *m, const char *name, FuncKind k, SrcLoc loc);
 Node *ir_node(Ctx *c, Module *mod, Func *f, Region *r, OpKind op, int nin,
               Node **in, int nattr, const Attr *attr, const char *name,
               SrcLoc loc);
+Attr attr_int(const char *k, int64_t v);
+Attr attr_float(const char *k, double v);
+Attr attr_str(const char *k, const char *s);
+Attr attr_dtype(const char *k, DType t);
+Attr attr_ints(Arena *a, const char *k, int n, const int64_t *v);
+Attr attr_dims(Arena *a, const char *k, int n, const Dim *v);
 const Attr *ir_attr(const Node *n, const char *key); /* NULL if absent */
 int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt);
 double ir_attr_float(const Node *n, const char *key, double dflt);

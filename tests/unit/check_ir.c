@@ -79,36 +79,6 @@ static Dim D(const char *s) {
   return dim_var(&ctx.arena, dim_sym(&ctx.arena, &mod->syms, s));
 }
 
-static Attr ai(const char *k, int64_t v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_INT;
-  a.i = v;
-  return a;
-}
-
-static Attr af(const char *k, double v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_FLOAT;
-  a.f = v;
-  return a;
-}
-
-static Attr as(const char *k, const char *s) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_STR;
-  a.s = s;
-  return a;
-}
-
-static Attr adt(const char *k, DType t) {
-  Attr a = ai(k, t);
-  a.kind = AK_DTYPE;
-  return a;
-}
-
 /* adims("shape", 2, "B", "784") */
 static Attr adims(const char *k, int n, ...) {
   Attr a = {0};
@@ -176,7 +146,8 @@ static Node *N(Func *f, Region *r, OpKind op, int nin, Node **in, int nattr,
 }
 
 static Node *param_node(Func *f, ParamDecl *p, OpKind op) {
-  Attr a[3] = {as("name", p->name), adt("dtype", p->type.dtype), {0}};
+  Attr a[3] = {
+      attr_str("name", p->name), attr_dtype("dtype", p->type.dtype), {0}};
   a[2].key = "shape";
   a[2].kind = AK_DIMS;
   a[2].n = p->type.rank;
@@ -186,8 +157,8 @@ static Node *param_node(Func *f, ParamDecl *p, OpKind op) {
 
 static Node *input_node(Func *f, const char *name, int index, DType dt,
                         const char *d0, const char *d1, SrcLoc loc) {
-  Attr a[4] = {as("name", name), ai("index", index), adt("dtype", dt),
-               adims("shape", d1 ? 2 : 1, d0, d1)};
+  Attr a[4] = {attr_str("name", name), attr_int("index", index),
+               attr_dtype("dtype", dt), adims("shape", d1 ? 2 : 1, d0, d1)};
   Node *n = N(f, &f->body, OP_INPUT, 0, NULL, 4, a, name, loc);
   f->inputs = arena_grow(&ctx.arena, f->inputs, sizeof(Node *) * (size_t)f->nin,
                          sizeof(Node *) * (size_t)(f->nin + 1));
@@ -220,35 +191,37 @@ static Func *build_forward(void) {
   in2[0] = y;
   in2[1] = pb;
   y = N(f, &f->body, OP_ADD, 2, in2, 0, NULL, "y", at(10, 9));
-  Attr c[3] = {af("value", 0), adt("dtype", DT_F32), adims("shape", 0)};
+  Attr c[3] = {attr_float("value", 0), attr_dtype("dtype", DT_F32),
+               adims("shape", 0)};
   Node *zero = N(f, &f->body, OP_CONST, 0, NULL, 3, c, NULL, (SrcLoc){0});
   Attr ex = adims("shape", 2, "B", "16");
   Node *h0 = N(f, &f->body, OP_EXPAND, 1, &zero, 1, &ex, "h0", at(11, 5));
   Attr sa[5] = {adims("start", 1, "0"), adims("steps", 1, "T"),
-                ai("reverse", 1), ai("ncarry", 1), aints("axes", 1, 0)};
+                attr_int("reverse", 1), attr_int("ncarry", 1),
+                aints("axes", 1, 0)};
   Node *s = N(f, &f->body, OP_SCAN, 1, &h0, 5, sa, "s", at(12, 5));
-  Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32),
+  Attr ca[3] = {attr_int("index", 0), attr_dtype("dtype", DT_F32),
                 adims("shape", 2, "B", "16")};
   Node *h = N(f, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca, "h", at(12, 20));
   Node *t = N(f, s->body, OP_SCAN_INDEX, 0, NULL, 0, NULL, "t", at(12, 10));
   in2[0] = h;
   in2[1] = y;
   Node *hy = N(f, s->body, OP_ADD, 2, in2, 0, NULL, NULL, at(13, 11));
-  Attr app = as("approximate", "tanh");
+  Attr app = attr_str("approximate", "tanh");
   Node *h1 = N(f, s->body, OP_GELU, 1, &hy, 1, &app, "h", at(13, 7));
-  Node *tf = N(f, s->body, OP_CAST, 1, &t, 1, (Attr[]){adt("dtype", DT_F32)},
-               NULL, at(14, 7));
+  Node *tf = N(f, s->body, OP_CAST, 1, &t, 1,
+               (Attr[]){attr_dtype("dtype", DT_F32)}, NULL, at(14, 7));
   in2[0] = h1;
   in2[1] = tf;
   Node *o = N(f, s->body, OP_MUL, 2, in2, 0, NULL, "o", at(14, 7));
   set_out(s->body, 2, h1, o);
   shape_infer(&ctx, mod, s);
-  Attr g0 = ai("index", 0), g1 = ai("index", 1);
+  Attr g0 = attr_int("index", 0), g1 = attr_int("index", 1);
   Node *os = N(f, &f->body, OP_GET, 1, &s, 1, &g0, "os", at(12, 5));
   Node *hl = N(f, &f->body, OP_GET, 1, &s, 1, &g1, "h", at(12, 5));
-  Attr ma[2] = {aints("axes", 2, 0, 1), ai("keepdim", 0)};
+  Attr ma[2] = {aints("axes", 2, 0, 1), attr_int("keepdim", 0)};
   Node *m = N(f, &f->body, OP_MEAN, 1, &os, 2, ma, "m", at(15, 9));
-  Attr un = as("name", "bn.running_mean");
+  Attr un = attr_str("name", "bn.running_mean");
   N(f, &f->body, OP_UPDATE, 1, &m, 1, &un, NULL, at(16, 5));
   set_out(&f->body, 2, m, hl);
   f->out_names = arena_alloc(&ctx.arena, 2 * sizeof(char *));
@@ -261,17 +234,18 @@ static Func *build_step(void) {
   Func *f = ir_func_new(&ctx, model, "step", FN_TRAIN, (SrcLoc){0});
   Node *x = input_node(f, "x", 0, DT_F32, "B", "8", at(20, 14));
   Node *lbl = input_node(f, "y", 1, DT_I32, "B", NULL, at(20, 30));
-  Attr ax = ai("axis", 1);
+  Attr ax = attr_int("axis", 1);
   Node *p = N(f, &f->body, OP_LOG_SOFTMAX, 1, &x, 1, &ax, NULL, at(21, 5));
-  Attr oh[2] = {adims("n", 1, "8"), adt("dtype", DT_F32)};
+  Attr oh[2] = {adims("n", 1, "8"), attr_dtype("dtype", DT_F32)};
   Node *o = N(f, &f->body, OP_ONE_HOT, 1, &lbl, 2, oh, NULL, at(21, 9));
   Node *in2[2] = {p, o};
   Node *pl = N(f, &f->body, OP_MUL, 2, in2, 0, NULL, NULL, at(21, 9));
   Attr all = aints("axes", 0);
   Node *s = N(f, &f->body, OP_SUM, 1, &pl, 1, &all, NULL, at(21, 9));
   Node *loss = N(f, &f->body, OP_NEG, 1, &s, 0, NULL, "loss", at(21, 5));
-  Attr mn[5] = {as("optimizer", "adam"), af("lr", 1e-3), af("beta1", 0.9),
-                af("weight_decay", 1), as("over", "fc1,\"q\\")};
+  Attr mn[5] = {attr_str("optimizer", "adam"), attr_float("lr", 1e-3),
+                attr_float("beta1", 0.9), attr_float("weight_decay", 1),
+                attr_str("over", "fc1,\"q\\")};
   N(f, &f->body, OP_MINIMIZE, 1, &loss, 5, mn, NULL, at(22, 5));
   set_out(&f->body, 1, loss);
   f->out_names = arena_alloc(&ctx.arena, sizeof(char *));
@@ -577,7 +551,7 @@ START_TEST(test_attrs_types) {
   Func *f = ir_func_new(&ctx, model, "f", FN_INFER, (SrcLoc){0});
   Node *x = input_node(f, "x", 0, DT_F32, "B", "4", (SrcLoc){0});
   char key[8] = "slope";
-  Attr sl = af(key, 0.25);
+  Attr sl = attr_float(key, 0.25);
   Node *l = N(f, &f->body, OP_LEAKY_RELU, 1, &x, 1, &sl, NULL, (SrcLoc){0});
   strcpy(key, "zzz"); /* attributes are copied */
   ck_assert_ptr_nonnull(ir_attr(l, "slope"));

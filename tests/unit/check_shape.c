@@ -110,36 +110,6 @@ static int parse_dims(const char *s, Dim **out) {
   return n;
 }
 
-static Attr ai(const char *k, int64_t v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_INT;
-  a.i = v;
-  return a;
-}
-
-static Attr af(const char *k, double v) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_FLOAT;
-  a.f = v;
-  return a;
-}
-
-static Attr as(const char *k, const char *s) {
-  Attr a = {0};
-  a.key = k;
-  a.kind = AK_STR;
-  a.s = s;
-  return a;
-}
-
-static Attr adt(const char *k, DType t) {
-  Attr a = ai(k, t);
-  a.kind = AK_DTYPE;
-  return a;
-}
-
 static Attr adims(const char *k, const char *spec) {
   Attr a = {0};
   a.key = k;
@@ -177,8 +147,8 @@ static Node *input(const char *type) {
   dt[k] = 0;
   DType t;
   ck_assert(dtype_parse(dt, &t));
-  Attr a[4] = {as("name", "x"), ai("index", ninputs++), adt("dtype", t),
-               adims("shape", type + k + 1)};
+  Attr a[4] = {attr_str("name", "x"), attr_int("index", ninputs++),
+               attr_dtype("dtype", t), adims("shape", type + k + 1)};
   return node(OP_INPUT, 0, NULL, 4, a);
 }
 
@@ -208,46 +178,51 @@ START_TEST(test_input_param) {
   TYPE_IS(x, "f32[B,784]");
   ck_assert_str_eq(x->name, "t0");
   TYPE_IS(input("i32[]"), "i32[]");
-  Attr p[3] = {as("name", "fc.weight"), adt("dtype", DT_F32),
+  Attr p[3] = {attr_str("name", "fc.weight"), attr_dtype("dtype", DT_F32),
                adims("shape", "10,784")};
   TYPE_IS(node(OP_PARAM, 0, NULL, 3, p), "f32[10,784]");
   TYPE_IS(node(OP_BUFFER, 0, NULL, 3, p), "f32[10,784]");
   EXPECT_ERROR(node(OP_PARAM, 0, NULL, 2, p + 1),
                "param needs the attribute 'name'");
-  Attr bad[3] = {as("name", "x"), ai("index", 0), adims("shape", "3")};
+  Attr bad[3] = {attr_str("name", "x"), attr_int("index", 0),
+                 adims("shape", "3")};
   EXPECT_ERROR(node(OP_INPUT, 0, NULL, 3, bad),
                "input needs the attribute 'dtype'");
-  Attr wrong[4] = {as("name", "x"), ai("index", 0), ai("dtype", 0),
-                   adims("shape", "3")};
+  Attr wrong[4] = {attr_str("name", "x"), attr_int("index", 0),
+                   attr_int("dtype", 0), adims("shape", "3")};
   EXPECT_ERROR(node(OP_INPUT, 0, NULL, 4, wrong),
                "attribute 'dtype' of input must be a dtype");
 }
 END_TEST
 
 START_TEST(test_fill_arange) {
-  Attr c[3] = {af("value", 0.5), adt("dtype", DT_F32), adims("shape", "")};
+  Attr c[3] = {attr_float("value", 0.5), attr_dtype("dtype", DT_F32),
+               adims("shape", "")};
   TYPE_IS(node(OP_CONST, 0, NULL, 3, c), "f32[]");
-  Attr f[3] = {af("value", 1), adt("dtype", DT_I32), adims("shape", "B,3")};
+  Attr f[3] = {attr_float("value", 1), attr_dtype("dtype", DT_I32),
+               adims("shape", "B,3")};
   TYPE_IS(node(OP_FULL, 0, NULL, 3, f), "i32[B,3]");
-  Attr r[2] = {adt("dtype", DT_F32), adims("shape", "4,4")};
+  Attr r[2] = {attr_dtype("dtype", DT_F32), adims("shape", "4,4")};
   TYPE_IS(node(OP_RAND_NORMAL, 0, NULL, 2, r), "f32[4,4]");
-  Attr ri[2] = {adt("dtype", DT_I32), adims("shape", "4")};
+  Attr ri[2] = {attr_dtype("dtype", DT_I32), adims("shape", "4")};
   EXPECT_ERROR(node(OP_RAND_UNIFORM, 0, NULL, 2, ri),
                "rand_uniform needs a floating-point dtype, got i32");
-  Attr ci[3] = {ai("value", 1), adt("dtype", DT_F32), adims("shape", "")};
+  Attr ci[3] = {attr_int("value", 1), attr_dtype("dtype", DT_F32),
+                adims("shape", "")};
   EXPECT_ERROR(node(OP_CONST, 0, NULL, 3, ci),
                "attribute 'value' of const must be a float");
-  Attr neg[3] = {af("value", 1), adt("dtype", DT_F32), adims("shape", "")};
+  Attr neg[3] = {attr_float("value", 1), attr_dtype("dtype", DT_F32),
+                 adims("shape", "")};
   neg[2].n = 1;
   neg[2].dims = arena_alloc(&ctx.arena, sizeof(Dim));
   neg[2].dims[0] = dim_const(&ctx.arena, -1);
   EXPECT_ERROR(node(OP_CONST, 0, NULL, 3, neg),
                "const: dimension 0 of the shape is -1");
-  Attr a[2] = {adims("n", "T"), adt("dtype", DT_I32)};
+  Attr a[2] = {adims("n", "T"), attr_dtype("dtype", DT_I32)};
   TYPE_IS(node(OP_ARANGE, 0, NULL, 2, a), "i32[T]");
-  Attr ab[2] = {adims("n", "T"), adt("dtype", DT_BOOL)};
+  Attr ab[2] = {adims("n", "T"), attr_dtype("dtype", DT_BOOL)};
   EXPECT_ERROR(node(OP_ARANGE, 0, NULL, 2, ab), "arange needs a numeric dtype");
-  Attr a2[2] = {adims("n", "T,2"), adt("dtype", DT_I32)};
+  Attr a2[2] = {adims("n", "T,2"), attr_dtype("dtype", DT_I32)};
   EXPECT_ERROR(node(OP_ARANGE, 0, NULL, 2, a2),
                "attribute 'n' of arange must hold one dimension, got 2");
 }
@@ -266,20 +241,20 @@ START_TEST(test_unary) {
                "exp needs a floating-point tensor, got i32[B]");
   EXPECT_ERROR(op1(OP_NEG, b, 0, NULL),
                "neg needs a numeric tensor, got bool[B]");
-  Attr slope = af("slope", 0.2);
+  Attr slope = attr_float("slope", 0.2);
   TYPE_IS(op1(OP_LEAKY_RELU, x, 1, &slope), "f32[B,10]");
-  Attr islope = ai("slope", 1);
+  Attr islope = attr_int("slope", 1);
   EXPECT_ERROR(op1(OP_LEAKY_RELU, x, 1, &islope),
                "attribute 'slope' of leaky_relu must be a float");
-  Attr ap = as("approximate", "tanh");
+  Attr ap = attr_str("approximate", "tanh");
   TYPE_IS(op1(OP_GELU, x, 1, &ap), "f32[B,10]");
-  Attr bad = as("approximate", "erf");
+  Attr bad = attr_str("approximate", "erf");
   EXPECT_ERROR(op1(OP_GELU, x, 1, &bad),
                "attribute 'approximate' of gelu must be \"none\" or \"tanh\"");
   TYPE_IS(op1(OP_NOT, b, 0, NULL), "bool[B]");
   EXPECT_ERROR(op1(OP_NOT, x, 0, NULL),
                "not needs a bool tensor, got f32[B,10]");
-  Attr dt = adt("dtype", DT_I32);
+  Attr dt = attr_dtype("dtype", DT_I32);
   TYPE_IS(op1(OP_CAST, x, 1, &dt), "i32[B,10]");
   EXPECT_ERROR(op1(OP_CAST, x, 0, NULL), "cast needs the attribute 'dtype'");
   EXPECT_ERROR(node(OP_EXP, 0, NULL, 0, NULL), "exp takes 1 operand, got 0");
@@ -341,13 +316,13 @@ END_TEST
 
 START_TEST(test_reduce) {
   Node *x = input("f32[B,10,T]");
-  Attr a1[2] = {aints("axes", 1, 1), ai("keepdim", 0)};
+  Attr a1[2] = {aints("axes", 1, 1), attr_int("keepdim", 0)};
   TYPE_IS(op1(OP_SUM, x, 2, a1), "f32[B,T]");
-  Attr a2[2] = {aints("axes", 2, 0, 2), ai("keepdim", 1)};
+  Attr a2[2] = {aints("axes", 2, 0, 2), attr_int("keepdim", 1)};
   TYPE_IS(op1(OP_MAX, x, 2, a2), "f32[1,10,1]");
   Attr all[1] = {aints("axes", 0)};
   TYPE_IS(op1(OP_MEAN, x, 1, all), "f32[]");
-  Attr allk[2] = {aints("axes", 0), ai("keepdim", 1)};
+  Attr allk[2] = {aints("axes", 0), attr_int("keepdim", 1)};
   TYPE_IS(op1(OP_LOGSUMEXP, x, 2, allk), "f32[1,1,1]");
   TYPE_IS(op1(OP_MIN, x, 0, NULL), "f32[]");
   Attr out[1] = {aints("axes", 1, 3)};
@@ -355,7 +330,7 @@ START_TEST(test_reduce) {
                "sum of f32[B,10,T]: axis 3 is out of range");
   Attr uns[1] = {aints("axes", 2, 2, 1)};
   EXPECT_ERROR(op1(OP_SUM, x, 1, uns), "sum: axes must be sorted and distinct");
-  Attr kd[2] = {aints("axes", 1, 0), ai("keepdim", 2)};
+  Attr kd[2] = {aints("axes", 1, 0), attr_int("keepdim", 2)};
   EXPECT_ERROR(op1(OP_SUM, x, 2, kd),
                "attribute 'keepdim' of sum must be 0 or 1");
   Node *i = input("i32[B,3]");
@@ -369,16 +344,16 @@ END_TEST
 
 START_TEST(test_argmax_softmax) {
   Node *x = input("f32[B,10]");
-  Attr ax = ai("axis", 1);
+  Attr ax = attr_int("axis", 1);
   TYPE_IS(op1(OP_ARGMAX, x, 1, &ax), "i32[B]");
-  Attr axk[2] = {ai("axis", 1), ai("keepdim", 1)};
+  Attr axk[2] = {attr_int("axis", 1), attr_int("keepdim", 1)};
   TYPE_IS(op1(OP_ARGMAX, x, 2, axk), "i32[B,1]");
   TYPE_IS(op1(OP_SOFTMAX, x, 1, &ax), "f32[B,10]");
   TYPE_IS(op1(OP_LOG_SOFTMAX, x, 1, &ax), "f32[B,10]");
-  Attr ax2 = ai("axis", 2);
+  Attr ax2 = attr_int("axis", 2);
   EXPECT_ERROR(op1(OP_SOFTMAX, x, 1, &ax2),
                "softmax of f32[B,10]: axis 2 is out of range");
-  Attr neg = ai("axis", -1);
+  Attr neg = attr_int("axis", -1);
   EXPECT_ERROR(op1(OP_ARGMAX, x, 1, &neg), "axis -1 is out of range");
   EXPECT_ERROR(op1(OP_SOFTMAX, input("i32[B,3]"), 1, &ax),
                "softmax needs a floating-point tensor, got i32[B,3]");
@@ -455,8 +430,8 @@ END_TEST
 
 static Node *slice(Node *x, int axis, const char *start, const char *stop,
                    int step) {
-  Attr a[4] = {ai("axis", axis), adims("start", start), adims("stop", stop),
-               ai("step", step)};
+  Attr a[4] = {attr_int("axis", axis), adims("start", start),
+               adims("stop", stop), attr_int("step", step)};
   return op1(OP_SLICE, x, 4, a);
 }
 
@@ -484,7 +459,7 @@ END_TEST
 START_TEST(test_concat) {
   Node *a = input("f32[B,3]"), *b = input("f32[B,5]"), *c = input("f32[B,T]");
   Node *in[3] = {a, b, c};
-  Attr ax = ai("axis", 1);
+  Attr ax = attr_int("axis", 1);
   TYPE_IS(node(OP_CONCAT, 3, in, 1, &ax), "f32[B,T+8]");
   TYPE_IS(node(OP_CONCAT, 1, in, 1, &ax), "f32[B,3]");
   Node *bad[2] = {a, input("f32[T,5]")};
@@ -502,14 +477,14 @@ END_TEST
 
 START_TEST(test_take) {
   Node *emb = input("f32[1000,64]"), *idx = input("i32[B,T]");
-  Attr a0 = ai("axis", 0), a1 = ai("axis", 1);
+  Attr a0 = attr_int("axis", 0), a1 = attr_int("axis", 1);
   TYPE_IS(op2(OP_TAKE, emb, idx, 1, &a0), "f32[B,T,64]");
   TYPE_IS(op2(OP_TAKE, emb, input("i32[]"), 1, &a0), "f32[64]");
   TYPE_IS(op2(OP_TAKE, input("f32[N,3,F]"), input("i32[E]"), 1, &a1),
           "f32[N,E,F]");
   EXPECT_ERROR(op2(OP_TAKE, emb, input("f32[B]"), 1, &a0),
                "take needs an i32 index tensor, got f32[B]");
-  Attr a2 = ai("axis", 2);
+  Attr a2 = attr_int("axis", 2);
   EXPECT_ERROR(op2(OP_TAKE, emb, idx, 1, &a2),
                "take of f32[1000,64]: axis 2 is out of range");
   Node *x = input("f32[B,10]");
@@ -529,7 +504,7 @@ START_TEST(test_scatter_one_hot) {
                "and index [E]");
   EXPECT_ERROR(op2(OP_SCATTER_ADD, src, idx, 0, NULL),
                "scatter_add needs the attribute 'n'");
-  Attr oh[2] = {adims("n", "10"), adt("dtype", DT_F32)};
+  Attr oh[2] = {adims("n", "10"), attr_dtype("dtype", DT_F32)};
   TYPE_IS(op1(OP_ONE_HOT, input("i32[B]"), 2, oh), "f32[B,10]");
   EXPECT_ERROR(op1(OP_ONE_HOT, input("f32[B]"), 2, oh),
                "one_hot needs an i32 index tensor, got f32[B]");
@@ -540,7 +515,7 @@ END_TEST
 
 static Node *conv(const char *x, const char *w, int s, int p, int d, int g) {
   Attr a[4] = {aints("stride", 2, s, s), aints("padding", 2, p, p),
-               aints("dilation", 2, d, d), ai("groups", g)};
+               aints("dilation", 2, d, d), attr_int("groups", g)};
   return op2(OP_CONV2D, input(x), input(w), 4, a);
 }
 
@@ -580,7 +555,7 @@ END_TEST
 
 START_TEST(test_conv_transpose2d) {
   Attr a[4] = {aints("stride", 2, 2, 2), aints("padding", 2, 1, 1),
-               aints("output_padding", 2, 0, 0), ai("groups", 1)};
+               aints("output_padding", 2, 0, 0), attr_int("groups", 1)};
   TYPE_IS(op2(OP_CONV_TRANSPOSE2D, input("f32[B,16,7,7]"),
               input("f32[16,8,4,4]"), 4, a),
           "f32[B,8,14,14]");
@@ -589,7 +564,7 @@ START_TEST(test_conv_transpose2d) {
   TYPE_IS(op2(OP_CONV_TRANSPOSE2D, input("f32[B,32,H,W]"),
               input("f32[32,16,3,3]"), 3, b),
           "f32[B,16,2*H,2*W]");
-  Attr g[2] = {ai("groups", 2), aints("padding", 2, 0, 0)};
+  Attr g[2] = {attr_int("groups", 2), aints("padding", 2, 0, 0)};
   TYPE_IS(op2(OP_CONV_TRANSPOSE2D, input("f32[B,4,5,5]"), input("f32[4,3,3,3]"),
               2, g),
           "f32[B,6,7,7]");
@@ -645,12 +620,13 @@ END_TEST
 
 /* A scan over T steps carrying h: f32[B,16], yielding tanh(h) along axis. */
 static Node *rnn_scan(Node *h0, int axis, const char *carry_shape) {
-  Attr sa[5] = {adims("start", "0"), adims("steps", "T"), ai("reverse", 0),
-                ai("ncarry", 1), aints("axes", 1, axis)};
+  Attr sa[5] = {adims("start", "0"), adims("steps", "T"),
+                attr_int("reverse", 0), attr_int("ncarry", 1),
+                aints("axes", 1, axis)};
   Node *s = ir_node(&ctx, mod, fn, &fn->body, OP_SCAN, 1, &h0, 5, sa, "s", loc);
   ck_assert_ptr_nonnull(s->body);
   ck_assert_ptr_eq(s->body->parent, &fn->body);
-  Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32),
+  Attr ca[3] = {attr_int("index", 0), attr_dtype("dtype", DT_F32),
                 adims("shape", carry_shape)};
   Node *h =
       ir_node(&ctx, mod, fn, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca, "h", loc);
@@ -681,7 +657,8 @@ START_TEST(test_scan_get) {
   ck_assert_str_eq(result(s, 0), "f32[B,T,16]");
   ck_assert_str_eq(result(s, 1), "f32[B,16]");
   ck_assert_str_eq(s->body->out[0]->name, "h.1");
-  Attr g0 = ai("index", 0), g1 = ai("index", 1), g2 = ai("index", 2);
+  Attr g0 = attr_int("index", 0), g1 = attr_int("index", 1),
+       g2 = attr_int("index", 2);
   TYPE_IS(op1(OP_GET, s, 1, &g0), "f32[B,T,16]");
   TYPE_IS(op1(OP_GET, s, 1, &g1), "f32[B,16]");
   EXPECT_ERROR(op1(OP_GET, s, 1, &g2),
@@ -700,7 +677,7 @@ END_TEST
 
 START_TEST(test_scan_errors) {
   Node *h0 = input("f32[B,16]");
-  Attr sa[4] = {adims("start", "0"), adims("steps", "T"), ai("ncarry", 2),
+  Attr sa[4] = {adims("start", "0"), adims("steps", "T"), attr_int("ncarry", 2),
                 aints("axes", 0)};
   Node *s =
       ir_node(&ctx, mod, fn, &fn->body, OP_SCAN, 1, &h0, 4, sa, NULL, loc);
@@ -709,7 +686,8 @@ START_TEST(test_scan_errors) {
   s->attr[2].i = 1;
   EXPECT_ERROR(shape_infer(&ctx, mod, s),
                "scan body yields 0 values; expected 1 carries and 0 outputs");
-  Attr ca[3] = {ai("index", 0), adt("dtype", DT_F32), adims("shape", "B,8")};
+  Attr ca[3] = {attr_int("index", 0), attr_dtype("dtype", DT_F32),
+                adims("shape", "B,8")};
   Node *h =
       ir_node(&ctx, mod, fn, s->body, OP_SCAN_CARRY, 0, NULL, 3, ca, "h", loc);
   s->body->nout = 1;
@@ -731,12 +709,13 @@ START_TEST(test_special) {
                "f32[10,3]");
   EXPECT_ERROR(op2(OP_GRAD, loss, input("i32[3]"), 0, NULL),
                "grad needs a floating-point tensor, got i32[3]");
-  Attr u = as("name", "bn.running_mean");
+  Attr u = attr_str("name", "bn.running_mean");
   TYPE_IS(op1(OP_UPDATE, input("f32[32]"), 1, &u), "f32[32]");
   EXPECT_ERROR(op1(OP_UPDATE, w, 0, NULL), "update needs the attribute 'name'");
-  Attr m[3] = {as("optimizer", "adam"), af("lr", 1e-3), as("over", "d")};
+  Attr m[3] = {attr_str("optimizer", "adam"), attr_float("lr", 1e-3),
+               attr_str("over", "d")};
   TYPE_IS(op1(OP_MINIMIZE, loss, 3, m), "f32[]");
-  Attr mi[2] = {as("optimizer", "sgd"), ai("lr", 1)};
+  Attr mi[2] = {attr_str("optimizer", "sgd"), attr_int("lr", 1)};
   EXPECT_ERROR(op1(OP_MINIMIZE, loss, 2, mi),
                "attribute 'lr' of minimize must be a float");
   EXPECT_ERROR(op1(OP_MINIMIZE, w, 1, m),
