@@ -1,5 +1,5 @@
-/* main.c — the nnc driver: reads the command line, runs the pass pipeline
- * (a plain sequence of pass calls) and writes what was asked for. */
+/* main.c — the nnc driver: reads the command line, runs elaboration and the
+ * pass pipeline (passes.c), and writes what was asked for. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,37 +16,38 @@ typedef enum Emit { EMIT_NONE, EMIT_C, EMIT_IR, EMIT_DOT } Emit;
 typedef struct Options {
   const char *input;
   const char *output;
-  const char *dump_after;
   int read_ir;
   int summary;
   Emit emit;
+  DType real;
+  PassOptions passes;
 } Options;
 
-/* The passes, in pipeline order; --dump-ir accepts these names. */
-static const char *const pass_names[] = {"elab", "verify", NULL};
-
 static void usage(FILE *f) {
-  fputs("usage: nnc [options] FILE.nn\n"
-        "\n"
-        "  -o NAME.c          write the generated C to NAME.c and NAME.h\n"
-        "  --emit=ir          print the IR (after all passes)\n"
-        "  --emit=dot         print a Graphviz graph of every model\n"
-        "  --dump-ir=PASS     print the IR after PASS (elab, verify)\n"
-        "  --summary          print each layer with its output shape and "
-        "parameter count\n"
-        "  --read-ir          FILE is an IR dump (as --emit=ir prints) instead "
-        "of .nn\n"
-        "  --stdlib DIR       read the standard library from DIR instead of "
-        "the built-in copy\n"
-        "  -h, --help         show this help\n"
-        "  --version          show the version\n"
-        "\n"
-        "With -o or --emit, output goes to the named file (written to a "
-        "temporary\n"
-        "name, then renamed) or to standard output. Exit status: 0 success, 1 "
-        "an\n"
-        "error in the input, 2 bad usage.\n",
-        f);
+  fputs(
+      "usage: nnc [options] FILE.nn\n"
+      "       nnc train FILE.nn [trainer options]   (nnc train --help)\n"
+      "\n"
+      "  -o NAME.c          write the generated C to NAME.c and NAME.h\n"
+      "  --emit=c|ir|dot    what to write: C (the default with -o), the IR\n"
+      "                     after all passes, or a Graphviz graph\n"
+      "  --dump-ir=PASS     print the IR after PASS (elab, verify, grad, "
+      "simplify)\n"
+      "  --summary          print each layer with its output shape and "
+      "parameter count\n"
+      "  --dtype f32|f64    the floating-point type of the generated code\n"
+      "  -O0, -O1           without or with simplification (default -O1)\n"
+      "  --read-ir          FILE is an IR dump (as --emit=ir prints) instead "
+      "of .nn\n"
+      "  --stdlib DIR       read the standard library from DIR instead of the "
+      "built-in copy\n"
+      "  -h, --help         show this help\n"
+      "  --version          show the version\n"
+      "\n"
+      "Output goes to the named file (written to a temporary name, then\n"
+      "renamed) or to standard output. Exit status: 0 success, 1 an error in\n"
+      "the input, 2 bad usage.\n",
+      f);
 }
 
 static _Noreturn void bad_usage(const char *fmt, const char *arg) {
@@ -70,6 +71,16 @@ static int is_opt(const char *arg, const char *opt) {
   return strncmp(arg, opt, n) == 0 && (arg[n] == 0 || arg[n] == '=');
 }
 
+static void parse_pass(Options *o, const char *pass) {
+  for (int k = 0; nnc_pass_names[k]; k++)
+    if (!strcmp(nnc_pass_names[k], pass)) {
+      o->passes.dump_after = pass;
+      return;
+    }
+  bad_usage("unknown pass '%s' for --dump-ir (elab, verify, grad, simplify)",
+            pass);
+}
+
 static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -79,10 +90,10 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
     } else if (!strcmp(a, "--version")) {
       printf("nnc %s\n", PACKAGE_VERSION);
       exit(0);
-    } else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
+    } else if (!strncmp(a, "-o", 2)) {
       o->output = a[2] ? a + 2 : value_of(argc, argv, &i, "-o");
-      if (o->emit == EMIT_NONE)
-        o->emit = EMIT_C;
+    } else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) {
+      o->passes.opt_level = a[2] - '0';
     } else if (is_opt(a, "--emit")) {
       const char *v = value_of(argc, argv, &i, "--emit");
       o->emit = !strcmp(v, "ir")    ? EMIT_IR
@@ -90,15 +101,13 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
                 : !strcmp(v, "c")   ? EMIT_C
                                     : EMIT_NONE;
       if (o->emit == EMIT_NONE)
-        bad_usage("unknown --emit kind '%s' (ir, dot or c)", v);
+        bad_usage("unknown --emit kind '%s' (c, ir or dot)", v);
     } else if (is_opt(a, "--dump-ir")) {
-      o->dump_after = value_of(argc, argv, &i, "--dump-ir");
-      int ok = 0;
-      for (int k = 0; pass_names[k]; k++)
-        ok |= !strcmp(pass_names[k], o->dump_after);
-      if (!ok)
-        bad_usage("unknown pass '%s' for --dump-ir (elab, verify)",
-                  o->dump_after);
+      parse_pass(o, value_of(argc, argv, &i, "--dump-ir"));
+    } else if (is_opt(a, "--dtype")) {
+      const char *v = value_of(argc, argv, &i, "--dtype");
+      if (!dtype_parse(v, &o->real) || !dtype_is_float(o->real))
+        bad_usage("--dtype is f32 or f64, not '%s'", v);
     } else if (!strcmp(a, "--summary")) {
       o->summary = 1;
     } else if (!strcmp(a, "--read-ir")) {
@@ -115,65 +124,79 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
   }
   if (!o->input)
     bad_usage("%s", "no input file");
+  if (o->output && o->emit == EMIT_NONE)
+    o->emit = EMIT_C;
+  if (o->emit == EMIT_C && !o->output)
+    bad_usage("%s", "--emit=c needs -o NAME.c");
 }
 
-static void dump_if(const Options *o, const char *pass, const Module *m) {
-  if (o->dump_after && !strcmp(o->dump_after, pass))
-    ir_dump_file(stdout, m);
+/* Opens `path` through a temporary name; commit_file renames it into place
+ * so that a failure never leaves a half-written file behind. */
+static FILE *open_tmp(Ctx *c, const char *path, char **tmp) {
+  *tmp = arena_printf(&c->arena, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(*tmp, "w");
+  if (!f)
+    nnc_fatal(c, "cannot write %s: %s", path, strerror(errno));
+  return f;
 }
 
-/* Writes through a temporary file renamed into place, so a failure never
- * leaves a half-written output behind. */
-static int write_output(Ctx *c, const char *path, Emit what, const Module *m) {
-  if (!path || !strcmp(path, "-")) {
-    if (what == EMIT_IR)
-      ir_dump_file(stdout, m);
-    else
-      nnc_dot(stdout, m);
-    return fflush(stdout) == 0 ? 0 : 1;
+static void commit_file(Ctx *c, FILE *f, const char *tmp, const char *path) {
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    int err = errno;
+    remove(tmp);
+    nnc_fatal(c, "cannot write %s: %s", path, strerror(err));
   }
-  char *tmp = arena_printf(&c->arena, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    fprintf(stderr, "nnc: error: cannot write %s: %s\n", path, strerror(errno));
-    return 1;
-  }
-  if (what == EMIT_IR)
+}
+
+static void write_text(Ctx *c, const Options *o, const Module *m) {
+  FILE *f = stdout;
+  char *tmp = NULL;
+  if (o->output && strcmp(o->output, "-"))
+    f = open_tmp(c, o->output, &tmp);
+  if (o->emit == EMIT_IR)
     ir_dump_file(f, m);
   else
     nnc_dot(f, m);
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
-    fprintf(stderr, "nnc: error: cannot write %s: %s\n", path, strerror(errno));
-    remove(tmp);
-    return 1;
-  }
-  return 0;
+  if (tmp)
+    commit_file(c, f, tmp, o->output);
+  else if (fflush(stdout) != 0)
+    nnc_fatal(c, "cannot write the output: %s", strerror(errno));
+}
+
+/* NAME.c and NAME.h side by side; model.c includes the header by name. */
+static void write_c(Ctx *c, const Options *o, Module *m) {
+  size_t n = strlen(o->output);
+  if (n < 3 || strcmp(o->output + n - 2, ".c"))
+    nnc_fatal(c, "the output of -o must end in .c (got %s)", o->output);
+  char *h_path = arena_strdup(&c->arena, o->output);
+  h_path[n - 1] = 'h';
+  const char *slash = strrchr(h_path, '/');
+  EmitOptions eo = {o->real, slash ? slash + 1 : h_path, o->input};
+  char *ctmp, *htmp;
+  FILE *cf = open_tmp(c, o->output, &ctmp);
+  FILE *hf = open_tmp(c, h_path, &htmp);
+  nnc_emit_c(c, m, &eo, cf, hf);
+  commit_file(c, hf, htmp, h_path);
+  commit_file(c, cf, ctmp, o->output);
 }
 
 static int run(Ctx *c, const Options *o) {
   Module *m;
-  /* elab: .nn source -> typed IR (or read an IR dump back) */
   if (o->read_ir)
     m = ir_parse(c, nnc_load_file(c, o->input, o->input));
   else
     m = nnc_elaborate(c, o->input);
-  dump_if(o, "elab", m);
-  /* verify: SSA, arities, types against the shape rules */
-  ir_verify(c, m);
-  dump_if(o, "verify", m);
-
   if (o->summary)
     nnc_summary(stdout, m);
+  nnc_run_passes(c, m, &o->passes);
   switch (o->emit) {
   case EMIT_IR:
   case EMIT_DOT:
-    return write_output(c, o->output, o->emit, m);
+    write_text(c, o, m);
+    break;
   case EMIT_C:
-    fprintf(
-        stderr,
-        "nnc: error: C code generation is not implemented yet (it arrives with "
-        "the C backend); --emit=ir, --emit=dot and --summary work today\n");
-    return 1;
+    write_c(c, o, m);
+    break;
   case EMIT_NONE:
     break;
   }
@@ -181,8 +204,12 @@ static int run(Ctx *c, const Options *o) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "train"))
+    return nnc_train_command(argc - 1, argv + 1); /* train_cmd.c */
   Ctx c;
   Options o = {0};
+  o.real = DT_F32;
+  o.passes.opt_level = 1;
   ctx_init(&c);
   parse_args(argc, argv, &o, &c);
   jmp_buf on_error;

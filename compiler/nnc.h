@@ -231,6 +231,16 @@ typedef enum OpClass {
   X(GET, get, 1, OC_CONTROL, get)                                              \
   X(GRAD, grad, 2, OC_SPECIAL, grad)                                           \
   X(UPDATE, update, 1, OC_SPECIAL, update)                                     \
+  X(ACCUM_GRAD, accum_grad, 1, OC_SPECIAL, accum_grad) \
+  X(INPUT_GRAD, input_grad, 1, OC_SPECIAL, input_grad) \
+  X(SLICE_GRAD, slice_grad, 1, OC_SHAPE, slice_grad) \
+  X(TAKE_GRAD, take_grad, 2, OC_GATHER, take_grad) \
+  X(TAKE_ALONG_GRAD, take_along_grad, 2, OC_GATHER, take_along_grad) \
+  X(CONV2D_GRAD_INPUT, conv2d_grad_input, 2, OC_CONV, conv2d_grad) \
+  X(CONV2D_GRAD_WEIGHT, conv2d_grad_weight, 2, OC_CONV, conv2d_grad) \
+  X(MAX_POOL2D_GRAD, max_pool2d_grad, 2, OC_CONV, pool2d_grad) \
+  X(AVG_POOL2D_GRAD, avg_pool2d_grad, 1, OC_CONV, pool2d_grad) \
+  X(GELU_GRAD, gelu_grad, 2, OC_BINARY, gelu_grad) \
   X(MINIMIZE, minimize, 1, OC_SPECIAL, minimize)
 
 typedef enum OpKind {
@@ -409,6 +419,43 @@ typedef struct StdlibFile {
 } StdlibFile;
 extern const StdlibFile nnc_stdlib[];
 extern const int nnc_stdlib_count;
+
+/* ---------------------------------------------------------------- grad.c */
+/* Differentiation: expands `grad` nodes and the backward pass of every
+ * train entry point (see docs/ir.md). */
+void pass_grad(Ctx *c, Module *m);
+
+/* ------------------------------------------------------------ simplify.c */
+/* Dead code, common subexpressions, constant folding, algebraic identities. */
+void pass_simplify(Ctx *c, Module *m);
+
+/* ---------------------------------------------------------------- emit.c */
+typedef struct EmitOptions {
+  DType real;              /* DT_F32 or DT_F64 */
+  const char *header_name; /* how model.c includes its header: "model.h" */
+  const char *source_name; /* the .nn file, for comments */
+} EmitOptions;
+/* Writes the C source and header of every model; errors via nnc_error. */
+void nnc_emit_c(Ctx *c, Module *m, const EmitOptions *o, FILE *c_out,
+                FILE *h_out);
+
+/* -------------------------------------------------------------- passes.c */
+/* The pass pipeline after elaboration, in order; `dump_after` names a pass
+ * whose result is printed to `dump` (NULL: none). */
+typedef struct PassOptions {
+  const char *dump_after;
+  FILE *dump;
+  int opt_level; /* 0: no simplification (and, later, no fusion) */
+} PassOptions;
+void nnc_run_passes(Ctx *c, Module *m, const PassOptions *o);
+/* The names --dump-ir accepts, NULL-terminated. */
+extern const char *const nnc_pass_names[];
+
+/* ------------------------------------------------------------ train_cmd.c */
+/* `nnc train MODEL.nn [options]` (argv[0] is "train"): compiles the model,
+ * builds a trainer against the runtime (cached) and runs it; returns the
+ * exit status when it cannot run it. */
+int nnc_train_command(int argc, char **argv);
 
 /* --------------------------------------------------------------- report.c */
 void nnc_summary(FILE *f, const Module *m);

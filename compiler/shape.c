@@ -842,6 +842,104 @@ static void shape_minimize(Ctx *c, Module *m, Node *n) {
   n->type = tin(n, 0);
 }
 
+/* ------------------------------------------------------ backward ops */
+/* Ops the differentiation pass creates; their attributes restate the
+ * forward op's, plus the shape of the operand whose gradient they give. */
+
+static Type same_as(Ctx *c, Type t) {
+  Type r = tmake(c, t.dtype, t.rank);
+  memcpy(r.dim, t.dim, sizeof(Dim) * (size_t)t.rank);
+  return r;
+}
+
+static void shape_accum_grad(Ctx *c, Module *m, Node *n) {
+  need_float(c, m, n, tin(n, 0));
+  attr_kind(c, n, "name", AK_STR, 1);
+  n->type = tin(n, 0);
+}
+
+static void shape_input_grad(Ctx *c, Module *m, Node *n) {
+  need_float(c, m, n, tin(n, 0));
+  if (int_need(c, n, "index") < 0)
+    ERR("%s: negative index", opn(n));
+  n->type = tin(n, 0);
+}
+
+/* The gradient of a slice: g placed into zeros of the full axis `n`. */
+static void shape_slice_grad(Ctx *c, Module *m, Node *n) {
+  Type g = tin(n, 0);
+  int ax = axis_need(c, m, n, "axis", g);
+  n->type = same_as(c, g);
+  n->type.dim[ax] = dim1_need(c, n, "n");
+}
+
+/* The gradient of take: rows of g added into `n` rows along axis. */
+static void shape_take_grad(Ctx *c, Module *m, Node *n) {
+  Type g = tin(n, 0), idx = tin(n, 1);
+  need_index(c, m, n, idx);
+  int64_t ax = int_need(c, n, "axis");
+  int rank = g.rank - idx.rank + 1;
+  if (ax < 0 || ax >= rank || rank < 1)
+    ERR("%s: axis %lld does not fit %s with index %s", opn(n), (long long)ax,
+        tstr(c, m, g), tstr(c, m, idx));
+  Type t = tmake(c, g.dtype, rank);
+  for (int i = 0; i < ax; i++)
+    t.dim[i] = g.dim[i];
+  t.dim[ax] = dim1_need(c, n, "n");
+  for (int i = (int)ax + 1; i < rank; i++)
+    t.dim[i] = g.dim[i + idx.rank - 1];
+  n->type = t;
+}
+
+static void shape_take_along_grad(Ctx *c, Module *m, Node *n) {
+  Type g = tin(n, 0), idx = tin(n, 1);
+  need_index(c, m, n, idx);
+  if (g.rank != idx.rank)
+    ERR("%s of %s with index %s: ranks differ", opn(n), tstr(c, m, g),
+        tstr(c, m, idx));
+  int ax = axis_need(c, m, n, "axis", g);
+  n->type = same_as(c, g);
+  n->type.dim[ax] = dim1_need(c, n, "n");
+}
+
+/* conv2d_grad_input(dy, w) and conv2d_grad_weight(x, dy): the result has
+ * the attribute `shape` (the input's or the weight's). */
+static void shape_conv2d_grad(Ctx *c, Module *m, Node *n) {
+  int64_t s[2], p[2], d[2];
+  need_rank4(c, m, n, tin(n, 0), "a 4-D operand");
+  need_rank4(c, m, n, tin(n, 1), "a 4-D operand");
+  need_float(c, m, n, tin(n, 0));
+  ints2(c, n, "stride", 1, 1, s);
+  ints2(c, n, "padding", 0, 0, p);
+  ints2(c, n, "dilation", 1, 1, d);
+  if (int_opt(c, n, "groups", 1) < 1)
+    ERR("%s: groups must be positive", opn(n));
+  n->type = shape_attr(c, m, n, tin(n, 0).dtype);
+  if (n->type.rank != 4)
+    ERR("%s: shape must have 4 dimensions", opn(n));
+}
+
+/* max_pool2d_grad(x, dy) has x's type; avg_pool2d_grad(dy) the `shape`. */
+static void shape_pool2d_grad(Ctx *c, Module *m, Node *n) {
+  int64_t k[2], s[2], p[2];
+  need_rank4(c, m, n, tin(n, 0), "a 4-D operand");
+  ints2(c, n, "kernel", -1, 1, k);
+  ints2(c, n, "stride", 0, 1, s);
+  ints2(c, n, "padding", 0, 0, p);
+  if (n->op == OP_MAX_POOL2D_GRAD)
+    n->type = tin(n, 0);
+  else
+    n->type = shape_attr(c, m, n, tin(n, 0).dtype);
+}
+
+static void shape_gelu_grad(Ctx *c, Module *m, Node *n) {
+  need_float(c, m, n, tin(n, 0));
+  if (!type_eq(tin(n, 0), tin(n, 1)))
+    ERR("gelu_grad of %s and %s: types differ", tstr(c, m, tin(n, 0)),
+        tstr(c, m, tin(n, 1)));
+  n->type = tin(n, 0);
+}
+
 /* ---------------------------------------------------------- dispatch */
 
 typedef void ShapeRule(Ctx *c, Module *m, Node *n);

@@ -15,10 +15,12 @@ extern "C" {
 
 #define NNC_EBADDIM 1 /* a dimension given to an entry point is invalid */
 #define NNC_ENOMEM 2  /* out of memory */
+#define NNC_EINDEX 3  /* an index tensor holds a value out of range */
 
 /* ------------------------------------------------------------- GEMM */
 /* C = alpha * op(A) @ op(B) + beta * C, row-major; op transposes when the
- * flag is set. OpenBLAS when configured, else a portable blocked kernel. */
+ * flag is set. OpenBLAS when configured, else a portable blocked kernel.
+ * With beta == 0, C is not read (NaN in C does not survive), as in BLAS. */
 void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const float *a, int64_t lda, const float *b,
                int64_t ldb, float beta, float *c, int64_t ldc);
@@ -27,6 +29,8 @@ void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                int64_t ldb, double beta, double *c, int64_t ldc);
 /* Which implementation is linked: "openblas" or "portable". */
 const char *nnc_gemm_backend(void);
+/* GEMM threads (OpenBLAS's own setting); n < 1 and the portable kernel
+ * (single-threaded) ignore it. */
 void nnc_set_num_threads(int n);
 
 /* ------------------------------------------------- network kernels */
@@ -42,7 +46,8 @@ typedef struct nnc_conv_shape {
   int64_t sh, sw, ph, pw, dh, dw, groups;
 } nnc_conv_shape;
 
-size_t nnc_conv2d_workspace(const nnc_conv_shape *s); /* floats */
+/* Elements (float or double, as the function) of the workspace. */
+size_t nnc_conv2d_workspace(const nnc_conv_shape *s);
 void nnc_conv2d_f32(const nnc_conv_shape *s, const float *x, const float *w,
                     float *y, float *ws);
 void nnc_conv2d_grad_input_f32(const nnc_conv_shape *s, const float *dy,
@@ -55,10 +60,14 @@ void nnc_conv2d_grad_input_f64(const nnc_conv_shape *s, const double *dy,
                                const double *w, double *dx, double *ws);
 void nnc_conv2d_grad_weight_f64(const nnc_conv_shape *s, const double *x,
                                 const double *dy, double *dw, double *ws);
-/* A transposed convolution is the input gradient of a convolution: with
- * the shape s of that convolution (input = the transposed conv's output),
- * y = nnc_conv2d_grad_input(x as dy), and its gradients are conv2d (for
- * the input) and conv2d_grad_weight with the roles swapped. */
+/* nnc_conv2d writes y; the two gradients add into dx and dw.
+ * A transposed convolution is the input gradient of a convolution: with
+ * the shape s of that convolution (input = the transposed conv's output,
+ * so output_padding is only a larger s.h, s.w),
+ * y = nnc_conv2d_grad_input(s, dy = x, w, dx = y) on a zeroed y (it adds);
+ * its gradients are its dx = nnc_conv2d(s, x = its dy, w) (which writes:
+ * accumulate through a temporary) and
+ * dw += nnc_conv2d_grad_weight(s, x = its dy, dy = its x). */
 
 typedef struct nnc_pool_shape {
   int64_t n, c, h, w, oh, ow;
@@ -82,7 +91,9 @@ void nnc_avgpool2d_grad_f64(const nnc_pool_shape *s, const double *dy,
                             double *dx);
 
 /* -------------------------------------------------------------- RNG */
-/* xoshiro256** seeded through splitmix64: reproducible across platforms. */
+/* xoshiro256** seeded through splitmix64: reproducible across platforms.
+ * nnc_rng_seed sets s[0..3] to four successive splitmix64 outputs of the
+ * seed and drops the spare normal. */
 typedef struct nnc_rng {
   uint64_t s[4];
   int has_spare; /* Box-Muller keeps its second normal */
@@ -91,13 +102,23 @@ typedef struct nnc_rng {
 
 void nnc_rng_seed(nnc_rng *r, uint64_t seed);
 uint64_t nnc_rng_next(nnc_rng *r);
-double nnc_rng_uniform(nnc_rng *r); /* [0, 1) with 53 random bits */
-double nnc_rng_normal(nnc_rng *r);  /* mean 0, std 1 */
-/* Fisher-Yates shuffle of n indices. */
+double nnc_rng_uniform(nnc_rng *r); /* (next >> 11) * 2^-53: [0, 1) */
+/* Mean 0, std 1, Box-Muller: u1 = 1 - uniform, u2 = uniform, returns
+ * sqrt(-2 ln u1) cos(2 pi u2) and keeps the sin one as the spare, returned
+ * by the next call. */
+double nnc_rng_normal(nnc_rng *r);
+/* Fisher-Yates shuffle of idx[0..n) in place (fill it with 0..n-1 for a
+ * random permutation): for i from n-1 down to 1, swap idx[i] with idx[j],
+ * j uniform in [0, i] by rejection sampling (no modulo bias). */
 void nnc_rng_shuffle(nnc_rng *r, int64_t *idx, int64_t n);
 /* Fills p[0..n) from the initialiser text of the IR (`zeros`, `ones`,
  * `eye` (rows, cols), `constant(v)`, `uniform(a,b)`, `normal(m,s)`);
- * returns 0, or -1 for text it does not know. */
+ * returns 0, or -1 for text it does not know. Values are drawn in element
+ * order: uniform is a + (b-a) * nnc_rng_uniform, kept in [a, b) after
+ * rounding (all a when a == b); normal is m + s * nnc_rng_normal. `eye`
+ * needs n a multiple of rows * cols (each rows x cols block an identity);
+ * rows and cols are ignored otherwise. Numbers are read with strtod (the
+ * C locale's decimal point). */
 int nnc_init_fill_f32(nnc_rng *r, const char *init, float *p, int64_t n,
                       int64_t rows, int64_t cols);
 int nnc_init_fill_f64(nnc_rng *r, const char *init, double *p, int64_t n,
@@ -116,18 +137,32 @@ typedef struct nnc_opt_settings {
   double clip_norm;           /* clip the global gradient norm; 0: off */
 } nnc_opt_settings;
 
-/* Floats of optimizer state per parameter element: 0, 1 or 2. */
+/* Floats of optimizer state per parameter element: 0, 1 or 2 (SGD: 1 with
+ * momentum, else 0; Adam, AdamW: 2). */
 int nnc_opt_state_per_elem(const nnc_opt_settings *s);
 /* One step over n parameters exactly as torch.optim does; `step` is the
- * 1-based step count (Adam's bias correction). State laid out as
- * [first moment | second moment], each n long. */
+ * 1-based step count (Adam's bias correction; SGD's momentum buffer starts
+ * as the first gradient when step == 1, as PyTorch's; step < 1 counts as
+ * 1). State laid out as [first moment | second moment], each n long,
+ * zeroed before the first step.
+ * Clipping (clip_norm > 0) happens inside, on the fly (g is not changed):
+ * g is scaled by nnc_clip_factor(nnc_grad_norm(g, n), clip_norm) before
+ * weight decay and momentum, as clip_grad_norm_ before optimizer.step().
+ * One call over the whole parameter block thus clips by the global norm.
+ * A caller that steps tensors one call at a time clips first itself:
+ * norm = sqrt(sum of nnc_grad_norm(g_i)^2), scale every g_i in place by
+ * nnc_clip_factor(norm, clip_norm); each call's own clipping is then a
+ * no-op, since no part's norm exceeds the clipped global norm. */
 void nnc_opt_step_f32(const nnc_opt_settings *s, int64_t step, float *p,
                       const float *g, float *state, int64_t n);
 void nnc_opt_step_f64(const nnc_opt_settings *s, int64_t step, double *p,
                       const double *g, double *state, int64_t n);
-/* Global L2 norm of the gradient and the factor clipping would apply. */
+/* L2 norm of g[0..n) (summed in double), and the factor clipping applies
+ * to gradients of that norm: min(1, clip_norm / (norm + 1e-6)) as
+ * torch.nn.utils.clip_grad_norm_ (1 when clip_norm <= 0; NaN stays NaN). */
 double nnc_grad_norm_f32(const float *g, int64_t n);
 double nnc_grad_norm_f64(const double *g, int64_t n);
+double nnc_clip_factor(double norm, double clip_norm);
 
 /* ------------------------------------------------ tensors and weights */
 typedef enum nnc_dtype { NNC_F32, NNC_F64, NNC_I32, NNC_BOOL } nnc_dtype;
@@ -155,14 +190,22 @@ typedef struct nnc_st_tensor {
   void *data;      /* write: source; read: filled by nnc_st_read */
 } nnc_st_tensor;
 
-/* Writes the tensors to `path` (through `path.tmp.PID`, then renamed). */
+/* Writes the tensors to `path` (through `path.tmp.PID`, fsync'd, then
+ * renamed; removed on failure) in the order given, data contiguous and
+ * little-endian. The header is compact JSON: first
+ * "__metadata__":{"format":"pt"}, then per tensor
+ * "name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}, padded
+ * with spaces to a multiple of 8 bytes. Names must be distinct. */
 int nnc_st_write(const char *path, const nnc_st_tensor *t, int n, char *err,
                  size_t errlen);
 /* Reads every tensor of t[] by name from `path` into t[i].data (which must
  * hold numel elements of t[i].dtype); F32 and F64 convert to each other.
  * Bounds-checked: a truncated or corrupt file, a missing tensor, or a shape
  * or dtype that does not fit is an error naming the file and the tensor.
- * Data is written only when every check has passed. */
+ * Data is written only when every check has passed (an I/O error while
+ * reading the data after that can leave earlier tensors filled). Tensors
+ * of the file not asked for may have any safetensors dtype; their offsets
+ * are checked too. */
 int nnc_st_read(const char *path, nnc_st_tensor *t, int n, char *err,
                 size_t errlen);
 
@@ -176,11 +219,16 @@ typedef struct nnc_dataset {
   int32_t nclasses;
 } nnc_dataset;
 
-/* IDX images and labels (plain or .gz), pixels scaled to [0, 1]. */
+/* IDX images and labels (plain or .gz), pixels scaled to [0, 1]. Only
+ * unsigned-byte IDX files; images have 2 or more dimensions (rows and cols
+ * set for 3), labels 1, as many as images; nclasses is the largest label
+ * + 1. labels may be NULL (then y is NULL). On error d is left empty. */
 int nnc_idx_load(const char *images, const char *labels, nnc_dataset *d,
                  char *err, size_t errlen);
-/* CSV with a header line; the label column (by name, or the last column
- * when NULL) becomes y, the other columns x. */
+/* CSV with a header line (plain or .gz); the label column (by name, or
+ * the last column when NULL) becomes y (integers from 0), the other
+ * columns x. Fields may be double-quoted; blank lines are skipped. On
+ * error d is left empty. */
 int nnc_csv_load(const char *path, const char *label_column, nnc_dataset *d,
                  char *err, size_t errlen);
 void nnc_dataset_free(nnc_dataset *d);
@@ -192,17 +240,23 @@ typedef struct nnc_confusion {
 } nnc_confusion;
 
 int nnc_confusion_init(nnc_confusion *c, int32_t k);
+/* Pairs with a class outside [0, k) are not counted. */
 void nnc_confusion_add(nnc_confusion *c, const int32_t *truth,
                        const int32_t *pred, int64_t n);
 double nnc_confusion_accuracy(const nnc_confusion *c);
 /* Per-class precision, recall and F1 (0 where undefined). */
 void nnc_confusion_class(const nnc_confusion *c, int32_t cls, double *precision,
                          double *recall, double *f1);
+/* The matrix only: a header of predicted class numbers, then a row per
+ * true class (its number and name, when class_names is not NULL). */
 void nnc_confusion_print(FILE *f, const nnc_confusion *c,
                          const char *const *class_names);
 void nnc_confusion_free(nnc_confusion *c);
-/* argmax over the last axis of rows x k logits. */
+/* argmax over the last axis of rows x k logits (the first maximum; NaN
+ * never wins over a number). */
 void nnc_argmax_rows_f32(const float *logits, int64_t rows, int32_t k,
+                         int32_t *out);
+void nnc_argmax_rows_f64(const double *logits, int64_t rows, int32_t k,
                          int32_t *out);
 
 /* ---------------------------------------------------- progress, plots */
@@ -216,13 +270,21 @@ typedef struct nnc_progress {
 } nnc_progress;
 
 double nnc_now(void); /* monotonic seconds */
+/* On a terminal (TERM not "dumb") the line `label [===>   ] done/total
+ * pct% loss L rate it/s ETA m:ss` is redrawn in place with '\r' at most
+ * every 0.1 s; otherwise it is printed as a plain line (without the bar) at
+ * each quarter of the way or every 30 s. total <= 0: unknown. */
 void nnc_progress_start(nnc_progress *p, FILE *out, const char *label,
                         int64_t total);
 /* Advances by `n` items; `loss` and the item rate are shown. */
 void nnc_progress_update(nnc_progress *p, int64_t n, double loss);
+/* Ends the bar with `label: N items in m:ss (s, rate), summary`. */
 void nnc_progress_end(nnc_progress *p, const char *summary);
 
-/* Line plot of several series against epochs as an SVG file. */
+/* Line plot of several series against epochs (y[i] at epoch i + 1) as a
+ * self-contained SVG file: title, axes with ticks and grid, the y label,
+ * one coloured line with dots per series, a legend. Values that are not
+ * finite break the line. */
 typedef struct nnc_series {
   const char *label;
   const double *y;
@@ -280,6 +342,11 @@ typedef struct nnc_model_desc {
   void (*zero_grad)(void *model);
   float *(*params_f32)(void *model); /* NULL for f64 models */
   int64_t nparams;                   /* elements */
+  /* the blocks, whatever the dtype: params and grads hold nparams reals,
+   * buffers is bytes (tensor offsets of buffers are in bytes) */
+  void *(*params)(void *model);
+  void *(*grads)(void *model);
+  unsigned char *(*buffers)(void *model);
 } nnc_model_desc;
 
 #ifdef __cplusplus

@@ -1,0 +1,1659 @@
+/* emit.c — the C backend: writes model.h and model.c for every model of a
+ * module, as docs/api.md describes. Each node becomes a commented block of
+ * plain loops (or a runtime call for GEMM, convolution and pooling) over a
+ * buffer carved from one workspace; names come from the source and every
+ * buffer carries its shape in a comment.
+ *
+ * Needs: differentiated IR (no grad node). Produces: text only. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "nnc.h"
+
+typedef struct Emitter {
+  Ctx *c;
+  Module *mod;
+  Model *md;
+  const EmitOptions *o;
+  FILE *f;        /* model.c */
+  FILE *h;        /* model.h */
+  const char *p;  /* prefix: mlp */
+  const char *S;  /* struct name: MLP */
+  const char *real;
+  const char *sfx; /* f32 / f64 for runtime calls */
+  Func *fn;
+  /* per function: C names, buffer slots, and entry dims */
+  const char **cname; /* by node id */
+  int *slot;          /* workspace slot by node id, -1 for none */
+  int *uses;          /* users by node id */
+  char *absorbed;     /* permutes folded into a matmul */
+  int nslots;
+  StrBuf plan;        /* the body of the plan function */
+  int indent;
+  int64_t *poff;      /* per ParamDecl: element offset (params) or byte
+                         offset (buffers) */
+  int64_t nparams, nbuf_bytes;
+} Emitter;
+
+/* ------------------------------------------------------------ helpers */
+
+static void out(Emitter *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void out(Emitter *e, const char *fmt, ...) {
+  va_list ap;
+  fprintf(e->f, "%*s", 2 * e->indent, "");
+  va_start(ap, fmt);
+  vfprintf(e->f, fmt, ap);
+  va_end(ap);
+}
+
+static const char *dimc(Emitter *e, Dim d) {
+  StrBuf b = {0};
+  dim_print(&b, &e->mod->syms, d);
+  const char *s = dim_is_const(d)
+                      ? arena_printf(&e->c->arena, "%s", b.s)
+                      : arena_printf(&e->c->arena, "(%s)", b.s);
+  sb_free(&b);
+  return s;
+}
+
+/* Product of dims [from, to) as a C expression. */
+static const char *prodc(Emitter *e, const Type *t, int from, int to) {
+  Dim p = dim_const(&e->c->arena, 1);
+  for (int i = from; i < to; i++)
+    dim_mul(&e->c->arena, p, t->dim[i], &p);
+  return dimc(e, p);
+}
+static const char *numelc(Emitter *e, Type t) { return prodc(e, &t, 0, t.rank); }
+
+static const char *ctype(Emitter *e, DType t) {
+  switch (t) {
+  case DT_F32:
+  case DT_F64: return e->real;
+  case DT_I32: return "int32_t";
+  default: return "unsigned char";
+  }
+}
+
+static const char *typestr(Emitter *e, Type t) {
+  StrBuf b = {0};
+  Type u = t;
+  if (dtype_is_float(u.dtype))
+    u.dtype = e->o->real;
+  type_print(&b, &e->mod->syms, u);
+  const char *s = arena_strdup(&e->c->arena, b.s);
+  sb_free(&b);
+  return s;
+}
+
+/* A math function of the real type: exp -> expf for float. */
+static const char *fn(Emitter *e, const char *name) {
+  return e->o->real == DT_F32 ? arena_printf(&e->c->arena, "%sf", name) : name;
+}
+
+static const char *lit(Emitter *e, double v) {
+  if (v != v)
+    return "NAN";
+  if (v > 1e308 || v < -1e308)
+    return v > 0 ? "INFINITY" : "-INFINITY";
+  char buf[64];
+  snprintf(buf, sizeof buf, e->o->real == DT_F32 ? "%.9g" : "%.17g", v);
+  if (!strpbrk(buf, ".e"))
+    strcat(buf, ".0");
+  return arena_printf(&e->c->arena, "%s%s", buf, e->o->real == DT_F32 ? "f" : "");
+}
+
+static int is_c_keyword(const char *s) {
+  static const char *const kw[] = {
+      "auto", "break", "case", "char", "const", "continue", "default", "do",
+      "double", "else", "enum", "extern", "float", "for", "goto", "if",
+      "inline", "int", "long", "register", "restrict", "return", "short",
+      "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+      "unsigned", "void", "volatile", "while", "m", "ws", "off", "w", "need",
+      "i", "j", "k", "acc", "mx", "t", "s", "n", NULL};
+  for (int i = 0; kw[i]; i++)
+    if (!strcmp(kw[i], s))
+      return 1;
+  return !strncmp(s, "dx", 2) || !strncmp(s, "in", 2) || !strncmp(s, "out", 3);
+}
+
+/* ------------------------------------------------------ C names, slots */
+
+static void name_nodes(Emitter *e, Region *r, PtrVec *used) {
+  for (Node *n = r->first; n; n = n->next) {
+    char buf[256];
+    size_t k = 0;
+    for (const char *s = n->name; *s && k < sizeof buf - 8; s++)
+      buf[k++] = isalnum((unsigned char)*s) ? *s : '_';
+    buf[k] = 0;
+    const char *base = isdigit((unsigned char)buf[0]) || is_c_keyword(buf)
+                           ? arena_printf(&e->c->arena, "v_%s", buf)
+                           : arena_strdup(&e->c->arena, buf);
+    for (int i = 0; i < e->mod->syms.n; i++)
+      if (!strcmp(base, e->mod->syms.name[i]))
+        base = arena_printf(&e->c->arena, "v_%s", buf);
+    const char *name = base;
+    for (int d = 1;; d++) {
+      int clash = 0;
+      for (int i = 0; i < used->n && !clash; i++)
+        clash = !strcmp(used->v[i], name);
+      if (!clash)
+        break;
+      name = arena_printf(&e->c->arena, "%s_%d", base, d);
+    }
+    vec_push(&e->c->arena, used, (void *)name);
+    e->cname[n->id] = name;
+    if (n->body)
+      name_nodes(e, n->body, used);
+  }
+}
+
+static int needs_slot(const Node *n) {
+  switch (n->op) {
+  case OP_INPUT: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
+  case OP_GET: case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_UPDATE:
+  case OP_MINIMIZE: case OP_SCAN:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
+static const char *conv_shape(Emitter *e, const Node *n);
+
+/* Workspace layout: every value its own 64-byte aligned slot (memory
+ * planning will share them). The plan function computes the offsets from
+ * the symbolic dimensions. */
+static void plan_region(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    e->slot[n->id] = -1;
+    if (n->op == OP_PERMUTE && e->absorbed[n->id])
+      ;
+    else if (needs_slot(n)) {
+      e->slot[n->id] = e->nslots++;
+      sb_printf(&e->plan, "  off[%d] = t; t += NNC_ALIGN(sizeof(%s) * (size_t)%s); /* %s %s */\n",
+                e->slot[n->id], ctype(e, n->type.dtype), numelc(e, n->type),
+                e->cname[n->id], typestr(e, n->type));
+    }
+    if (n->op == OP_SCAN)
+      for (int i = 0; i < n->nresult - (int)ir_attr_int(n, "ncarry", 0); i++) {
+        sb_printf(&e->plan, "  off[%d] = t; t += NNC_ALIGN(sizeof(%s) * (size_t)%s); /* %s result %d %s */\n",
+                  e->nslots, ctype(e, n->result[i].dtype), numelc(e, n->result[i]),
+                  e->cname[n->id], i, typestr(e, n->result[i]));
+        if (i == 0)
+          e->slot[n->id] = e->nslots;
+        e->nslots++;
+      }
+    if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT ||
+        n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV_TRANSPOSE2D) {
+      /* im2col scratch right after the value */
+      sb_printf(&e->plan,
+                "  {\n    const nnc_conv_shape s = %s;\n"
+                "    off[%d] = t; t += NNC_ALIGN(sizeof(%s) * nnc_conv2d_workspace(&s)); /* im2col */\n  }\n",
+                conv_shape(e, n), e->nslots++, e->real);
+    }
+    if (n->body)
+      plan_region(e, n->body);
+  }
+}
+
+static void count_uses(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      e->uses[n->in[i]->id]++;
+    if (n->body) {
+      count_uses(e, n->body);
+      for (int i = 0; i < n->body->nout; i++)
+        e->uses[n->body->out[i]->id]++;
+    }
+  }
+  for (int i = 0; i < r->nout; i++)
+    e->uses[r->out[i]->id]++;
+}
+
+/* A permute of the last two axes feeding only matmuls becomes a transpose
+ * flag of the GEMM instead of a copy. */
+static int swaps_last(const Node *n) {
+  if (n->op != OP_PERMUTE || n->type.rank < 2)
+    return 0;
+  const Attr *p = ir_attr(n, "perm");
+  int r = n->type.rank;
+  for (int i = 0; i < r - 2; i++)
+    if (p->ints[i] != i)
+      return 0;
+  return p->ints[r - 2] == r - 1 && p->ints[r - 1] == r - 2;
+}
+
+static void find_absorbed(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    if (n->op == OP_MATMUL)
+      for (int i = 0; i < 2; i++)
+        if (swaps_last(n->in[i]) && n->in[i]->type.rank == 2)
+          e->absorbed[n->in[i]->id]++;
+    if (n->body)
+      find_absorbed(e, n->body);
+  }
+  for (Node *n = r->first; n; n = n->next)
+    if (n->op == OP_PERMUTE)
+      e->absorbed[n->id] = e->absorbed[n->id] && e->absorbed[n->id] == e->uses[n->id];
+}
+
+/* ------------------------------------------------------------ values */
+
+/* The C expression of a node's data pointer (after its declaration). */
+static const char *ptr(Emitter *e, const Node *n) { return e->cname[n->id]; }
+
+/* Element `idx` of operand n, as C: rank-0 constants inline. */
+static const char *elem(Emitter *e, const Node *n, const char *idx) {
+  if (n->op == OP_CONST && n->type.rank == 0)
+    return dtype_is_float(n->type.dtype)
+               ? lit(e, ir_attr_float(n, "value", 0))
+               : arena_printf(&e->c->arena, "%lld",
+                              (long long)ir_attr_float(n, "value", 0));
+  if (n->type.rank == 0)
+    return arena_printf(&e->c->arena, "%s[0]", ptr(e, n));
+  return arena_printf(&e->c->arena, "%s[%s]", ptr(e, n), idx);
+}
+
+/* Declares the pointer of node n at its first appearance. */
+static void declare(Emitter *e, Node *n) {
+  const char *ct = ctype(e, n->type.dtype), *nm = e->cname[n->id];
+  const char *ty = typestr(e, n->type);
+  switch (n->op) {
+  case OP_INPUT: return; /* a function argument */
+  case OP_PARAM:
+  case OP_BUFFER: {
+    const char *name = ir_attr(n, "name")->s;
+    int64_t off = 0;
+    for (int i = 0; i < e->md->params.n; i++)
+      if (!strcmp(((ParamDecl *)e->md->params.v[i])->name, name))
+        off = e->poff[i];
+    if (n->op == OP_PARAM)
+      out(e, "%s *%s = m->params + %lld; /* %s */\n", ct, nm, (long long)off,
+          ty);
+    else
+      out(e, "%s *%s = (%s *)(m->buffers + %lld); /* %s */\n", ct, nm, ct,
+          (long long)off, ty);
+    return;
+  }
+  case OP_RESHAPE:
+    out(e, "%s *%s = (%s *)%s; /* %s, a view */\n", ct, nm, ct, ptr(e, n->in[0]), ty);
+    return;
+  case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_UPDATE: case OP_MINIMIZE:
+  case OP_SCAN: case OP_GET:
+    return;
+  default:
+    break;
+  }
+  if (e->slot[n->id] < 0)
+    return;
+  out(e, "%s *%s = (%s *)(w + off[%d]); /* %s */\n", ct, nm, ct,
+      e->slot[n->id], ty);
+}
+
+/* ------------------------------------------------------------ loops */
+
+static const char *iv(int k) {
+  static const char *const names[] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
+  return names[k];
+}
+
+static void open_loops(Emitter *e, Type t) {
+  for (int k = 0; k < t.rank; k++) {
+    out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(k), iv(k),
+        dimc(e, t.dim[k]), iv(k));
+    e->indent++;
+  }
+}
+
+static void close_loops(Emitter *e, Type t) { e->indent -= t.rank; }
+
+/* Flat index of an operand of type t read at the loop indices of an output
+ * of rank `rank` (right-aligned, size-1 axes broadcast). */
+static const char *bindex(Emitter *e, Type t, int rank) {
+  StrBuf b = {0};
+  int lead = rank - t.rank;
+  for (int j = 0; j < t.rank; j++) {
+    if (dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1)
+      continue;
+    const char *st = prodc(e, &t, j + 1, t.rank);
+    sb_printf(&b, "%s%s%s%s", b.len ? " + " : "", iv(lead + j),
+              strcmp(st, "1") ? "*" : "", strcmp(st, "1") ? st : "");
+  }
+  const char *s = arena_strdup(&e->c->arena, b.len ? b.s : "0");
+  sb_free(&b);
+  return s;
+}
+
+static int same_shape(Type a, Type b) {
+  if (a.rank != b.rank)
+    return 0;
+  for (int i = 0; i < a.rank; i++)
+    if (!dim_eq(a.dim[i], b.dim[i]))
+      return 0;
+  return 1;
+}
+
+/* The expression of an elementwise op on its operands' elements. */
+static const char *ew_expr(Emitter *e, Node *n, const char **a) {
+  Arena *ar = &e->c->arena;
+  const char *x = a[0], *y = n->nin > 1 ? a[1] : NULL;
+  int fl = dtype_is_float(n->type.dtype);
+  switch (n->op) {
+  case OP_NEG: return arena_printf(ar, "-%s", x);
+  case OP_EXP: return arena_printf(ar, "%s(%s)", fn(e, "exp"), x);
+  case OP_LOG: return arena_printf(ar, "%s(%s)", fn(e, "log"), x);
+  case OP_SQRT: return arena_printf(ar, "%s(%s)", fn(e, "sqrt"), x);
+  case OP_RSQRT: return arena_printf(ar, "%s / %s(%s)", lit(e, 1), fn(e, "sqrt"), x);
+  case OP_ABS:
+    return fl ? arena_printf(ar, "%s(%s)", fn(e, "fabs"), x)
+              : arena_printf(ar, "(%s < 0 ? -%s : %s)", x, x, x);
+  case OP_SIGN: return arena_printf(ar, "(%s)((%s > 0) - (%s < 0))", ctype(e, n->type.dtype), x, x);
+  case OP_SIN: return arena_printf(ar, "%s(%s)", fn(e, "sin"), x);
+  case OP_COS: return arena_printf(ar, "%s(%s)", fn(e, "cos"), x);
+  case OP_TANH: return arena_printf(ar, "%s(%s)", fn(e, "tanh"), x);
+  case OP_SIGMOID: return arena_printf(ar, "%s / (%s + %s(-%s))", lit(e, 1), lit(e, 1), fn(e, "exp"), x);
+  case OP_RELU: return arena_printf(ar, "(%s > 0 ? %s : 0)", x, x);
+  case OP_LEAKY_RELU:
+    return arena_printf(ar, "(%s > 0 ? %s : %s * %s)", x, x, lit(e, ir_attr_float(n, "slope", 0.01)), x);
+  case OP_ELU:
+    return arena_printf(ar, "(%s > 0 ? %s : %s * (%s(%s) - %s))", x, x,
+                        lit(e, ir_attr_float(n, "alpha", 1)), fn(e, "exp"), x, lit(e, 1));
+  case OP_GELU: {
+    const Attr *ap = ir_attr(n, "approximate");
+    if (ap && !strcmp(ap->s, "tanh"))
+      return arena_printf(ar, "%s * %s * (%s + %s(%s * (%s + %s * %s * %s * %s)))", lit(e, 0.5), x,
+                          lit(e, 1), fn(e, "tanh"), lit(e, 0.7978845608028654), x,
+                          lit(e, 0.044715), x, x, x);
+    return arena_printf(ar, "%s * %s * (%s + %s(%s * %s))", lit(e, 0.5), x, lit(e, 1),
+                        fn(e, "erf"), x, lit(e, 0.70710678118654752));
+  }
+  case OP_GELU_GRAD: {
+    const Attr *ap = ir_attr(n, "approximate");
+    if (ap && !strcmp(ap->s, "tanh")) { /* d/dx 0.5 x (1 + tanh u) */
+      const char *u = arena_printf(ar, "%s(%s * (%s + %s * %s * %s * %s))", fn(e, "tanh"),
+                                   lit(e, 0.7978845608028654), x, lit(e, 0.044715), x, x, x);
+      return arena_printf(ar, "%s * (%s * (%s + %s) + %s * %s * (%s - %s * %s) * %s * (%s + %s * %s * %s))",
+                          y, lit(e, 0.5), lit(e, 1), u, lit(e, 0.5), x, lit(e, 1), u, u,
+                          lit(e, 0.7978845608028654), lit(e, 1), lit(e, 3 * 0.044715), x, x);
+    }
+    return arena_printf(ar, "%s * (%s * (%s + %s(%s * %s)) + %s * %s(%s * %s * %s) * %s)", y,
+                        lit(e, 0.5), lit(e, 1), fn(e, "erf"), x, lit(e, 0.70710678118654752),
+                        x, fn(e, "exp"), lit(e, -0.5), x, x, lit(e, 0.3989422804014327));
+  }
+  case OP_SOFTPLUS:
+    return arena_printf(ar, "(%s > 20 ? %s : %s(%s(%s)))", x, x, fn(e, "log1p"), fn(e, "exp"), x);
+  case OP_NOT: return arena_printf(ar, "!%s", x);
+  case OP_CAST: return arena_printf(ar, "(%s)%s", ctype(e, n->type.dtype), x);
+  case OP_DETACH: return x;
+  case OP_EXPAND: return x;
+  case OP_ADD: return arena_printf(ar, "%s + %s", x, y);
+  case OP_SUB: return arena_printf(ar, "%s - %s", x, y);
+  case OP_MUL: return arena_printf(ar, "%s * %s", x, y);
+  case OP_DIV: return arena_printf(ar, "%s / %s", x, y);
+  case OP_POW: return arena_printf(ar, "%s(%s, %s)", fn(e, "pow"), x, y);
+  case OP_MAXIMUM: return arena_printf(ar, "(%s > %s ? %s : %s)", x, y, x, y);
+  case OP_MINIMUM: return arena_printf(ar, "(%s < %s ? %s : %s)", x, y, x, y);
+  case OP_AND: return arena_printf(ar, "(%s && %s)", x, y);
+  case OP_OR: return arena_printf(ar, "(%s || %s)", x, y);
+  case OP_EQ: return arena_printf(ar, "(%s == %s)", x, y);
+  case OP_NE: return arena_printf(ar, "(%s != %s)", x, y);
+  case OP_LT: return arena_printf(ar, "(%s < %s)", x, y);
+  case OP_LE: return arena_printf(ar, "(%s <= %s)", x, y);
+  case OP_GT: return arena_printf(ar, "(%s > %s)", x, y);
+  case OP_GE: return arena_printf(ar, "(%s >= %s)", x, y);
+  case OP_WHERE: return arena_printf(ar, "(%s ? %s : %s)", x, y, a[2]);
+  default: return "0";
+  }
+}
+
+static void emit_elementwise(Emitter *e, Node *n) {
+  const char *a[3];
+  int flat = 1;
+  for (int i = 0; i < n->nin; i++)
+    if (n->in[i]->type.rank != 0 && !same_shape(n->in[i]->type, n->type))
+      flat = 0;
+  if (flat) {
+    for (int i = 0; i < n->nin; i++)
+      a[i] = elem(e, n->in[i], "i");
+    out(e, "for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
+    out(e, "  %s[i] = %s;\n", ptr(e, n), ew_expr(e, n, a));
+    return;
+  }
+  for (int i = 0; i < n->nin; i++)
+    a[i] = elem(e, n->in[i], bindex(e, n->in[i]->type, n->type.rank));
+  open_loops(e, n->type);
+  out(e, "%s[%s] = %s;\n", ptr(e, n), bindex(e, n->type, n->type.rank),
+      ew_expr(e, n, a));
+  close_loops(e, n->type);
+}
+
+static void fill(Emitter *e, Node *n, const char *value) {
+  out(e, "for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
+  out(e, "  %s[i] = %s;\n", ptr(e, n), value);
+}
+
+static void zero(Emitter *e, Node *n) {
+  out(e, "memset(%s, 0, sizeof(%s) * (size_t)%s);\n", ptr(e, n),
+      ctype(e, n->type.dtype), numelc(e, n->type));
+}
+
+/* ------------------------------------------------------- reductions */
+
+/* Loops over the kept axes outside and the reduced axes inside. */
+static void emit_reduce(Emitter *e, Node *n) {
+  Node *x = n->in[0];
+  Type t = x->type;
+  char red[64] = {0};
+  if (n->op == OP_ARGMAX)
+    red[ir_attr_int(n, "axis", 0)] = 1;
+  else {
+    const Attr *ax = ir_attr(n, "axes");
+    if (!ax || !ax->n)
+      memset(red, 1, (size_t)t.rank);
+    else
+      for (int i = 0; i < ax->n; i++)
+        red[ax->ints[i]] = 1;
+  }
+  StrBuf oi = {0};
+  for (int j = 0; j < t.rank; j++)
+    if (!red[j]) {
+      Dim st = dim_const(&e->c->arena, 1);
+      for (int k = j + 1; k < t.rank; k++)
+        if (!red[k])
+          dim_mul(&e->c->arena, st, t.dim[k], &st);
+      sb_printf(&oi, "%s%s*%s", oi.len ? " + " : "", iv(j), dimc(e, st));
+    }
+  const char *oidx = arena_strdup(&e->c->arena, oi.len ? oi.s : "0");
+  sb_free(&oi);
+  const char *xi = bindex(e, t, t.rank);
+  int fl = dtype_is_float(t.dtype);
+  const char *acc_t = fl ? "double" : "int64_t";
+  for (int j = 0; j < t.rank; j++)
+    if (!red[j]) {
+      out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(j), iv(j), dimc(e, t.dim[j]), iv(j));
+      e->indent++;
+    }
+  out(e, "{\n");
+  e->indent++;
+  int nred = 0;
+  Dim cnt = dim_const(&e->c->arena, 1);
+  for (int j = 0; j < t.rank; j++)
+    if (red[j])
+      nred++, dim_mul(&e->c->arena, cnt, t.dim[j], &cnt);
+  const char *init = "0";
+  switch (n->op) {
+  case OP_MAX: case OP_LOGSUMEXP: case OP_ARGMAX: init = fl ? "-INFINITY" : "INT64_MIN"; break;
+  case OP_MIN: init = fl ? "INFINITY" : "INT64_MAX"; break;
+  default: break;
+  }
+  out(e, "%s acc = %s;\n", acc_t, init);
+  if (n->op == OP_ARGMAX)
+    out(e, "int32_t best = 0;\n");
+  for (int pass = 0; pass < (n->op == OP_LOGSUMEXP ? 2 : 1); pass++) {
+    if (pass == 1) {
+      out(e, "double mx = acc;\n");
+      out(e, "acc = 0;\n");
+    }
+    for (int j = 0; j < t.rank; j++)
+      if (red[j]) {
+        out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(j), iv(j), dimc(e, t.dim[j]), iv(j));
+        e->indent++;
+      }
+    const char *v = arena_printf(&e->c->arena, "%s[%s]", ptr(e, x), xi);
+    switch (n->op) {
+    case OP_SUM: case OP_MEAN: out(e, "acc += %s;\n", v); break;
+    case OP_MAX: out(e, "if (%s > acc) acc = %s;\n", v, v); break;
+    case OP_MIN: out(e, "if (%s < acc) acc = %s;\n", v, v); break;
+    case OP_LOGSUMEXP:
+      if (pass == 0)
+        out(e, "if (%s > acc) acc = %s;\n", v, v);
+      else
+        out(e, "acc += exp(%s - mx);\n", v);
+      break;
+    case OP_ARGMAX: {
+      int ax = (int)ir_attr_int(n, "axis", 0);
+      out(e, "if (%s > acc) { acc = %s; best = (int32_t)%s; }\n", v, v, iv(ax));
+      break;
+    }
+    default: break;
+    }
+    e->indent -= nred;
+  }
+  const char *res = "acc";
+  if (n->op == OP_MEAN)
+    res = arena_printf(&e->c->arena, "acc / (double)%s", dimc(e, cnt));
+  else if (n->op == OP_LOGSUMEXP)
+    res = "(mx == -INFINITY ? mx : mx + log(acc))";
+  else if (n->op == OP_ARGMAX)
+    res = "best";
+  out(e, "%s[%s] = (%s)(%s);\n", ptr(e, n), oidx, ctype(e, n->type.dtype), res);
+  e->indent--;
+  out(e, "}\n");
+  e->indent -= t.rank - nred;
+}
+
+/* softmax and log_softmax along one axis: outer x axis x inner. */
+static void emit_softmax(Emitter *e, Node *n) {
+  Node *x = n->in[0];
+  Type t = x->type;
+  int ax = (int)ir_attr_int(n, "axis", 0);
+  const char *outer = prodc(e, &t, 0, ax), *len = dimc(e, t.dim[ax]),
+             *inner = prodc(e, &t, ax + 1, t.rank);
+  const char *X = ptr(e, x), *Y = ptr(e, n);
+  out(e, "for (int64_t o = 0; o < %s; o++)\n", outer);
+  out(e, "  for (int64_t k = 0; k < %s; k++) {\n", inner);
+  e->indent += 2;
+  out(e, "const int64_t base = o * %s * %s + k;\n", len, inner);
+  out(e, "double mx = -INFINITY, sum = 0;\n");
+  out(e, "for (int64_t j = 0; j < %s; j++)\n", len);
+  out(e, "  if (%s[base + j * %s] > mx) mx = %s[base + j * %s];\n", X, inner, X, inner);
+  out(e, "for (int64_t j = 0; j < %s; j++)\n", len);
+  out(e, "  sum += exp(%s[base + j * %s] - mx);\n", X, inner);
+  out(e, "for (int64_t j = 0; j < %s; j++)\n", len);
+  if (n->op == OP_SOFTMAX)
+    out(e, "  %s[base + j * %s] = (%s)(exp(%s[base + j * %s] - mx) / sum);\n", Y, inner,
+        e->real, X, inner);
+  else
+    out(e, "  %s[base + j * %s] = (%s)(%s[base + j * %s] - mx - log(sum));\n", Y, inner,
+        e->real, X, inner);
+  e->indent -= 2;
+  out(e, "  }\n");
+}
+
+/* ------------------------------------------------------------ matmul */
+
+static void emit_matmul(Emitter *e, Node *n) {
+  Node *A = n->in[0], *B = n->in[1];
+  int ta = 0, tb = 0;
+  if (A->op == OP_PERMUTE && e->absorbed[A->id])
+    ta = 1;
+  if (B->op == OP_PERMUTE && e->absorbed[B->id])
+    tb = 1;
+  Type at = A->type, bt = B->type, ct = n->type;
+  int ra = at.rank, rb = bt.rank;
+  const char *M = ra == 1 ? "1" : dimc(e, at.dim[ra - 2]);
+  const char *K = dimc(e, at.dim[ra - 1]);
+  const char *N = rb == 1 ? "1" : dimc(e, bt.dim[rb - 1]);
+  const char *pa = ta ? ptr(e, A->in[0]) : ptr(e, A);
+  const char *pb = tb ? ptr(e, B->in[0]) : ptr(e, B);
+  int nb = ct.rank - (ra == 1 ? 0 : 1) - (rb == 1 ? 0 : 1);
+  Type batch = ct;
+  batch.rank = nb;
+  /* batch offsets, broadcast like elementwise operands */
+  Type ab = at, bb = bt;
+  ab.rank = ra >= 2 ? ra - 2 : 0;
+  bb.rank = rb >= 2 ? rb - 2 : 0;
+  open_loops(e, batch);
+  const char *oa = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, ab, nb), M, K);
+  const char *ob = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, bb, nb), K, N);
+  const char *oc = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, batch, nb), M, N);
+  out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, 0, %s + %s, %s);\n",
+      e->o->real == DT_F32 ? "s" : "d", ta, tb, M, N, K, pa, oa, ta ? M : K, pb, ob,
+      tb ? K : N, ptr(e, n), oc, N);
+  close_loops(e, batch);
+}
+
+/* ------------------------------------------------------- data movement */
+
+/* Index into a tensor of type t with the loop variable of axis j replaced
+ * where sub[j] is set (slices, concatenation, scatter along an axis). */
+static const char *index_with(Emitter *e, Type t, const char **sub) {
+  StrBuf b = {0};
+  for (int j = 0; j < t.rank; j++) {
+    const char *st = prodc(e, &t, j + 1, t.rank);
+    const char *v = sub && sub[j] ? sub[j] : iv(j);
+    sb_printf(&b, "%s(%s)*%s", b.len ? " + " : "", v, st);
+  }
+  const char *s = arena_strdup(&e->c->arena, b.len ? b.s : "0");
+  sb_free(&b);
+  return s;
+}
+
+static void emit_permute(Emitter *e, Node *n) {
+  Node *x = n->in[0];
+  const Attr *p = ir_attr(n, "perm");
+  const char *sub[64];
+  for (int j = 0; j < x->type.rank; j++)
+    sub[j] = NULL;
+  for (int j = 0; j < n->type.rank; j++)
+    sub[p->ints[j]] = iv(j);
+  open_loops(e, n->type);
+  out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, NULL), ptr(e, x),
+      index_with(e, x->type, sub));
+  close_loops(e, n->type);
+}
+
+static void emit_slice(Emitter *e, Node *n, int grad) {
+  Node *x = n->in[0];
+  int ax = (int)ir_attr_int(n, "axis", 0);
+  const char *start = dimc(e, ir_attr(n, "start")->dims[0]);
+  int64_t step = ir_attr_int(n, "step", 1);
+  const char *sub[64] = {0};
+  sub[ax] = arena_printf(&e->c->arena, "%s + %s*%lld", start, iv(ax), (long long)step);
+  if (!grad) {
+    open_loops(e, n->type);
+    out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, NULL), ptr(e, x),
+        index_with(e, x->type, sub));
+    close_loops(e, n->type);
+  } else { /* place the slice's gradient into zeros */
+    zero(e, n);
+    open_loops(e, x->type);
+    out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, sub), ptr(e, x),
+        index_with(e, x->type, NULL));
+    close_loops(e, x->type);
+  }
+}
+
+static void emit_concat(Emitter *e, Node *n) {
+  int ax = (int)ir_attr_int(n, "axis", 0);
+  Dim off = dim_const(&e->c->arena, 0);
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    const char *sub[64] = {0};
+    sub[ax] = arena_printf(&e->c->arena, "%s + %s", dimc(e, off), iv(ax));
+    open_loops(e, x->type);
+    out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, sub), ptr(e, x),
+        index_with(e, x->type, NULL));
+    close_loops(e, x->type);
+    dim_add(&e->c->arena, off, x->type.dim[ax], &off);
+  }
+}
+
+/* An index read from an i32 tensor, wrapped like Python and checked. */
+static void read_index(Emitter *e, const char *var, const char *src, const char *len) {
+  out(e, "int64_t %s = %s;\n", var, src);
+  out(e, "if (%s < 0) %s += %s;\n", var, var, len);
+  out(e, "if (%s < 0 || %s >= %s) return NNC_EINDEX;\n", var, var, len);
+}
+
+static void emit_take(Emitter *e, Node *n, int grad) {
+  Node *x = n->in[0], *idx = n->in[1];
+  int ax = (int)ir_attr_int(n, "axis", 0);
+  Type big = grad ? n->type : x->type; /* the tensor indexed along ax */
+  const char *outer = prodc(e, &big, 0, ax), *len = dimc(e, big.dim[ax]),
+             *inner = prodc(e, &big, ax + 1, big.rank), *cnt = numelc(e, idx->type);
+  if (grad)
+    zero(e, n);
+  out(e, "for (int64_t o = 0; o < %s; o++)\n", outer);
+  out(e, "  for (int64_t j = 0; j < %s; j++) {\n", cnt);
+  e->indent += 2;
+  read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), len);
+  out(e, "for (int64_t k = 0; k < %s; k++)\n", inner);
+  if (!grad)
+    out(e, "  %s[(o * %s + j) * %s + k] = %s[(o * %s + v) * %s + k];\n", ptr(e, n), cnt,
+        inner, ptr(e, x), len, inner);
+  else
+    out(e, "  %s[(o * %s + v) * %s + k] += %s[(o * %s + j) * %s + k];\n", ptr(e, n), len,
+        inner, ptr(e, x), cnt, inner);
+  e->indent -= 2;
+  out(e, "  }\n");
+}
+
+static void emit_take_along(Emitter *e, Node *n, int grad) {
+  Node *x = n->in[0], *idx = n->in[1];
+  int ax = (int)ir_attr_int(n, "axis", 0);
+  Type big = grad ? n->type : x->type;
+  const char *sub[64] = {0};
+  sub[ax] = "v";
+  if (grad)
+    zero(e, n);
+  open_loops(e, idx->type);
+  out(e, "{\n");
+  e->indent++;
+  read_index(e, "v", arena_printf(&e->c->arena, "%s[%s]", ptr(e, idx), index_with(e, idx->type, NULL)),
+             dimc(e, big.dim[ax]));
+  if (!grad)
+    out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, idx->type, NULL), ptr(e, x),
+        index_with(e, big, sub));
+  else
+    out(e, "%s[%s] += %s[%s];\n", ptr(e, n), index_with(e, big, sub), ptr(e, x),
+        index_with(e, idx->type, NULL));
+  e->indent--;
+  out(e, "}\n");
+  close_loops(e, idx->type);
+}
+
+static void emit_scatter(Emitter *e, Node *n) {
+  Node *src = n->in[0], *idx = n->in[1];
+  const char *rows = dimc(e, n->type.dim[0]), *E = dimc(e, src->type.dim[0]);
+  const char *F = prodc(e, &src->type, 1, src->type.rank);
+  int mx = n->op == OP_SCATTER_MAX;
+  if (mx)
+    fill(e, n, "-INFINITY");
+  else
+    zero(e, n);
+  out(e, "for (int64_t j = 0; j < %s; j++) {\n", E);
+  e->indent++;
+  read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), rows);
+  out(e, "for (int64_t k = 0; k < %s; k++)\n", F);
+  if (mx)
+    out(e, "  if (%s[j * %s + k] > %s[v * %s + k]) %s[v * %s + k] = %s[j * %s + k];\n",
+        ptr(e, src), F, ptr(e, n), F, ptr(e, n), F, ptr(e, src), F);
+  else
+    out(e, "  %s[v * %s + k] += %s[j * %s + k];\n", ptr(e, n), F, ptr(e, src), F);
+  e->indent--;
+  out(e, "}\n");
+  if (mx) { /* rows nothing was scattered into are 0 */
+    out(e, "for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
+    out(e, "  if (%s[i] == -INFINITY) %s[i] = 0;\n", ptr(e, n), ptr(e, n));
+  }
+}
+
+static void emit_one_hot(Emitter *e, Node *n) {
+  Node *idx = n->in[0];
+  const char *cls = dimc(e, n->type.dim[n->type.rank - 1]);
+  zero(e, n);
+  out(e, "for (int64_t j = 0; j < %s; j++) {\n", numelc(e, idx->type));
+  e->indent++;
+  read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), cls);
+  out(e, "%s[j * %s + v] = 1;\n", ptr(e, n), cls);
+  e->indent--;
+  out(e, "}\n");
+}
+
+static void emit_upsample(Emitter *e, Node *n) {
+  Node *x = n->in[0];
+  const Attr *sc = ir_attr(n, "scale");
+  const char *sub[4] = {NULL, NULL,
+                        arena_printf(&e->c->arena, "%s / %lld", iv(2), (long long)sc->ints[0]),
+                        arena_printf(&e->c->arena, "%s / %lld", iv(3), (long long)sc->ints[1])};
+  open_loops(e, n->type);
+  out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, NULL), ptr(e, x),
+      index_with(e, x->type, sub));
+  close_loops(e, n->type);
+}
+
+/* ------------------------------------------------------ convolutions */
+
+static int64_t attr2(const Node *n, const char *key, int i, int64_t dflt) {
+  const Attr *a = ir_attr(n, key);
+  return a && a->n == 2 ? a->ints[i] : dflt;
+}
+
+/* The nnc_conv_shape of the convolution behind a conv-family node:
+ * input [n,c,h,w] -> output [n,o,oh,ow] with a [o, c/g, kh, kw] kernel. */
+static const char *conv_shape(Emitter *e, const Node *n) {
+  Type in, outp, wt;
+  switch (n->op) {
+  case OP_CONV2D:
+    in = n->in[0]->type, wt = n->in[1]->type, outp = n->type;
+    break;
+  case OP_CONV2D_GRAD_INPUT:
+    in = n->type, wt = n->in[1]->type, outp = n->in[0]->type;
+    break;
+  case OP_CONV2D_GRAD_WEIGHT:
+    in = n->in[0]->type, wt = n->type, outp = n->in[1]->type;
+    break;
+  default: /* conv_transpose2d: the conv maps its output to its input */
+    in = n->type, wt = n->in[1]->type, outp = n->in[0]->type;
+    break;
+  }
+  return arena_printf(
+      &e->c->arena, "{%s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %lld, %lld, %lld, %lld}",
+      dimc(e, in.dim[0]), dimc(e, in.dim[1]), dimc(e, in.dim[2]), dimc(e, in.dim[3]),
+      dimc(e, outp.dim[1]), dimc(e, wt.dim[2]), dimc(e, wt.dim[3]), dimc(e, outp.dim[2]),
+      dimc(e, outp.dim[3]), (long long)attr2(n, "stride", 0, 1), (long long)attr2(n, "stride", 1, 1),
+      (long long)attr2(n, "padding", 0, 0), (long long)attr2(n, "padding", 1, 0),
+      (long long)attr2(n, "dilation", 0, 1), (long long)attr2(n, "dilation", 1, 1),
+      (long long)ir_attr_int(n, "groups", 1));
+}
+
+static const char *pool_shape(Emitter *e, const Node *n) {
+  Type in = n->op == OP_AVG_POOL2D_GRAD ? n->type : n->in[0]->type;
+  Type o = n->op == OP_MAX_POOL2D || n->op == OP_AVG_POOL2D ? n->type
+           : n->op == OP_MAX_POOL2D_GRAD                  ? n->in[1]->type
+                                                          : n->in[0]->type;
+  int64_t k0 = attr2(n, "kernel", 0, 1), k1 = attr2(n, "kernel", 1, 1);
+  return arena_printf(
+      &e->c->arena, "{%s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %lld, %lld, %lld}",
+      dimc(e, in.dim[0]), dimc(e, in.dim[1]), dimc(e, in.dim[2]), dimc(e, in.dim[3]),
+      dimc(e, o.dim[2]), dimc(e, o.dim[3]), (long long)k0, (long long)k1,
+      (long long)attr2(n, "stride", 0, k0), (long long)attr2(n, "stride", 1, k1),
+      (long long)attr2(n, "padding", 0, 0), (long long)attr2(n, "padding", 1, 0));
+}
+
+static void emit_conv(Emitter *e, Node *n) {
+  const char *sx = e->sfx;
+  const char *scratch = arena_printf(&e->c->arena, "(%s *)(w + off[%d])", e->real,
+                                     e->slot[n->id] + 1);
+  out(e, "{\n");
+  e->indent++;
+  out(e, "const nnc_conv_shape s = %s;\n", conv_shape(e, n));
+  switch (n->op) {
+  case OP_CONV2D:
+    out(e, "nnc_conv2d_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
+        ptr(e, n), scratch);
+    break;
+  case OP_CONV2D_GRAD_INPUT:
+  case OP_CONV_TRANSPOSE2D:
+    zero(e, n);
+    out(e, "nnc_conv2d_grad_input_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+        ptr(e, n->in[1]), ptr(e, n), scratch);
+    break;
+  default:
+    zero(e, n);
+    out(e, "nnc_conv2d_grad_weight_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+        ptr(e, n->in[1]), ptr(e, n), scratch);
+  }
+  e->indent--;
+  out(e, "}\n");
+}
+
+static void emit_pool(Emitter *e, Node *n) {
+  const char *sx = e->sfx;
+  out(e, "{\n");
+  e->indent++;
+  out(e, "const nnc_pool_shape s = %s;\n", pool_shape(e, n));
+  switch (n->op) {
+  case OP_MAX_POOL2D:
+  case OP_AVG_POOL2D:
+    out(e, "nnc_%spool2d_%s(&s, %s, %s);\n", n->op == OP_MAX_POOL2D ? "max" : "avg", sx,
+        ptr(e, n->in[0]), ptr(e, n));
+    break;
+  case OP_MAX_POOL2D_GRAD:
+    zero(e, n);
+    out(e, "nnc_maxpool2d_grad_%s(&s, %s, %s, %s);\n", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
+        ptr(e, n));
+    break;
+  default:
+    zero(e, n);
+    out(e, "nnc_avgpool2d_grad_%s(&s, %s, %s);\n", sx, ptr(e, n->in[0]), ptr(e, n));
+  }
+  e->indent--;
+  out(e, "}\n");
+}
+
+/* -------------------------------------------------------------- scan */
+
+static void emit_region(Emitter *e, Region *r);
+
+static Node *carry_node(Region *body, int i) {
+  for (Node *x = body->first; x; x = x->next)
+    if (x->op == OP_SCAN_CARRY && ir_attr_int(x, "index", 0) == i)
+      return x;
+  return NULL;
+}
+
+static Node *index_node(Region *body) {
+  for (Node *x = body->first; x; x = x->next)
+    if (x->op == OP_SCAN_INDEX)
+      return x;
+  return NULL;
+}
+
+static void copy(Emitter *e, const char *dst, Node *src) {
+  if (src->op == OP_CONST && src->type.rank == 0) {
+    out(e, "%s[0] = %s;\n", dst, elem(e, src, "0"));
+    return;
+  }
+  out(e, "memcpy(%s, %s, sizeof(%s) * (size_t)%s);\n", dst, ptr(e, src),
+      ctype(e, src->type.dtype), numelc(e, src->type));
+}
+
+/* The loop of a scan: carries copied in, the body once per step, each
+ * yield stored at its step's place in the stacked result, carries copied
+ * back for the next step. */
+static void emit_scan(Emitter *e, Node *n) {
+  Region *b = n->body;
+  int nc = (int)ir_attr_int(n, "ncarry", 0), ny = b->nout - nc;
+  const char *start = dimc(e, ir_attr(n, "start")->dims[0]);
+  const char *steps = dimc(e, ir_attr(n, "steps")->dims[0]);
+  const Attr *axes = ir_attr(n, "axes");
+  for (int i = 0; i < nc; i++) {
+    Node *cn = carry_node(b, i);
+    if (cn)
+      copy(e, ptr(e, cn), n->in[i]);
+  }
+  out(e, "for (int64_t step = 0; step < %s; step++) {\n", steps);
+  e->indent++;
+  out(e, "const int64_t pos = %s ? %s - 1 - step : step;\n",
+      ir_attr_int(n, "reverse", 0) ? "1" : "0", steps);
+  Node *ix = index_node(b);
+  if (ix)
+    out(e, "%s[0] = (int32_t)(%s + pos);\n", ptr(e, ix), start);
+  emit_region(e, b);
+  for (int k = 0; k < ny; k++) {
+    Node *y = b->out[nc + k];
+    Type st = n->result[k];
+    int ax = (int)axes->ints[k];
+    const char *outer = prodc(e, &y->type, 0, ax), *inner = prodc(e, &y->type, ax, y->type.rank);
+    out(e, "for (int64_t o = 0; o < %s; o++) /* yield %s */\n", outer, e->cname[y->id]);
+    out(e, "  memcpy((%s *)(w + off[%d]) + (o * %s + pos) * %s, %s + o * %s, sizeof(%s) * (size_t)%s);\n",
+        ctype(e, st.dtype), e->slot[n->id] + k, steps, inner,
+        y->op == OP_CONST && y->type.rank == 0 ? "(void)0" : ptr(e, y), inner,
+        ctype(e, st.dtype), inner);
+  }
+  for (int i = 0; i < nc; i++) {
+    Node *cn = carry_node(b, i), *nv = b->out[i];
+    if (cn && nv != cn)
+      copy(e, ptr(e, cn), nv);
+  }
+  e->indent--;
+  out(e, "}\n");
+}
+
+/* ---------------------------------------------------------- dispatch */
+
+static void emit_node(Emitter *e, Node *n) {
+  switch (n->op) {
+  case OP_INPUT: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE: case OP_GET:
+  case OP_SCAN_INDEX: case OP_SCAN_CARRY: case OP_MINIMIZE: case OP_UPDATE:
+    return;
+  case OP_CONST:
+  case OP_FULL:
+    fill(e, n, dtype_is_float(n->type.dtype) ? lit(e, ir_attr_float(n, "value", 0))
+                                            : arena_printf(&e->c->arena, "%lld", (long long)ir_attr_float(n, "value", 0)));
+    return;
+  default:
+    break;
+  }
+  if (n->op == OP_PERMUTE && e->absorbed[n->id])
+    return;
+  StrBuf b = {0};
+  sb_printf(&b, "%s = %s", n->name, nnc_ops[n->op].name);
+  for (int i = 0; i < n->nin; i++)
+    sb_printf(&b, "%s%s", i ? ", " : " ", n->in[i]->name);
+  out(e, "/* %s : %s  (%s:%d) */\n", b.s, n->op == OP_SCAN ? "scan" : typestr(e, n->type),
+      n->loc.file ? n->loc.file->name : "?", n->loc.line);
+  sb_free(&b);
+  switch (n->op) {
+  case OP_ARANGE: fill(e, n, "(int32_t)i"); break;
+  case OP_RAND_UNIFORM:
+    fill(e, n, arena_printf(&e->c->arena, "(%s)nnc_rng_uniform(&m->rng)", e->real));
+    break;
+  case OP_RAND_NORMAL:
+    fill(e, n, arena_printf(&e->c->arena, "(%s)nnc_rng_normal(&m->rng)", e->real));
+    break;
+  case OP_SUM: case OP_MEAN: case OP_MAX: case OP_MIN: case OP_LOGSUMEXP: case OP_ARGMAX:
+    emit_reduce(e, n);
+    break;
+  case OP_SOFTMAX: case OP_LOG_SOFTMAX: emit_softmax(e, n); break;
+  case OP_MATMUL: emit_matmul(e, n); break;
+  case OP_PERMUTE: emit_permute(e, n); break;
+  case OP_SLICE: emit_slice(e, n, 0); break;
+  case OP_SLICE_GRAD: emit_slice(e, n, 1); break;
+  case OP_CONCAT: emit_concat(e, n); break;
+  case OP_TAKE: emit_take(e, n, 0); break;
+  case OP_TAKE_GRAD: emit_take(e, n, 1); break;
+  case OP_TAKE_ALONG: emit_take_along(e, n, 0); break;
+  case OP_TAKE_ALONG_GRAD: emit_take_along(e, n, 1); break;
+  case OP_SCATTER_ADD: case OP_SCATTER_MAX: emit_scatter(e, n); break;
+  case OP_ONE_HOT: emit_one_hot(e, n); break;
+  case OP_CONV2D: case OP_CONV2D_GRAD_INPUT: case OP_CONV2D_GRAD_WEIGHT:
+  case OP_CONV_TRANSPOSE2D:
+    emit_conv(e, n);
+    break;
+  case OP_MAX_POOL2D: case OP_AVG_POOL2D: case OP_MAX_POOL2D_GRAD: case OP_AVG_POOL2D_GRAD:
+    emit_pool(e, n);
+    break;
+  case OP_UPSAMPLE: emit_upsample(e, n); break;
+  case OP_SCAN: emit_scan(e, n); break;
+  case OP_ACCUM_GRAD: {
+    const char *name = ir_attr(n, "name")->s;
+    int64_t off = 0;
+    for (int i = 0; i < e->md->params.n; i++)
+      if (!strcmp(((ParamDecl *)e->md->params.v[i])->name, name))
+        off = e->poff[i];
+    out(e, "for (int64_t i = 0; i < %s; i++) /* d %s */\n", numelc(e, n->type), name);
+    out(e, "  m->grads[%lld + i] += %s;\n", (long long)off, elem(e, n->in[0], "i"));
+    break;
+  }
+  case OP_INPUT_GRAD: {
+    int64_t k = ir_attr_int(n, "index", 0);
+    out(e, "if (dx_%lld)\n", (long long)k);
+    out(e, "  for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
+    out(e, "    dx_%lld[i] = %s;\n", (long long)k, elem(e, n->in[0], "i"));
+    break;
+  }
+  default:
+    emit_elementwise(e, n);
+  }
+}
+
+static void emit_region(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next)
+    emit_node(e, n);
+}
+
+/* Pointers of every value, in order, with their shapes. */
+static void declare_region(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    if (n->op == OP_GET) {
+      Node *s = n->in[0];
+      int k = (int)ir_attr_int(n, "index", 0);
+      int nc = (int)ir_attr_int(s, "ncarry", 0), ny = s->nresult - nc;
+      const char *ct = ctype(e, n->type.dtype);
+      if (k < ny)
+        out(e, "%s *%s = (%s *)(w + off[%d]); /* %s */\n", ct, e->cname[n->id], ct,
+            e->slot[s->id] + k, typestr(e, n->type));
+      else
+        out(e, "%s *%s = %s; /* %s, the final carry */\n", ct, e->cname[n->id],
+            ptr(e, carry_node(s->body, k - ny)), typestr(e, n->type));
+      continue;
+    }
+    if (!(n->op == OP_PERMUTE && e->absorbed[n->id]))
+      declare(e, n);
+    if (n->body)
+      declare_region(e, n->body);
+  }
+}
+
+/* --------------------------------------------------------- functions */
+
+/* The symbols an entry point takes, in order of appearance. */
+static int entry_syms(Emitter *e, Func *f, int *syms) {
+  int n = 0;
+  for (int i = 0; i < f->nin; i++) {
+    Type t = f->inputs[i]->type;
+    for (int j = 0; j < t.rank; j++)
+      for (int k = 0; k < t.dim[j].nterm; k++)
+        for (int v = 0; v < t.dim[j].term[k].nvar; v++) {
+          int s = t.dim[j].term[k].var[v], seen = 0;
+          for (int q = 0; q < n; q++)
+            seen |= syms[q] == s;
+          if (!seen)
+            syms[n++] = s;
+        }
+  }
+  (void)e;
+  return n;
+}
+
+static const char *dim_params(Emitter *e, const int *syms, int n) {
+  StrBuf b = {0};
+  for (int i = 0; i < n; i++)
+    sb_printf(&b, ", int64_t %s", e->mod->syms.name[syms[i]]);
+  const char *s = arena_strdup(&e->c->arena, b.s ? b.s : "");
+  sb_free(&b);
+  return s;
+}
+
+static const char *dim_args(Emitter *e, const int *syms, int n, const char *arr) {
+  StrBuf b = {0};
+  for (int i = 0; i < n; i++)
+    if (arr)
+      sb_printf(&b, ", %s[%d]", arr, syms[i]);
+    else
+      sb_printf(&b, ", %s", e->mod->syms.name[syms[i]]);
+  const char *s = arena_strdup(&e->c->arena, b.s ? b.s : "");
+  sb_free(&b);
+  return s;
+}
+
+/* "const float *x, const int32_t *y" and "float *out0": the data args. */
+static const char *data_params(Emitter *e, Func *f, int with_dx) {
+  StrBuf b = {0};
+  for (int i = 0; i < f->nin; i++)
+    sb_printf(&b, ", const %s *%s", ctype(e, f->inputs[i]->type.dtype),
+              e->cname[f->inputs[i]->id]);
+  for (int i = 0; i < f->body.nout; i++)
+    sb_printf(&b, ", %s *out%d", ctype(e, f->body.out[i]->type.dtype), i);
+  if (with_dx)
+    for (int i = 0; i < f->nin; i++)
+      if (dtype_is_float(f->inputs[i]->type.dtype))
+        sb_printf(&b, ", %s *dx_%d", e->real, i);
+  const char *s = arena_strdup(&e->c->arena, b.s ? b.s : "");
+  sb_free(&b);
+  return s;
+}
+
+static const char *data_args(Emitter *e, Func *f, int with_dx) {
+  StrBuf b = {0};
+  for (int i = 0; i < f->nin; i++)
+    sb_printf(&b, ", %s", e->cname[f->inputs[i]->id]);
+  for (int i = 0; i < f->body.nout; i++)
+    sb_printf(&b, ", out%d", i);
+  if (with_dx)
+    for (int i = 0; i < f->nin; i++)
+      if (dtype_is_float(f->inputs[i]->type.dtype))
+        sb_printf(&b, ", dx_%d", i);
+  const char *s = arena_strdup(&e->c->arena, b.s ? b.s : "");
+  sb_free(&b);
+  return s;
+}
+
+static void header_comment(Emitter *e, FILE *f, Func *fn) {
+  fprintf(f, "/* %s %s(", fn->kind == FN_TRAIN ? "train" : "fn", fn->name);
+  for (int i = 0; i < fn->nin; i++)
+    fprintf(f, "%s%s: %s", i ? ", " : "", ir_attr(fn->inputs[i], "name")->s,
+            typestr(e, fn->inputs[i]->type));
+  fprintf(f, ") -> (");
+  for (int i = 0; i < fn->body.nout; i++)
+    fprintf(f, "%sout%d %s: %s", i ? ", " : "", i, fn->out_names[i],
+            typestr(e, fn->body.out[i]->type));
+  fprintf(f, ")  (%s:%d) */\n", fn->loc.file ? fn->loc.file->name : "?", fn->loc.line);
+}
+
+static void collect_updates(Region *r, PtrVec *v, Arena *a) {
+  for (Node *n = r->first; n; n = n->next)
+    if (n->op == OP_UPDATE)
+      vec_push(a, v, n);
+}
+
+static void emit_func(Emitter *e, Func *fn) {
+  Arena *a = &e->c->arena;
+  int train = fn->kind == FN_TRAIN;
+  e->fn = fn;
+  e->cname = arena_alloc(a, sizeof(char *) * (size_t)(fn->next_id + 1));
+  e->slot = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
+  e->uses = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
+  e->absorbed = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->nslots = 0;
+  sb_free(&e->plan);
+  PtrVec used = {0};
+  name_nodes(e, &fn->body, &used);
+  count_uses(e, &fn->body);
+  find_absorbed(e, &fn->body);
+  plan_region(e, &fn->body);
+  int syms[64], ns = entry_syms(e, fn, syms);
+  const char *P = e->p, *N = fn->name;
+  const char *dp = dim_params(e, syms, ns), *da = dim_args(e, syms, ns, NULL);
+  int nslots = e->nslots ? e->nslots : 1;
+
+  fprintf(e->f, "\n/* ---- %s %s */\n\n", train ? "train" : "fn", N);
+  header_comment(e, e->f, fn);
+  fprintf(e->f, "static size_t %s_%s_plan(size_t *off%s) {\n  size_t t = 0;\n", P, N, dp);
+  for (int i = 0; i < ns; i++)
+    fprintf(e->f, "  (void)%s;\n", e->mod->syms.name[syms[i]]);
+  fprintf(e->f, "%s  return t;\n}\n\n", e->plan.s ? e->plan.s : "  (void)off;\n");
+  fprintf(e->f, "size_t %s_%s_workspace(%s) {\n  size_t off[%d];\n  return %s_%s_plan(off%s);\n}\n\n",
+          P, N, ns ? dp + 2 : "void", nslots, P, N, da);
+  const char *run = train ? arena_printf(a, "%s_%s_run", P, N) : arena_printf(a, "%s_%s", P, N);
+  fprintf(e->f, "%sint %s(%s *m%s%s, void *ws) {\n", train ? "static " : "", run, e->S, dp,
+          data_params(e, fn, train));
+  e->indent = 1;
+  for (int i = 0; i < ns; i++)
+    out(e, "if (%s < 1) return NNC_EBADDIM;\n", e->mod->syms.name[syms[i]]);
+  out(e, "size_t off[%d];\n", nslots);
+  out(e, "size_t need = %s_%s_plan(off%s);\n", P, N, da);
+  out(e, "char *w = ws ? (char *)ws : %s_reserve(m, need);\n", P);
+  out(e, "if (!w) return NNC_ENOMEM;\n");
+  declare_region(e, &fn->body);
+  out(e, "(void)w;\n");
+  emit_region(e, &fn->body);
+  for (int i = 0; i < fn->body.nout; i++) {
+    Node *o = fn->body.out[i];
+    out(e, "/* result %d: %s */\n", i, fn->out_names[i]);
+    copy(e, arena_printf(a, "out%d", i), o);
+  }
+  PtrVec ups = {0};
+  collect_updates(&fn->body, &ups, a);
+  for (int i = 0; i < ups.n; i++) {
+    Node *u = ups.v[i];
+    const char *name = ir_attr(u, "name")->s;
+    int64_t off = 0;
+    for (int k = 0; k < e->md->params.n; k++)
+      if (!strcmp(((ParamDecl *)e->md->params.v[k])->name, name))
+        off = e->poff[k];
+    out(e, "/* update buffer %s */\n", name);
+    copy(e, arena_printf(a, "(%s *)(m->buffers + %lld)", ctype(e, u->type.dtype), (long long)off),
+         u->in[0]);
+  }
+  out(e, "return 0;\n");
+  e->indent = 0;
+  fprintf(e->f, "}\n");
+  /* header */
+  fprintf(e->h, "\n");
+  header_comment(e, e->h, fn);
+  fprintf(e->h, "size_t %s_%s_workspace(%s);\n", P, N, ns ? dp + 2 : "void");
+  if (!train) {
+    fprintf(e->h, "int %s_%s(%s *m%s%s, void *ws);\n", P, N, e->S, dp, data_params(e, fn, 0));
+    return;
+  }
+  fprintf(e->h, "int %s_%s(%s *m%s%s, void *ws);\n", P, N, e->S, dp, data_params(e, fn, 0));
+  fprintf(e->h, "int %s_%s_grad(%s *m%s%s, void *ws);\n", P, N, e->S, dp, data_params(e, fn, 1));
+  fprintf(e->h, "void %s_%s_update(%s *m);\n", P, N, e->S);
+  /* the two public halves and the whole step */
+  StrBuf nulls = {0};
+  for (int i = 0; i < fn->nin; i++)
+    if (dtype_is_float(fn->inputs[i]->type.dtype))
+      sb_printf(&nulls, ", NULL");
+  fprintf(e->f, "\nint %s_%s_grad(%s *m%s%s, void *ws) {\n  return %s(m%s%s, ws);\n}\n", P, N,
+          e->S, dp, data_params(e, fn, 1), run, da, data_args(e, fn, 1));
+  fprintf(e->f, "\nint %s_%s(%s *m%s%s, void *ws) {\n  int rc = %s(m%s%s%s, ws);\n"
+                "  if (rc == 0)\n    %s_%s_update(m);\n  return rc;\n}\n",
+          P, N, e->S, dp, data_params(e, fn, 0), run, da, data_args(e, fn, 0),
+          nulls.s ? nulls.s : "", P, N);
+  sb_free(&nulls);
+}
+
+/* ----------------------------------------------------------- training */
+
+static Node *minimize_of(Func *f) {
+  for (Node *n = f->body.first; n; n = n->next)
+    if (n->op == OP_MINIMIZE)
+      return n;
+  return NULL;
+}
+
+/* Parameters a train entry updates: those with an accum_grad. */
+static int updated_params(Emitter *e, Func *f, int *idx) {
+  int n = 0;
+  for (int i = 0; i < e->md->params.n; i++) {
+    ParamDecl *pd = e->md->params.v[i];
+    if (pd->role != PR_PARAM)
+      continue;
+    for (Node *x = f->body.first; x; x = x->next)
+      if (x->op == OP_ACCUM_GRAD && !strcmp(ir_attr(x, "name")->s, pd->name)) {
+        idx[n++] = i;
+        break;
+      }
+  }
+  return n;
+}
+
+static void emit_settings_init(Emitter *e, Func *f) {
+  Node *mz = minimize_of(f);
+  const char *opt = mz ? ir_attr(mz, "optimizer")->s : "sgd";
+  int adamw = !strcmp(opt, "adamw");
+  fprintf(e->f, "  m->%s_settings.kind = %s;\n", f->name,
+          !strcmp(opt, "sgd") ? "NNC_SGD" : adamw ? "NNC_ADAMW" : "NNC_ADAM");
+  static const char *const keys[] = {"lr", "momentum", "dampening", "beta1", "beta2",
+                                     "eps", "weight_decay", NULL};
+  double dflt[] = {1e-3, 0, 0, 0.9, 0.999, 1e-8, adamw ? 0.01 : 0};
+  for (int i = 0; keys[i]; i++)
+    fprintf(e->f, "  m->%s_settings.%s = %.17g;\n", f->name, keys[i],
+            mz ? ir_attr_float(mz, keys[i], dflt[i]) : dflt[i]);
+  fprintf(e->f, "  m->%s_settings.nesterov = %d;\n", f->name,
+          mz ? ir_attr_float(mz, "nesterov", 0) != 0 : 0);
+}
+
+static void emit_update(Emitter *e, Func *f) {
+  int idx[4096], n = updated_params(e, f, idx);
+  const char *P = e->p, *N = f->name, *sx = e->sfx;
+  fprintf(e->f, "\n/* The optimizer step of %s, then its gradients zeroed. */\n", N);
+  fprintf(e->f, "void %s_%s_update(%s *m) {\n", P, N, e->S);
+  fprintf(e->f, "  static const int64_t off[] = {");
+  for (int i = 0; i < n; i++)
+    fprintf(e->f, "%s%lld", i ? ", " : "", (long long)e->poff[idx[i]]);
+  fprintf(e->f, "%s};\n  static const int64_t len[] = {", n ? "" : "0");
+  for (int i = 0; i < n; i++)
+    fprintf(e->f, "%s%lld", i ? ", " : "",
+            (long long)type_numel_const(((ParamDecl *)e->md->params.v[idx[i]])->type));
+  fprintf(e->f, "%s};\n", n ? "" : "0");
+  fprintf(e->f, "  const nnc_opt_settings *s = &m->%s_settings;\n", N);
+  fprintf(e->f, "  const int n = %d;\n", n);
+  fprintf(e->f, "  int64_t state = 0;\n");
+  fprintf(e->f, "  m->%s_t++;\n", N);
+  fprintf(e->f, "  if (s->clip_norm > 0) { /* clip the global norm */\n"
+                "    double sq = 0;\n"
+                "    for (int i = 0; i < n; i++) {\n"
+                "      double g = nnc_grad_norm_%s(m->grads + off[i], len[i]);\n"
+                "      sq += g * g;\n"
+                "    }\n"
+                "    double norm = sqrt(sq);\n"
+                "    if (norm > s->clip_norm)\n"
+                "      for (int i = 0; i < n; i++)\n"
+                "        for (int64_t k = 0; k < len[i]; k++)\n"
+                "          m->grads[off[i] + k] *= (%s)(s->clip_norm / (norm + 1e-6));\n"
+                "  }\n", sx, e->real);
+  fprintf(e->f, "  for (int i = 0; i < n; i++) {\n"
+                "    nnc_opt_step_%s(s, m->%s_t, m->params + off[i], m->grads + off[i],\n"
+                "                    m->%s_state + state, len[i]);\n"
+                "    state += 2 * len[i];\n"
+                "    memset(m->grads + off[i], 0, sizeof(%s) * (size_t)len[i]);\n"
+                "  }\n}\n", sx, N, N, e->real);
+}
+
+/* ------------------------------------------------------------- model */
+
+static void layout(Emitter *e) {
+  Arena *a = &e->c->arena;
+  e->poff = arena_alloc(a, sizeof(int64_t) * (size_t)(e->md->params.n + 1));
+  e->nparams = 0;
+  e->nbuf_bytes = 0;
+  size_t real = e->o->real == DT_F64 ? 8 : 4;
+  for (int i = 0; i < e->md->params.n; i++) {
+    ParamDecl *pd = e->md->params.v[i];
+    int64_t n = type_numel_const(pd->type);
+    if (pd->role == PR_PARAM) {
+      e->poff[i] = e->nparams;
+      e->nparams += n;
+    } else {
+      e->poff[i] = e->nbuf_bytes;
+      e->nbuf_bytes += (n * (int64_t)(pd->type.dtype == DT_I32 ? 4 : real) + 7) / 8 * 8;
+    }
+  }
+}
+
+static const char *c_string(Emitter *e, const char *s) {
+  StrBuf b = {0};
+  sb_putc(&b, '"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      sb_putc(&b, '\\');
+    sb_putc(&b, *s);
+  }
+  sb_putc(&b, '"');
+  const char *r = arena_strdup(&e->c->arena, b.s);
+  sb_free(&b);
+  return r;
+}
+
+static const char *rt_dtype(Emitter *e, DType t) {
+  (void)e;
+  return t == DT_I32 ? "NNC_I32" : t == DT_BOOL ? "NNC_BOOL"
+         : e->o->real == DT_F64 ? "NNC_F64" : "NNC_F32";
+}
+
+static void emit_tables(Emitter *e) {
+  fprintf(e->f, "\n/* Parameters and buffers: PyTorch names, shapes, offsets, initialisers. */\n");
+  fprintf(e->f, "static const nnc_tensor_info %s_tensor_info[] = {\n", e->p);
+  for (int i = 0; i < e->md->params.n; i++) {
+    ParamDecl *pd = e->md->params.v[i];
+    fprintf(e->f, "    {%s, %s, %s, %d, {", c_string(e, pd->name),
+            pd->role == PR_PARAM ? "NNC_PARAM" : "NNC_BUFFER", rt_dtype(e, pd->type.dtype),
+            pd->type.rank);
+    for (int k = 0; k < pd->type.rank; k++)
+      fprintf(e->f, "%s%lld", k ? ", " : "", (long long)dim_value(pd->type.dim[k]));
+    fprintf(e->f, "%s}, %lld, %lld, %s},\n", pd->type.rank ? "" : "0",
+            (long long)type_numel_const(pd->type), (long long)e->poff[i],
+            c_string(e, pd->init));
+  }
+  if (!e->md->params.n)
+    fprintf(e->f, "    {\"\", NNC_PARAM, NNC_F32, 0, {0}, 0, 0, \"zeros\"},\n");
+  fprintf(e->f, "};\nenum { %s_NTENSORS = %d };\n", e->p, e->md->params.n);
+}
+
+static void emit_struct(Emitter *e) {
+  FILE *h = e->h;
+  fprintf(h, "\n/* Model %s (%s:%d). Fields: see docs/api.md. */\n", e->md->name,
+          e->md->loc.file ? e->md->loc.file->name : "?", e->md->loc.line);
+  fprintf(h, "#define %s_PARAMS %lld /* trained elements */\n", e->S, (long long)e->nparams);
+  fprintf(h, "#define %s_BUFFER_BYTES %lld\n\n", e->S, (long long)e->nbuf_bytes);
+  fprintf(h, "typedef struct %s {\n", e->S);
+  fprintf(h, "  %s *params;         /* every trained parameter, one block */\n", e->real);
+  fprintf(h, "  %s *grads;          /* their gradients, same layout */\n", e->real);
+  fprintf(h, "  unsigned char *buffers; /* running statistics and other buffers */\n");
+  for (int i = 0; i < e->md->funcs.n; i++) {
+    Func *f = e->md->funcs.v[i];
+    if (f->kind != FN_TRAIN)
+      continue;
+    fprintf(h, "  nnc_opt_settings %s_settings; /* optimizer of train %s */\n", f->name, f->name);
+    fprintf(h, "  %s *%s_state;       /* its moments */\n", e->real, f->name);
+    fprintf(h, "  int64_t %s_t;         /* its steps taken */\n", f->name);
+  }
+  fprintf(h, "  nnc_rng rng;          /* in-graph random numbers */\n");
+  fprintf(h, "  void *ws;             /* the model's own workspace */\n");
+  fprintf(h, "  size_t ws_size;\n} %s;\n\n", e->S);
+  const char *P = e->p, *S = e->S;
+  fprintf(h, "%s *%s_create(void);\n", S, P);
+  fprintf(h, "void %s_free(%s *m);\n", P, S);
+  fprintf(h, "void %s_init(%s *m, uint64_t seed);\n", P, S);
+  fprintf(h, "void %s_seed(%s *m, uint64_t seed);\n", P, S);
+  fprintf(h, "void %s_zero_grad(%s *m);\n", P, S);
+  fprintf(h, "int %s_save(const %s *m, const char *path);\n", P, S);
+  fprintf(h, "int %s_load(%s *m, const char *path, char *err, size_t errlen);\n", P, S);
+  fprintf(h, "const nnc_tensor_info *%s_tensors(int *n);\n", P);
+  fprintf(h, "%s *%s_param(%s *m, const char *name);\n", e->real, P, S);
+  fprintf(h, "%s *%s_grad(%s *m, const char *name);\n", e->real, P, S);
+  fprintf(h, "extern const nnc_model_desc %s_desc;\n", P);
+}
+
+static int64_t state_elems(Emitter *e, Func *f) {
+  int idx[4096], n = updated_params(e, f, idx);
+  int64_t t = 0;
+  for (int i = 0; i < n; i++)
+    t += 2 * type_numel_const(((ParamDecl *)e->md->params.v[idx[i]])->type);
+  return t;
+}
+
+static void emit_lifecycle(Emitter *e) {
+  FILE *f = e->f;
+  const char *P = e->p, *S = e->S, *R = e->real;
+  fprintf(f, "\n/* The model's own workspace grows to the largest request and stays. */\n");
+  fprintf(f, "static char *%s_reserve(%s *m, size_t need) {\n", P, S);
+  fprintf(f, "  if (need > m->ws_size) {\n    void *p = realloc(m->ws, need);\n"
+             "    if (!p)\n      return NULL;\n    memset(p, 0, need);\n"
+             "    m->ws = p;\n    m->ws_size = need;\n  }\n  return (char *)m->ws;\n}\n");
+  fprintf(f, "\n%s *%s_create(void) {\n  %s *m = calloc(1, sizeof *m);\n  if (!m)\n    return NULL;\n", S, P, S);
+  fprintf(f, "  m->params = calloc((size_t)%s_PARAMS + 1, sizeof(%s));\n", S, R);
+  fprintf(f, "  m->grads = calloc((size_t)%s_PARAMS + 1, sizeof(%s));\n", S, R);
+  fprintf(f, "  m->buffers = calloc((size_t)%s_BUFFER_BYTES + 8, 1);\n", S);
+  fprintf(f, "  int ok = m->params && m->grads && m->buffers;\n");
+  for (int i = 0; i < e->md->funcs.n; i++) {
+    Func *fn = e->md->funcs.v[i];
+    if (fn->kind != FN_TRAIN)
+      continue;
+    fprintf(f, "  m->%s_state = calloc((size_t)%lld + 1, sizeof(%s));\n", fn->name,
+            (long long)state_elems(e, fn), R);
+    fprintf(f, "  ok = ok && m->%s_state;\n", fn->name);
+    emit_settings_init(e, fn);
+  }
+  fprintf(f, "  if (!ok) {\n    %s_free(m);\n    return NULL;\n  }\n  return m;\n}\n", P);
+  fprintf(f, "\nvoid %s_free(%s *m) {\n  if (!m)\n    return;\n  free(m->params);\n  free(m->grads);\n  free(m->buffers);\n", P, S);
+  for (int i = 0; i < e->md->funcs.n; i++) {
+    Func *fn = e->md->funcs.v[i];
+    if (fn->kind == FN_TRAIN)
+      fprintf(f, "  free(m->%s_state);\n", fn->name);
+  }
+  fprintf(f, "  free(m->ws);\n  free(m);\n}\n");
+  fprintf(f, "\nstatic void *%s_tensor_data(const %s *m, const nnc_tensor_info *t) {\n"
+             "  if (t->role == NNC_PARAM)\n    return m->params + t->offset;\n"
+             "  return m->buffers + t->offset;\n}\n", P, S);
+  fprintf(f, "\nvoid %s_init(%s *m, uint64_t seed) {\n  nnc_rng r;\n  nnc_rng_seed(&r, seed);\n", P, S);
+  fprintf(f, "  for (int i = 0; i < %s_NTENSORS; i++) {\n"
+             "    const nnc_tensor_info *t = &%s_tensor_info[i];\n"
+             "    void *p = %s_tensor_data(m, t);\n"
+             "    if (t->dtype == NNC_I32) {\n"
+             "      for (int64_t k = 0; k < t->numel; k++)\n"
+             "        ((int32_t *)p)[k] = strcmp(t->init, \"ones\") == 0;\n"
+             "      continue;\n    }\n"
+             "    nnc_init_fill_%s(&r, t->init, (%s *)p, t->numel, t->rank > 0 ? t->shape[0] : 1,\n"
+             "                     t->rank > 1 ? t->numel / t->shape[0] : 1);\n  }\n",
+          P, P, P, e->sfx, R);
+  fprintf(f, "  memset(m->grads, 0, sizeof(%s) * ((size_t)%s_PARAMS + 1));\n", R, S);
+  for (int i = 0; i < e->md->funcs.n; i++) {
+    Func *fn = e->md->funcs.v[i];
+    if (fn->kind == FN_TRAIN)
+      fprintf(f, "  memset(m->%s_state, 0, sizeof(%s) * ((size_t)%lld + 1));\n  m->%s_t = 0;\n",
+              fn->name, R, (long long)state_elems(e, fn), fn->name);
+  }
+  fprintf(f, "  %s_seed(m, seed ^ 0x9e3779b97f4a7c15u);\n}\n", P);
+  fprintf(f, "\nvoid %s_seed(%s *m, uint64_t seed) { nnc_rng_seed(&m->rng, seed); }\n", P, S);
+  fprintf(f, "\nvoid %s_zero_grad(%s *m) {\n  memset(m->grads, 0, sizeof(%s) * ((size_t)%s_PARAMS + 1));\n}\n", P, S, R, S);
+  fprintf(f, "\nconst nnc_tensor_info *%s_tensors(int *n) {\n  if (n)\n    *n = %s_NTENSORS;\n  return %s_tensor_info;\n}\n", P, P, P);
+  fprintf(f, "\n%s *%s_param(%s *m, const char *name) {\n"
+             "  for (int i = 0; i < %s_NTENSORS; i++)\n"
+             "    if (strcmp(%s_tensor_info[i].name, name) == 0)\n"
+             "      return (%s *)%s_tensor_data(m, &%s_tensor_info[i]);\n  return NULL;\n}\n",
+          R, P, S, P, P, R, P, P);
+  fprintf(f, "\n%s *%s_grad(%s *m, const char *name) {\n"
+             "  for (int i = 0; i < %s_NTENSORS; i++)\n"
+             "    if (%s_tensor_info[i].role == NNC_PARAM && strcmp(%s_tensor_info[i].name, name) == 0)\n"
+             "      return m->grads + %s_tensor_info[i].offset;\n  return NULL;\n}\n",
+          R, P, S, P, P, P, P);
+  fprintf(f, "\nstatic void %s_st_tensors(const %s *m, nnc_st_tensor *t) {\n"
+             "  for (int i = 0; i < %s_NTENSORS; i++) {\n"
+             "    const nnc_tensor_info *ti = &%s_tensor_info[i];\n"
+             "    t[i].name = ti->name;\n    t[i].dtype = ti->dtype;\n    t[i].rank = ti->rank;\n"
+             "    for (int k = 0; k < ti->rank; k++)\n      t[i].shape[k] = ti->shape[k];\n"
+             "    t[i].data = %s_tensor_data(m, ti);\n  }\n}\n", P, S, P, P, P);
+  fprintf(f, "\nint %s_save(const %s *m, const char *path) {\n"
+             "  nnc_st_tensor t[%s_NTENSORS + 1];\n  char err[256];\n"
+             "  %s_st_tensors(m, t);\n"
+             "  if (nnc_st_write(path, t, %s_NTENSORS, err, sizeof err) != 0) {\n"
+             "    fprintf(stderr, \"%%s\\n\", err);\n    return -1;\n  }\n  return 0;\n}\n", P, S, P, P, P);
+  fprintf(f, "\nint %s_load(%s *m, const char *path, char *err, size_t errlen) {\n"
+             "  nnc_st_tensor t[%s_NTENSORS + 1];\n"
+             "  %s_st_tensors(m, t);\n"
+             "  return nnc_st_read(path, t, %s_NTENSORS, err, errlen);\n}\n", P, S, P, P, P);
+}
+
+/* -------------------------------------------------------- descriptor */
+
+static void arg_info(Emitter *e, const char *name, Type t) {
+  fprintf(e->f, "    {%s, %s, %d, {", c_string(e, name), rt_dtype(e, t.dtype), t.rank);
+  for (int k = 0; k < t.rank; k++) {
+    Dim d = t.dim[k];
+    int64_t v = dim_is_const(d) ? dim_value(d)
+                : d.nterm == 1 && d.term[0].nvar == 1 ? d.term[0].coef : 0;
+    fprintf(e->f, "%s%lld", k ? ", " : "", (long long)v);
+  }
+  fprintf(e->f, "%s}, {", t.rank ? "" : "0");
+  for (int k = 0; k < t.rank; k++) {
+    Dim d = t.dim[k];
+    int s = dim_is_const(d) ? -1 : d.nterm == 1 && d.term[0].nvar == 1 ? d.term[0].var[0] : -2;
+    fprintf(e->f, "%s%d", k ? ", " : "", s);
+  }
+  fprintf(e->f, "%s}, {", t.rank ? "" : "0");
+  for (int k = 0; k < t.rank; k++) {
+    StrBuf b = {0};
+    dim_print(&b, &e->mod->syms, t.dim[k]);
+    fprintf(e->f, "%s%s", k ? ", " : "", c_string(e, b.s));
+    sb_free(&b);
+  }
+  fprintf(e->f, "%s}},\n", t.rank ? "" : "0");
+}
+
+static void emit_desc(Emitter *e) {
+  FILE *f = e->f;
+  const char *P = e->p, *S = e->S;
+  Arena *a = &e->c->arena;
+  fprintf(f, "\n/* ---- the generic descriptor (nnc_model_desc) */\n");
+  for (int i = 0; i < e->md->funcs.n; i++) {
+    Func *fn = e->md->funcs.v[i];
+    int syms[64], ns = entry_syms(e, fn, syms);
+    const char *N = fn->name;
+    fprintf(f, "\nstatic const nnc_arg_info %s_%s_in[] = {\n", P, N);
+    for (int k = 0; k < fn->nin; k++)
+      arg_info(e, ir_attr(fn->inputs[k], "name")->s, fn->inputs[k]->type);
+    if (!fn->nin)
+      fprintf(f, "    {\"\", NNC_F32, 0, {0}, {0}, {0}},\n");
+    fprintf(f, "};\nstatic const nnc_arg_info %s_%s_out[] = {\n", P, N);
+    for (int k = 0; k < fn->body.nout; k++)
+      arg_info(e, fn->out_names[k], fn->body.out[k]->type);
+    if (!fn->body.nout)
+      fprintf(f, "    {\"\", NNC_F32, 0, {0}, {0}, {0}},\n");
+    fprintf(f, "};\n");
+    /* casts from the generic arrays */
+    StrBuf args = {0}, dxs = {0};
+    for (int k = 0; k < fn->nin; k++)
+      sb_printf(&args, ", (const %s *)in[%d]", ctype(e, fn->inputs[k]->type.dtype), k);
+    for (int k = 0; k < fn->body.nout; k++)
+      sb_printf(&args, ", (%s *)out[%d]", ctype(e, fn->body.out[k]->type.dtype), k);
+    for (int k = 0; k < fn->nin; k++)
+      if (dtype_is_float(fn->inputs[k]->type.dtype))
+        sb_printf(&dxs, ", dx ? (%s *)dx[%d] : NULL", e->real, k);
+    const char *da = dim_args(e, syms, ns, "d");
+    fprintf(f, "static int %s_%s_call(void *m, const int64_t *d, const void *const *in,\n"
+               "                      void *const *out, void *ws) {\n"
+               "  (void)d;\n  return %s_%s((%s *)m%s%s, ws);\n}\n",
+            P, N, P, N, S, da, args.s ? args.s : "");
+    fprintf(f, "static size_t %s_%s_ws(const int64_t *d) {\n  (void)d;\n  return %s_%s_workspace(%s);\n}\n",
+            P, N, P, N, ns ? da + 2 : "");
+    if (fn->kind == FN_TRAIN) {
+      fprintf(f, "static int %s_%s_grad_call(void *m, const int64_t *d, const void *const *in,\n"
+                 "                           void *const *out, void *const *dx, void *ws) {\n"
+                 "  (void)d;\n  (void)dx;\n  return %s_%s_grad((%s *)m%s%s%s, ws);\n}\n",
+              P, N, P, N, S, da, args.s ? args.s : "", dxs.s ? dxs.s : "");
+      fprintf(f, "static void %s_%s_update_call(void *m) { %s_%s_update((%s *)m); }\n", P, N, P, N, S);
+      fprintf(f, "static nnc_opt_settings *%s_%s_settings(void *m) {\n  return &((%s *)m)->%s_settings;\n}\n",
+              P, N, S, N);
+    }
+    sb_free(&args);
+    sb_free(&dxs);
+  }
+  fprintf(f, "\nstatic const nnc_entry_desc %s_entries[] = {\n", P);
+  for (int i = 0; i < e->md->funcs.n; i++) {
+    Func *fn = e->md->funcs.v[i];
+    const char *N = fn->name;
+    int tr = fn->kind == FN_TRAIN;
+    fprintf(f, "    {%s, %s, %d, %d, %s_%s_in, %s_%s_out, %s_%s_call, %s, %s, %s_%s_ws, %s},\n",
+            c_string(e, N), tr ? "NNC_TRAIN" : "NNC_INFER", fn->nin, fn->body.nout, P, N, P, N,
+            P, N, tr ? arena_printf(a, "%s_%s_grad_call", P, N) : "NULL",
+            tr ? arena_printf(a, "%s_%s_update_call", P, N) : "NULL", P, N,
+            tr ? arena_printf(a, "%s_%s_settings", P, N) : "NULL");
+  }
+  fprintf(f, "};\n\nstatic const char *const %s_syms[] = {", P);
+  for (int i = 0; i < e->mod->syms.n; i++)
+    fprintf(f, "%s%s", i ? ", " : "", c_string(e, e->mod->syms.name[i]));
+  fprintf(f, "%s};\n", e->mod->syms.n ? "" : "\"\"");
+  fprintf(f, "\nstatic void *%s_create_v(void) { return %s_create(); }\n", P, P);
+  fprintf(f, "static void %s_free_v(void *m) { %s_free((%s *)m); }\n", P, P, S);
+  fprintf(f, "static void %s_init_v(void *m, uint64_t seed) { %s_init((%s *)m, seed); }\n", P, P, S);
+  fprintf(f, "static int %s_save_v(const void *m, const char *path) {\n  return %s_save((const %s *)m, path);\n}\n", P, P, S);
+  fprintf(f, "static int %s_load_v(void *m, const char *path, char *err, size_t errlen) {\n"
+             "  return %s_load((%s *)m, path, err, errlen);\n}\n", P, P, S);
+  fprintf(f, "static void %s_zero_grad_v(void *m) { %s_zero_grad((%s *)m); }\n", P, P, S);
+  if (e->o->real == DT_F32)
+    fprintf(f, "static float *%s_params_v(void *m) { return ((%s *)m)->params; }\n", P, S);
+  fprintf(f, "static void *%s_params_any(void *m) { return ((%s *)m)->params; }\n", P, S);
+  fprintf(f, "static void *%s_grads_any(void *m) { return ((%s *)m)->grads; }\n", P, S);
+  fprintf(f, "static unsigned char *%s_buffers_any(void *m) { return ((%s *)m)->buffers; }\n", P, S);
+  fprintf(f, "\nconst nnc_model_desc %s_desc = {\n    %s, %s, %d, %s_syms, %d, %s_entries, %s_NTENSORS,\n"
+             "    %s_tensor_info, %s_create_v, %s_free_v, %s_init_v, %s_save_v, %s_load_v,\n"
+             "    %s_zero_grad_v, %s, %s_PARAMS, %s_params_any, %s_grads_any, %s_buffers_any};\n",
+          P, c_string(e, e->md->name), e->o->real == DT_F64 ? "NNC_F64" : "NNC_F32",
+          e->mod->syms.n, P, e->md->funcs.n, P, P, P, P, P, P, P, P, P,
+          e->o->real == DT_F32 ? arena_printf(a, "%s_params_v", P) : "NULL", S, P, P, P);
+}
+
+/* ---------------------------------------------------------- the files */
+
+static const char *lower(Arena *a, const char *s) {
+  char *r = arena_strdup(a, s);
+  for (char *p = r; *p; p++)
+    *p = (char)tolower((unsigned char)*p);
+  return r;
+}
+
+static void emit_model(Emitter *e, Model *md) {
+  e->md = md;
+  e->p = lower(&e->c->arena, md->name);
+  e->S = md->name;
+  layout(e);
+  emit_struct(e);
+  emit_tables(e);
+  fprintf(e->f, "\nstatic char *%s_reserve(%s *m, size_t need);\n", e->p, e->S);
+  for (int i = 0; i < md->funcs.n; i++) {
+    Func *f = md->funcs.v[i];
+    if (f->kind == FN_TRAIN)
+      fprintf(e->h, "\n"), emit_update(e, f);
+  }
+  for (int i = 0; i < md->funcs.n; i++)
+    emit_func(e, md->funcs.v[i]);
+  emit_lifecycle(e);
+  emit_desc(e);
+}
+
+void nnc_emit_c(Ctx *c, Module *m, const EmitOptions *o, FILE *cf, FILE *hf) {
+  Emitter e = {0};
+  e.c = c;
+  e.mod = m;
+  e.o = o;
+  e.f = cf;
+  e.h = hf;
+  e.real = o->real == DT_F64 ? "double" : "float";
+  e.sfx = o->real == DT_F64 ? "f64" : "f32";
+  for (int i = 0; i < m->models.n; i++) {
+    Model *md = m->models.v[i];
+    for (int j = 0; j < md->funcs.n; j++) {
+      Func *f = md->funcs.v[j];
+      for (Node *n = f->body.first; n; n = n->next)
+        if (n->op == OP_GRAD)
+          nnc_error(c, n->loc, "internal: grad survived differentiation");
+    }
+  }
+  char guard[256];
+  size_t k = 0;
+  for (const char *s = o->header_name; *s && k < sizeof guard - 1; s++)
+    guard[k++] = isalnum((unsigned char)*s) ? (char)toupper((unsigned char)*s) : '_';
+  guard[k] = 0;
+  fprintf(hf, "/* %s — generated by nnc from %s. The API is described in\n"
+              " * docs/api.md; do not edit: regenerate. */\n"
+              "#ifndef NNC_%s\n#define NNC_%s\n\n#include <stddef.h>\n#include <stdint.h>\n\n"
+              "#include \"nnc_runtime.h\"\n",
+          o->header_name, o->source_name ? o->source_name : "?", guard, guard);
+  fprintf(cf, "/* Generated by nnc from %s: forward, backward and training steps of\n"
+              " * every model, over one workspace per call. Do not edit: regenerate. */\n"
+              "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
+              "#include \"%s\"\n\n#define NNC_ALIGN(n) (((n) + 63) & ~(size_t)63)\n",
+          o->source_name ? o->source_name : "?", o->header_name);
+  for (int i = 0; i < m->models.n; i++)
+    emit_model(&e, m->models.v[i]);
+  fprintf(hf, "\n#endif\n");
+  sb_free(&e.plan);
+}

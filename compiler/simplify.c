@@ -1,0 +1,277 @@
+/* simplify.c — cleans the graph after differentiation: constant folding of
+ * scalar constants, algebraic identities (x*1, x+0, x-0, x/1, --x,
+ * transpose of transpose, reshape/expand/cast to the same type), common
+ * subexpressions and dead code.
+ *
+ * Needs: typed IR. Keeps: every function result, buffer update, gradient
+ * sink and minimize, and every random draw (they advance the generator).
+ * Breaks nothing: types and source locations stay as they were. */
+#include <math.h>
+#include <string.h>
+
+#include "nnc.h"
+
+static int is_const(const Node *n, double *v) {
+  if (n->op != OP_CONST && n->op != OP_FULL)
+    return 0;
+  *v = ir_attr_float(n, "value", 0);
+  return 1;
+}
+
+static int const_is(const Node *n, double want) {
+  double v;
+  return is_const(n, &v) && v == want;
+}
+
+/* An operand that can stand for n, or NULL. */
+static Node *identity(Node *n) {
+  Node *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
+  switch (n->op) {
+  case OP_MUL:
+    if (const_is(b, 1) && type_eq(a->type, n->type))
+      return a;
+    if (const_is(a, 1) && type_eq(b->type, n->type))
+      return b;
+    return NULL;
+  case OP_ADD:
+    if (const_is(b, 0) && type_eq(a->type, n->type))
+      return a;
+    if (const_is(a, 0) && type_eq(b->type, n->type))
+      return b;
+    return NULL;
+  case OP_SUB:
+  case OP_DIV:
+    if (const_is(b, n->op == OP_SUB ? 0 : 1) && type_eq(a->type, n->type))
+      return a;
+    return NULL;
+  case OP_NEG:
+    return a->op == OP_NEG ? a->in[0] : NULL;
+  case OP_RESHAPE:
+  case OP_EXPAND:
+  case OP_CAST:
+    return type_eq(a->type, n->type) ? a : NULL;
+  case OP_PERMUTE: {
+    const Attr *p = ir_attr(n, "perm");
+    int ident = 1;
+    for (int i = 0; i < p->n; i++)
+      ident &= p->ints[i] == i;
+    if (ident)
+      return a;
+    if (a->op == OP_PERMUTE) { /* undoing a permutation */
+      const Attr *q = ir_attr(a, "perm");
+      int undo = 1;
+      for (int i = 0; i < p->n; i++)
+        undo &= q->ints[p->ints[i]] == i;
+      if (undo)
+        return a->in[0];
+    }
+    return NULL;
+  }
+  default:
+    return NULL;
+  }
+}
+
+/* Folds an op of scalar constants into a constant, in place. */
+static void fold(Arena *a, Node *n) {
+  double x, y, r;
+  if (n->type.rank != 0 || !dtype_is_float(n->type.dtype))
+    return;
+  if (n->nin == 2 && is_const(n->in[0], &x) && is_const(n->in[1], &y) &&
+      n->in[0]->type.rank == 0 && n->in[1]->type.rank == 0) {
+    switch (n->op) {
+    case OP_ADD: r = x + y; break;
+    case OP_SUB: r = x - y; break;
+    case OP_MUL: r = x * y; break;
+    case OP_DIV:
+      if (y == 0)
+        return;
+      r = x / y;
+      break;
+    default: return;
+    }
+  } else if (n->nin == 1 && is_const(n->in[0], &x) &&
+             n->in[0]->type.rank == 0 && n->op == OP_NEG) {
+    r = -x;
+  } else
+    return;
+  if (n->type.dtype == DT_F32)
+    r = (float)r; /* what the generated code would have computed */
+  n->op = OP_CONST;
+  n->nin = 0;
+  n->nattr = 3;
+  n->attr = arena_alloc(a, sizeof(Attr) * 3);
+  n->attr[0] = attr_float("value", r);
+  n->attr[1] = attr_dtype("dtype", n->type.dtype);
+  n->attr[2] = attr_dims(a, "shape", 0, NULL);
+}
+
+static int same_attrs(const Node *a, const Node *b) {
+  if (a->nattr != b->nattr)
+    return 0;
+  for (int i = 0; i < a->nattr; i++) {
+    const Attr *x = &a->attr[i], *y = ir_attr(b, x->key);
+    if (!y || x->kind != y->kind || x->i != y->i || x->f != y->f ||
+        x->n != y->n)
+      return 0;
+    if ((x->s || y->s) && (!x->s || !y->s || strcmp(x->s, y->s)))
+      return 0;
+    for (int k = 0; k < x->n; k++) {
+      if (x->kind == AK_INTS && x->ints[k] != y->ints[k])
+        return 0;
+      if (x->kind == AK_DIMS && !dim_eq(x->dims[k], y->dims[k]))
+        return 0;
+    }
+  }
+  return 1;
+}
+
+static int pure(const Node *n) {
+  switch (n->op) {
+  case OP_RAND_UNIFORM: case OP_RAND_NORMAL: case OP_UPDATE: case OP_MINIMIZE:
+  case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_SCAN: case OP_GET:
+  case OP_SCAN_INDEX: case OP_SCAN_CARRY: case OP_INPUT:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
+static int same_node(const Node *a, const Node *b) {
+  if (a->op != b->op || a->nin != b->nin || !type_eq(a->type, b->type))
+    return 0;
+  for (int i = 0; i < a->nin; i++)
+    if (a->in[i] != b->in[i])
+      return 0;
+  return same_attrs(a, b);
+}
+
+typedef struct Env {
+  Arena *a;
+  Node **repl; /* by id: what a node was replaced with */
+  int cap;
+} Env;
+
+static Node *resolve(Env *e, Node *n) {
+  while (n->id < e->cap && e->repl[n->id])
+    n = e->repl[n->id];
+  return n;
+}
+
+static void set_repl(Env *e, Node *n, Node *by) {
+  if (n->id >= e->cap) {
+    int cap = e->cap ? e->cap : 64;
+    while (cap <= n->id)
+      cap *= 2;
+    e->repl = arena_grow(e->a, e->repl, sizeof(Node *) * (size_t)e->cap,
+                         sizeof(Node *) * (size_t)cap);
+    e->cap = cap;
+  }
+  e->repl[n->id] = by;
+}
+
+/* Identities, folding and common subexpressions, in order; `seen` holds the
+ * pure nodes visible here (enclosing regions' included). */
+static void rewrite(Env *e, Region *r, PtrVec *seen) {
+  int mark = seen->n;
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      n->in[i] = resolve(e, n->in[i]);
+    if (n->body)
+      rewrite(e, n->body, seen);
+    fold(e->a, n);
+    Node *id = identity(n);
+    if (id) {
+      set_repl(e, n, id);
+      continue;
+    }
+    if (!pure(n))
+      continue;
+    Node *dup = NULL;
+    for (int i = seen->n - 1; i >= 0 && !dup; i--)
+      if (same_node(seen->v[i], n))
+        dup = seen->v[i];
+    if (dup)
+      set_repl(e, n, dup);
+    else
+      vec_push(e->a, seen, n);
+  }
+  for (int i = 0; i < r->nout; i++)
+    r->out[i] = resolve(e, r->out[i]);
+  seen->n = mark;
+}
+
+static int sink(const Node *n) {
+  return n->op == OP_UPDATE || n->op == OP_MINIMIZE || n->op == OP_ACCUM_GRAD ||
+         n->op == OP_INPUT_GRAD || n->op == OP_INPUT ||
+         n->op == OP_RAND_UNIFORM || n->op == OP_RAND_NORMAL;
+}
+
+static void live_region(Env *e, Region *r, char *live);
+
+static void use(Env *e, Node *n, char *live) {
+  (void)e;
+  live[n->id] = 1;
+}
+
+/* Marks live nodes backwards: results, sinks, and what they read. */
+static void live_region(Env *e, Region *r, char *live) {
+  for (int i = 0; i < r->nout; i++)
+    use(e, r->out[i], live);
+  int n = 0;
+  for (Node *x = r->first; x; x = x->next)
+    n++;
+  Node **v = arena_alloc(e->a, sizeof(Node *) * (size_t)(n + 1));
+  n = 0;
+  for (Node *x = r->first; x; x = x->next)
+    v[n++] = x;
+  for (int i = n - 1; i >= 0; i--) {
+    Node *x = v[i];
+    if (sink(x) || (x->op == OP_SCAN_INDEX) || x->op == OP_SCAN_CARRY)
+      live[x->id] = 1;
+    if (!live[x->id])
+      continue;
+    for (int k = 0; k < x->nin; k++)
+      use(e, x->in[k], live);
+    if (x->body)
+      live_region(e, x->body, live);
+  }
+}
+
+static void sweep(Region *r, const char *live) {
+  Node *prev = NULL;
+  for (Node *x = r->first; x; x = x->next) {
+    if (!live[x->id])
+      continue;
+    if (x->body)
+      sweep(x->body, live);
+    if (prev)
+      prev->next = x;
+    else
+      r->first = x;
+    prev = x;
+  }
+  if (prev)
+    prev->next = NULL;
+  else
+    r->first = NULL;
+  r->last = prev;
+}
+
+void pass_simplify(Ctx *c, Module *m) {
+  for (int i = 0; i < m->models.n; i++) {
+    Model *md = m->models.v[i];
+    for (int j = 0; j < md->funcs.n; j++) {
+      Func *f = md->funcs.v[j];
+      Env e = {&c->arena, NULL, 0};
+      PtrVec seen = {0};
+      rewrite(&e, &f->body, &seen);
+      char *live = arena_alloc(&c->arena, (size_t)f->next_id + 1);
+      live_region(&e, &f->body, live);
+      sweep(&f->body, live);
+      for (int k = 0; k < f->nin; k++)
+        f->inputs[k] = resolve(&e, f->inputs[k]);
+      ir_func_names(c, f);
+    }
+  }
+}

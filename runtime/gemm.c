@@ -1,0 +1,94 @@
+/* gemm.c — matrix products for the runtime: nnc_sgemm and nnc_dgemm call
+ * OpenBLAS's cblas when the build is configured with it (NNC_HAVE_OPENBLAS)
+ * and the portable cache-blocked kernels of gemm_kernel.h otherwise. The
+ * portable kernels are always compiled (nnc_[sd]gemm_portable) so that the
+ * unit tests check both. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "nnc_internal.h"
+
+#ifdef NNC_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#define REAL float
+#define SFX f32
+#define GEMM_NAME nnc_sgemm_portable
+#include "gemm_kernel.h"
+#undef REAL
+#undef SFX
+#undef GEMM_NAME
+
+#define REAL double
+#define SFX f64
+#define GEMM_NAME nnc_dgemm_portable
+#include "gemm_kernel.h"
+#undef REAL
+#undef SFX
+#undef GEMM_NAME
+
+#ifdef NNC_HAVE_OPENBLAS
+/* Whether cblas accepts these sizes (its integers are 32-bit; leading
+ * dimensions must be at least the row length, and at least 1). Degenerate
+ * products (a zero size) are left to the portable kernel, which only scales
+ * C: OpenBLAS reports lda = 0 as an error even when k = 0. */
+static int blas_ok(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                   int64_t lda, int64_t ldb, int64_t ldc) {
+  const int64_t big = INT_MAX;
+  if (m <= 0 || n <= 0 || k <= 0 || m > big || n > big || k > big)
+    return 0;
+  if (lda > big || ldb > big || ldc > big)
+    return 0;
+  return lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n;
+}
+#endif
+
+void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float *a, int64_t lda, const float *b,
+               int64_t ldb, float beta, float *c, int64_t ldc) {
+#ifdef NNC_HAVE_OPENBLAS
+  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
+                (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
+                (blasint)ldc);
+    return;
+  }
+#endif
+  nnc_sgemm_portable(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                     ldc);
+}
+
+void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               double alpha, const double *a, int64_t lda, const double *b,
+               int64_t ldb, double beta, double *c, int64_t ldc) {
+#ifdef NNC_HAVE_OPENBLAS
+  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
+                (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
+                (blasint)ldc);
+    return;
+  }
+#endif
+  nnc_dgemm_portable(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                     ldc);
+}
+
+const char *nnc_gemm_backend(void) {
+#ifdef NNC_HAVE_OPENBLAS
+  return "openblas";
+#else
+  return "portable";
+#endif
+}
+
+void nnc_set_num_threads(int n) {
+#ifdef NNC_HAVE_OPENBLAS
+  if (n > 0)
+    openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}

@@ -1,0 +1,46 @@
+/* nnc_internal.h — private to the runtime and its unit tests (not
+ * installed): the portable GEMM kernels, always compiled whatever backend
+ * nnc_sgemm uses, so that tests can compare both; the error-message helper;
+ * and the token pasting of the f32/f64 kernel templates (*_kernel.h). */
+#ifndef NNC_INTERNAL_H
+#define NNC_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nnc_runtime.h"
+
+#if defined(__GNUC__)
+#define NNC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NNC_PRINTF(f, a)
+#endif
+
+/* ------------------------------------------------------------ gemm.c */
+/* The cache-blocked C99 kernels behind nnc_sgemm/nnc_dgemm when OpenBLAS
+ * is not configured; same contract (row-major, beta == 0 does not read C). */
+void nnc_sgemm_portable(int trans_a, int trans_b, int64_t m, int64_t n,
+                        int64_t k, float alpha, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float beta, float *c,
+                        int64_t ldc);
+void nnc_dgemm_portable(int trans_a, int trans_b, int64_t m, int64_t n,
+                        int64_t k, double alpha, const double *a, int64_t lda,
+                        const double *b, int64_t ldb, double beta, double *c,
+                        int64_t ldc);
+
+/* ---------------------------------------------------------- errors.c */
+/* Formats a message into err[0..errlen) (nothing when err is NULL or
+ * errlen is 0); always returns -1 so that callers can `return nnc_rt_errf(...)`. */
+int nnc_rt_errf(char *err, size_t errlen, const char *fmt, ...)
+    NNC_PRINTF(3, 4);
+
+/* --------------------------------------------------------- templates */
+/* A template file (gemm_kernel.h, conv_kernel.h, optim_kernel.h) is
+ * included once per element type with REAL (float or double) and SFX (f32
+ * or f64) defined; NNC_FN(name) names the variant: name_f32, name_f64. */
+#define NNC_CAT_(a, b) a##_##b
+#define NNC_CAT(a, b) NNC_CAT_(a, b)
+#define NNC_FN(name) NNC_CAT(name, SFX)
+
+#endif

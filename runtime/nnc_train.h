@@ -1,0 +1,69 @@
+/* nnc_train.h — the generic trainer of the nnc runtime (train.c): trains
+ * any classifier described by an nnc_model_desc on a data set (Fashion-MNIST
+ * by default), with validation, early stopping, checkpoints and a report.
+ * `nnc train MODEL.nn` builds a program whose main is one call of
+ * nnc_train_main; the option table below is shared by both. */
+#ifndef NNC_TRAIN_H
+#define NNC_TRAIN_H
+
+#include "nnc_runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The default data set: Debian's dataset-fashion-mnist package. */
+#define NNC_TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+/* X(option, metavar (NULL: a flag), help), in the order --help lists them. */
+#define NNC_TRAIN_OPTIONS(X)                                                   \
+  X("--data", "PATH",                                                          \
+    "data set: a directory of IDX files (train-images-idx3-ubyte[.gz], "       \
+    "train-labels-idx1-ubyte[.gz], t10k-...) or a CSV file with a header "     \
+    "line and the label in the last column (default " NNC_TRAIN_DEFAULT_DATA  \
+    ")")                                                                       \
+  X("--test", "PATH",                                                          \
+    "test set: a CSV file or an IDX directory (default: the t10k files "       \
+    "beside IDX training data; for CSV data, a held-out part of it)")         \
+  X("--test-fraction", "F",                                                    \
+    "fraction of CSV data held out as the test set when there is no --test "  \
+    "(default 0.1)")                                                           \
+  X("--limit", "N", "use only the first N training examples (0: all)")        \
+  X("--epochs", "N", "epochs to train in all, resumed ones included "         \
+                     "(default 5)")                                            \
+  X("--batch", "N", "mini-batch size; the last partial batch is used "        \
+                    "(default 64)")                                            \
+  X("--lr", "X", "learning rate (default: the one in the .nn file)")          \
+  X("--seed", "S",                                                             \
+    "seed of the initialisation, the split and the shuffles (default 42)")    \
+  X("--val-fraction", "F",                                                     \
+    "fraction of the training set held out for validation (default 0.1)")     \
+  X("--patience", "N",                                                         \
+    "stop after N epochs without a lower validation loss (default 0: off)")   \
+  X("--checkpoint", "PATH",                                                    \
+    "save the weights (safetensors) at every epoch that lowers the "          \
+    "validation loss, with the trainer state in PATH.state; the test set "    \
+    "is then evaluated with the best weights")                                 \
+  X("--resume", "PATH",                                                        \
+    "start from the weights in PATH (and continue its epoch count when "      \
+    "PATH.state exists)")                                                      \
+  X("--out", "DIR",                                                            \
+    "where report.txt and learning_curves.svg go (default .)")                 \
+  X("--threads", "N", "GEMM threads (default: OpenBLAS's choice)")            \
+  X("--quiet", NULL,                                                           \
+    "print only the test accuracy line (and errors); no progress bar")        \
+  X("--help", NULL, "print this help")
+
+/* Prints the options above, two columns, to f. */
+void nnc_train_usage(FILE *f);
+
+/* Runs the trainer with command-line arguments (argv[0] is the program
+ * name). Exit status: 0 success, 1 an error (data, model, files), 2 bad
+ * usage. Writes nothing but to stdout, stderr and the files it names. */
+int nnc_train_main(const nnc_model_desc *d, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1247 @@
+/* train.c — the generic trainer behind `nnc train`: trains any classifier
+ * described by an nnc_model_desc (a train entry taking (x, y) and returning
+ * the loss, an inference entry returning logits) on an IDX or CSV data set.
+ * It splits off a validation set with the seeded shuffle, normalises with
+ * the training split's statistics, runs shuffled mini-batches with a
+ * progress bar, stops early on the validation loss, keeps checkpoints, and
+ * ends with the test accuracy, the confusion matrix, per-class precision,
+ * recall and F1, report.txt and learning_curves.svg. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nnc_internal.h"
+#include "nnc_train.h"
+
+#define EVAL_BATCH 512 /* examples per inference call in evaluation */
+
+/* ------------------------------------------------------------ messages */
+
+static void error(const char *fmt, ...) NNC_PRINTF(1, 2);
+static void error(const char *fmt, ...) {
+  va_list ap;
+  fflush(stdout);
+  fputs("nnc train: error: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void warning(const char *fmt, ...) NNC_PRINTF(1, 2);
+static void warning(const char *fmt, ...) {
+  va_list ap;
+  fflush(stdout);
+  fputs("nnc train: warning: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------- options */
+
+typedef struct TrainOpts {
+  const char *data, *test, *checkpoint, *resume, *out;
+  double test_fraction, val_fraction, lr;
+  int has_lr, quiet, threads;
+  int64_t limit, epochs, batch, patience;
+  uint64_t seed;
+} TrainOpts;
+
+/* Prints `text` wrapped to 78 columns, continuation lines at `indent`. */
+static void wrap(FILE *f, const char *text, int col, int indent) {
+  const char *s = text;
+  while (*s) {
+    const char *e = s;
+    while (*e && *e != ' ')
+      e++;
+    int w = (int)(e - s);
+    if (col > indent && col + 1 + w > 78) {
+      fprintf(f, "\n%*s", indent, "");
+      col = indent;
+    } else if (col > indent) {
+      fputc(' ', f);
+      col++;
+    }
+    fwrite(s, 1, (size_t)w, f);
+    col += w;
+    s = *e ? e + 1 : e;
+  }
+  fputc('\n', f);
+}
+
+void nnc_train_usage(FILE *f) {
+#define X(opt, meta, help)                                                     \
+  {                                                                            \
+    char head[40];                                                             \
+    snprintf(head, sizeof head, "  %s%s%s", opt, meta ? " " : "",             \
+             meta ? (const char *)meta : "");                                  \
+    fprintf(f, "%-22s", head);                                                 \
+    if (strlen(head) >= 22)                                                    \
+      fprintf(f, "\n%22s", "");                                                \
+    wrap(f, help, 22, 22);                                                     \
+  }
+  NNC_TRAIN_OPTIONS(X)
+#undef X
+}
+
+static int parse_int(const char *opt, const char *v, int64_t lo, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || end == v || *end || x < lo) {
+    error("%s needs an integer >= %lld, not '%s'", opt, (long long)lo, v);
+    return 2;
+  }
+  *out = x;
+  return 0;
+}
+
+static int parse_real(const char *opt, const char *v, double lo, double hi,
+                      int hi_open, double *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || end == v || *end || !(x >= lo) || x > hi ||
+      (hi_open && x >= hi)) {
+    error("%s needs a number in [%g, %g%s, not '%s'", opt, lo, hi,
+          hi_open ? ")" : "]", v);
+    return 2;
+  }
+  *out = x;
+  return 0;
+}
+
+/* Sets option `opt` (a name of NNC_TRAIN_OPTIONS that takes a value). */
+static int set_opt(TrainOpts *o, const char *opt, const char *v) {
+  int64_t n = 0;
+  int rc = 0;
+  if (!strcmp(opt, "--data"))
+    o->data = v;
+  else if (!strcmp(opt, "--test"))
+    o->test = v;
+  else if (!strcmp(opt, "--checkpoint"))
+    o->checkpoint = v;
+  else if (!strcmp(opt, "--resume"))
+    o->resume = v;
+  else if (!strcmp(opt, "--out"))
+    o->out = v;
+  else if (!strcmp(opt, "--test-fraction"))
+    rc = parse_real(opt, v, 0, 1, 1, &o->test_fraction);
+  else if (!strcmp(opt, "--val-fraction"))
+    rc = parse_real(opt, v, 0, 1, 1, &o->val_fraction);
+  else if (!strcmp(opt, "--lr")) {
+    rc = parse_real(opt, v, 0, 1e6, 0, &o->lr);
+    o->has_lr = 1;
+  } else if (!strcmp(opt, "--limit"))
+    rc = parse_int(opt, v, 0, &o->limit);
+  else if (!strcmp(opt, "--epochs"))
+    rc = parse_int(opt, v, 0, &o->epochs);
+  else if (!strcmp(opt, "--batch"))
+    rc = parse_int(opt, v, 1, &o->batch);
+  else if (!strcmp(opt, "--patience"))
+    rc = parse_int(opt, v, 0, &o->patience);
+  else if (!strcmp(opt, "--seed")) {
+    rc = parse_int(opt, v, 0, &n);
+    o->seed = (uint64_t)n;
+  } else if (!strcmp(opt, "--threads")) {
+    rc = parse_int(opt, v, 0, &n);
+    o->threads = n > 4096 ? 4096 : (int)n;
+  }
+  return rc;
+}
+
+/* Returns 0, 2 on bad usage, or -1 when --help was printed. */
+static int parse_opts(TrainOpts *o, int argc, char **argv) {
+  o->data = NNC_TRAIN_DEFAULT_DATA;
+  o->out = ".";
+  o->test_fraction = 0.1;
+  o->val_fraction = 0.1;
+  o->epochs = 5;
+  o->batch = 64;
+  o->seed = 42;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a) : strlen(a);
+    const char *meta = NULL, *name = NULL;
+#define X(opt, mt, help)                                                       \
+  if (!name && strlen(opt) == len && !strncmp(a, opt, len)) {                  \
+    name = opt;                                                                \
+    meta = mt;                                                                 \
+  }
+    NNC_TRAIN_OPTIONS(X)
+#undef X
+    if (!name) {
+      error("unknown option '%s' (see --help)", a);
+      return 2;
+    }
+    if (!meta && eq) {
+      error("option %s takes no value", name);
+      return 2;
+    }
+    if (!strcmp(name, "--help")) {
+      printf("usage: %s [options]\n\n", argv[0]);
+      nnc_train_usage(stdout);
+      return -1;
+    }
+    if (!strcmp(name, "--quiet")) {
+      o->quiet = 1;
+      continue;
+    }
+    if (!eq && i + 1 >= argc) {
+      error("option %s needs a value (%s)", name, meta);
+      return 2;
+    }
+    int rc = set_opt(o, name, eq ? eq + 1 : argv[++i]);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* --------------------------------------------------------------- files */
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf)
+    return -1;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != 0)
+      continue;
+    char c = buf[i];
+    buf[i] = 0;
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return -1;
+    buf[i] = c;
+  }
+  return is_dir(path) ? 0 : -1;
+}
+
+static char *join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *s = malloc(n);
+  if (s)
+    snprintf(s, n, "%s/%s", dir, name);
+  return s;
+}
+
+/* DIR/STEM.gz, else DIR/STEM; NULL when neither exists. */
+static char *find_idx(const char *dir, const char *stem) {
+  char gz[512];
+  snprintf(gz, sizeof gz, "%s.gz", stem);
+  char *p = join(dir, gz);
+  if (p && is_file(p))
+    return p;
+  free(p);
+  p = join(dir, stem);
+  if (p && is_file(p))
+    return p;
+  free(p);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- data */
+
+typedef struct Data {
+  nnc_dataset train, test; /* test unused (n == 0) when split off train */
+  const nnc_dataset *teset;
+  int64_t *tr, *va, *te; /* example indices into train (tr, va), teset */
+  int64_t ntr, nva, nte;
+  double mean, std;
+  const char *kind; /* "IDX" or "CSV" */
+} Data;
+
+static int load_idx_dir(const char *dir, const char *prefix, nnc_dataset *ds) {
+  char is[64], ls[64], err[512];
+  snprintf(is, sizeof is, "%s-images-idx3-ubyte", prefix);
+  snprintf(ls, sizeof ls, "%s-labels-idx1-ubyte", prefix);
+  char *ip = find_idx(dir, is), *lp = find_idx(dir, ls);
+  int rc = 1;
+  if (!ip || !lp)
+    error("%s has no %s[.gz] and %s[.gz]: an IDX data set directory holds "
+          "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+          "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz",
+          dir, ip ? ls : is, lp ? is : ls);
+  else if (nnc_idx_load(ip, lp, ds, err, sizeof err) != 0)
+    error("cannot read the data set in %s: %s", dir, err);
+  else
+    rc = 0;
+  free(ip);
+  free(lp);
+  return rc;
+}
+
+static int load_any(const char *path, const char *prefix, nnc_dataset *ds) {
+  char err[512];
+  if (is_dir(path))
+    return load_idx_dir(path, prefix, ds);
+  if (!is_file(path)) {
+    struct stat st;
+    const char *why = stat(path, &st) != 0 ? strerror(errno)
+                                           : "not a file or directory";
+    error("data set '%s' not found (%s): --data takes a directory of IDX "
+          "files or a CSV file%s",
+          path, why,
+          strcmp(path, NNC_TRAIN_DEFAULT_DATA)
+              ? ""
+              : "; the default data set comes with Debian's package "
+                "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
+    return 1;
+  }
+  if (nnc_csv_load(path, NULL, ds, err, sizeof err) != 0) {
+    error("cannot read the data set %s: %s", path, err);
+    return 1;
+  }
+  return 0;
+}
+
+static int64_t *iota(int64_t n) {
+  int64_t *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+  for (int64_t i = 0; v && i < n; i++)
+    v[i] = i;
+  return v;
+}
+
+static int64_t *copy_idx(const int64_t *src, int64_t n) {
+  int64_t *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+  if (v && n)
+    memcpy(v, src, sizeof *v * (size_t)n);
+  return v;
+}
+
+/* Splits the first `limit` training examples, shuffled with the seed, into
+ * test (CSV without a test set), validation and training indices. */
+static int split(Data *dt, const TrainOpts *o) {
+  int64_t n = dt->train.n;
+  if (o->limit && o->limit < n)
+    n = o->limit;
+  int64_t *all = iota(n);
+  if (!all)
+    return 1;
+  nnc_rng r;
+  nnc_rng_seed(&r, o->seed);
+  nnc_rng_shuffle(&r, all, n);
+  int64_t at = 0;
+  if (dt->teset == &dt->train) {
+    dt->nte = (int64_t)floor(o->test_fraction * (double)n + 0.5);
+    dt->te = copy_idx(all, dt->nte);
+    at = dt->nte;
+  }
+  dt->nva = (int64_t)floor(o->val_fraction * (double)(n - at) + 0.5);
+  dt->va = copy_idx(all + at, dt->nva);
+  at += dt->nva;
+  dt->ntr = n - at;
+  dt->tr = copy_idx(all + at, dt->ntr);
+  free(all);
+  if (dt->teset != &dt->train) {
+    dt->nte = dt->teset->n;
+    dt->te = iota(dt->nte);
+  }
+  if (!dt->tr || !dt->va || !dt->te)
+    return 1;
+  if (dt->ntr < 1 || dt->nte < 1) {
+    error("too few examples: %lld for training and %lld for testing after "
+          "the splits (--limit, --val-fraction, --test-fraction)",
+          (long long)dt->ntr, (long long)dt->nte);
+    return 1;
+  }
+  return 0;
+}
+
+/* Dataset normalisation (notes §3.4): one mean and standard deviation over
+ * every feature of the training split, applied to all examples. */
+static void normalise(Data *dt) {
+  const nnc_dataset *d = &dt->train;
+  double s = 0, ss = 0;
+  for (int64_t i = 0; i < dt->ntr; i++) {
+    const float *x = d->x + dt->tr[i] * d->dim;
+    for (int64_t j = 0; j < d->dim; j++) {
+      s += x[j];
+      ss += (double)x[j] * x[j];
+    }
+  }
+  double cnt = (double)dt->ntr * (double)d->dim;
+  dt->mean = s / cnt;
+  double var = ss / cnt - dt->mean * dt->mean;
+  dt->std = var > 1e-24 ? sqrt(var) : 1.0;
+  nnc_dataset *sets[2] = {&dt->train, &dt->test};
+  for (int k = 0; k < 2; k++) {
+    float *x = sets[k]->x;
+    int64_t n = sets[k]->n * sets[k]->dim;
+    for (int64_t i = 0; i < n; i++)
+      x[i] = (float)((x[i] - dt->mean) / dt->std);
+  }
+}
+
+static int load_data(Data *dt, const TrainOpts *o) {
+  dt->kind = is_dir(o->data) ? "IDX" : "CSV";
+  if (load_any(o->data, "train", &dt->train))
+    return 1;
+  if (o->test) {
+    if (load_any(o->test, "t10k", &dt->test))
+      return 1;
+  } else if (is_dir(o->data)) {
+    if (load_idx_dir(o->data, "t10k", &dt->test))
+      return 1;
+  }
+  dt->teset = dt->test.n ? &dt->test : &dt->train;
+  if (dt->test.n && dt->test.dim != dt->train.dim) {
+    error("the test set has %lld features per example, the training set %lld",
+          (long long)dt->test.dim, (long long)dt->train.dim);
+    return 1;
+  }
+  if (split(dt, o))
+    return 1;
+  normalise(dt);
+  return 0;
+}
+
+static void free_data(Data *dt) {
+  nnc_dataset_free(&dt->train);
+  nnc_dataset_free(&dt->test);
+  free(dt->tr);
+  free(dt->va);
+  free(dt->te);
+}
+
+/* Labels must be class numbers of the model: 0 <= y < k. */
+static int check_labels(const Data *dt, int64_t k) {
+  const nnc_dataset *sets[2] = {&dt->train, dt->teset};
+  const int64_t *idx[3] = {dt->tr, dt->va, dt->te};
+  const int64_t n[3] = {dt->ntr, dt->nva, dt->nte};
+  for (int s = 0; s < 3; s++) {
+    const nnc_dataset *d = sets[s == 2];
+    for (int64_t i = 0; i < n[s]; i++) {
+      int32_t y = d->y[idx[s][i]];
+      if (y < 0 || y >= k) {
+        error("label %ld of the %s set is out of range: the model's "
+              "inference entry returns %lld logits per example (classes 0 "
+              "to %lld)",
+              (long)y, s == 2 ? "test" : "training", (long long)k,
+              (long long)k - 1);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------- model entry points */
+
+typedef struct Plan {
+  const nnc_entry_desc *tr, *ev;
+  int bsym;          /* the batch symbol */
+  int64_t k;         /* classes: logits per example */
+  int64_t features;  /* product of the data input's non-batch dimensions */
+  nnc_dtype xdtype;  /* the data input's dtype (F32 or F64) */
+} Plan;
+
+static int is_real(nnc_dtype t) { return t == NNC_F32 || t == NNC_F64; }
+
+/* Elements of argument a when only the batch symbol is known (b); -1 if
+ * it involves another symbol. A dimension is a constant (sym < 0,
+ * dim_const >= 1) or symbol `sym` times dim_const (a coefficient; 0 reads
+ * as 1); anything else, such as a product of symbols described only by
+ * dim_text, is unknown. */
+static int64_t arg_numel(const nnc_arg_info *a, int bsym, int64_t b) {
+  int64_t n = 1;
+  for (int i = 0; i < a->rank; i++) {
+    if (a->dim_sym[i] >= 0 && a->dim_sym[i] != bsym)
+      return -1;
+    int64_t v = a->dim_sym[i] >= 0
+                    ? b * (a->dim_const[i] > 0 ? a->dim_const[i] : 1)
+                    : (a->dim_const[i] >= 1 ? a->dim_const[i] : -1);
+    if (v < 0)
+      return -1;
+    n *= v;
+  }
+  return n;
+}
+
+static int is_batch_axis(const nnc_arg_info *a, int i, int bsym) {
+  return a->rank > i && a->dim_sym[i] >= 0 && a->dim_sym[i] == bsym &&
+         a->dim_const[i] <= 1;
+}
+
+static const char *dtype_str(nnc_dtype t) {
+  switch (t) {
+  case NNC_F32:
+    return "f32";
+  case NNC_F64:
+    return "f64";
+  case NNC_I32:
+    return "i32";
+  case NNC_BOOL:
+    return "bool";
+  }
+  return "?";
+}
+
+/* "x: f32[B,784]" into buf. */
+static void arg_str(char *buf, size_t n, const nnc_model_desc *d,
+                    const nnc_arg_info *a) {
+  size_t at = 0;
+  at += (size_t)snprintf(buf, n, "%s: %s[", a->name, dtype_str(a->dtype));
+  for (int i = 0; i < a->rank && at < n; i++) {
+    const char *sep = i ? "," : "";
+    if (a->dim_sym[i] >= 0 && a->dim_sym[i] < d->nsyms) {
+      if (a->dim_const[i] > 1)
+        at += (size_t)snprintf(buf + at, n - at, "%s%lld*%s", sep,
+                               (long long)a->dim_const[i],
+                               d->syms[a->dim_sym[i]]);
+      else
+        at += (size_t)snprintf(buf + at, n - at, "%s%s", sep,
+                               d->syms[a->dim_sym[i]]);
+    } else if (a->dim_const[i] >= 1)
+      at += (size_t)snprintf(buf + at, n - at, "%s%lld", sep,
+                             (long long)a->dim_const[i]);
+    else
+      at += (size_t)snprintf(buf + at, n - at, "%s%s", sep,
+                             a->dim_text[i] ? a->dim_text[i] : "?");
+  }
+  if (at < n)
+    snprintf(buf + at, n - at, "]");
+}
+
+/* "train step(x: f32[B,784], y: i32[B]) -> loss: f32[]" */
+static void entry_str(char *buf, size_t n, const nnc_model_desc *d,
+                      const nnc_entry_desc *e) {
+  char a[256];
+  size_t at = (size_t)snprintf(buf, n, "%s %s(",
+                               e->kind == NNC_TRAIN ? "train" : "fn", e->name);
+  for (int i = 0; i < e->nin && at < n; i++) {
+    arg_str(a, sizeof a, d, &e->in[i]);
+    at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? ", " : "", a);
+  }
+  for (int i = 0; i < e->nout && at < n; i++) {
+    arg_str(a, sizeof a, d, &e->out[i]);
+    at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? ", " : ") -> ", a);
+  }
+  if (e->nout == 0 && at < n)
+    snprintf(buf + at, n - at, ")");
+}
+
+static int64_t features_of(const nnc_arg_info *a) {
+  int64_t f = 1;
+  for (int i = 1; i < a->rank; i++) {
+    if (a->dim_sym[i] >= 0 || a->dim_const[i] < 1)
+      return -1;
+    f *= a->dim_const[i];
+  }
+  return f;
+}
+
+/* Every argument sized by the batch symbol alone. */
+static int sized_by_batch(const nnc_entry_desc *e, int bsym) {
+  for (int i = 0; i < e->nin; i++)
+    if (arg_numel(&e->in[i], bsym, 1) < 0)
+      return 0;
+  for (int i = 0; i < e->nout; i++)
+    if (arg_numel(&e->out[i], bsym, 1) < 0)
+      return 0;
+  return 1;
+}
+
+/* train NAME(x: real[B, ...], y: i32[B]) -> loss: real[] */
+static int fits_train(const nnc_model_desc *d, const nnc_entry_desc *e) {
+  if (e->kind != NNC_TRAIN || e->nin != 2 || e->nout < 1 || !e->call)
+    return 0;
+  const nnc_arg_info *x = &e->in[0], *y = &e->in[1];
+  if (x->dtype != d->dtype || !is_real(x->dtype) || x->rank < 2 ||
+      x->dim_sym[0] < 0 || features_of(x) < 1)
+    return 0;
+  int b = x->dim_sym[0];
+  return is_batch_axis(x, 0, b) && y->dtype == NNC_I32 && y->rank == 1 &&
+         is_batch_axis(y, 0, b) && e->out[0].rank == 0 &&
+         is_real(e->out[0].dtype) && sized_by_batch(e, b);
+}
+
+static int same_arg_shape(const nnc_arg_info *a, const nnc_arg_info *b) {
+  if (a->dtype != b->dtype || a->rank != b->rank)
+    return 0;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dim_sym[i] != b->dim_sym[i] ||
+        (a->dim_sym[i] < 0 && a->dim_const[i] != b->dim_const[i]))
+      return 0;
+  return 1;
+}
+
+/* fn NAME(x: same as the train entry's) -> logits: real[B, K] */
+static int fits_eval(const nnc_entry_desc *e, const nnc_entry_desc *tr) {
+  int b = tr->in[0].dim_sym[0];
+  if (e->kind != NNC_INFER || e->nin != 1 || e->nout < 1 || !e->call ||
+      !same_arg_shape(&e->in[0], &tr->in[0]))
+    return 0;
+  const nnc_arg_info *o = &e->out[0];
+  return is_real(o->dtype) && o->rank == 2 && is_batch_axis(o, 0, b) &&
+         o->dim_sym[1] < 0 && o->dim_const[1] >= 2 && sized_by_batch(e, b);
+}
+
+static void explain_misfit(const nnc_model_desc *d, const char *what) {
+  char buf[1024];
+  error("model %s does not fit the trainer: %s.\n"
+        "  nnc train trains classifiers: it needs an entry point\n"
+        "    train NAME(x: f32[B, ...], y: i32[B])  returning the loss,\n"
+        "  and an inference entry point (`forward`, or the first one)\n"
+        "    fn NAME(x: f32[B, ...])  returning logits f32[B, classes]\n"
+        "  taking the same x, whose non-batch dimensions hold one example.\n"
+        "  Drive other models through the generated C API (docs/api.md).\n"
+        "  %s has:",
+        d->name, what, d->name);
+  for (int i = 0; i < d->nentries; i++) {
+    entry_str(buf, sizeof buf, d, &d->entries[i]);
+    fprintf(stderr, "    %s\n", buf);
+  }
+  if (d->nentries == 0)
+    fprintf(stderr, "    no entry points\n");
+}
+
+static int find_plan(const nnc_model_desc *d, int64_t features, Plan *p) {
+  memset(p, 0, sizeof *p);
+  for (int i = 0; i < d->nentries && !p->tr; i++)
+    if (fits_train(d, &d->entries[i]))
+      p->tr = &d->entries[i];
+  if (!p->tr) {
+    explain_misfit(d, "no train entry point takes (x, y: i32[B]) and "
+                      "returns a scalar loss first");
+    return 1;
+  }
+  for (int i = 0; i < d->nentries && !p->ev; i++)
+    if (!strcmp(d->entries[i].name, "forward") &&
+        fits_eval(&d->entries[i], p->tr))
+      p->ev = &d->entries[i];
+  for (int i = 0; i < d->nentries && !p->ev; i++)
+    if (fits_eval(&d->entries[i], p->tr))
+      p->ev = &d->entries[i];
+  if (!p->ev) {
+    explain_misfit(d, "no inference entry point takes the same x as the "
+                      "train entry and returns logits [B, classes]");
+    return 1;
+  }
+  p->bsym = p->tr->in[0].dim_sym[0];
+  p->k = p->ev->out[0].dim_const[1];
+  p->features = features_of(&p->tr->in[0]);
+  p->xdtype = p->tr->in[0].dtype;
+  if (p->features != features) {
+    char buf[256];
+    arg_str(buf, sizeof buf, d, &p->tr->in[0]);
+    error("model %s takes %s: %lld values per example, but the data set has "
+          "%lld features per example",
+          d->name, buf, (long long)p->features, (long long)features);
+    return 1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------- trainer */
+
+typedef struct History {
+  double *tloss, *tacc, *vloss, *vacc;
+  int n;
+} History;
+
+typedef struct Trainer {
+  const nnc_model_desc *d;
+  TrainOpts o;
+  Data data;
+  Plan p;
+  void *model;
+  int64_t *dims; /* one per symbol of the model */
+  int64_t maxb;  /* largest batch passed to an entry */
+  void *x;       /* maxb examples in the model's dtype */
+  int32_t *y, *pred;
+  int64_t *order;       /* the training indices, shuffled per epoch */
+  void **tout, **eout;  /* results of the train and inference entries */
+  FILE *report;         /* report.txt being written */
+  char *report_path, *report_tmp;
+  History h;
+  int first_epoch;      /* 1, or one past a resumed checkpoint's epoch */
+  int best_epoch;       /* of the lowest monitored loss so far (0: none) */
+  double best;
+  char label[64];
+} Trainer;
+
+/* Prints to stdout (unless --quiet) and into report.txt. */
+static void say(Trainer *t, const char *fmt, ...) NNC_PRINTF(2, 3);
+static void say(Trainer *t, const char *fmt, ...) {
+  va_list ap;
+  if (!t->o.quiet) {
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+  }
+  if (t->report) {
+    va_start(ap, fmt);
+    vfprintf(t->report, fmt, ap);
+    va_end(ap);
+  }
+}
+
+static size_t real_size(nnc_dtype t) { return t == NNC_F64 ? 8 : 4; }
+
+static double real_at(const void *p, nnc_dtype t, int64_t i) {
+  return t == NNC_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
+}
+
+/* Result buffers of an entry for batches up to maxb (8 bytes an element,
+ * whatever the dtype). */
+static void **alloc_outputs(const nnc_entry_desc *e, int bsym, int64_t maxb) {
+  void **v = calloc((size_t)e->nout + 1, sizeof *v);
+  for (int i = 0; v && i < e->nout; i++) {
+    int64_t n = arg_numel(&e->out[i], bsym, maxb);
+    v[i] = calloc((size_t)(n > 0 ? n : 1), 8);
+    if (!v[i])
+      return v; /* freed by free_outputs; caller sees the NULL */
+  }
+  return v;
+}
+
+static int outputs_ok(void **v, int n) {
+  for (int i = 0; v && i < n; i++)
+    if (!v[i])
+      return 0;
+  return v != NULL;
+}
+
+static void free_outputs(void **v, int n) {
+  for (int i = 0; v && i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+static int alloc_buffers(Trainer *t) {
+  t->maxb = t->o.batch > EVAL_BATCH ? t->o.batch : EVAL_BATCH;
+  int64_t f = t->p.features;
+  t->dims = calloc((size_t)(t->d->nsyms > 0 ? t->d->nsyms : 1), sizeof *t->dims);
+  t->x = malloc((size_t)(t->maxb * f) * real_size(t->p.xdtype));
+  t->y = malloc(sizeof *t->y * (size_t)t->maxb);
+  t->pred = malloc(sizeof *t->pred * (size_t)t->maxb);
+  t->order = malloc(sizeof *t->order * (size_t)t->data.ntr);
+  t->tout = alloc_outputs(t->p.tr, t->p.bsym, t->maxb);
+  t->eout = alloc_outputs(t->p.ev, t->p.bsym, t->maxb);
+  int64_t ne = t->o.epochs + 1;
+  t->h.tloss = calloc((size_t)ne, sizeof(double));
+  t->h.tacc = calloc((size_t)ne, sizeof(double));
+  t->h.vloss = calloc((size_t)ne, sizeof(double));
+  t->h.vacc = calloc((size_t)ne, sizeof(double));
+  if (!t->dims || !t->x || !t->y || !t->pred || !t->order ||
+      !outputs_ok(t->tout, t->p.tr->nout) ||
+      !outputs_ok(t->eout, t->p.ev->nout) || !t->h.tloss || !t->h.tacc ||
+      !t->h.vloss || !t->h.vacc) {
+    error("out of memory");
+    return 1;
+  }
+  return 0;
+}
+
+/* Copies examples idx[0..n) of ds into the batch buffers. */
+static void gather(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
+                   int64_t n) {
+  int64_t f = ds->dim;
+  for (int64_t b = 0; b < n; b++) {
+    const float *src = ds->x + idx[b] * f;
+    if (t->p.xdtype == NNC_F64) {
+      double *dst = (double *)t->x + b * f;
+      for (int64_t j = 0; j < f; j++)
+        dst[j] = src[j];
+    } else {
+      memcpy((float *)t->x + b * f, src, sizeof(float) * (size_t)f);
+    }
+    t->y[b] = ds->y[idx[b]];
+  }
+}
+
+static int check_call(Trainer *t, const nnc_entry_desc *e, int rc) {
+  if (rc == 0)
+    return 0;
+  error("%s_%s failed with status %d (%s) for a batch of %lld", t->d->name,
+        e->name, rc,
+        rc == NNC_EBADDIM  ? "a dimension does not fit the model"
+        : rc == NNC_ENOMEM ? "out of memory"
+        : rc == NNC_EINDEX ? "an index is out of range"
+                           : "unknown",
+        (long long)t->dims[t->p.bsym]);
+  return 1;
+}
+
+/* Runs the inference entry on the batch in t->x (n examples): predictions
+ * into t->pred; adds the cross-entropy of each example to *loss and the
+ * number of correct predictions to *correct. */
+static int infer_batch(Trainer *t, int64_t n, double *loss, int64_t *correct) {
+  const void *in[1] = {t->x};
+  t->dims[t->p.bsym] = n;
+  if (check_call(t, t->p.ev,
+                 t->p.ev->call(t->model, t->dims, in, t->eout, NULL)))
+    return 1;
+  nnc_dtype lt = t->p.ev->out[0].dtype;
+  int64_t k = t->p.k;
+  for (int64_t b = 0; b < n; b++) {
+    int64_t best = 0;
+    double mx = real_at(t->eout[0], lt, b * k), s = 0;
+    for (int64_t j = 1; j < k; j++) {
+      double v = real_at(t->eout[0], lt, b * k + j);
+      if (v > mx) {
+        mx = v;
+        best = j;
+      }
+    }
+    for (int64_t j = 0; j < k; j++)
+      s += exp(real_at(t->eout[0], lt, b * k + j) - mx);
+    *loss += mx + log(s) - real_at(t->eout[0], lt, b * k + t->y[b]);
+    t->pred[b] = (int32_t)best;
+    *correct += best == t->y[b];
+  }
+  return 0;
+}
+
+/* Mean cross-entropy and accuracy of the inference entry (eval mode) over
+ * examples idx[0..n) of ds; adds to the confusion matrix when cm != NULL. */
+static int evaluate(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
+                    int64_t n, double *loss, double *acc, nnc_confusion *cm) {
+  double sum = 0;
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; i += t->maxb) {
+    int64_t bs = n - i < t->maxb ? n - i : t->maxb;
+    gather(t, ds, idx + i, bs);
+    if (infer_batch(t, bs, &sum, &correct))
+      return 1;
+    if (cm)
+      nnc_confusion_add(cm, t->y, t->pred, bs);
+  }
+  *loss = n ? sum / (double)n : NAN;
+  *acc = n ? (double)correct / (double)n : NAN;
+  return 0;
+}
+
+/* One epoch over the shuffled training split: per batch, the inference
+ * entry (eval mode, for the training accuracy), then one training step. */
+static int train_epoch(Trainer *t, int ep, double *loss, double *acc) {
+  int64_t n = t->data.ntr, seen = 0, correct = 0, b = t->o.batch;
+  double sum = 0, ignored = 0;
+  nnc_rng r;
+  /* Each epoch's order depends only on the seed and the epoch number, so a
+   * resumed run shuffles as the uninterrupted one would have. */
+  nnc_rng_seed(&r, t->o.seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)ep));
+  memcpy(t->order, t->data.tr, sizeof *t->order * (size_t)n);
+  nnc_rng_shuffle(&r, t->order, n);
+  nnc_progress pb;
+  snprintf(t->label, sizeof t->label, "epoch %d/%lld", ep,
+           (long long)t->o.epochs);
+  if (!t->o.quiet)
+    nnc_progress_start(&pb, stderr, t->label, n);
+  for (int64_t i = 0; i < n; i += b) {
+    int64_t bs = n - i < b ? n - i : b;
+    gather(t, &t->data.train, t->order + i, bs);
+    if (infer_batch(t, bs, &ignored, &correct))
+      return 1;
+    const void *in[2] = {t->x, t->y};
+    if (check_call(t, t->p.tr,
+                   t->p.tr->call(t->model, t->dims, in, t->tout, NULL)))
+      return 1;
+    double l = real_at(t->tout[0], t->p.tr->out[0].dtype, 0);
+    if (!isfinite(l)) {
+      if (!t->o.quiet)
+        nnc_progress_end(&pb, "diverged");
+      error("training diverged: the loss is %g at epoch %d, examples "
+            "%lld-%lld; try a lower --lr",
+            l, ep, (long long)i + 1, (long long)(i + bs));
+      return 1;
+    }
+    sum += l * (double)bs;
+    seen += bs;
+    if (!t->o.quiet)
+      nnc_progress_update(&pb, bs, sum / (double)seen);
+  }
+  *loss = sum / (double)seen;
+  *acc = (double)correct / (double)seen;
+  if (!t->o.quiet) {
+    char s[64];
+    snprintf(s, sizeof s, "loss %.4f", *loss);
+    nnc_progress_end(&pb, s);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------- checkpoints */
+
+static char *state_path(const char *ckpt) {
+  size_t n = strlen(ckpt) + 7;
+  char *s = malloc(n);
+  if (s)
+    snprintf(s, n, "%s.state", ckpt);
+  return s;
+}
+
+/* The trainer state beside a checkpoint: the epoch the weights are from and
+ * the best monitored loss, written through a temporary name. */
+static int write_state(const Trainer *t, int epoch) {
+  char *p = state_path(t->o.checkpoint);
+  char tmp[4200];
+  int rc = 1;
+  if (!p)
+    return 1;
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (f) {
+    fprintf(f, "nnc-train-state 1\nepoch %d\nbest_loss %.17g\nseed %llu\n",
+            epoch, t->best, (unsigned long long)t->o.seed);
+    rc = fclose(f) != 0 || rename(tmp, p) != 0;
+  }
+  if (rc) {
+    error("cannot write %s: %s", p, strerror(errno));
+    remove(tmp);
+  }
+  free(p);
+  return rc;
+}
+
+static void read_state(Trainer *t, const char *ckpt) {
+  char *p = state_path(ckpt);
+  FILE *f = p ? fopen(p, "r") : NULL;
+  int version = 0, epoch = 0;
+  double best = INFINITY;
+  unsigned long long seed = t->o.seed;
+  if (f && fscanf(f, "nnc-train-state %d epoch %d best_loss %lf seed %llu",
+                  &version, &epoch, &best, &seed) == 4 &&
+      version == 1 && epoch >= 0) {
+    t->first_epoch = epoch + 1;
+    t->best_epoch = epoch;
+    t->best = best;
+    if (seed != t->o.seed)
+      warning("%s was trained with --seed %llu, this run uses %llu: the "
+              "validation split differs",
+              ckpt, seed, (unsigned long long)t->o.seed);
+  } else if (f) {
+    warning("%s is not a trainer state file: ignored (epochs count from 1)",
+            p);
+  }
+  if (f)
+    fclose(f);
+  free(p);
+}
+
+/* ------------------------------------------------------------ the run */
+
+static int open_report(Trainer *t) {
+  if (make_dirs(t->o.out) != 0) {
+    error("cannot create the output directory %s: %s", t->o.out,
+          strerror(errno));
+    return 1;
+  }
+  t->report_path = join(t->o.out, "report.txt");
+  t->report_tmp = join(t->o.out, "report.txt.tmp");
+  if (!t->report_path || !t->report_tmp)
+    return 1;
+  t->report = fopen(t->report_tmp, "w");
+  if (!t->report) {
+    error("cannot write %s: %s", t->report_tmp, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+static const char *opt_name(nnc_opt_kind k) {
+  return k == NNC_SGD ? "sgd" : k == NNC_ADAM ? "adam" : "adamw";
+}
+
+static int setup_model(Trainer *t) {
+  char err[512];
+  t->model = t->d->create();
+  if (!t->model) {
+    error("out of memory creating model %s", t->d->name);
+    return 1;
+  }
+  t->d->init(t->model, t->o.seed);
+  nnc_opt_settings *s =
+      t->p.tr->settings ? t->p.tr->settings(t->model) : NULL;
+  if (t->o.has_lr) {
+    if (!s) {
+      error("--lr: entry %s of model %s exposes no optimizer settings",
+            t->p.tr->name, t->d->name);
+      return 1;
+    }
+    s->lr = t->o.lr;
+  }
+  t->first_epoch = 1;
+  t->best = INFINITY;
+  if (t->o.resume) {
+    if (t->d->load(t->model, t->o.resume, err, sizeof err) != 0) {
+      error("cannot resume from %s: %s", t->o.resume, err);
+      return 1;
+    }
+    read_state(t, t->o.resume);
+  }
+  return 0;
+}
+
+static void print_banner(Trainer *t) {
+  char buf[1024];
+  const Data *dt = &t->data;
+  nnc_opt_settings *s =
+      t->p.tr->settings ? t->p.tr->settings(t->model) : NULL;
+  say(t, "model %s: %lld parameters (%s), GEMM: %s\n", t->d->name,
+      (long long)t->d->nparams, dtype_str(t->d->dtype), nnc_gemm_backend());
+  entry_str(buf, sizeof buf, t->d, t->p.tr);
+  say(t, "  training with   %s\n", buf);
+  entry_str(buf, sizeof buf, t->d, t->p.ev);
+  say(t, "  evaluating with %s\n", buf);
+  if (s)
+    say(t, "  optimizer: %s, lr %g%s\n", opt_name(s->kind), s->lr,
+        t->o.has_lr ? " (--lr)" : "");
+  say(t, "data: %s (%s): %lld training, %lld validation, %lld test examples; "
+         "%lld features, %lld classes\n",
+      t->o.data, dt->kind, (long long)dt->ntr, (long long)dt->nva,
+      (long long)dt->nte, (long long)dt->train.dim, (long long)t->p.k);
+  say(t, "  normalised with the training split's mean %.4f and std %.4f\n",
+      dt->mean, dt->std);
+  say(t, "  batch %lld, %lld epochs, seed %llu%s\n", (long long)t->o.batch,
+      (long long)t->o.epochs, (unsigned long long)t->o.seed,
+      t->o.patience ? ", early stopping on the validation loss" : "");
+  if (t->o.resume)
+    say(t, "resumed from %s%s\n", t->o.resume,
+        t->first_epoch > 1 ? "" : " (weights only: epochs count from 1)");
+  if (t->o.resume && t->first_epoch > 1)
+    say(t, "  at epoch %d, best %s loss %.4f; the optimizer state starts "
+           "afresh\n",
+        t->first_epoch - 1, dt->nva ? "validation" : "training", t->best);
+}
+
+/* After epoch ep: a checkpoint when the monitored loss improved (*saved),
+ * and the early-stopping count. Returns 1 when training should stop, -1 on
+ * error. */
+static int after_epoch(Trainer *t, int ep, double monitored, int *bad,
+                       int *saved) {
+  *saved = 0;
+  if (monitored < t->best) {
+    t->best = monitored;
+    t->best_epoch = ep;
+    *bad = 0;
+    if (t->o.checkpoint) {
+      if (t->d->save(t->model, t->o.checkpoint) != 0) {
+        error("cannot write the checkpoint %s", t->o.checkpoint);
+        return -1;
+      }
+      if (write_state(t, ep))
+        return -1;
+      *saved = 1;
+    }
+    return 0;
+  }
+  ++*bad;
+  return t->o.patience && *bad >= t->o.patience;
+}
+
+static int train_loop(Trainer *t) {
+  int bad = 0, saved;
+  const Data *dt = &t->data;
+  if (t->first_epoch > t->o.epochs)
+    say(t, "nothing to train: the checkpoint is at epoch %d, --epochs is "
+           "%lld\n",
+        t->first_epoch - 1, (long long)t->o.epochs);
+  for (int ep = t->first_epoch; ep <= t->o.epochs; ep++) {
+    double t0 = nnc_now(), tl, ta, vl = NAN, va = NAN;
+    if (train_epoch(t, ep, &tl, &ta))
+      return 1;
+    if (dt->nva &&
+        evaluate(t, &dt->train, dt->va, dt->nva, &vl, &va, NULL) != 0)
+      return 1;
+    int i = t->h.n++;
+    t->h.tloss[i] = tl;
+    t->h.tacc[i] = ta;
+    t->h.vloss[i] = vl;
+    t->h.vacc[i] = va;
+    int stop = after_epoch(t, ep, dt->nva ? vl : tl, &bad, &saved);
+    if (stop < 0)
+      return 1;
+    say(t, "epoch %d/%lld  train loss %.4f  train acc %.4f  ", ep,
+        (long long)t->o.epochs, tl, ta);
+    if (dt->nva)
+      say(t, "val loss %.4f  val acc %.4f  ", vl, va);
+    say(t, "time %.1fs%s\n", nnc_now() - t0, saved ? "  checkpoint saved" : "");
+    if (stop) {
+      say(t,
+          "early stopping: the %s loss has not improved for %d epoch%s "
+          "(best %.4f at epoch %d)\n",
+          dt->nva ? "validation" : "training", bad, bad > 1 ? "s" : "",
+          t->best, t->best_epoch);
+      break;
+    }
+  }
+  return 0;
+}
+
+static const char *const fashion_names[10] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+static int is_fashion(const Trainer *t) {
+  const char *s = t->o.data;
+  if (t->p.k != 10)
+    return 0;
+  for (; *s; s++) {
+    const char *w = "fashion";
+    int i = 0;
+    while (w[i] && s[i] && tolower((unsigned char)s[i]) == w[i])
+      i++;
+    if (!w[i])
+      return 1;
+  }
+  return 0;
+}
+
+static void print_classes(Trainer *t, const nnc_confusion *cm,
+                          const char *const *names) {
+  char num[16];
+  double sp = 0, sr = 0, sf = 0;
+  say(t, "%-12s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1",
+      "support");
+  for (int32_t c = 0; c < cm->k; c++) {
+    double p, r, f;
+    int64_t support = 0;
+    for (int32_t j = 0; j < cm->k; j++)
+      support += cm->counts[(int64_t)c * cm->k + j];
+    nnc_confusion_class(cm, c, &p, &r, &f);
+    snprintf(num, sizeof num, "%ld", (long)c);
+    say(t, "%-12s %9.4f %9.4f %9.4f %9lld\n", names ? names[c] : num, p, r, f,
+        (long long)support);
+    sp += p;
+    sr += r;
+    sf += f;
+  }
+  say(t, "%-12s %9.4f %9.4f %9.4f\n", "macro avg", sp / cm->k, sr / cm->k,
+      sf / cm->k);
+}
+
+/* Test-set evaluation (with the best checkpoint when there is one). */
+static int final_report(Trainer *t) {
+  char err[512];
+  const Data *dt = &t->data;
+  if (t->o.checkpoint && t->best_epoch > 0 && t->h.n > 0 &&
+      t->best_epoch != t->first_epoch + t->h.n - 1) {
+    if (t->d->load(t->model, t->o.checkpoint, err, sizeof err) != 0) {
+      error("cannot reload the best checkpoint: %s", err);
+      return 1;
+    }
+    say(t, "testing the weights of epoch %d (lowest %s loss) from %s\n",
+        t->best_epoch, dt->nva ? "validation" : "training", t->o.checkpoint);
+  }
+  nnc_confusion cm;
+  if (nnc_confusion_init(&cm, (int32_t)t->p.k) != 0) {
+    error("out of memory");
+    return 1;
+  }
+  double loss, acc;
+  int rc = evaluate(t, dt->teset, dt->te, dt->nte, &loss, &acc, &cm);
+  if (rc == 0) {
+    const char *const *names = is_fashion(t) ? fashion_names : NULL;
+    say(t, "test loss %.4f\n", loss);
+    printf("test accuracy: %.4f\n", nnc_confusion_accuracy(&cm));
+    if (t->report)
+      fprintf(t->report, "test accuracy: %.4f\n", nnc_confusion_accuracy(&cm));
+    say(t, "confusion matrix (rows: true class, columns: predicted):\n");
+    if (!t->o.quiet)
+      nnc_confusion_print(stdout, &cm, names);
+    if (t->report)
+      nnc_confusion_print(t->report, &cm, names);
+    print_classes(t, &cm, names);
+  }
+  nnc_confusion_free(&cm);
+  return rc;
+}
+
+/* learning_curves.svg: losses and accuracies per epoch of this run. */
+static int write_outputs(Trainer *t) {
+  char err[512], title[128];
+  int rc = 0;
+  if (t->h.n > 0) {
+    char *svg = join(t->o.out, "learning_curves.svg");
+    nnc_series s[4] = {{"train loss", t->h.tloss, t->h.n},
+                       {"train accuracy", t->h.tacc, t->h.n},
+                       {"validation loss", t->h.vloss, t->h.n},
+                       {"validation accuracy", t->h.vacc, t->h.n}};
+    snprintf(title, sizeof title, "%s: learning curves", t->d->name);
+    if (!svg || nnc_svg_plot(svg, title, "loss / accuracy", s,
+                             t->data.nva ? 4 : 2, err, sizeof err) != 0) {
+      error("cannot write the learning curves: %s", svg ? err : "no memory");
+      rc = 1;
+    } else {
+      say(t, "wrote %s\n", svg);
+    }
+    free(svg);
+  }
+  say(t, "wrote %s\n", t->report_path);
+  FILE *f = t->report;
+  t->report = NULL;
+  if (fclose(f) != 0 || rename(t->report_tmp, t->report_path) != 0) {
+    error("cannot write %s: %s", t->report_path, strerror(errno));
+    remove(t->report_tmp);
+    rc = 1;
+  }
+  return rc;
+}
+
+static void teardown(Trainer *t) {
+  if (t->report) {
+    fclose(t->report);
+    remove(t->report_tmp);
+  }
+  free(t->report_path);
+  free(t->report_tmp);
+  if (t->model)
+    t->d->destroy(t->model);
+  free_data(&t->data);
+  free(t->dims);
+  free(t->x);
+  free(t->y);
+  free(t->pred);
+  free(t->order);
+  free_outputs(t->tout, t->p.tr ? t->p.tr->nout : 0);
+  free_outputs(t->eout, t->p.ev ? t->p.ev->nout : 0);
+  free(t->h.tloss);
+  free(t->h.tacc);
+  free(t->h.vloss);
+  free(t->h.vacc);
+}
+
+int nnc_train_main(const nnc_model_desc *d, int argc, char **argv) {
+  Trainer t;
+  memset(&t, 0, sizeof t);
+  t.d = d;
+  int rc = parse_opts(&t.o, argc, argv);
+  if (rc)
+    return rc < 0 ? 0 : rc;
+  if (t.o.patience && t.o.val_fraction == 0)
+    warning("--patience with --val-fraction 0: early stopping watches the "
+            "training loss");
+  if (t.o.threads > 0)
+    nnc_set_num_threads(t.o.threads);
+  rc = load_data(&t.data, &t.o) || find_plan(d, t.data.train.dim, &t.p) ||
+       check_labels(&t.data, t.p.k) || alloc_buffers(&t) ||
+       setup_model(&t) || open_report(&t);
+  if (!rc) {
+    print_banner(&t);
+    fflush(stdout);
+    rc = train_loop(&t) || final_report(&t) || write_outputs(&t);
+  }
+  teardown(&t);
+  return rc;
+}

@@ -1,0 +1,245 @@
+#!/bin/sh
+# run_train.sh — end-to-end tests of the trainer (runtime/train.c) and of
+# `nnc train` (compiler/train_cmd.c).
+#
+# The trainer is tested through softmax_model.c, a hand-written model behind
+# an nnc_model_desc, on a small synthetic data set that make_data.c writes
+# (IDX, gzipped IDX and CSV): training, the report and its files,
+# checkpoints and resuming, early stopping, reproducibility, input shapes,
+# and the errors for bad data and for models that do not fit. `nnc train`
+# is tested for its usage and its located errors and, once the C emitter
+# produces code and Fashion-MNIST is installed, on examples/mlp.nn.
+#
+# Environment (from `make check`): SRCDIR, BUILDDIR, NNC, CC, CPPFLAGS,
+# CFLAGS, LDFLAGS, NNCRT (libnncrt.a), NNCRT_LIBS; defaults suit a build in build/. Ends
+# with `N passed, N failed`; exits 1 on any failure.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+SRCDIR=${SRCDIR:-$(cd "$here/../.." && pwd)}
+BUILDDIR=${BUILDDIR:-$SRCDIR/build}
+NNC=${NNC:-$BUILDDIR/compiler/nnc}
+CC=${CC:-cc}
+CPPFLAGS=${CPPFLAGS-}
+CFLAGS=${CFLAGS--O2}
+LDFLAGS=${LDFLAGS-}
+FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
+LIB=${NNCRT:-$BUILDDIR/runtime/libnncrt.a}
+LIBS=${NNCRT_LIBS:-"-lopenblas -lz -lm"}
+cd "$SRCDIR" || exit 2
+for f in "$LIB" "$NNC"; do
+  if [ ! -f "$f" ]; then
+    echo "run_train: not built: $f" >&2
+    exit 2
+  fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-train.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+# bad NAME WHY: a failure, with the last run's output
+bad() {
+  echo "FAIL: $1: $2"
+  [ -f "$tmp/out" ] && sed -e 's/^/  out| /' "$tmp/out" | tail -n 15
+  [ -f "$tmp/err" ] && sed -e 's/^/  err| /' "$tmp/err" | tail -n 15
+  fail=$((fail + 1))
+}
+# check NAME COMMAND...: passes when COMMAND succeeds
+check() {
+  name=$1
+  shift
+  if "$@"; then ok; else bad "$name" "$*"; fi
+}
+# run CMD...: runs with stdout in $tmp/out, stderr in $tmp/err, status $rc
+run() {
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+}
+has() { grep -q -e "$1" "$tmp/${2:-out}"; }
+lines() { grep -c -e "$1" "$tmp/${2:-out}"; }
+# the accuracy of the `test accuracy: 0.xxxx` line is at least $1
+acc_at_least() {
+  awk -v min="$1" '/^test accuracy: [01]\.[0-9][0-9][0-9][0-9]$/ {
+      found = 1; if ($3 + 0 < min) low = 1 }
+    END { exit !(found && !low) }' "$tmp/out"
+}
+
+# ------------------------------------------------------------ build
+build() { # OUT DEFINES...: the hand-written model as a trainer program
+  out=$1
+  shift
+  # shellcheck disable=SC2086 # flags are word lists
+  $CC $CPPFLAGS $CFLAGS -std=c99 "$@" -I"$SRCDIR/runtime" \
+    tests/train/softmax_model.c "$LIB" $LDFLAGS $LIBS -o "$out"
+}
+# shellcheck disable=SC2086
+if ! $CC $CFLAGS -std=c99 tests/train/make_data.c $LDFLAGS -o "$tmp/make_data" ||
+  ! build "$tmp/sm" || ! build "$tmp/sm_nchw" -DNCHW ||
+  ! build "$tmp/sm_nolabels" -DNO_LABELS; then
+  echo "FAIL: building the test programs"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+SM=$tmp/sm
+D=$tmp/data
+mkdir -p "$D" "$tmp/gz" "$tmp/small" "$tmp/six" "$tmp/empty"
+"$tmp/make_data" idx "$D" 600 200 8 4 1 &&
+  "$tmp/make_data" idx "$tmp/gz" 600 200 8 4 2 &&
+  gzip "$tmp"/gz/*-ubyte &&
+  "$tmp/make_data" idx "$tmp/small" 200 50 4 4 3 &&
+  "$tmp/make_data" idx "$tmp/six" 200 50 8 6 4 &&
+  "$tmp/make_data" csv "$tmp/data.csv" 600 8 4 5 || {
+  echo "FAIL: writing the data sets"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+# ------------------------------------------------------------ training
+O=$tmp/o1
+run "$SM" --data "$D" --epochs 5 --out "$O" --checkpoint "$O/ck.safetensors"
+check "train: exit 0" [ "$rc" = 0 ]
+check "train: test accuracy >= 0.9" acc_at_least 0.9
+check "train: entry points chosen" has \
+  "training with   train step(x: f32\[B,64\], y: i32\[B\]) -> loss: f32\[\]"
+check "train: forward, not the decoy, for evaluation" has \
+  "evaluating with fn forward(x: f32\[B,64\]) -> logits: f32\[B,4\]"
+check "train: split and normalisation reported" has \
+  "540 training, 60 validation, 200 test examples; 64 features, 4 classes"
+check "train: five epoch lines" [ "$(lines '^epoch [1-5]/5  train loss [0-9.]*  train acc [0-9.]*  val loss [0-9.]*  val acc [0-9.]*  time ')" = 5 ]
+check "train: progress bar on stderr" has "^epoch 5/5: 540 items" err
+check "train: confusion matrix" has "^confusion matrix" 
+check "train: per-class metrics" has "^macro avg  *[01]\.[0-9]* "
+check "train: learning_curves.svg" grep -q "<svg" "$O/learning_curves.svg"
+check "train: report.txt" grep -q "^test accuracy: " "$O/report.txt"
+check "train: checkpoint" [ -s "$O/ck.safetensors" ]
+check "train: trainer state" grep -q "^epoch [1-5]$" "$O/ck.safetensors.state"
+check "train: no temporary files left" \
+  [ "$(find "$O" -name '*.tmp*' | wc -l)" = 0 ]
+cp "$tmp/out" "$tmp/first"
+
+run "$SM" --data "$D" --epochs 5 --out "$tmp/o1b"
+grep '^epoch\|^test' "$tmp/first" | sed 's/time .*//' >"$tmp/a"
+grep '^epoch\|^test' "$tmp/out" | sed 's/time .*//' >"$tmp/b"
+check "train: same seed, same numbers" cmp -s "$tmp/a" "$tmp/b"
+run "$SM" --data "$D" --epochs 2 --seed 9 --out "$tmp/o1c"
+grep '^epoch 1' "$tmp/out" | sed 's/time .*//' >"$tmp/c"
+check "train: another seed, other numbers" \
+  sh -c "! grep -q -F -x -f '$tmp/c' '$tmp/a'"
+
+# ------------------------------------------------------------ resuming
+ep=$(sed -n 's/^epoch //p' "$O/ck.safetensors.state")
+run "$SM" --data "$D" --epochs 7 --out "$tmp/o2" --resume "$O/ck.safetensors"
+check "resume: exit 0" [ "$rc" = 0 ]
+check "resume: says so" has "^resumed from $O/ck.safetensors"
+check "resume: continues the epoch count" has "^epoch $((ep + 1))/7  train loss"
+check "resume: still accurate" acc_at_least 0.9
+printf 'not a safetensors file' >"$tmp/junk.safetensors"
+run "$SM" --data "$D" --out "$tmp/o3" --resume "$tmp/junk.safetensors"
+check "resume: corrupt checkpoint is exit 1" [ "$rc" = 1 ]
+check "resume: corrupt checkpoint is named" \
+  has "error: cannot resume from $tmp/junk.safetensors" err
+
+# ------------------------------------------------------------ early stopping
+# With a zero learning rate the validation loss never improves on epoch 1.
+run "$SM" --data "$D" --epochs 20 --lr 0 --patience 2 --out "$tmp/o4"
+check "early stopping: exit 0" [ "$rc" = 0 ]
+check "early stopping: stops after epoch 3" [ "$(lines '^epoch ')" = 3 ]
+check "early stopping: says why" \
+  has "^early stopping: the validation loss has not improved for 2 epochs"
+check "early stopping: --lr shown" has "optimizer: adam, lr 0 (--lr)"
+
+# ------------------------------------------------------------ data
+run "$SM" --data "$tmp/gz" --epochs 3 --out "$tmp/o5"
+check "gzipped IDX: trains" acc_at_least 0.9
+run "$SM" --data "$tmp/data.csv" --epochs 5 --out "$tmp/o6"
+check "CSV: trains" acc_at_least 0.9
+check "CSV: test split held out" \
+  has "(CSV): 486 training, 54 validation, 60 test examples"
+run "$SM" --data "$tmp/data.csv" --test "$tmp/data.csv" --epochs 1 \
+  --val-fraction 0 --out "$tmp/o6b"
+check "CSV: --test and --val-fraction 0" \
+  has "(CSV): 600 training, 0 validation, 600 test examples"
+run "$SM" --data "$D" --limit 100 --epochs 1 --out "$tmp/o7"
+check "--limit: first N examples" has "90 training, 10 validation, 200 test"
+run "$tmp/sm_nchw" --data "$D" --epochs 3 --out "$tmp/o8"
+check "NCHW input: reshaped" has "train step(x: f32\[B,1,8,8\]"
+check "NCHW input: trains" acc_at_least 0.9
+run "$SM" --data "$D" --epochs 1 --quiet --out "$tmp/o9"
+check "--quiet: only the accuracy line" \
+  sh -c "[ \$(wc -l <'$tmp/out') = 1 ] && [ ! -s '$tmp/err' ]"
+check "--quiet: accuracy" acc_at_least 0.5
+
+# ------------------------------------------------------------ errors
+run "$SM" --data "$tmp/nowhere" --out "$tmp/o10"
+check "missing data: exit 1" [ "$rc" = 1 ]
+check "missing data: says where" \
+  has "error: data set '$tmp/nowhere' not found (No such file" err
+run "$SM" --data "$tmp/empty" --out "$tmp/o10"
+check "empty data dir: names the files" \
+  has "error: $tmp/empty has no train-images-idx3-ubyte" err
+run "$SM" --data "$tmp/small" --out "$tmp/o10"
+check "wrong image size: exit 1" [ "$rc" = 1 ]
+check "wrong image size: says so" \
+  has "takes x: f32\[B,64\]: 64 values per example, but the data set has 16" err
+run "$SM" --data "$tmp/six" --out "$tmp/o10"
+check "too many classes: exit 1" [ "$rc" = 1 ]
+check "too many classes: says so" has "is out of range: the model's" err
+run "$tmp/sm_nolabels" --data "$D" --out "$tmp/o10"
+check "model without labels: exit 1" [ "$rc" = 1 ]
+check "model without labels: explains" \
+  has "error: model Softmax does not fit the trainer" err
+check "model without labels: lists its entries" has "train step(x: f32" err
+run "$SM" --epochs many
+check "bad number: exit 2" [ "$rc" = 2 ]
+check "bad number: says so" has "error: --epochs needs an integer" err
+run "$SM" --frobnicate
+check "unknown option: exit 2" [ "$rc" = 2 ]
+run "$SM" --help
+check "--help: exit 0 and lists the options" \
+  sh -c "[ $rc = 0 ] && grep -q -- '--patience N' '$tmp/out'"
+
+# ------------------------------------------------------------ nnc train
+run "$NNC" train --help
+check "nnc train --help" \
+  sh -c "[ $rc = 0 ] && grep -q -- '--build-dir DIR' '$tmp/out' &&
+         grep -q -- '--checkpoint PATH' '$tmp/out'"
+run "$NNC" train
+check "nnc train without a model: exit 2" [ "$rc" = 2 ]
+run "$NNC" train examples/mlp.nn --frobnicate
+check "nnc train, unknown option: exit 2" [ "$rc" = 2 ]
+run "$NNC" train examples/bad.nn --build-dir "$tmp/cache"
+check "nnc train, error in the model: located" \
+  sh -c "[ $rc = 1 ] && head -n 1 '$tmp/err' |
+         grep -q '^examples/bad.nn:[0-9]*:[0-9]*: error: '"
+
+# The whole path on Fashion-MNIST: needs the C emitter and the data set.
+if ! "$NNC" examples/mlp.nn -o "$tmp/probe.c" >/dev/null 2>&1; then
+  echo "SKIP: nnc train examples/mlp.nn (the C emitter cannot compile it yet)"
+elif [ ! -f "$FASHION/train-images-idx3-ubyte.gz" ]; then
+  echo "SKIP: nnc train examples/mlp.nn (no Fashion-MNIST in $FASHION)"
+else
+  run "$NNC" train examples/mlp.nn --epochs 1 --limit 2000 \
+    --build-dir "$tmp/cache" --out "$tmp/o11" --data "$FASHION"
+  check "nnc train mlp: exit 0" [ "$rc" = 0 ]
+  check "nnc train mlp: built" has "^nnc train: model MLP of examples/mlp.nn: building"
+  check "nnc train mlp: entry points" has "training with   train step(x: f32\[B,784\], y: i32\[B\])"
+  check "nnc train mlp: epoch line" has "^epoch 1/1  train loss [0-9.]*  train acc [0-9.]*  val loss [0-9.]*  val acc [0-9.]*  time "
+  check "nnc train mlp: test accuracy" acc_at_least 0.6
+  check "nnc train mlp: class names" has "T-shirt/top"
+  check "nnc train mlp: learning curves" [ -s "$tmp/o11/learning_curves.svg" ]
+  run "$NNC" train examples/mlp.nn --epochs 0 --quiet \
+    --build-dir "$tmp/cache" --out "$tmp/o12" --data "$FASHION"
+  check "nnc train mlp: cached binary reused, quiet" \
+    sh -c "[ $rc = 0 ] && [ \$(wc -l <'$tmp/out') = 1 ] &&
+           [ \$(ls '$tmp/cache' | wc -l) = 1 ]"
+  run "$NNC" train examples/autoencoder.nn --epochs 1 --limit 100 \
+    --build-dir "$tmp/cache" --out "$tmp/o13" --data "$FASHION"
+  check "nnc train autoencoder: refused with a reason" \
+    sh -c "[ $rc = 1 ] && grep -q 'does not fit the trainer' '$tmp/err'"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
