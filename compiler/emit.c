@@ -1166,6 +1166,9 @@ static void emit_func(Emitter *e, Func *fn) {
   e->indent = 1;
   for (int i = 0; i < ns; i++)
     out(e, "if (%s < 1) return NNC_EBADDIM;\n", e->mod->syms.name[syms[i]]);
+  for (int i = 0; train && i < fn->nin; i++)
+    if (dtype_is_float(fn->inputs[i]->type.dtype))
+      out(e, "(void)dx_%d; /* written only when the loss depends on it */\n", i);
   out(e, "size_t off[%d];\n", nslots);
   out(e, "size_t need = %s_%s_plan(off%s);\n", P, N, da);
   out(e, "char *w = ws ? (char *)ws : %s_reserve(m, need);\n", P);

@@ -1013,8 +1013,9 @@ static void print_banner(Trainer *t) {
       (long long)dt->nte, (long long)dt->train.dim, (long long)t->p.k);
   say(t, "  normalised with the training split's mean %.4f and std %.4f\n",
       dt->mean, dt->std);
-  say(t, "  batch %lld, %lld epochs, seed %llu%s\n", (long long)t->o.batch,
-      (long long)t->o.epochs, (unsigned long long)t->o.seed,
+  say(t, "  batch %lld, %lld epoch%s, seed %llu%s\n", (long long)t->o.batch,
+      (long long)t->o.epochs, t->o.epochs == 1 ? "" : "s",
+      (unsigned long long)t->o.seed,
       t->o.patience ? ", early stopping on the validation loss" : "");
   if (t->o.resume)
     say(t, "resumed from %s%s\n", t->o.resume,

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential flex bison autoconf automake pkg-config
   libopenblas-dev check libclang-14-dev clang-14 llvm-14 zlib1g-dev graphviz
-  python3-torch python3-numpy"
+  python3-torch python3-numpy dataset-fashion-mnist"
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

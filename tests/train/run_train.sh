@@ -53,10 +53,14 @@ check() {
   shift
   if "$@"; then ok; else bad "$name" "$*"; fi
 }
-# run CMD...: runs with stdout in $tmp/out, stderr in $tmp/err, status $rc
+# run CMD...: runs with stdout in $tmp/out, stderr in $tmp/err, status $rc;
+# a sanitizer's report (which may exit 1, as expected errors do) fails it
 run() {
   "$@" >"$tmp/out" 2>"$tmp/err"
   rc=$?
+  if grep -q -e 'Sanitizer' -e 'runtime error:' "$tmp/err"; then
+    bad "sanitizer report" "$*"
+  fi
 }
 has() { grep -q -e "$1" "$tmp/${2:-out}"; }
 lines() { grep -c -e "$1" "$tmp/${2:-out}"; }
@@ -178,6 +182,7 @@ check "missing data: exit 1" [ "$rc" = 1 ]
 check "missing data: says where" \
   has "error: data set '$tmp/nowhere' not found (No such file" err
 run "$SM" --data "$tmp/empty" --out "$tmp/o10"
+check "empty data dir: exit 1" [ "$rc" = 1 ]
 check "empty data dir: names the files" \
   has "error: $tmp/empty has no train-images-idx3-ubyte" err
 run "$SM" --data "$tmp/small" --out "$tmp/o10"
