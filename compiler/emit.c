@@ -34,6 +34,7 @@ typedef struct Emitter {
   int64_t *poff;      /* per ParamDecl: element offset (params) or byte
                          offset (buffers) */
   int64_t nparams, nbuf_bytes;
+  int scan_depth;     /* nested scans name their counters step1, pos1 */
 } Emitter;
 
 /* ------------------------------------------------------------ helpers */
@@ -110,11 +111,19 @@ static int is_c_keyword(const char *s) {
       "double", "else", "enum", "extern", "float", "for", "goto", "if",
       "inline", "int", "long", "register", "restrict", "return", "short",
       "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
-      "unsigned", "void", "volatile", "while", "m", "ws", "off", "w", "need",
-      "i", "j", "k", "acc", "mx", "t", "s", "n", NULL};
+      "unsigned", "void", "volatile", "while",
+      /* the generated code's own locals */
+      "m", "ws", "off", "w", "need", "i", "j", "k", "o", "v", "acc", "mx",
+      "sum", "best", "base", "rc", "t", "s", "n", "state", "g",
+      "sq", "norm", "p", "r", "e", NULL};
   for (int i = 0; kw[i]; i++)
     if (!strcmp(kw[i], s))
       return 1;
+  if (s[0] == 'i' && isdigit((unsigned char)s[1]) && !s[2])
+    return 1;
+  if ((!strncmp(s, "step", 4) && isdigit((unsigned char)s[4])) ||
+      (!strncmp(s, "pos", 3) && isdigit((unsigned char)s[3])))
+    return 1;
   return !strncmp(s, "dx", 2) || !strncmp(s, "in", 2) || !strncmp(s, "out", 3);
 }
 
@@ -906,13 +915,18 @@ static void emit_scan(Emitter *e, Node *n) {
     if (cn)
       copy(e, ptr(e, cn), n->in[i]);
   }
-  out(e, "for (int64_t step = 0; step < %s; step++) {\n", steps);
+  int d = e->scan_depth++;
+  const char *stp = arena_printf(&e->c->arena, "step%d", d);
+  const char *pos = arena_printf(&e->c->arena, "pos%d", d);
+  out(e, "for (int64_t %s = 0; %s < %s; %s++) {\n", stp, stp, steps, stp);
   e->indent++;
-  out(e, "const int64_t pos = %s ? %s - 1 - step : step;\n",
-      ir_attr_int(n, "reverse", 0) ? "1" : "0", steps);
+  if (ir_attr_int(n, "reverse", 0))
+    out(e, "const int64_t %s = %s - 1 - %s; /* backwards */\n", pos, steps, stp);
+  else
+    out(e, "const int64_t %s = %s;\n", pos, stp);
   Node *ix = index_node(b);
   if (ix)
-    out(e, "%s[0] = (int32_t)(%s + pos);\n", ptr(e, ix), start);
+    out(e, "%s[0] = (int32_t)(%s + %s);\n", ptr(e, ix), start, pos);
   emit_region(e, b);
   for (int k = 0; k < ny; k++) {
     Node *y = b->out[nc + k];
@@ -920,9 +934,8 @@ static void emit_scan(Emitter *e, Node *n) {
     int ax = (int)axes->ints[k];
     const char *outer = prodc(e, &y->type, 0, ax), *inner = prodc(e, &y->type, ax, y->type.rank);
     out(e, "for (int64_t o = 0; o < %s; o++) /* yield %s */\n", outer, e->cname[y->id]);
-    out(e, "  memcpy((%s *)(w + off[%d]) + (o * %s + pos) * %s, %s + o * %s, sizeof(%s) * (size_t)%s);\n",
-        ctype(e, st.dtype), e->slot[n->id] + k, steps, inner,
-        y->op == OP_CONST && y->type.rank == 0 ? "(void)0" : ptr(e, y), inner,
+    out(e, "  memcpy((%s *)(w + off[%d]) + (o * %s + %s) * %s, %s + o * %s, sizeof(%s) * (size_t)%s);\n",
+        ctype(e, st.dtype), e->slot[n->id] + k, steps, pos, inner, ptr(e, y), inner,
         ctype(e, st.dtype), inner);
   }
   for (int i = 0; i < nc; i++) {
@@ -931,6 +944,7 @@ static void emit_scan(Emitter *e, Node *n) {
       copy(e, ptr(e, cn), nv);
   }
   e->indent--;
+  e->scan_depth--;
   out(e, "}\n");
 }
 

@@ -29,7 +29,8 @@
 #define NNC_INSTALL_LIBDIR "/usr/local/lib"
 #endif
 /* Libraries the runtime needs, and the flags nnc itself was built with
- * (a sanitizer build's runtime needs the sanitizer at link time). */
+ * (of which the sanitizer options are used when $CFLAGS/$LDFLAGS are
+ * unset: a sanitizer build's runtime needs them at link time). */
 #ifndef NNC_RUNTIME_LIBS
 #define NNC_RUNTIME_LIBS "-lopenblas -lz -lm"
 #endif
@@ -43,6 +44,7 @@
 typedef struct Source {
   char *c, *h, *main; /* model.c, model.h, main.c (heap: open_memstream) */
   size_t clen, hlen, mainlen;
+  FILE *cf, *hf, *mf; /* their streams while open */
   const Model *model;
   const char *prefix;
 } Source;
@@ -90,7 +92,7 @@ static void train_usage(FILE *f) {
 #define X(opt, meta, help)                                                     \
   if (strcmp(opt, "--help")) {                                                 \
     char head[40];                                                             \
-    snprintf(head, sizeof head, "  %s%s%s", opt, meta ? " " : "",             \
+    snprintf(head, sizeof head, "  %s%s%s", opt, meta ? " " : "",              \
              meta ? (const char *)meta : "");                                  \
     fprintf(f, "%-22s", head);                                                 \
     if (strlen(head) >= 22)                                                    \
@@ -237,14 +239,14 @@ static void generate(Ctx *c, const TrainCmd *t, Source *s) {
   for (char *q = p; *q; q++)
     *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
   s->prefix = p;
-  FILE *cf = open_memstream(&s->c, &s->clen);
-  FILE *hf = open_memstream(&s->h, &s->hlen);
-  FILE *mf = open_memstream(&s->main, &s->mainlen);
-  if (!cf || !hf || !mf)
+  s->cf = open_memstream(&s->c, &s->clen);
+  s->hf = open_memstream(&s->h, &s->hlen);
+  s->mf = open_memstream(&s->main, &s->mainlen);
+  if (!s->cf || !s->hf || !s->mf)
     nnc_fatal(c, "out of memory");
   EmitOptions eo = {t->real, "model.h", t->input};
-  nnc_emit_c(c, m, &eo, cf, hf);
-  fprintf(mf,
+  nnc_emit_c(c, m, &eo, s->cf, s->hf);
+  fprintf(s->mf,
           "/* main.c — written by nnc train: the trainer of model %s (%s). "
           "*/\n"
           "#include \"model.h\"\n"
@@ -254,14 +256,22 @@ static void generate(Ctx *c, const TrainCmd *t, Source *s) {
           "  return nnc_train_main(&%s_desc, argc, argv);\n"
           "}\n",
           s->model->name, t->input, s->prefix);
-  if (fclose(cf) || fclose(hf) || fclose(mf))
+  int bad = fclose(s->cf) | fclose(s->hf) | fclose(s->mf);
+  s->cf = s->hf = s->mf = NULL;
+  if (bad)
     nnc_fatal(c, "out of memory");
 }
 
+/* Frees what generate() made, also when an error cut it short. */
 static void free_source(Source *s) {
+  FILE *open[3] = {s->cf, s->hf, s->mf};
+  for (int i = 0; i < 3; i++)
+    if (open[i])
+      fclose(open[i]);
   free(s->c);
   free(s->h);
   free(s->main);
+  memset(s, 0, sizeof *s);
 }
 
 /* ------------------------------------------------------------ building */
@@ -320,6 +330,26 @@ static void find_runtime(Ctx *c, Toolchain *tc) {
 static const char *env_or(const char *name, const char *dflt) {
   const char *v = getenv(name);
   return v && *v ? v : dflt;
+}
+
+/* The sanitizer options among the flags nnc was built with: a sanitizer
+ * build's libnncrt.a cannot link without them; the rest (-g) is left to
+ * $CFLAGS. */
+static char *sanitizer_flags(Ctx *c, const char *flags) {
+  StrBuf b = {0};
+  const char *s = flags;
+  while (*s) {
+    size_t n = strcspn(s, " \t");
+    if ((n > 11 && !strncmp(s, "-fsanitize=", 11)) ||
+        (n > 14 && !strncmp(s, "-fno-sanitize-", 14)) ||
+        (n == 23 && !strncmp(s, "-fno-omit-frame-pointer", 23)))
+      sb_printf(&b, "%s%.*s", b.len ? " " : "", (int)n, s);
+    s += n;
+    s += strspn(s, " \t");
+  }
+  char *r = arena_strdup(&c->arena, b.s ? b.s : "");
+  sb_free(&b);
+  return r;
 }
 
 /* 'text' for the shell */
@@ -393,8 +423,7 @@ static void make_dirs(Ctx *c, const char *path) {
 }
 
 /* Writes through a temporary name renamed into place. */
-static void write_file(Ctx *c, const char *path, const char *text,
-                       size_t len) {
+static void write_file(Ctx *c, const char *path, const char *text, size_t len) {
   char *tmp = arena_printf(&c->arena, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "w");
   if (!f)
@@ -422,12 +451,12 @@ static const char *cache_root(Ctx *c, const TrainCmd *t) {
 static void compile(Ctx *c, const TrainCmd *t, const Toolchain *tc,
                     const char *dir, const char *bin) {
   char *tmp = arena_printf(&c->arena, "%s.tmp.%ld", bin, (long)getpid());
-  char *cmd = arena_printf(
-      &c->arena, "%s -O2 -std=c99 %s -I%s -o %s %s %s %s %s %s", tc->cc,
-      tc->cflags, shq(c, tc->incdir), shq(c, tmp),
-      shq(c, arena_printf(&c->arena, "%s/main.c", dir)),
-      shq(c, arena_printf(&c->arena, "%s/model.c", dir)), shq(c, tc->lib),
-      tc->ldflags, NNC_RUNTIME_LIBS);
+  char *cmd =
+      arena_printf(&c->arena, "%s -O2 -std=c99 %s -I%s -o %s %s %s %s %s %s",
+                   tc->cc, tc->cflags, shq(c, tc->incdir), shq(c, tmp),
+                   shq(c, arena_printf(&c->arena, "%s/main.c", dir)),
+                   shq(c, arena_printf(&c->arena, "%s/model.c", dir)),
+                   shq(c, tc->lib), tc->ldflags, NNC_RUNTIME_LIBS);
   if (t->verbose)
     fprintf(stderr, "%s\n", cmd);
   fflush(NULL);
@@ -448,8 +477,8 @@ static void compile(Ctx *c, const TrainCmd *t, const Toolchain *tc,
 static char *build(Ctx *c, const TrainCmd *t, const Source *s) {
   Toolchain tc;
   tc.cc = env_or("CC", "cc");
-  tc.cflags = env_or("CFLAGS", NNC_BUILD_CFLAGS);
-  tc.ldflags = env_or("LDFLAGS", NNC_BUILD_LDFLAGS);
+  tc.cflags = env_or("CFLAGS", sanitizer_flags(c, NNC_BUILD_CFLAGS));
+  tc.ldflags = env_or("LDFLAGS", sanitizer_flags(c, NNC_BUILD_LDFLAGS));
   find_runtime(c, &tc);
   uint64_t key = build_key(c, s, &tc);
   char *dir = arena_printf(&c->arena, "%s/%s-%016llx", cache_root(c, t),
@@ -457,18 +486,17 @@ static char *build(Ctx *c, const TrainCmd *t, const Source *s) {
   char *bin = arena_printf(&c->arena, "%s/train", dir);
   if (!t->rebuild && file_exists(bin) && access(bin, X_OK) == 0) {
     if (!t->quiet)
-      printf("nnc train: model %s of %s: cached %s\n", s->model->name,
-             t->input, bin);
+      printf("nnc train: model %s of %s: cached %s\n", s->model->name, t->input,
+             bin);
     return bin;
   }
   make_dirs(c, dir);
   write_file(c, arena_printf(&c->arena, "%s/model.c", dir), s->c, s->clen);
   write_file(c, arena_printf(&c->arena, "%s/model.h", dir), s->h, s->hlen);
-  write_file(c, arena_printf(&c->arena, "%s/main.c", dir), s->main,
-             s->mainlen);
+  write_file(c, arena_printf(&c->arena, "%s/main.c", dir), s->main, s->mainlen);
   if (!t->quiet) {
-    printf("nnc train: model %s of %s: building %s\n", s->model->name,
-           t->input, bin);
+    printf("nnc train: model %s of %s: building %s\n", s->model->name, t->input,
+           bin);
     fflush(stdout);
   }
   compile(c, t, &tc, dir, bin);
@@ -492,7 +520,6 @@ static void train(Ctx *c, TrainCmd *t, int argc, char **argv) {
   generate(c, t, &t->src);
   char *bin = build(c, t, &t->src);
   free_source(&t->src);
-  memset(&t->src, 0, sizeof t->src);
   run_trainer(c, t, bin);
 }
 

@@ -12,6 +12,11 @@
 #include <cblas.h>
 #endif
 
+/* Blocking of the portable kernels: MR x NR register tiles, (MC, KC)
+ * panels of A and (KC, NC) panels of B; MC is a multiple of MR and NC of
+ * NR. */
+enum { MR = 4, NR = 8, MC = 64, KC = 256, NC = 256 };
+
 #define REAL float
 #define SFX f32
 #define GEMM_NAME nnc_sgemm_portable

@@ -3,11 +3,11 @@
  *
  * C = alpha * op(A) @ op(B) + beta * C, row-major. C is first scaled by beta
  * (cleared without being read when beta == 0, as BLAS does). Then, per block
- * of NC columns and KC inner indices, op(B) is packed into a contiguous
- * (KC, NC) panel, and per block of MC rows alpha * op(A) into an (MC, KC)
- * panel; the micro-kernel updates four rows of C at a time, streaming one
- * panel row of B (which stays in L1) per inner index. Without memory for the
- * panels it falls back to an unblocked loop. */
+ * of NC columns and KC inner indices, op(B) is packed into a (KC, NC) panel
+ * (L2), and per block of MC rows alpha * op(A) into an (MC, KC) panel; a
+ * micro-kernel computes each MR x NR tile of C with its accumulators in
+ * registers. Without memory for the panels it falls back to an unblocked
+ * loop. */
 
 static void NNC_FN(gemm_scale)(int64_t m, int64_t n, REAL beta, REAL *c,
                                int64_t ldc) {
@@ -24,61 +24,54 @@ static void NNC_FN(gemm_scale)(int64_t m, int64_t n, REAL beta, REAL *c,
   }
 }
 
-/* ap (mb, kb) = alpha * op(A)[i0:i0+mb, p0:p0+kb] */
+/* Panels are cut into slivers: MR rows of op(A) (stored p-major, MR values
+ * per inner index) and NR columns of op(B) (NR values per inner index),
+ * zero-padded at the edges so that the micro-kernel always computes a full
+ * MR x NR tile. The block sizes (MR, NR, MC, KC, NC) are set in gemm.c. */
+
+/* ap = alpha * op(A)[i0:i0+mb, p0:p0+kb] in MR-row slivers */
 static void NNC_FN(gemm_pack_a)(int ta, const REAL *a, int64_t lda, int64_t i0,
                                 int64_t p0, int64_t mb, int64_t kb, REAL alpha,
                                 REAL *ap) {
-  for (int64_t i = 0; i < mb; i++)
+  for (int64_t ir = 0; ir < mb; ir += MR, ap += MR * kb)
     for (int64_t p = 0; p < kb; p++)
-      ap[i * kb + p] = alpha * (ta ? a[(p0 + p) * lda + i0 + i]
-                                   : a[(i0 + i) * lda + p0 + p]);
+      for (int64_t i = 0; i < MR; i++) {
+        int64_t r = i0 + ir + i, q = p0 + p;
+        ap[p * MR + i] =
+            ir + i < mb ? alpha * (ta ? a[q * lda + r] : a[r * lda + q]) : 0;
+      }
 }
 
-/* bp (kb, nb) = op(B)[p0:p0+kb, j0:j0+nb] */
+/* bp = op(B)[p0:p0+kb, j0:j0+nb] in NR-column slivers */
 static void NNC_FN(gemm_pack_b)(int tb, const REAL *b, int64_t ldb, int64_t p0,
                                 int64_t j0, int64_t kb, int64_t nb, REAL *bp) {
-  for (int64_t p = 0; p < kb; p++)
-    for (int64_t j = 0; j < nb; j++)
-      bp[p * nb + j] =
-          tb ? b[(j0 + j) * ldb + p0 + p] : b[(p0 + p) * ldb + j0 + j];
+  for (int64_t jr = 0; jr < nb; jr += NR, bp += NR * kb)
+    for (int64_t p = 0; p < kb; p++)
+      for (int64_t j = 0; j < NR; j++) {
+        int64_t q = p0 + p, col = j0 + jr + j;
+        bp[p * NR + j] =
+            jr + j < nb ? (tb ? b[col * ldb + q] : b[q * ldb + col]) : 0;
+      }
 }
 
-/* C (mb, nb) += ap (mb, kb) @ bp (kb, nb) */
-static void NNC_FN(gemm_micro)(int64_t mb, int64_t nb, int64_t kb,
-                               const REAL *restrict ap, const REAL *restrict bp,
-                               REAL *c, int64_t ldc) {
-  int64_t i = 0;
-  for (; i + 4 <= mb; i += 4) {
-    REAL *restrict c0 = c + i * ldc, *restrict c1 = c0 + ldc;
-    REAL *restrict c2 = c1 + ldc, *restrict c3 = c2 + ldc;
-    for (int64_t p = 0; p < kb; p++) {
-      const REAL *restrict br = bp + p * nb;
-      REAL a0 = ap[i * kb + p], a1 = ap[(i + 1) * kb + p];
-      REAL a2 = ap[(i + 2) * kb + p], a3 = ap[(i + 3) * kb + p];
-      for (int64_t j = 0; j < nb; j++) {
-        REAL bj = br[j];
-        c0[j] += a0 * bj;
-        c1[j] += a1 * bj;
-        c2[j] += a2 * bj;
-        c3[j] += a3 * bj;
-      }
-    }
-  }
-  for (; i < mb; i++) {
-    REAL *restrict ci = c + i * ldc;
-    for (int64_t p = 0; p < kb; p++) {
-      const REAL *restrict br = bp + p * nb;
-      REAL ai = ap[i * kb + p];
-      for (int64_t j = 0; j < nb; j++)
-        ci[j] += ai * br[j];
-    }
-  }
+/* C (mr, nr) += a sliver (MR, kb) @ b sliver (kb, NR); the accumulators
+ * stay in registers over the whole kb. */
+static void NNC_FN(gemm_micro)(int64_t kb, const REAL *restrict a,
+                               const REAL *restrict b, REAL *c, int64_t ldc,
+                               int64_t mr, int64_t nr) {
+  REAL acc[MR][NR] = {{0}};
+  for (int64_t p = 0; p < kb; p++, a += MR, b += NR)
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++)
+        acc[i][j] += a[i] * b[j];
+  for (int64_t i = 0; i < mr; i++)
+    for (int64_t j = 0; j < nr; j++)
+      c[i * ldc + j] += acc[i][j];
 }
 
 void GEMM_NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                REAL alpha, const REAL *a, int64_t lda, const REAL *b,
                int64_t ldb, REAL beta, REAL *c, int64_t ldc) {
-  enum { MC = 64, KC = 256, NC = 256 };
   if (m <= 0 || n <= 0)
     return;
   NNC_FN(gemm_scale)(m, n, beta, c, ldc);
@@ -103,7 +96,12 @@ void GEMM_NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
       for (int64_t i0 = 0; i0 < m; i0 += MC) {
         int64_t mb = m - i0 < MC ? m - i0 : MC;
         NNC_FN(gemm_pack_a)(trans_a, a, lda, i0, p0, mb, kb, alpha, ap);
-        NNC_FN(gemm_micro)(mb, nb, kb, ap, bp, c + i0 * ldc + j0, ldc);
+        for (int64_t jr = 0; jr < nb; jr += NR)
+          for (int64_t ir = 0; ir < mb; ir += MR)
+            NNC_FN(gemm_micro)(kb, ap + ir * kb, bp + jr * kb,
+                               c + (i0 + ir) * ldc + j0 + jr, ldc,
+                               mb - ir < MR ? mb - ir : MR,
+                               nb - jr < NR ? nb - jr : NR);
       }
     }
   }

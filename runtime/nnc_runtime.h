@@ -150,9 +150,9 @@ int nnc_opt_state_per_elem(const nnc_opt_settings *s);
  * weight decay and momentum, as clip_grad_norm_ before optimizer.step().
  * One call over the whole parameter block thus clips by the global norm.
  * A caller that steps tensors one call at a time clips first itself:
- * norm = sqrt(sum of nnc_grad_norm(g_i)^2), scale every g_i in place by
- * nnc_clip_factor(norm, clip_norm); each call's own clipping is then a
- * no-op, since no part's norm exceeds the clipped global norm. */
+ * norm = sqrt(sum of nnc_grad_norm(g_i)^2), scales every g_i in place by
+ * nnc_clip_factor(norm, clip_norm), then steps each with a copy of the
+ * settings whose clip_norm is 0. */
 void nnc_opt_step_f32(const nnc_opt_settings *s, int64_t step, float *p,
                       const float *g, float *state, int64_t n);
 void nnc_opt_step_f64(const nnc_opt_settings *s, int64_t step, double *p,

@@ -20,38 +20,39 @@ extern "C" {
   X("--data", "PATH",                                                          \
     "data set: a directory of IDX files (train-images-idx3-ubyte[.gz], "       \
     "train-labels-idx1-ubyte[.gz], t10k-...) or a CSV file with a header "     \
-    "line and the label in the last column (default " NNC_TRAIN_DEFAULT_DATA  \
+    "line and the label in the last column (default " NNC_TRAIN_DEFAULT_DATA   \
     ")")                                                                       \
   X("--test", "PATH",                                                          \
     "test set: a CSV file or an IDX directory (default: the t10k files "       \
-    "beside IDX training data; for CSV data, a held-out part of it)")         \
+    "beside IDX training data; for CSV data, a held-out part of it)")          \
   X("--test-fraction", "F",                                                    \
-    "fraction of CSV data held out as the test set when there is no --test "  \
+    "fraction of CSV data held out as the test set when there is no --test "   \
     "(default 0.1)")                                                           \
-  X("--limit", "N", "use only the first N training examples (0: all)")        \
-  X("--epochs", "N", "epochs to train in all, resumed ones included "         \
-                     "(default 5)")                                            \
-  X("--batch", "N", "mini-batch size; the last partial batch is used "        \
-                    "(default 64)")                                            \
-  X("--lr", "X", "learning rate (default: the one in the .nn file)")          \
+  X("--limit", "N", "use only the first N training examples (0: all)")         \
+  X("--epochs", "N",                                                           \
+    "epochs to train in all, resumed ones included "                           \
+    "(default 5)")                                                             \
+  X("--batch", "N",                                                            \
+    "mini-batch size; the last partial batch is used "                         \
+    "(default 64)")                                                            \
+  X("--lr", "X", "learning rate (default: the one in the .nn file)")           \
   X("--seed", "S",                                                             \
-    "seed of the initialisation, the split and the shuffles (default 42)")    \
+    "seed of the initialisation, the split and the shuffles (default 42)")     \
   X("--val-fraction", "F",                                                     \
-    "fraction of the training set held out for validation (default 0.1)")     \
+    "fraction of the training set held out for validation (default 0.1)")      \
   X("--patience", "N",                                                         \
-    "stop after N epochs without a lower validation loss (default 0: off)")   \
+    "stop after N epochs without a lower validation loss (default 0: off)")    \
   X("--checkpoint", "PATH",                                                    \
-    "save the weights (safetensors) at every epoch that lowers the "          \
-    "validation loss, with the trainer state in PATH.state; the test set "    \
+    "save the weights (safetensors) at every epoch that lowers the "           \
+    "validation loss, with the trainer state in PATH.state; the test set "     \
     "is then evaluated with the best weights")                                 \
   X("--resume", "PATH",                                                        \
-    "start from the weights in PATH (and continue its epoch count when "      \
+    "start from the weights in PATH (and continue its epoch count when "       \
     "PATH.state exists)")                                                      \
-  X("--out", "DIR",                                                            \
-    "where report.txt and learning_curves.svg go (default .)")                 \
-  X("--threads", "N", "GEMM threads (default: OpenBLAS's choice)")            \
+  X("--out", "DIR", "where report.txt and learning_curves.svg go (default .)") \
+  X("--threads", "N", "GEMM threads (default: OpenBLAS's choice)")             \
   X("--quiet", NULL,                                                           \
-    "print only the test accuracy line (and errors); no progress bar")        \
+    "print only the test accuracy line (and errors); no progress bar")         \
   X("--help", NULL, "print this help")
 
 /* Prints the options above, two columns, to f. */

@@ -80,7 +80,7 @@ void nnc_train_usage(FILE *f) {
 #define X(opt, meta, help)                                                     \
   {                                                                            \
     char head[40];                                                             \
-    snprintf(head, sizeof head, "  %s%s%s", opt, meta ? " " : "",             \
+    snprintf(head, sizeof head, "  %s%s%s", opt, meta ? " " : "",              \
              meta ? (const char *)meta : "");                                  \
     fprintf(f, "%-22s", head);                                                 \
     if (strlen(head) >= 22)                                                    \
@@ -296,15 +296,16 @@ static int load_any(const char *path, const char *prefix, nnc_dataset *ds) {
     return load_idx_dir(path, prefix, ds);
   if (!is_file(path)) {
     struct stat st;
-    const char *why = stat(path, &st) != 0 ? strerror(errno)
-                                           : "not a file or directory";
-    error("data set '%s' not found (%s): --data takes a directory of IDX "
-          "files or a CSV file%s",
-          path, why,
-          strcmp(path, NNC_TRAIN_DEFAULT_DATA)
-              ? ""
-              : "; the default data set comes with Debian's package "
-                "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
+    const char *why =
+        stat(path, &st) != 0 ? strerror(errno) : "not a file or directory";
+    error(
+        "data set '%s' not found (%s): --data takes a directory of IDX "
+        "files or a CSV file%s",
+        path, why,
+        strcmp(path, NNC_TRAIN_DEFAULT_DATA)
+            ? ""
+            : "; the default data set comes with Debian's package "
+              "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
     return 1;
   }
   if (nnc_csv_load(path, NULL, ds, err, sizeof err) != 0) {
@@ -449,10 +450,10 @@ static int check_labels(const Data *dt, int64_t k) {
 
 typedef struct Plan {
   const nnc_entry_desc *tr, *ev;
-  int bsym;          /* the batch symbol */
-  int64_t k;         /* classes: logits per example */
-  int64_t features;  /* product of the data input's non-batch dimensions */
-  nnc_dtype xdtype;  /* the data input's dtype (F32 or F64) */
+  int bsym;         /* the batch symbol */
+  int64_t k;        /* classes: logits per example */
+  int64_t features; /* product of the data input's non-batch dimensions */
+  nnc_dtype xdtype; /* the data input's dtype (F32 or F64) */
 } Plan;
 
 static int is_real(nnc_dtype t) { return t == NNC_F32 || t == NNC_F64; }
@@ -669,13 +670,14 @@ typedef struct Trainer {
   int64_t maxb;  /* largest batch passed to an entry */
   void *x;       /* maxb examples in the model's dtype */
   int32_t *y, *pred;
-  int64_t *order;       /* the training indices, shuffled per epoch */
-  void **tout, **eout;  /* results of the train and inference entries */
-  FILE *report;         /* report.txt being written */
+  int64_t *order;      /* the training indices, shuffled per epoch */
+  void **tout, **eout; /* results of the train and inference entries */
+  FILE *report;        /* report.txt being written */
   char *report_path, *report_tmp;
   History h;
-  int first_epoch;      /* 1, or one past a resumed checkpoint's epoch */
-  int best_epoch;       /* of the lowest monitored loss so far (0: none) */
+  int first_epoch; /* 1, or one past a resumed checkpoint's epoch */
+  int best_epoch;  /* of the lowest monitored loss so far (0: none) */
+  int ckpt_epoch;  /* of the weights in --checkpoint (0: none yet) */
   double best;
   char label[64];
 } Trainer;
@@ -731,7 +733,8 @@ static void free_outputs(void **v, int n) {
 static int alloc_buffers(Trainer *t) {
   t->maxb = t->o.batch > EVAL_BATCH ? t->o.batch : EVAL_BATCH;
   int64_t f = t->p.features;
-  t->dims = calloc((size_t)(t->d->nsyms > 0 ? t->d->nsyms : 1), sizeof *t->dims);
+  t->dims =
+      calloc((size_t)(t->d->nsyms > 0 ? t->d->nsyms : 1), sizeof *t->dims);
   t->x = malloc((size_t)(t->maxb * f) * real_size(t->p.xdtype));
   t->y = malloc(sizeof *t->y * (size_t)t->maxb);
   t->pred = malloc(sizeof *t->pred * (size_t)t->maxb);
@@ -920,19 +923,21 @@ static void read_state(Trainer *t, const char *ckpt) {
   int version = 0, epoch = 0;
   double best = INFINITY;
   unsigned long long seed = t->o.seed;
-  if (f && fscanf(f, "nnc-train-state %d epoch %d best_loss %lf seed %llu",
-                  &version, &epoch, &best, &seed) == 4 &&
+  if (f &&
+      fscanf(f, "nnc-train-state %d epoch %d best_loss %lf seed %llu", &version,
+             &epoch, &best, &seed) == 4 &&
       version == 1 && epoch >= 0) {
     t->first_epoch = epoch + 1;
     t->best_epoch = epoch;
     t->best = best;
+    if (t->o.checkpoint && !strcmp(t->o.checkpoint, ckpt))
+      t->ckpt_epoch = epoch;
     if (seed != t->o.seed)
       warning("%s was trained with --seed %llu, this run uses %llu: the "
               "validation split differs",
               ckpt, seed, (unsigned long long)t->o.seed);
   } else if (f) {
-    warning("%s is not a trainer state file: ignored (epochs count from 1)",
-            p);
+    warning("%s is not a trainer state file: ignored (epochs count from 1)", p);
   }
   if (f)
     fclose(f);
@@ -971,8 +976,7 @@ static int setup_model(Trainer *t) {
     return 1;
   }
   t->d->init(t->model, t->o.seed);
-  nnc_opt_settings *s =
-      t->p.tr->settings ? t->p.tr->settings(t->model) : NULL;
+  nnc_opt_settings *s = t->p.tr->settings ? t->p.tr->settings(t->model) : NULL;
   if (t->o.has_lr) {
     if (!s) {
       error("--lr: entry %s of model %s exposes no optimizer settings",
@@ -996,8 +1000,7 @@ static int setup_model(Trainer *t) {
 static void print_banner(Trainer *t) {
   char buf[1024];
   const Data *dt = &t->data;
-  nnc_opt_settings *s =
-      t->p.tr->settings ? t->p.tr->settings(t->model) : NULL;
+  nnc_opt_settings *s = t->p.tr->settings ? t->p.tr->settings(t->model) : NULL;
   say(t, "model %s: %lld parameters (%s), GEMM: %s\n", t->d->name,
       (long long)t->d->nparams, dtype_str(t->d->dtype), nnc_gemm_backend());
   entry_str(buf, sizeof buf, t->d, t->p.tr);
@@ -1007,8 +1010,9 @@ static void print_banner(Trainer *t) {
   if (s)
     say(t, "  optimizer: %s, lr %g%s\n", opt_name(s->kind), s->lr,
         t->o.has_lr ? " (--lr)" : "");
-  say(t, "data: %s (%s): %lld training, %lld validation, %lld test examples; "
-         "%lld features, %lld classes\n",
+  say(t,
+      "data: %s (%s): %lld training, %lld validation, %lld test examples; "
+      "%lld features, %lld classes\n",
       t->o.data, dt->kind, (long long)dt->ntr, (long long)dt->nva,
       (long long)dt->nte, (long long)dt->train.dim, (long long)t->p.k);
   say(t, "  normalised with the training split's mean %.4f and std %.4f\n",
@@ -1021,8 +1025,9 @@ static void print_banner(Trainer *t) {
     say(t, "resumed from %s%s\n", t->o.resume,
         t->first_epoch > 1 ? "" : " (weights only: epochs count from 1)");
   if (t->o.resume && t->first_epoch > 1)
-    say(t, "  at epoch %d, best %s loss %.4f; the optimizer state starts "
-           "afresh\n",
+    say(t,
+        "  at epoch %d, best %s loss %.4f; the optimizer state starts "
+        "afresh\n",
         t->first_epoch - 1, dt->nva ? "validation" : "training", t->best);
 }
 
@@ -1035,6 +1040,8 @@ static int after_epoch(Trainer *t, int ep, double monitored, int *bad,
   if (monitored < t->best) {
     t->best = monitored;
     t->best_epoch = ep;
+    if (t->o.checkpoint)
+      t->ckpt_epoch = ep;
     *bad = 0;
     if (t->o.checkpoint) {
       if (t->d->save(t->model, t->o.checkpoint) != 0) {
@@ -1055,8 +1062,9 @@ static int train_loop(Trainer *t) {
   int bad = 0, saved;
   const Data *dt = &t->data;
   if (t->first_epoch > t->o.epochs)
-    say(t, "nothing to train: the checkpoint is at epoch %d, --epochs is "
-           "%lld\n",
+    say(t,
+        "nothing to train: the checkpoint is at epoch %d, --epochs is "
+        "%lld\n",
         t->first_epoch - 1, (long long)t->o.epochs);
   for (int ep = t->first_epoch; ep <= t->o.epochs; ep++) {
     double t0 = nnc_now(), tl, ta, vl = NAN, va = NAN;
@@ -1082,8 +1090,8 @@ static int train_loop(Trainer *t) {
       say(t,
           "early stopping: the %s loss has not improved for %d epoch%s "
           "(best %.4f at epoch %d)\n",
-          dt->nva ? "validation" : "training", bad, bad > 1 ? "s" : "",
-          t->best, t->best_epoch);
+          dt->nva ? "validation" : "training", bad, bad > 1 ? "s" : "", t->best,
+          t->best_epoch);
       break;
     }
   }
@@ -1136,14 +1144,13 @@ static void print_classes(Trainer *t, const nnc_confusion *cm,
 static int final_report(Trainer *t) {
   char err[512];
   const Data *dt = &t->data;
-  if (t->o.checkpoint && t->best_epoch > 0 && t->h.n > 0 &&
-      t->best_epoch != t->first_epoch + t->h.n - 1) {
+  if (t->ckpt_epoch > 0 && t->ckpt_epoch != t->first_epoch + t->h.n - 1) {
     if (t->d->load(t->model, t->o.checkpoint, err, sizeof err) != 0) {
       error("cannot reload the best checkpoint: %s", err);
       return 1;
     }
     say(t, "testing the weights of epoch %d (lowest %s loss) from %s\n",
-        t->best_epoch, dt->nva ? "validation" : "training", t->o.checkpoint);
+        t->ckpt_epoch, dt->nva ? "validation" : "training", t->o.checkpoint);
   }
   nnc_confusion cm;
   if (nnc_confusion_init(&cm, (int32_t)t->p.k) != 0) {
@@ -1236,8 +1243,8 @@ int nnc_train_main(const nnc_model_desc *d, int argc, char **argv) {
   if (t.o.threads > 0)
     nnc_set_num_threads(t.o.threads);
   rc = load_data(&t.data, &t.o) || find_plan(d, t.data.train.dim, &t.p) ||
-       check_labels(&t.data, t.p.k) || alloc_buffers(&t) ||
-       setup_model(&t) || open_report(&t);
+       check_labels(&t.data, t.p.k) || alloc_buffers(&t) || setup_model(&t) ||
+       open_report(&t);
   if (!rc) {
     print_banner(&t);
     fflush(stdout);

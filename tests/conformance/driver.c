@@ -5,12 +5,15 @@
  *
  *   driver init SEED OUT.st
  *       initialise the model from SEED and save its parameters and buffers
- *   driver run WEIGHTS.st ENTRY IN.st OUT.st [--step] SYM=VALUE...
+ *   driver run WEIGHTS.st ENTRY IN.st OUT.st [--step [N]] [--opt SPEC] SYM=VALUE...
  *       load the weights, read the entry's inputs (by argument name) from
  *       IN.st, run it and write its results as `out.NAME`; a train entry
  *       also writes `grad.PARAM` for every parameter and `dx.INPUT` for
- *       every float input, and with --step then applies the optimizer and
- *       writes the new `param.NAME` and `buffer.NAME` values. */
+ *       every float input, and with --step then applies the optimizer (N
+ *       times, each after a fresh gradient on the same inputs) and writes
+ *       the new `param.NAME` and `buffer.NAME` values. --opt replaces the
+ *       entry's optimizer settings: KIND,lr,momentum,nesterov,weight_decay
+ *       (KIND: sgd, adam or adamw). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +86,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   int step = 0;
+  const char *opt = NULL;
   int64_t syms[16] = {0};
   for (int i = 6; i < argc; i++) {
     if (!strcmp(argv[i], "--step")) {
       step = 1;
+      if (i + 1 < argc && strchr("0123456789", argv[i + 1][0]))
+        step = atoi(argv[++i]);
+      continue;
+    }
+    if (!strcmp(argv[i], "--opt") && i + 1 < argc) {
+      opt = argv[++i];
       continue;
     }
     char *eq = strchr(argv[i], '=');
@@ -148,8 +158,45 @@ int main(int argc, char **argv) {
            (size_t)t->numel * esize(t->dtype));
     no++;
   }
-  if (step && en->kind == NNC_TRAIN) {
+  if (opt && en->kind == NNC_TRAIN) {
+    nnc_opt_settings *s = en->settings(m);
+    char kind[16] = {0};
+    double lr = 0, mom = 0, wd = 0;
+    int nest = 0;
+    if (sscanf(opt, "%15[a-z],%lf,%lf,%d,%lf", kind, &lr, &mom, &nest, &wd) != 5) {
+      fprintf(stderr, "driver: bad --opt %s\n", opt);
+      return 2;
+    }
+    s->kind = !strcmp(kind, "sgd") ? NNC_SGD : !strcmp(kind, "adamw") ? NNC_ADAMW : NNC_ADAM;
+    s->lr = lr;
+    s->momentum = mom;
+    s->nesterov = nest;
+    s->weight_decay = wd;
+  }
+  for (int k = 0; k < step && en->kind == NNC_TRAIN; k++) {
+    if (k > 0) { /* a fresh gradient, recorded as grad@K.NAME */
+      D->zero_grad(m);
+      if (en->grad(m, syms, inp, outp, dx, NULL))
+        return 1;
+      for (int i = 0; i < D->ntensors; i++) {
+        const nnc_tensor_info *t = &D->tensors[i];
+        if (t->role != NNC_PARAM)
+          continue;
+        char tag[32];
+        snprintf(tag, sizeof tag, "grad@%d", k);
+        o[no].name = name2(tag, t->name);
+        o[no].dtype = t->dtype;
+        o[no].rank = t->rank;
+        memcpy(o[no].shape, t->shape, sizeof t->shape);
+        o[no].data = malloc((size_t)t->numel * esize(t->dtype) + 1);
+        memcpy(o[no].data, (char *)D->grads(m) + t->offset * (int64_t)esize(t->dtype),
+               (size_t)t->numel * esize(t->dtype));
+        no++;
+      }
+    }
     en->update(m);
+  }
+  if (step && en->kind == NNC_TRAIN) {
     for (int i = 0; i < D->ntensors; i++) {
       const nnc_tensor_info *t = &D->tensors[i];
       o[no].name = name2(t->role == NNC_PARAM ? "param" : "buffer", t->name);

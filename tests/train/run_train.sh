@@ -7,8 +7,9 @@
 # (IDX, gzipped IDX and CSV): training, the report and its files,
 # checkpoints and resuming, early stopping, reproducibility, input shapes,
 # and the errors for bad data and for models that do not fit. `nnc train`
-# is tested for its usage and its located errors and, once the C emitter
-# produces code and Fashion-MNIST is installed, on examples/mlp.nn.
+# is tested for its usage and errors and, when Fashion-MNIST is installed,
+# end to end on examples/mlp.nn (compile, build, cache, train, report) and
+# examples/autoencoder.nn (refused: no labels).
 #
 # Environment (from `make check`): SRCDIR, BUILDDIR, NNC, CC, CPPFLAGS,
 # CFLAGS, LDFLAGS, NNCRT (libnncrt.a), NNCRT_LIBS; defaults suit a build in build/. Ends
@@ -148,12 +149,22 @@ check "resume: corrupt checkpoint is named" \
 
 # ------------------------------------------------------------ early stopping
 # With a zero learning rate the validation loss never improves on epoch 1.
-run "$SM" --data "$D" --epochs 20 --lr 0 --patience 2 --out "$tmp/o4"
+run "$SM" --data "$D" --epochs 20 --lr 0 --patience 2 --out "$tmp/o4" \
+  --checkpoint "$tmp/o4/best.safetensors"
 check "early stopping: exit 0" [ "$rc" = 0 ]
 check "early stopping: stops after epoch 3" [ "$(lines '^epoch ')" = 3 ]
 check "early stopping: says why" \
   has "^early stopping: the validation loss has not improved for 2 epochs"
 check "early stopping: --lr shown" has "optimizer: adam, lr 0 (--lr)"
+check "early stopping: tests the best checkpoint" \
+  has "^testing the weights of epoch 1 (lowest validation loss)"
+# Resumed with no improvement: the new checkpoint is never written, and the
+# test uses the weights in hand.
+run "$SM" --data "$D" --epochs $((ep + 2)) --lr 0 --out "$tmp/o4b" \
+  --resume "$O/ck.safetensors" --checkpoint "$tmp/o4b/new.safetensors"
+check "resume without improvement: exit 0" [ "$rc" = 0 ]
+check "resume without improvement: no checkpoint" \
+  [ ! -e "$tmp/o4b/new.safetensors" ]
 
 # ------------------------------------------------------------ data
 run "$SM" --data "$tmp/gz" --epochs 3 --out "$tmp/o5"
@@ -220,10 +231,16 @@ check "nnc train, error in the model: located" \
   sh -c "[ $rc = 1 ] && head -n 1 '$tmp/err' |
          grep -q '^examples/bad.nn:[0-9]*:[0-9]*: error: '"
 
-# The whole path on Fashion-MNIST: needs the C emitter and the data set.
-if ! "$NNC" examples/mlp.nn -o "$tmp/probe.c" >/dev/null 2>&1; then
-  echo "SKIP: nnc train examples/mlp.nn (the C emitter cannot compile it yet)"
-elif [ ! -f "$FASHION/train-images-idx3-ubyte.gz" ]; then
+run "$NNC" train examples/mlp.nn --model Nope --build-dir "$tmp/cache"
+check "nnc train --model: unknown model named" \
+  sh -c "[ $rc = 1 ] && grep -q \"no model named 'Nope' (the file has MLP)\" '$tmp/err'"
+run env NNC_RUNTIME_DIR="$tmp/empty" "$NNC" train examples/mlp.nn \
+  --build-dir "$tmp/cache"
+check "nnc train: NNC_RUNTIME_DIR without a runtime" \
+  sh -c "[ $rc = 1 ] && grep -q 'NNC_RUNTIME_DIR=.* holds no' '$tmp/err'"
+
+# The whole path on Fashion-MNIST (Debian's dataset-fashion-mnist).
+if [ ! -f "$FASHION/train-images-idx3-ubyte.gz" ]; then
   echo "SKIP: nnc train examples/mlp.nn (no Fashion-MNIST in $FASHION)"
 else
   run "$NNC" train examples/mlp.nn --epochs 1 --limit 2000 \

@@ -112,8 +112,7 @@ static void sm_zero_grad(void *p) {
 static float *sm_params(void *p) { return ((Softmax *)p)->params; }
 
 /* logits (B, K) = x (B, D) @ W^T + b */
-static void logits_of(const Softmax *m, int64_t b, const float *x,
-                      float *out) {
+static void logits_of(const Softmax *m, int64_t b, const float *x, float *out) {
   nnc_sgemm(0, 1, b, K, D, 1.0f, x, D, m->params, D, 0.0f, out, K);
   for (int64_t i = 0; i < b; i++)
     for (int j = 0; j < K; j++)
@@ -216,8 +215,8 @@ static const nnc_arg_info x_arg = {"x", NNC_F32, 2, {0, D}, {0, -1}, {"B", 0}};
 #endif
 static const nnc_arg_info y_arg = {"y", NNC_I32, 1, {1}, {0}, {"B"}};
 static const nnc_arg_info loss_arg = {"loss", NNC_F32, 0, {0}, {0}, {0}};
-static const nnc_arg_info logits_arg = {
-    "logits", NNC_F32, 2, {1, K}, {0, -1}, {"B", 0}};
+static const nnc_arg_info logits_arg = {"logits", NNC_F32, 2,
+                                        {1, K},   {0, -1}, {"B", 0}};
 #ifdef NO_LABELS
 static const nnc_arg_info step_in[1] = {x_arg};
 #define STEP_NIN 1
@@ -236,12 +235,12 @@ static const nnc_entry_desc entries[] = {
 };
 
 static const nnc_tensor_info tensor_table[] = {
-    {"fc.weight", NNC_PARAM, NNC_F32, 2, {K, D}, K * D, 0, "uniform"},
-    {"fc.bias", NNC_PARAM, NNC_F32, 1, {K}, K, K * D, "uniform"},
+    {"fc.weight", NNC_PARAM, NNC_F32, 2, {K, D}, K *D, 0, "uniform"},
+    {"fc.bias", NNC_PARAM, NNC_F32, 1, {K}, K, K *D, "uniform"},
 };
 
 static const nnc_model_desc softmax_desc = {
-    "Softmax", NNC_F32,    1,       syms,         3,         entries,
+    "Softmax", NNC_F32,      1,         syms,       3,       entries,
     2,         tensor_table, sm_create, sm_destroy, sm_init, sm_save,
     sm_load,   sm_zero_grad, sm_params, NPARAMS};
 

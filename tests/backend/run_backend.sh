@@ -1,0 +1,54 @@
+#!/bin/sh
+# run_backend.sh — every example through the C backend: nnc writes model.c
+# and model.h; the libclang checker (tools/nnc-checkc) must find no
+# diagnostic and every declared function defined; the C compiler must
+# accept it with -std=c99 -Wall -Wextra -pedantic -Werror; smoke.c runs
+# each entry point (with the build's CFLAGS, so under ASan/UBSan in the
+# sanitizer build). Ends with `N passed, N failed`.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+SRCDIR=${SRCDIR:-$(dirname "$(dirname "$here")")}
+NNC=${NNC:-$SRCDIR/build/compiler/nnc}
+NNC_CHECKC=${NNC_CHECKC:-$SRCDIR/build/tools/nnc-checkc}
+CC=${CC:-cc}
+RUNTIME_INC=${RUNTIME_INC:-$SRCDIR/runtime}
+RUNTIME_LIB=${RUNTIME_LIB:-$SRCDIR/build/runtime/libnncrt.a}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-backend.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+  echo "FAIL: $1"
+  sed 's/^/  | /' "$tmp/log" | head -n 25
+  fail=$((fail + 1))
+}
+
+for f in "$SRCDIR"/examples/*.nn; do
+  b=$(basename "$f" .nn)
+  grep -q '^#   examples/.*: error: ' "$f" && continue # meant to fail
+  prefix=$(sed -n 's/^model \([A-Za-z_0-9]*\).*/\1/p' "$f" | head -n 1 | tr 'A-Z' 'a-z')
+  if ! "$NNC" "$f" -o "$tmp/$b.c" >"$tmp/log" 2>&1; then
+    bad "$b: nnc -o failed"
+    continue
+  fi
+  ok
+  if [ -x "$NNC_CHECKC" ]; then
+    if "$NNC_CHECKC" -I "$RUNTIME_INC" "$tmp/$b.c" >"$tmp/log" 2>&1; then ok; else bad "$b: nnc-checkc"; fi
+  fi
+  if $CC -std=c99 -Wall -Wextra -pedantic -Werror -I "$RUNTIME_INC" -c "$tmp/$b.c" \
+    -o "$tmp/$b.o" >"$tmp/log" 2>&1; then ok; else
+    bad "$b: the generated C does not compile cleanly"
+    continue
+  fi
+  if $CC -std=c99 ${CFLAGS:-} -I "$RUNTIME_INC" -DMODEL_DESC="${prefix}_desc" -include "$tmp/$b.h" \
+    "$tmp/$b.c" "$here/smoke.c" "$RUNTIME_LIB" ${LDFLAGS:-} -lopenblas -lz -lm \
+    -o "$tmp/$b" >"$tmp/log" 2>&1 && "$tmp/$b" >"$tmp/log" 2>&1; then
+    ok
+  else
+    bad "$b: running its entry points"
+  fi
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

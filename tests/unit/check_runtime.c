@@ -1,0 +1,1618 @@
+/* check_runtime.c — unit tests of the runtime library (runtime/): GEMM
+ * (both backends against a naive product), RNG (known first values,
+ * statistics), initialisers, optimizers against PyTorch trajectories,
+ * clipping, safetensors (round trip, exact header bytes, corrupt files),
+ * IDX and CSV loading, metrics, convolution and pooling (against naive
+ * loops and finite differences), progress bar and SVG plot. */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "nnc_internal.h"
+#include "nnc_runtime.h"
+
+/* ------------------------------------------------------------ helpers */
+static char tmpdir[256];
+
+static void tmp_setup(void) {
+  const char *base = getenv("TMPDIR");
+  snprintf(tmpdir, sizeof tmpdir, "%s/nncrt-XXXXXX", base ? base : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void tmp_teardown(void) {
+  DIR *d = opendir(tmpdir);
+  struct dirent *e;
+  char p[600];
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+      remove(p);
+    }
+  if (d)
+    closedir(d);
+  rmdir(tmpdir);
+}
+
+/* out = tmpdir/name */
+static char *tpath(char *out, const char *name) {
+  snprintf(out, 512, "%s/%s", tmpdir, name);
+  return out;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_gz(const char *path, const void *data, size_t n) {
+  gzFile f = gzopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(gzwrite(f, data, (unsigned)n), (int)n);
+  ck_assert_int_eq(gzclose(f), Z_OK);
+}
+
+/* The whole file, malloc'd; its size in *n. */
+static unsigned char *read_all(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc((size_t)len + 1);
+  ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+/* Files in tmpdir. */
+static int count_files(void) {
+  DIR *d = opendir(tmpdir);
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir(d)))
+    n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return n;
+}
+
+static double urand(nnc_rng *r) { return 2 * nnc_rng_uniform(r) - 1; }
+
+/* --------------------------------------------------------------- GEMM */
+/* C = alpha op(A) op(B) + beta C in double; mag gets sum |alpha a b| +
+ * |beta c| per element (the scale of rounding errors). */
+static void gemm_naive(int ta, int tb, int m, int n, int k, double alpha,
+                       const double *a, int lda, const double *b, int ldb,
+                       double beta, double *c, int ldc, double *mag) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double s = 0, sm = 0;
+      for (int p = 0; p < k; p++) {
+        double x = ta ? a[p * lda + i] : a[i * lda + p];
+        double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+        s += x * y;
+        sm += fabs(x * y);
+      }
+      double old = beta == 0 ? 0 : c[i * ldc + j];
+      c[i * ldc + j] = alpha * s + beta * old;
+      mag[i * ldc + j] = fabs(alpha) * sm + fabs(beta * old) + 1e-30;
+    }
+}
+
+typedef void (*sgemm_fn)(int, int, int64_t, int64_t, int64_t, float,
+                         const float *, int64_t, const float *, int64_t, float,
+                         float *, int64_t);
+typedef void (*dgemm_fn)(int, int, int64_t, int64_t, int64_t, double,
+                         const double *, int64_t, const double *, int64_t,
+                         double, double *, int64_t);
+
+static void check_gemm_case(sgemm_fn sg, dgemm_fn dg, int ta, int tb, int m,
+                            int n, int k, double alpha, double beta) {
+  nnc_rng r;
+  nnc_rng_seed(&r, (uint64_t)(m * 1000003 + n * 1009 + k * 7 + ta * 2 + tb));
+  int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+  int lda = ac + 3, ldb = bc + 1, ldc = n + 2;
+  size_t na = (size_t)ar * lda + 1, nb = (size_t)br * ldb + 1,
+         nc = (size_t)m * ldc + 1;
+  double *a = calloc(na, sizeof *a), *b = calloc(nb, sizeof *b);
+  double *c0 = calloc(nc, sizeof *c0), *ref = calloc(nc, sizeof *ref);
+  double *mag = calloc(nc, sizeof *mag), *cd = calloc(nc, sizeof *cd);
+  float *af = calloc(na, sizeof *af), *bf = calloc(nb, sizeof *bf);
+  float *cf = calloc(nc, sizeof *cf);
+  for (size_t i = 0; i < na; i++)
+    af[i] = (float)urand(&r), a[i] = af[i];
+  for (size_t i = 0; i < nb; i++)
+    bf[i] = (float)urand(&r), b[i] = bf[i];
+  for (size_t i = 0; i < nc; i++)
+    c0[i] = (float)urand(&r);
+  /* with beta == 0 the old C must not be read: make it NaN */
+  for (int i = 0; beta == 0 && i < m; i++)
+    for (int j = 0; j < n; j++)
+      c0[i * ldc + j] = NAN;
+  memcpy(ref, c0, nc * sizeof *ref);
+  gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc, mag);
+  memcpy(cd, c0, nc * sizeof *cd);
+  for (size_t i = 0; i < nc; i++)
+    cf[i] = (float)c0[i];
+  sg(ta, tb, m, n, k, (float)alpha, af, lda, bf, ldb, (float)beta, cf, ldc);
+  dg(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cd, ldc);
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      size_t q = (size_t)i * ldc + (size_t)j;
+      ck_assert_msg(fabs(cf[q] - ref[q]) <= 2e-6 * mag[q] * (k + 2),
+                    "sgemm ta=%d tb=%d %dx%dx%d at (%d,%d): %g vs %g", ta, tb,
+                    m, n, k, i, j, cf[q], ref[q]);
+      ck_assert_msg(fabs(cd[q] - ref[q]) <= 1e-14 * mag[q] * (k + 2),
+                    "dgemm ta=%d tb=%d %dx%dx%d at (%d,%d): %.17g vs %.17g",
+                    ta, tb, m, n, k, i, j, cd[q], ref[q]);
+    }
+  /* the padding between rows is never written */
+  for (int i = 0; i < m; i++)
+    for (int j = n; j < ldc && (size_t)i * ldc + j < nc; j++) {
+      size_t q = (size_t)i * ldc + (size_t)j;
+      ck_assert(cd[q] == c0[q] || (isnan(cd[q]) && isnan(c0[q])));
+    }
+  free(a), free(b), free(c0), free(ref), free(mag), free(cd), free(af),
+      free(bf), free(cf);
+}
+
+static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
+  static const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},     {17, 13, 29},
+                                 {64, 65, 3}, {5, 300, 260}, {70, 9, 300},
+                                 {2, 1, 513}};
+  static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}};
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int v = 0; v < 3; v++)
+          check_gemm_case(sg, dg, ta, tb, sizes[s][0], sizes[s][1],
+                          sizes[s][2], ab[v][0], ab[v][1]);
+}
+
+START_TEST(test_gemm_backend) {
+  ck_assert(strcmp(nnc_gemm_backend(), "openblas") == 0 ||
+            strcmp(nnc_gemm_backend(), "portable") == 0);
+  nnc_set_num_threads(2);
+  check_gemm_backend(nnc_sgemm, nnc_dgemm);
+}
+END_TEST
+
+START_TEST(test_gemm_portable) {
+  check_gemm_backend(nnc_sgemm_portable, nnc_dgemm_portable);
+}
+END_TEST
+
+/* k == 0 scales C by beta; m == 0 or n == 0 touch nothing. */
+START_TEST(test_gemm_degenerate) {
+  float c[4] = {1, 2, 3, 4}, a[1] = {5}, b[1] = {6};
+  double cd[4] = {1, 2, 3, 4};
+  nnc_sgemm(0, 0, 2, 2, 0, 1, a, 0, b, 2, 0.5f, c, 2);
+  nnc_dgemm(0, 0, 2, 2, 0, 1, NULL, 0, NULL, 2, 2, cd, 2);
+  ck_assert(c[0] == 0.5f && c[3] == 2.0f);
+  ck_assert(cd[0] == 2 && cd[3] == 8);
+  nnc_sgemm(0, 0, 0, 2, 3, 1, NULL, 3, NULL, 2, 0, c, 2);
+  nnc_sgemm_portable(1, 1, 2, 0, 3, 1, NULL, 2, NULL, 3, 0, c, 2);
+  ck_assert(c[0] == 0.5f && c[3] == 2.0f);
+  nnc_sgemm_portable(0, 0, 2, 2, 0, 1, a, 0, b, 2, 0, c, 2);
+  ck_assert(c[0] == 0 && c[3] == 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- RNG */
+/* Reference values from a Python transcription of splitmix64 and
+ * xoshiro256** (https://prng.di.unimi.it), e.g.
+ *   x = (x + 0x9e3779b97f4a7c15) % 2**64; z = x
+ *   z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) % 2**64 ...
+ * splitmix64 from 0 gives 0xe220a8397b1dcdaf (the published value);
+ * xoshiro256** from state {1, 2, 3, 4} gives 11520, 0, 1509978240,
+ * 1215971899390074240 (as the reference C code). */
+START_TEST(test_rng_known) {
+  nnc_rng r;
+  nnc_rng_seed(&r, 0);
+  ck_assert(r.s[0] == UINT64_C(0xe220a8397b1dcdaf));
+  r.s[0] = 1, r.s[1] = 2, r.s[2] = 3, r.s[3] = 4;
+  ck_assert(nnc_rng_next(&r) == 11520);
+  ck_assert(nnc_rng_next(&r) == 0);
+  ck_assert(nnc_rng_next(&r) == UINT64_C(1509978240));
+  ck_assert(nnc_rng_next(&r) == UINT64_C(1215971899390074240));
+  nnc_rng_seed(&r, 42);
+  ck_assert(r.s[0] == UINT64_C(0xbdd732262feb6e95));
+  ck_assert(r.s[3] == UINT64_C(0x581ce1ff0e4ae394));
+  ck_assert(nnc_rng_next(&r) == UINT64_C(0x15780b2e0c2ec716));
+  ck_assert(nnc_rng_next(&r) == UINT64_C(0x6104d9866d113a7e));
+  ck_assert(nnc_rng_next(&r) == UINT64_C(0xae17533239e499a1));
+  ck_assert(nnc_rng_next(&r) == UINT64_C(0xecb8ad4703b360a1));
+  nnc_rng_seed(&r, 42);
+  ck_assert(nnc_rng_uniform(&r) == 0.083862971059882163);
+  ck_assert(nnc_rng_uniform(&r) == 0.37898025066266861);
+  ck_assert(nnc_rng_uniform(&r) == 0.68004341102813937);
+  /* u1 = 1 - 0.0838..., u2 = 0.3789...: r cos(2 pi u2), then r sin */
+  nnc_rng_seed(&r, 42);
+  ck_assert_double_eq_tol(nnc_rng_normal(&r), -0.30326306467873798, 1e-15);
+  ck_assert_double_eq_tol(nnc_rng_normal(&r), 0.28846173882942383, 1e-15);
+  /* seeding drops the spare */
+  nnc_rng_seed(&r, 42);
+  double first = nnc_rng_normal(&r);
+  nnc_rng_seed(&r, 42);
+  ck_assert(nnc_rng_normal(&r) == first);
+}
+END_TEST
+
+START_TEST(test_rng_stats) {
+  nnc_rng r;
+  nnc_rng_seed(&r, 7);
+  const int n = 100000;
+  double s = 0, ss = 0, us = 0;
+  for (int i = 0; i < n; i++) {
+    double u = nnc_rng_uniform(&r);
+    ck_assert(u >= 0 && u < 1);
+    us += u;
+  }
+  for (int i = 0; i < n; i++) {
+    double x = nnc_rng_normal(&r);
+    s += x;
+    ss += x * x;
+  }
+  double mean = s / n, sd = sqrt(ss / n - mean * mean);
+  ck_assert_double_eq_tol(us / n, 0.5, 0.005);
+  ck_assert_double_eq_tol(mean, 0, 0.01);
+  ck_assert_double_eq_tol(sd, 1, 0.01);
+}
+END_TEST
+
+START_TEST(test_rng_shuffle) {
+  int64_t v[100], w[100];
+  int seen[100] = {0};
+  nnc_rng r;
+  for (int i = 0; i < 100; i++)
+    v[i] = w[i] = i;
+  nnc_rng_seed(&r, 3);
+  nnc_rng_shuffle(&r, v, 100);
+  nnc_rng_seed(&r, 3);
+  nnc_rng_shuffle(&r, w, 100);
+  int moved = 0;
+  for (int i = 0; i < 100; i++) {
+    ck_assert(v[i] >= 0 && v[i] < 100);
+    seen[v[i]]++;
+    moved += v[i] != i;
+    ck_assert(v[i] == w[i]);
+  }
+  for (int i = 0; i < 100; i++)
+    ck_assert_int_eq(seen[i], 1);
+  ck_assert_int_gt(moved, 80);
+  nnc_rng_shuffle(&r, v, 0);
+  nnc_rng_shuffle(&r, v, 1);
+  /* every position gets every value about equally often */
+  int count[4][4] = {{0}};
+  for (int t = 0; t < 40000; t++) {
+    int64_t q[4] = {0, 1, 2, 3};
+    nnc_rng_shuffle(&r, q, 4);
+    for (int i = 0; i < 4; i++)
+      count[i][q[i]]++;
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      ck_assert(count[i][j] > 9500 && count[i][j] < 10500);
+}
+END_TEST
+
+/* ----------------------------------------------------------- init fill */
+START_TEST(test_init_fill) {
+  nnc_rng r;
+  nnc_rng_seed(&r, 1);
+  enum { N = 20000 };
+  static float f[N];
+  static double d[N];
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "zeros", f, 5, 0, 0), 0);
+  ck_assert(f[0] == 0 && f[4] == 0);
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "ones", f, 5, 0, 0), 0);
+  ck_assert(f[0] == 1 && f[4] == 1);
+  ck_assert_int_eq(nnc_init_fill_f64(&r, "constant(-1.5e-05)", d, 3, 0, 0), 0);
+  ck_assert(d[0] == -1.5e-05 && d[2] == -1.5e-05);
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "constant(0.100000001)", f, 2, 0, 0),
+                   0);
+  ck_assert(f[1] == 0.1f);
+  /* eye: each rows x cols block an identity */
+  ck_assert_int_eq(nnc_init_fill_f64(&r, "eye", d, 12, 3, 4), 0);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++)
+      ck_assert(d[i * 4 + j] == (i == j));
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "eye", f, 8, 4, 2), 0);
+  ck_assert(f[0] == 1 && f[1] == 0 && f[2] == 0 && f[3] == 1 && f[4] == 0);
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "eye", f, 7, 4, 2), -1);
+  /* uniform: within [a, b), reaching both ends */
+  ck_assert_int_eq(
+      nnc_init_fill_f32(&r, "uniform(-0.0883883476,0.0883883476)", f, N, 0, 0),
+      0);
+  float lo = 1, hi = -1;
+  for (int i = 0; i < N; i++) {
+    ck_assert(f[i] >= -0.0883883476f && f[i] < 0.0883883476f);
+    lo = f[i] < lo ? f[i] : lo;
+    hi = f[i] > hi ? f[i] : hi;
+  }
+  ck_assert(lo < -0.088f && hi > 0.088f);
+  ck_assert_int_eq(nnc_init_fill_f64(&r, " uniform( 2 , 3 ) ", d, N, 0, 0), 0);
+  double mean = 0;
+  for (int i = 0; i < N; i++) {
+    ck_assert(d[i] >= 2 && d[i] < 3);
+    mean += d[i] / N;
+  }
+  ck_assert_double_eq_tol(mean, 2.5, 0.01);
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "uniform(0.5,0.5)", f, 4, 0, 0), 0);
+  ck_assert(f[0] == 0.5f && f[3] == 0.5f);
+  /* normal(m, s) */
+  ck_assert_int_eq(nnc_init_fill_f64(&r, "normal(1,0.5)", d, N, 0, 0), 0);
+  double s = 0, ss = 0;
+  for (int i = 0; i < N; i++)
+    s += d[i], ss += d[i] * d[i];
+  ck_assert_double_eq_tol(s / N, 1, 0.02);
+  ck_assert_double_eq_tol(sqrt(ss / N - (s / N) * (s / N)), 0.5, 0.02);
+  /* f32 and f64 draw the same numbers */
+  nnc_rng_seed(&r, 9);
+  nnc_init_fill_f32(&r, "normal(0,0.02)", f, 10, 0, 0);
+  nnc_rng_seed(&r, 9);
+  nnc_init_fill_f64(&r, "normal(0,0.02)", d, 10, 0, 0);
+  for (int i = 0; i < 10; i++)
+    ck_assert(f[i] == (float)d[i]);
+  static const char *const bad[] = {
+      "",           "foo",          "uniform(1)",   "uniform(1,2",
+      "uniform(2,1)", "constant()",  "normal(0,-1)", "zeros(1)",
+      "uniform(1,2)x", "uniform(1,,2)", "constant(x)", "normal(nan,1)",
+      "uniform(0,inf)", "onesy",      "constant(1,2)"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    ck_assert_msg(nnc_init_fill_f32(&r, bad[i], f, 4, 2, 2) == -1, "%s",
+                  bad[i]);
+  ck_assert_int_eq(nnc_init_fill_f32(&r, NULL, f, 4, 2, 2), -1);
+  ck_assert_int_eq(nnc_init_fill_f32(&r, "zeros()", f, 4, 2, 2), 0);
+}
+END_TEST
+
+/* --------------------------------------------------------- optimizers */
+/* Expected parameters after 4 steps, from PyTorch 1.13.1 in float64:
+ *
+ *   import torch
+ *   torch.set_default_dtype(torch.float64)
+ *   p0 = [0.5, -1.25, 2.0, 0.0, -0.75]
+ *   def grads(t, p):
+ *       return [(k+1)*0.1*pk + (0.3 if k % 2 == 0 else -0.2)*t
+ *               for k, pk in enumerate(p)]
+ *   def run(make, clip=0.0, steps=4):
+ *       p = torch.tensor(p0, requires_grad=True); opt = make([p])
+ *       for t in range(1, steps+1):
+ *           opt.zero_grad(); p.grad = torch.tensor(grads(t, p.tolist()))
+ *           if clip > 0: torch.nn.utils.clip_grad_norm_([p], clip)
+ *           opt.step()
+ *       return p.tolist()
+ *   sgd:      SGD(lr=0.1)
+ *   sgd_wd:   SGD(lr=0.1, weight_decay=0.01)
+ *   momentum: SGD(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)
+ *   nesterov: SGD(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.02)
+ *   adam:     Adam(lr=0.01, betas=(0.9,0.999), eps=1e-8, weight_decay=0.1)
+ *   adamw:    AdamW(lr=0.01, betas=(0.8,0.99), eps=1e-6, weight_decay=0.1)
+ *   adam_clip: adam with clip=0.5;  momentum_clip: momentum with clip=0.5
+ *   print(["%.17g" % v for v in run(...)])
+ */
+typedef struct OptCase {
+  const char *name;
+  nnc_opt_settings s;
+  double want[5];
+} OptCase;
+
+static const OptCase opt_cases[] = {
+    {"sgd",
+     {NNC_SGD, 0.1, 0, 0, 0, 0, 0, 0, 0, 0},
+     {0.18328303500000001, -0.95692035999999991, 1.4794514299999999,
+      0.19215872000000003, -0.89625093750000007}},
+    {"sgd_wd",
+     {NNC_SGD, 0.1, 0, 0, 0, 0, 0, 0, 0.01, 0},
+     {0.18164223525050008, -0.95241752332125007, 1.4724522627719998,
+      0.19196672158000003, -0.89339779137075004}},
+    {"momentum",
+     {NNC_SGD, 0.1, 0.9, 0.1, 0, 0, 0, 0, 0.01, 0},
+     {-0.051877378067385488, -0.69977757286369113, 1.0004782504007879,
+      0.32743857663182008, -0.93455433711177671}},
+    {"nesterov",
+     {NNC_SGD, 0.05, 0.8, 0, 1, 0, 0, 0, 0.02, 0},
+     {0.11599602231226878, -0.87609240325825799, 1.3302990644723711,
+      0.22879860914526401, -0.89835268090657916}},
+    {"adam",
+     {NNC_ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.1, 0},
+     {0.46075763094393657, -1.2100866561176993, 1.9599879328079006,
+      0.038873101876905881, -0.7543010153739248}},
+    {"adamw",
+     {NNC_ADAMW, 0.01, 0, 0, 0, 0.8, 0.99, 1e-6, 0.1, 0},
+     {0.45807474405618548, -1.2046615857149034, 1.951607163988901,
+      0.039789085650242015, -0.75967182845022585}},
+    {"adam_clip",
+     {NNC_ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.1, 0.5},
+     {0.45990684152830763, -1.210035252006646, 1.9601449904252835,
+      0.040012212755080087, -0.73323937998191613}},
+    {"momentum_clip",
+     {NNC_SGD, 0.1, 0.9, 0.1, 0, 0, 0, 0, 0.01, 0.5},
+     {0.33016178781914413, -1.0662718539770228, 1.6589974461551904,
+      0.099786108905615192, -0.78505187694615797}},
+};
+
+static const double opt_p0[5] = {0.5, -1.25, 2.0, 0.0, -0.75};
+
+static void opt_grads(int t, const double *p, double *g) {
+  for (int k = 0; k < 5; k++)
+    g[k] = (k + 1) * 0.1 * p[k] + (k % 2 == 0 ? 0.3 : -0.2) * t;
+}
+
+START_TEST(test_opt_torch) {
+  for (size_t c = 0; c < sizeof opt_cases / sizeof opt_cases[0]; c++) {
+    const OptCase *oc = &opt_cases[c];
+    double p[5], g[5], st[10] = {0};
+    float pf[5], gf[5], stf[10] = {0};
+    memcpy(p, opt_p0, sizeof p);
+    for (int k = 0; k < 5; k++)
+      pf[k] = (float)opt_p0[k];
+    for (int t = 1; t <= 4; t++) {
+      opt_grads(t, p, g);
+      nnc_opt_step_f64(&oc->s, t, p, g, st, 5);
+      double pd[5], gd[5];
+      for (int k = 0; k < 5; k++)
+        pd[k] = pf[k];
+      opt_grads(t, pd, gd);
+      for (int k = 0; k < 5; k++)
+        gf[k] = (float)gd[k];
+      nnc_opt_step_f32(&oc->s, t, pf, gf, stf, 5);
+    }
+    for (int k = 0; k < 5; k++) {
+      ck_assert_msg(fabs(p[k] - oc->want[k]) < 1e-13, "%s f64 p[%d] %.17g",
+                    oc->name, k, p[k]);
+      ck_assert_msg(fabs(pf[k] - oc->want[k]) < 2e-6, "%s f32 p[%d] %.9g",
+                    oc->name, k, pf[k]);
+    }
+  }
+}
+END_TEST
+
+START_TEST(test_opt_state_and_clip) {
+  nnc_opt_settings s = {NNC_SGD, 0.1, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0};
+  ck_assert_int_eq(nnc_opt_state_per_elem(&s), 0);
+  s.momentum = 0.9;
+  ck_assert_int_eq(nnc_opt_state_per_elem(&s), 1);
+  s.kind = NNC_ADAM;
+  ck_assert_int_eq(nnc_opt_state_per_elem(&s), 2);
+  s.kind = NNC_ADAMW;
+  ck_assert_int_eq(nnc_opt_state_per_elem(&s), 2);
+  float g[4] = {3, 0, -4, 0};
+  double gd[2] = {6, 8};
+  ck_assert_double_eq_tol(nnc_grad_norm_f32(g, 4), 5, 1e-12);
+  ck_assert_double_eq_tol(nnc_grad_norm_f64(gd, 2), 10, 1e-12);
+  ck_assert(nnc_grad_norm_f64(gd, 0) == 0);
+  ck_assert(nnc_clip_factor(10, 0) == 1);
+  ck_assert(nnc_clip_factor(10, 20) == 1);
+  ck_assert_double_eq_tol(nnc_clip_factor(10, 1), 1 / (10 + 1e-6), 1e-15);
+  ck_assert(isnan(nnc_clip_factor(NAN, 1)));
+  /* the caller's g is not changed by clipping inside the step */
+  nnc_opt_settings sc = {NNC_SGD, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+  float p[4] = {0, 0, 0, 0};
+  nnc_opt_step_f32(&sc, 1, p, g, NULL, 4);
+  ck_assert(g[0] == 3 && g[2] == -4);
+  ck_assert_double_eq_tol(p[0], -3 / (5 + 1e-6), 1e-6);
+  ck_assert_double_eq_tol(p[2], 4 / (5 + 1e-6), 1e-6);
+  /* clipping by the global norm over two calls, as the header says: scale
+   * in place by the factor of the global norm, then step each part with
+   * clip_norm 0 */
+  nnc_opt_settings sa = {NNC_ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.1, 0.5};
+  nnc_opt_settings sa0 = sa;
+  sa0.clip_norm = 0;
+  double p1[5], p2[5], st1[10] = {0}, st2[10] = {0}, g1[5], g2[5];
+  memcpy(p1, opt_p0, sizeof p1);
+  memcpy(p2, opt_p0, sizeof p2);
+  for (int t = 1; t <= 4; t++) {
+    opt_grads(t, p1, g1);
+    opt_grads(t, p2, g2);
+    nnc_opt_step_f64(&sa, t, p1, g1, st1, 5);
+    double na = nnc_grad_norm_f64(g2, 2), nb = nnc_grad_norm_f64(g2 + 2, 3);
+    double f = nnc_clip_factor(sqrt(na * na + nb * nb), sa.clip_norm);
+    for (int k = 0; k < 5; k++)
+      g2[k] *= f;
+    double sta[4], stb[6];
+    for (int k = 0; k < 2; k++)
+      sta[k] = st2[k], sta[2 + k] = st2[5 + k];
+    for (int k = 0; k < 3; k++)
+      stb[k] = st2[2 + k], stb[3 + k] = st2[7 + k];
+    nnc_opt_step_f64(&sa0, t, p2, g2, sta, 2);
+    nnc_opt_step_f64(&sa0, t, p2 + 2, g2 + 2, stb, 3);
+    for (int k = 0; k < 2; k++)
+      st2[k] = sta[k], st2[5 + k] = sta[2 + k];
+    for (int k = 0; k < 3; k++)
+      st2[2 + k] = stb[k], st2[7 + k] = stb[3 + k];
+  }
+  for (int k = 0; k < 5; k++)
+    ck_assert_double_eq_tol(p2[k], opt_cases[6].want[k], 1e-12);
+  for (int k = 0; k < 5; k++)
+    ck_assert_double_eq_tol(p1[k], opt_cases[6].want[k], 1e-13);
+}
+END_TEST
+
+/* -------------------------------------------------------- safetensors */
+static nnc_st_tensor st_t(const char *name, nnc_dtype dt, int rank,
+                          const int64_t *shape, void *data) {
+  nnc_st_tensor t;
+  memset(&t, 0, sizeof t);
+  t.name = name;
+  t.dtype = dt;
+  t.rank = rank;
+  for (int i = 0; i < rank; i++)
+    t.shape[i] = shape[i];
+  t.data = data;
+  return t;
+}
+
+START_TEST(test_st_roundtrip) {
+  char path[512], err[512];
+  tpath(path, "model.safetensors");
+  float w[6] = {1.5f, -2, 3.25f, 1e-30f, -0.0f, 1e30f}, s0 = 42;
+  double b[4] = {0.1, -1e300, 3, 5e-310};
+  int32_t ix[4] = {-1, 0, 2147483647, -2147483647 - 1};
+  float empty[1];
+  const int64_t sw[2] = {2, 3}, sb[1] = {4}, si[2] = {2, 2}, se[2] = {0, 3};
+  nnc_st_tensor t[5] = {st_t("fc1.weight", NNC_F32, 2, sw, w),
+                        st_t("fc1.bias", NNC_F64, 1, sb, b),
+                        st_t("idx", NNC_I32, 2, si, ix),
+                        st_t("scalar", NNC_F32, 0, NULL, &s0),
+                        st_t("empty \"quoted\"\n", NNC_F32, 2, se, empty)};
+  ck_assert_msg(nnc_st_write(path, t, 5, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(count_files(), 1);
+  float w2[6];
+  double b2[4];
+  int32_t ix2[4];
+  float s2 = 0;
+  nnc_st_tensor r[5] = {st_t("idx", NNC_I32, 2, si, ix2),
+                        st_t("scalar", NNC_F32, 0, NULL, &s2),
+                        st_t("fc1.weight", NNC_F32, 2, sw, w2),
+                        st_t("fc1.bias", NNC_F64, 1, sb, b2),
+                        st_t("empty \"quoted\"\n", NNC_F32, 2, se, NULL)};
+  ck_assert_msg(nnc_st_read(path, r, 5, err, sizeof err) == 0, "%s", err);
+  ck_assert(memcmp(w, w2, sizeof w) == 0);
+  ck_assert(memcmp(b, b2, sizeof b) == 0);
+  ck_assert(memcmp(ix, ix2, sizeof ix) == 0);
+  ck_assert(s2 == 42);
+  /* a subset, read again */
+  ck_assert(nnc_st_read(path, r + 3, 1, err, sizeof err) == 0);
+  /* overwriting an existing file */
+  w[0] = 7;
+  ck_assert(nnc_st_write(path, t, 5, err, sizeof err) == 0);
+  ck_assert(nnc_st_read(path, r + 2, 1, err, sizeof err) == 0);
+  ck_assert(w2[0] == 7);
+  ck_assert_int_eq(count_files(), 1);
+}
+END_TEST
+
+START_TEST(test_st_convert) {
+  char path[512], err[512];
+  tpath(path, "c.safetensors");
+  double d[3] = {0.1, -2.5, 1e-3};
+  float f[3] = {0.1f, -2.5f, 1e-3f};
+  const int64_t sh[1] = {3};
+  nnc_st_tensor t[2] = {st_t("d", NNC_F64, 1, sh, d),
+                        st_t("f", NNC_F32, 1, sh, f)};
+  ck_assert(nnc_st_write(path, t, 2, err, sizeof err) == 0);
+  float df[3];
+  double fd[3];
+  nnc_st_tensor r[2] = {st_t("d", NNC_F32, 1, sh, df),
+                        st_t("f", NNC_F64, 1, sh, fd)};
+  ck_assert_msg(nnc_st_read(path, r, 2, err, sizeof err) == 0, "%s", err);
+  for (int i = 0; i < 3; i++) {
+    ck_assert(df[i] == (float)d[i]);
+    ck_assert(fd[i] == (double)f[i]);
+  }
+  /* I32 converts to nothing */
+  int32_t iv[3];
+  nnc_st_tensor ri = st_t("f", NNC_I32, 1, sh, iv);
+  ck_assert(nnc_st_read(path, &ri, 1, err, sizeof err) != 0);
+  ck_assert_msg(strstr(err, "tensor 'f' has dtype F32 in the file but the "
+                            "model needs I32") != NULL,
+                "%s", err);
+}
+END_TEST
+
+/* The exact bytes of a small file, checked by hand against the format:
+ * u64 header length 144 (141 bytes of JSON + 3 spaces of padding), the
+ * JSON, then 1.5f -2.0f (F32 LE) and 7 (I32 LE). Python's struct gives
+ * the data bytes: pack('<2f', 1.5, -2.0) + pack('<i', 7)
+ * = 0000c03f 000000c0 07000000. */
+START_TEST(test_st_header_bytes) {
+  char path[512], err[512];
+  tpath(path, "h.safetensors");
+  float a[2] = {1.5f, -2.0f};
+  int32_t b[1] = {7};
+  const int64_t sa[1] = {2}, sb[2] = {1, 1};
+  nnc_st_tensor t[2] = {st_t("a", NNC_F32, 1, sa, a),
+                        st_t("b", NNC_I32, 2, sb, b)};
+  ck_assert(nnc_st_write(path, t, 2, err, sizeof err) == 0);
+  size_t n;
+  unsigned char *f = read_all(path, &n);
+  static const char json[] =
+      "{\"__metadata__\":{\"format\":\"pt\"},"
+      "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+      "\"b\":{\"dtype\":\"I32\",\"shape\":[1,1],\"data_offsets\":[8,12]}}   ";
+  static const unsigned char len[8] = {144, 0, 0, 0, 0, 0, 0, 0};
+  static const unsigned char data[12] = {0, 0, 0xc0, 0x3f, 0,    0,
+                                         0, 0xc0, 7,  0,    0,    0};
+  ck_assert_uint_eq(sizeof json - 1, 144);
+  ck_assert_uint_eq(n, 8 + 144 + 12);
+  ck_assert(memcmp(f, len, 8) == 0);
+  ck_assert(memcmp(f + 8, json, 144) == 0);
+  ck_assert(memcmp(f + 152, data, 12) == 0);
+  free(f);
+}
+END_TEST
+
+/* Writes a safetensors file with this header text and data. */
+static void st_raw(const char *path, const char *json, const void *data,
+                   size_t dlen) {
+  size_t h = strlen(json);
+  unsigned char *b = malloc(8 + h + dlen + 1);
+  for (int i = 0; i < 8; i++)
+    b[i] = (unsigned char)((uint64_t)h >> (8 * i));
+  memcpy(b + 8, json, h);
+  if (dlen)
+    memcpy(b + 8 + h, data, dlen);
+  write_bytes(path, b, 8 + h + dlen);
+  free(b);
+}
+
+/* Reading `name` [2] F32 from the file fails with a message naming the
+ * file and containing `needle`; the buffer is untouched. */
+static void st_expect_fail(const char *path, const char *name,
+                           const char *needle) {
+  char err[512] = "";
+  float buf[2] = {-7, -7}, other[3] = {-7, -7, -7};
+  const int64_t sh[1] = {2}, sh3[1] = {3};
+  nnc_st_tensor t[2] = {st_t("ok", NNC_F32, 1, sh3, other),
+                        st_t(name, NNC_F32, 1, sh, buf)};
+  int rc = nnc_st_read(path, t, 2, err, sizeof err);
+  ck_assert_msg(rc != 0, "%s: accepted", path);
+  ck_assert_msg(strstr(err, path) != NULL, "message without the file: %s",
+                err);
+  ck_assert_msg(strstr(err, needle) != NULL, "'%s' not in: %s", needle, err);
+  ck_assert(buf[0] == -7 && buf[1] == -7 && other[0] == -7);
+}
+
+START_TEST(test_st_corrupt) {
+  char p[512];
+  static const float data[5] = {1, 2, 3, 4, 5};
+  const char *ok = "\"ok\":{\"dtype\":\"F32\",\"shape\":[3],"
+                   "\"data_offsets\":[8,20]}";
+  char json[4096];
+#define HDR(...) (snprintf(json, sizeof json, __VA_ARGS__), json)
+  /* 1: a missing file */
+  st_expect_fail(tpath(p, "missing.safetensors"), "w", "No such file");
+  /* 2: empty, 3: shorter than the length field */
+  write_bytes(tpath(p, "empty.safetensors"), "", 0);
+  st_expect_fail(p, "w", "truncated");
+  write_bytes(tpath(p, "short.safetensors"), "\x10\0\0\0\0", 5);
+  st_expect_fail(p, "w", "truncated");
+  /* 4: header length beyond the file, 5: huge header length */
+  write_bytes(tpath(p, "hlen.safetensors"), "\x40\0\0\0\0\0\0\0{}", 10);
+  st_expect_fail(p, "w", "header length is 64 bytes but only 2 follow");
+  write_bytes(tpath(p, "huge.safetensors"),
+              "\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10);
+  st_expect_fail(p, "w", "truncated or not a safetensors file");
+  /* 6: not JSON, 7: JSON cut short */
+  st_raw(tpath(p, "text.safetensors"), "hello world!", NULL, 0);
+  st_expect_fail(p, "w", "not a JSON object");
+  st_raw(tpath(p, "cut.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]"),
+         data, 20);
+  st_expect_fail(p, "w", "corrupt safetensors header");
+  /* 8: unknown dtype */
+  st_raw(tpath(p, "dtype.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "tensor 'w' has unknown dtype \"F33\"");
+  /* 9: negative, 10: non-numeric, 11: huge, 12: fractional dimensions */
+  st_raw(tpath(p, "neg.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}"
+             ",%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "non-negative integer");
+  st_raw(tpath(p, "nonnum.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,"
+             "8]},%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "non-negative integer");
+  st_raw(tpath(p, "bigdim.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],"
+             "\"data_offsets\":[0,8]},%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "integer too large");
+  st_raw(tpath(p, "frac.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]"
+             "},%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "expected an integer");
+  /* 13: a product of dimensions that overflows */
+  st_raw(tpath(p, "ovf.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F64\",\"shape\":[4611686018427387904,4],"
+             "\"data_offsets\":[0,8]},%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "impossibly large shape");
+  /* 14: offsets beyond the data, 15: reversed, 16: not matching the size */
+  st_raw(tpath(p, "range.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,800]"
+             "},%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "lie outside the data area of 20 bytes");
+  st_raw(tpath(p, "rev.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]},"
+             "%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "tensor 'w': data_offsets [8, 0]");
+  st_raw(tpath(p, "size.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]},"
+             "%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "hold 4 bytes but dtype F32 and shape [2] need 8");
+  /* 17: a name twice */
+  st_raw(tpath(p, "dup.safetensors"),
+         HDR("{%s,\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,"
+             "8]},%s}",
+             ok, ok),
+         data, 20);
+  st_expect_fail(p, "w", "tensor 'ok' appears twice");
+  /* 18: missing tensor, 19: wrong shape, 20: wrong dtype */
+  st_raw(tpath(p, "nothere.safetensors"), HDR("{%s}", ok), data, 20);
+  st_expect_fail(p, "w", "no tensor 'w' in the file");
+  st_raw(tpath(p, "shape.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]"
+             "},%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "tensor 'w' has shape [1, 2] in the file but the "
+                         "model needs [2]");
+  st_raw(tpath(p, "i32.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "%s}",
+             ok),
+         data, 20);
+  st_expect_fail(p, "w", "has dtype I32 in the file but the model needs F32");
+  /* 21: truncated data (a good file cut short) */
+  st_raw(tpath(p, "trunc.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "%s}",
+             ok),
+         data, 17);
+  st_expect_fail(p, "ok", "lie outside the data area of 17 bytes");
+  /* 22: text after the object, 23: control character, 24: bad escape */
+  st_raw(tpath(p, "trail.safetensors"), HDR("{%s} x", ok), data, 20);
+  st_expect_fail(p, "w", "text after the header object");
+  st_raw(tpath(p, "ctrl.safetensors"), HDR("{\"o\x01k\":1,%s}", ok), data, 20);
+  st_expect_fail(p, "w", "control character");
+  st_raw(tpath(p, "esc.safetensors"), HDR("{\"o\\qk\":{},%s}", ok), data, 20);
+  st_expect_fail(p, "w", "bad escape");
+  /* 25: metadata that is not strings, 26: deep nesting, 27: NUL byte */
+  st_raw(tpath(p, "meta.safetensors"),
+         HDR("{\"__metadata__\":{\"a\":{\"b\":1}},%s}", ok), data, 20);
+  st_expect_fail(p, "w", "expected a string");
+  char deep[400] = "{\"ok\":{\"dtype\":\"F32\",\"x\":";
+  for (int i = 0; i < 100; i++)
+    strcat(deep, "[");
+  st_raw(tpath(p, "deep.safetensors"), deep, data, 20);
+  st_expect_fail(p, "w", "nesting too deep");
+  static const char nul[] = "{\"w\0\":1}";
+  unsigned char raw[8 + sizeof nul];
+  memset(raw, 0, 8);
+  raw[0] = sizeof nul - 1;
+  memcpy(raw + 8, nul, sizeof nul - 1);
+  write_bytes(tpath(p, "nul.safetensors"), raw, sizeof raw - 1);
+  st_expect_fail(p, "w", "control character");
+  /* 28: more dimensions than any tensor may have, 29: missing key */
+  strcpy(deep, "{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,0],\"shape\":[");
+  for (int i = 0; i < 70; i++)
+    strcat(deep, i ? ",1" : "1");
+  strcat(deep, "]}}");
+  st_raw(tpath(p, "rank.safetensors"), deep, data, 20);
+  st_expect_fail(p, "w", "more than 64 dimensions");
+  st_raw(tpath(p, "nokey.safetensors"),
+         HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]},%s}", ok), data, 20);
+  st_expect_fail(p, "w", "tensor 'w' has no data_offsets");
+  /* 30: a directory */
+  st_expect_fail(tmpdir, "w", "not a regular file");
+  /* 31: __metadata__ twice, 32: a lone surrogate */
+  st_raw(tpath(p, "meta2.safetensors"),
+         HDR("{\"__metadata__\":{},\"__metadata__\":{},%s}", ok), data, 20);
+  st_expect_fail(p, "w", "__metadata__ appears twice");
+  st_raw(tpath(p, "surr.safetensors"), HDR("{\"\\ud800x\":1,%s}", ok), data,
+         20);
+  st_expect_fail(p, "w", "unpaired surrogate");
+#undef HDR
+}
+END_TEST
+
+/* What the reader accepts: any key order, white space, unknown keys,
+ * escapes, metadata, other dtypes in tensors not asked for. */
+START_TEST(test_st_lenient) {
+  char p[512], err[512];
+  static const float data[4] = {1, 2, 3, 4};
+  st_raw(tpath(p, "ok.safetensors"),
+         " { \"__metadata__\" : { \"format\" : \"pt\" , \"x\":\"\\u00e9\" } ,"
+         "\n\"h\":{\"shape\":[2],\"dtype\":\"BF16\",\"data_offsets\":[12,16]},"
+         "\"w\\u0031\" : { \"data_offsets\" : [ 4 , 12 ] , \"extra\": [1,"
+         "{\"a\":null, \"b\": true}, -1.5e3], \"dtype\":\"F32\", \"shape\": [2]"
+         " } }   ",
+         data, 16);
+  float w[2];
+  const int64_t sh[1] = {2};
+  nnc_st_tensor t = st_t("w1", NNC_F32, 1, sh, w);
+  ck_assert_msg(nnc_st_read(p, &t, 1, err, sizeof err) == 0, "%s", err);
+  ck_assert(w[0] == 2 && w[1] == 3);
+  nnc_st_tensor h = st_t("h", NNC_F32, 1, sh, w);
+  ck_assert(nnc_st_read(p, &h, 1, err, sizeof err) != 0);
+  ck_assert(strstr(err, "tensor 'h' has dtype BF16") != NULL);
+}
+END_TEST
+
+/* The message example of the brief: file, tensor, both shapes. */
+START_TEST(test_st_shape_message) {
+  char p[512], err[512], want[700];
+  float *w = calloc(256 * 784, sizeof *w);
+  const int64_t big[2] = {256, 784}, small[2] = {128, 784};
+  nnc_st_tensor t = st_t("fc1.weight", NNC_F32, 2, big, w);
+  ck_assert(nnc_st_write(tpath(p, "model.safetensors"), &t, 1, err,
+                         sizeof err) == 0);
+  t = st_t("fc1.weight", NNC_F32, 2, small, w);
+  ck_assert(nnc_st_read(p, &t, 1, err, sizeof err) != 0);
+  snprintf(want, sizeof want,
+           "%s: tensor 'fc1.weight' has shape [256, 784] in the file but the "
+           "model needs [128, 784]",
+           p);
+  ck_assert_str_eq(err, want);
+  free(w);
+}
+END_TEST
+
+START_TEST(test_st_write_errors) {
+  char p[512], err[512];
+  float w[2] = {1, 2};
+  const int64_t sh[1] = {2}, neg[1] = {-1};
+  nnc_st_tensor t[2] = {st_t("a", NNC_F32, 1, sh, w),
+                        st_t("a", NNC_F32, 1, sh, w)};
+  /* a name twice, a bad dtype, a negative dimension, no data */
+  ck_assert(nnc_st_write(tpath(p, "x.safetensors"), t, 2, err, sizeof err));
+  ck_assert(strstr(err, "'a' is given twice") && strstr(err, p));
+  t[1] = st_t("b", NNC_BOOL, 1, sh, w);
+  ck_assert(nnc_st_write(p, t, 2, err, sizeof err));
+  t[1] = st_t("b", NNC_F32, 1, neg, w);
+  ck_assert(nnc_st_write(p, t, 2, err, sizeof err));
+  t[1] = st_t("b", NNC_F32, 1, sh, NULL);
+  ck_assert(nnc_st_write(p, t, 2, err, sizeof err));
+  ck_assert_int_eq(count_files(), 0);
+  /* a directory that does not exist; a target that is a directory (the
+   * rename fails): no temporary file is left behind */
+  ck_assert(nnc_st_write(tpath(p, "no/such/dir.safetensors"), t, 1, err,
+                         sizeof err));
+  ck_assert(strstr(err, p) != NULL);
+  ck_assert_int_eq(mkdir(tpath(p, "adir"), 0700), 0);
+  ck_assert(nnc_st_write(p, t, 1, err, sizeof err) != 0);
+  ck_assert(strstr(err, p) != NULL);
+  ck_assert_int_eq(count_files(), 1);
+  rmdir(p);
+  /* no tensors at all is a valid file */
+  ck_assert(nnc_st_write(tpath(p, "none.safetensors"), NULL, 0, err,
+                         sizeof err) == 0);
+  ck_assert(nnc_st_read(p, NULL, 0, err, sizeof err) == 0);
+  ck_assert_int_eq(count_files(), 1);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- IDX */
+/* 3 images of 2x3 and their labels. */
+static unsigned char idx_img[16 + 18], idx_lab[8 + 3];
+
+static void idx_make(void) {
+  static const unsigned char ih[16] = {0, 0, 8, 3, 0, 0, 0, 3,
+                                       0, 0, 0, 2, 0, 0, 0, 3};
+  static const unsigned char lh[8] = {0, 0, 8, 1, 0, 0, 0, 3};
+  memcpy(idx_img, ih, 16);
+  for (int i = 0; i < 18; i++)
+    idx_img[16 + i] = (unsigned char)(i * 15);
+  memcpy(idx_lab, lh, 8);
+  idx_lab[8] = 4, idx_lab[9] = 0, idx_lab[10] = 9;
+}
+
+static void idx_check(const nnc_dataset *d) {
+  ck_assert_int_eq(d->n, 3);
+  ck_assert_int_eq(d->dim, 6);
+  ck_assert_int_eq(d->rows, 2);
+  ck_assert_int_eq(d->cols, 3);
+  ck_assert_int_eq(d->nclasses, 10);
+  for (int i = 0; i < 18; i++)
+    ck_assert(d->x[i] == (float)(i * 15) / 255.0f);
+  ck_assert(d->x[17] == 1.0f);
+  ck_assert(d->y[0] == 4 && d->y[1] == 0 && d->y[2] == 9);
+}
+
+static void idx_expect_fail(const char *img, const char *lab,
+                            const char *named, const char *needle) {
+  char err[512] = "";
+  nnc_dataset d;
+  ck_assert(nnc_idx_load(img, lab, &d, err, sizeof err) != 0);
+  ck_assert_msg(strstr(err, named) && strstr(err, needle), "%s", err);
+  ck_assert(d.x == NULL && d.y == NULL && d.n == 0);
+}
+
+START_TEST(test_idx) {
+  char pi[512], pl[512], gi[512], gl[512], err[512];
+  nnc_dataset d;
+  idx_make();
+  write_bytes(tpath(pi, "img"), idx_img, sizeof idx_img);
+  write_bytes(tpath(pl, "lab"), idx_lab, sizeof idx_lab);
+  write_gz(tpath(gi, "img.gz"), idx_img, sizeof idx_img);
+  write_gz(tpath(gl, "lab.gz"), idx_lab, sizeof idx_lab);
+  ck_assert_msg(nnc_idx_load(pi, pl, &d, err, sizeof err) == 0, "%s", err);
+  idx_check(&d);
+  nnc_dataset_free(&d);
+  ck_assert(d.x == NULL && d.n == 0);
+  ck_assert_msg(nnc_idx_load(gi, gl, &d, err, sizeof err) == 0, "%s", err);
+  idx_check(&d);
+  nnc_dataset_free(&d);
+  ck_assert(nnc_idx_load(gi, NULL, &d, err, sizeof err) == 0);
+  ck_assert(d.y == NULL && d.n == 3);
+  nnc_dataset_free(&d);
+  nnc_dataset_free(NULL);
+}
+END_TEST
+
+START_TEST(test_idx_errors) {
+  char pi[512], pl[512], p[512];
+  unsigned char b[64];
+  idx_make();
+  write_bytes(tpath(pi, "img"), idx_img, sizeof idx_img);
+  write_bytes(tpath(pl, "lab"), idx_lab, sizeof idx_lab);
+  idx_expect_fail(tpath(p, "none"), pl, p, "cannot open");
+  /* bad magic; labels given as images; wrong element type */
+  memcpy(b, idx_img, sizeof idx_img);
+  b[0] = 1;
+  write_bytes(tpath(p, "magic"), b, sizeof idx_img);
+  idx_expect_fail(p, pl, p, "not an IDX file");
+  idx_expect_fail(pl, pi, pl, "at least 2 dimensions");
+  idx_expect_fail(pi, pi, pi, "has 1 dimension, this one has 3");
+  b[0] = 0, b[2] = 0x0d;
+  write_bytes(tpath(p, "type"), b, sizeof idx_img);
+  idx_expect_fail(p, pl, p, "element type 0x0d");
+  /* truncated header, truncated pixels (plain and gzip), zero dimension */
+  write_bytes(tpath(p, "hdr"), idx_img, 10);
+  idx_expect_fail(p, pl, p, "truncated");
+  write_bytes(tpath(p, "pix"), idx_img, sizeof idx_img - 1);
+  idx_expect_fail(p, pl, p, "truncated");
+  write_gz(tpath(p, "pix.gz"), idx_img, sizeof idx_img - 5);
+  idx_expect_fail(p, pl, p, "truncated");
+  memcpy(b, idx_img, sizeof idx_img);
+  b[7] = 0;
+  write_bytes(tpath(p, "zero"), b, sizeof idx_img);
+  idx_expect_fail(p, pl, p, "dimension 0 is 0");
+  /* label count differs; labels truncated */
+  memcpy(b, idx_lab, sizeof idx_lab);
+  b[7] = 4;
+  write_bytes(tpath(p, "lab4"), b, sizeof idx_lab);
+  idx_expect_fail(pi, p, p, "4 labels for 3 images");
+  write_bytes(tpath(p, "lab2"), idx_lab, sizeof idx_lab - 1);
+  idx_expect_fail(pi, p, p, "truncated");
+  /* a gzip file cut short, and one with a broken CRC */
+  size_t n;
+  write_gz(tpath(p, "full.gz"), idx_img, sizeof idx_img);
+  unsigned char *gz = read_all(p, &n);
+  write_bytes(tpath(p, "cut.gz"), gz, n - 12);
+  idx_expect_fail(p, pl, p, "");
+  gz[n - 6] ^= 0xff;
+  write_bytes(tpath(p, "crc.gz"), gz, n);
+  idx_expect_fail(p, pl, p, "corrupt");
+  free(gz);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- CSV */
+static void csv_expect_fail(const char *name, const char *text,
+                            const char *label, const char *needle) {
+  char p[512], err[512] = "";
+  nnc_dataset d;
+  write_bytes(tpath(p, name), text, strlen(text));
+  ck_assert_msg(nnc_csv_load(p, label, &d, err, sizeof err) != 0, "%s", name);
+  ck_assert_msg(strstr(err, p) && strstr(err, needle), "%s", err);
+  ck_assert(d.x == NULL && d.n == 0);
+}
+
+START_TEST(test_csv) {
+  char p[512], err[512];
+  nnc_dataset d;
+  const char *a = "x1,x2,label\n1,2,0\n\n3.5, -4e1 ,2\n-0,1e-3,1";
+  write_bytes(tpath(p, "a.csv"), a, strlen(a));
+  ck_assert_msg(nnc_csv_load(p, NULL, &d, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(d.n, 3);
+  ck_assert_int_eq(d.dim, 2);
+  ck_assert_int_eq(d.nclasses, 3);
+  ck_assert(d.rows == 0 && d.cols == 0);
+  static const float want[6] = {1, 2, 3.5f, -40, 0, 1e-3f};
+  for (int i = 0; i < 6; i++)
+    ck_assert(d.x[i] == want[i]);
+  ck_assert(d.y[0] == 0 && d.y[1] == 2 && d.y[2] == 1);
+  nnc_dataset_free(&d);
+  /* label by name in the middle, quoted names, CRLF, gzip */
+  const char *b = "\"f 1\",\"label\",\"f,2\"\r\n0.5,7,\"1.5\"\r\n";
+  write_gz(tpath(p, "b.csv.gz"), b, strlen(b));
+  ck_assert_msg(nnc_csv_load(p, "label", &d, err, sizeof err) == 0, "%s", err);
+  ck_assert(d.n == 1 && d.dim == 2 && d.y[0] == 7 && d.nclasses == 8);
+  ck_assert(d.x[0] == 0.5f && d.x[1] == 1.5f);
+  nnc_dataset_free(&d);
+  /* a long line (more than one read buffer) */
+  size_t cols = 3000, len = 0;
+  char *big = malloc(cols * 24 + 16);
+  for (size_t i = 0; i < cols; i++)
+    len += (size_t)sprintf(big + len, "%sc%zu", i ? "," : "", i);
+  len += (size_t)sprintf(big + len, "\n");
+  for (size_t i = 0; i < cols; i++)
+    len += (size_t)sprintf(big + len, "%s%zu", i ? "," : "", i % 5);
+  write_bytes(tpath(p, "big.csv"), big, len);
+  ck_assert_msg(nnc_csv_load(p, NULL, &d, err, sizeof err) == 0, "%s", err);
+  ck_assert(d.n == 1 && d.dim == (int64_t)cols - 1);
+  ck_assert(d.x[1234] == 1234 % 5 && d.y[0] == (int32_t)((cols - 1) % 5));
+  nnc_dataset_free(&d);
+  free(big);
+}
+END_TEST
+
+START_TEST(test_csv_errors) {
+  char p[512], err[512];
+  nnc_dataset d;
+  ck_assert(nnc_csv_load(tpath(p, "none.csv"), NULL, &d, err, sizeof err));
+  ck_assert(strstr(err, p) != NULL);
+  csv_expect_fail("e1.csv", "", NULL, "empty file");
+  csv_expect_fail("e2.csv", "a,b\n", NULL, "no data rows");
+  csv_expect_fail("e3.csv", "a,b\n1,x\n", NULL, ":2: column 2 ('x') is not a");
+  csv_expect_fail("e4.csv", "a,b\n1,2\n1,2,3\n", NULL,
+                  ":3: 3 fields, the header line has 2");
+  csv_expect_fail("e5.csv", "a,b\n1,-1\n", NULL, "not a class number");
+  csv_expect_fail("e6.csv", "a,b\n1,1.5\n", NULL, "not a class number");
+  csv_expect_fail("e7.csv", "a,b\n1,2\n", "y", "no column 'y'");
+  csv_expect_fail("e8.csv", "label\n1\n", NULL, "at least one feature");
+  csv_expect_fail("e9.csv", "a,b\n\"1,2\n", NULL, "unterminated quote");
+  csv_expect_fail("e10.csv", "a,b\n1,\n", NULL, "is not a number");
+}
+END_TEST
+
+/* ------------------------------------------------------------- metrics */
+START_TEST(test_metrics) {
+  nnc_confusion c;
+  ck_assert_int_eq(nnc_confusion_init(&c, 0), NNC_EBADDIM);
+  ck_assert_int_eq(nnc_confusion_init(&c, 3), 0);
+  ck_assert(nnc_confusion_accuracy(&c) == 0);
+  /* by hand: rows true, columns predicted
+   *   true 0: 2 1 0    true 1: 1 2 0    true 2: 0 1 3
+   * accuracy 7/10; class 0: p 2/3 r 2/3 f1 2/3; class 1: p 2/4 r 2/3
+   * f1 4/7; class 2: p 3/3 r 3/4 f1 6/7. Out-of-range pairs are dropped. */
+  const int32_t truth[12] = {0, 0, 1, 1, 1, 2, 2, 2, 2, 0, 3, -1};
+  const int32_t pred[12] = {0, 1, 1, 1, 0, 2, 2, 1, 2, 0, 0, 1};
+  nnc_confusion_add(&c, truth, pred, 12);
+  static const int64_t want[9] = {2, 1, 0, 1, 2, 0, 0, 1, 3};
+  for (int i = 0; i < 9; i++)
+    ck_assert_int_eq(c.counts[i], want[i]);
+  ck_assert_double_eq_tol(nnc_confusion_accuracy(&c), 0.7, 1e-15);
+  double p, r, f;
+  nnc_confusion_class(&c, 0, &p, &r, &f);
+  ck_assert_double_eq_tol(p, 2.0 / 3, 1e-15);
+  ck_assert_double_eq_tol(r, 2.0 / 3, 1e-15);
+  ck_assert_double_eq_tol(f, 2.0 / 3, 1e-15);
+  nnc_confusion_class(&c, 1, &p, &r, &f);
+  ck_assert_double_eq_tol(p, 0.5, 1e-15);
+  ck_assert_double_eq_tol(r, 2.0 / 3, 1e-15);
+  ck_assert_double_eq_tol(f, 4.0 / 7, 1e-15);
+  nnc_confusion_class(&c, 2, &p, &r, &f);
+  ck_assert_double_eq_tol(p, 1, 1e-15);
+  ck_assert_double_eq_tol(r, 0.75, 1e-15);
+  ck_assert_double_eq_tol(f, 6.0 / 7, 1e-15);
+  /* printing */
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  nnc_confusion_print(m, &c, NULL);
+  fclose(m);
+  ck_assert_str_eq(buf, "  0 1 2\n"
+                        "0 2 1 0\n"
+                        "1 1 2 0\n"
+                        "2 0 1 3\n");
+  free(buf);
+  static const char *const names[3] = {"cat", "dog", "bird"};
+  m = open_memstream(&buf, &len);
+  nnc_confusion_print(m, &c, names);
+  fclose(m);
+  ck_assert_str_eq(buf, "       0 1 2\n"
+                        "0 cat  2 1 0\n"
+                        "1 dog  1 2 0\n"
+                        "2 bird 0 1 3\n");
+  free(buf);
+  nnc_confusion_free(&c);
+  ck_assert(c.counts == NULL);
+  /* a class never predicted nor present: all 0 */
+  nnc_confusion_init(&c, 2);
+  nnc_confusion_class(&c, 1, &p, &r, &f);
+  ck_assert(p == 0 && r == 0 && f == 0);
+  nnc_confusion_free(&c);
+}
+END_TEST
+
+START_TEST(test_argmax) {
+  const float l[12] = {1, 3, 3, 0, -1, -2, -3, -0.5f, NAN, 2, NAN, 1};
+  int32_t out[3];
+  nnc_argmax_rows_f32(l, 3, 4, out);
+  ck_assert(out[0] == 1 && out[1] == 3 && out[2] == 1);
+  const double d[4] = {0, 5, 5, 7};
+  nnc_argmax_rows_f64(d, 2, 2, out);
+  ck_assert(out[0] == 1 && out[1] == 1);
+}
+END_TEST
+
+/* --------------------------------------------------------- convolution */
+/* out = floor((in + 2p - d(k-1) - 1) / s) + 1 */
+static nnc_conv_shape conv_shape(int64_t n, int64_t c, int64_t h, int64_t w,
+                                 int64_t o, int64_t kh, int64_t kw, int64_t sh,
+                                 int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                                 int64_t dw, int64_t g) {
+  nnc_conv_shape s = {n, c, h, w, o, kh, kw, 0, 0, sh, sw, ph, pw, dh, dw, g};
+  s.oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+  s.ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+  return s;
+}
+
+static double xat(const nnc_conv_shape *s, const double *x, int64_t ni,
+                  int64_t ci, int64_t iy, int64_t ix) {
+  if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+    return 0;
+  return x[((ni * s->c + ci) * s->h + iy) * s->w + ix];
+}
+
+/* The definition, written independently of conv_kernel.h. */
+static void conv_naive(const nnc_conv_shape *s, const double *x,
+                       const double *w, double *y) {
+  int64_t cg = s->c / s->groups, og = s->o / s->groups;
+  for (int64_t ni = 0; ni < s->n; ni++)
+    for (int64_t oc = 0; oc < s->o; oc++)
+      for (int64_t oy = 0; oy < s->oh; oy++)
+        for (int64_t ox = 0; ox < s->ow; ox++) {
+          double sum = 0;
+          for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t a = 0; a < s->kh; a++)
+              for (int64_t b = 0; b < s->kw; b++)
+                sum += xat(s, x, ni, oc / og * cg + ci,
+                           oy * s->sh - s->ph + a * s->dh,
+                           ox * s->sw - s->pw + b * s->dw) *
+                       w[((oc * cg + ci) * s->kh + a) * s->kw + b];
+          y[((ni * s->o + oc) * s->oh + oy) * s->ow + ox] = sum;
+        }
+}
+
+typedef struct ConvBufs {
+  int64_t nx, nw, ny;
+  double *x, *w, *r, *y, *dx, *dw;
+  float *xf, *wf, *rf, *yf, *dxf, *dwf;
+} ConvBufs;
+
+static void conv_bufs(ConvBufs *b, const nnc_conv_shape *s, uint64_t seed) {
+  nnc_rng r;
+  nnc_rng_seed(&r, seed);
+  b->nx = s->n * s->c * s->h * s->w;
+  b->nw = s->o * (s->c / s->groups) * s->kh * s->kw;
+  b->ny = s->n * s->o * s->oh * s->ow;
+  b->x = malloc(sizeof(double) * (size_t)b->nx);
+  b->dx = malloc(sizeof(double) * (size_t)b->nx);
+  b->w = malloc(sizeof(double) * (size_t)b->nw);
+  b->dw = malloc(sizeof(double) * (size_t)b->nw);
+  b->r = malloc(sizeof(double) * (size_t)b->ny);
+  b->y = malloc(sizeof(double) * (size_t)b->ny);
+  b->xf = malloc(sizeof(float) * (size_t)b->nx);
+  b->dxf = malloc(sizeof(float) * (size_t)b->nx);
+  b->wf = malloc(sizeof(float) * (size_t)b->nw);
+  b->dwf = malloc(sizeof(float) * (size_t)b->nw);
+  b->rf = malloc(sizeof(float) * (size_t)b->ny);
+  b->yf = malloc(sizeof(float) * (size_t)b->ny);
+  for (int64_t i = 0; i < b->nx; i++)
+    b->xf[i] = (float)urand(&r), b->x[i] = b->xf[i];
+  for (int64_t i = 0; i < b->nw; i++)
+    b->wf[i] = (float)urand(&r), b->w[i] = b->wf[i];
+  for (int64_t i = 0; i < b->ny; i++)
+    b->rf[i] = (float)urand(&r), b->r[i] = b->rf[i];
+}
+
+static void conv_bufs_free(ConvBufs *b) {
+  free(b->x), free(b->w), free(b->r), free(b->y), free(b->dx), free(b->dw);
+  free(b->xf), free(b->wf), free(b->rf), free(b->yf), free(b->dxf),
+      free(b->dwf);
+}
+
+/* L(x, w) = sum(conv(x, w) * r) */
+static double conv_loss(const nnc_conv_shape *s, const ConvBufs *b,
+                        double *y) {
+  conv_naive(s, b->x, b->w, y);
+  double l = 0;
+  for (int64_t i = 0; i < b->ny; i++)
+    l += y[i] * b->r[i];
+  return l;
+}
+
+static void check_conv_shape(const nnc_conv_shape *s, uint64_t seed) {
+  ConvBufs b;
+  conv_bufs(&b, s, seed);
+  double *ref = malloc(sizeof(double) * (size_t)b.ny);
+  size_t nws = nnc_conv2d_workspace(s);
+  double *ws = malloc(sizeof(double) * (nws ? nws : 1));
+  float *wsf = malloc(sizeof(float) * (nws ? nws : 1));
+  conv_naive(s, b.x, b.w, ref);
+  /* forward: both paths, both types */
+  for (int path = 0; path < 2; path++) {
+    nnc_conv2d_f64(s, b.x, b.w, b.y, path ? ws : NULL);
+    nnc_conv2d_f32(s, b.xf, b.wf, b.yf, path ? wsf : NULL);
+    for (int64_t i = 0; i < b.ny; i++) {
+      ck_assert_msg(fabs(b.y[i] - ref[i]) < 1e-12, "f64 conv path %d", path);
+      ck_assert_msg(fabs(b.yf[i] - ref[i]) < 1e-4, "f32 conv path %d", path);
+    }
+  }
+  /* gradients against central differences of L (f64, from a non-zero start
+   * to check they add), and the f32 versions against the f64 ones */
+  double *gx = malloc(sizeof(double) * (size_t)b.nx);
+  double *gw = malloc(sizeof(double) * (size_t)b.nw);
+  const double h = 1e-5;
+  for (int64_t i = 0; i < b.nx; i++) {
+    double x0 = b.x[i];
+    b.x[i] = x0 + h;
+    double lp = conv_loss(s, &b, b.y);
+    b.x[i] = x0 - h;
+    double lm = conv_loss(s, &b, b.y);
+    b.x[i] = x0;
+    gx[i] = (lp - lm) / (2 * h);
+  }
+  for (int64_t i = 0; i < b.nw; i++) {
+    double w0 = b.w[i];
+    b.w[i] = w0 + h;
+    double lp = conv_loss(s, &b, b.y);
+    b.w[i] = w0 - h;
+    double lm = conv_loss(s, &b, b.y);
+    b.w[i] = w0;
+    gw[i] = (lp - lm) / (2 * h);
+  }
+  for (int path = 0; path < 2; path++) {
+    for (int64_t i = 0; i < b.nx; i++)
+      b.dx[i] = 0.5, b.dxf[i] = 0.5f;
+    for (int64_t i = 0; i < b.nw; i++)
+      b.dw[i] = -1, b.dwf[i] = -1;
+    nnc_conv2d_grad_input_f64(s, b.r, b.w, b.dx, path ? ws : NULL);
+    nnc_conv2d_grad_weight_f64(s, b.x, b.r, b.dw, path ? ws : NULL);
+    nnc_conv2d_grad_input_f32(s, b.rf, b.wf, b.dxf, path ? wsf : NULL);
+    nnc_conv2d_grad_weight_f32(s, b.xf, b.rf, b.dwf, path ? wsf : NULL);
+    for (int64_t i = 0; i < b.nx; i++) {
+      ck_assert_msg(fabs(b.dx[i] - 0.5 - gx[i]) < 1e-7,
+                    "dx[%lld] path %d: %.10g vs %.10g", (long long)i, path,
+                    b.dx[i] - 0.5, gx[i]);
+      ck_assert(fabs(b.dxf[i] - b.dx[i]) < 1e-4);
+    }
+    for (int64_t i = 0; i < b.nw; i++) {
+      ck_assert_msg(fabs(b.dw[i] + 1 - gw[i]) < 1e-7,
+                    "dw[%lld] path %d: %.10g vs %.10g", (long long)i, path,
+                    b.dw[i] + 1, gw[i]);
+      ck_assert(fabs(b.dwf[i] - b.dw[i]) < 1e-4);
+    }
+  }
+  free(gx), free(gw), free(ref), free(ws), free(wsf);
+  conv_bufs_free(&b);
+}
+
+START_TEST(test_conv) {
+  const nnc_conv_shape shapes[] = {
+      conv_shape(2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 2, 9, 8, 3, 3, 2, 2, 2, 0, 0, 1, 1, 1), /* stride */
+      conv_shape(2, 2, 8, 7, 2, 3, 3, 1, 1, 2, 2, 2, 2, 1), /* dilation */
+      conv_shape(1, 4, 7, 9, 6, 3, 2, 2, 1, 1, 0, 1, 1, 2), /* groups */
+      conv_shape(2, 3, 6, 5, 3, 3, 3, 1, 2, 1, 1, 1, 2, 3), /* depthwise */
+      conv_shape(2, 4, 5, 3, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1), /* pointwise */
+      conv_shape(1, 4, 5, 6, 4, 1, 1, 2, 2, 0, 0, 1, 1, 2), /* 1x1 strided */
+      conv_shape(1, 1, 4, 4, 2, 5, 5, 3, 3, 2, 2, 1, 1, 1), /* big kernel */
+      conv_shape(3, 1, 1, 7, 2, 1, 3, 1, 1, 0, 1, 1, 1, 1), /* 1-d */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    ck_assert(shapes[i].oh > 0 && shapes[i].ow > 0);
+    check_conv_shape(&shapes[i], 100 + i);
+  }
+}
+END_TEST
+
+/* A transposed convolution (stride 2, padding 1, output_padding 1) by its
+ * definition, against nnc_conv2d_grad_input as the header explains. */
+START_TEST(test_conv_transposed) {
+  /* transposed: in 3 channels 4x3, out 2 channels, kernel 3, stride 2,
+   * padding 1, output padding 1: out size (4-1)*2 - 2 + 3 + 1 = 8, 6 */
+  const int64_t ci = 3, co = 2, ih = 4, iw = 3, k = 3, st = 2, pad = 1;
+  const int64_t oh = 8, ow = 6;
+  nnc_conv_shape s = conv_shape(1, co, oh, ow, ci, k, k, st, st, pad, pad, 1,
+                                1, 1);
+  ck_assert(s.oh == ih && s.ow == iw);
+  double x[3 * 4 * 3], w[3 * 2 * 3 * 3], y[2 * 8 * 6], ref[2 * 8 * 6] = {0};
+  nnc_rng r;
+  nnc_rng_seed(&r, 5);
+  for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+    x[i] = urand(&r);
+  for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+    w[i] = urand(&r);
+  /* y[oc, iy*s - p + a, ix*s - p + b] += x[ic, iy, ix] w[ic, oc, a, b] */
+  for (int64_t c = 0; c < ci; c++)
+    for (int64_t iy = 0; iy < ih; iy++)
+      for (int64_t ix = 0; ix < iw; ix++)
+        for (int64_t o = 0; o < co; o++)
+          for (int64_t a = 0; a < k; a++)
+            for (int64_t b = 0; b < k; b++) {
+              int64_t yy = iy * st - pad + a, yx = ix * st - pad + b;
+              if (yy >= 0 && yy < oh && yx >= 0 && yx < ow)
+                ref[(o * oh + yy) * ow + yx] +=
+                    x[(c * ih + iy) * iw + ix] *
+                    w[((c * co + o) * k + a) * k + b];
+            }
+  double ws[2 * 3 * 3 * 4 * 3];
+  ck_assert_uint_le(nnc_conv2d_workspace(&s), sizeof ws / sizeof ws[0]);
+  for (int path = 0; path < 2; path++) {
+    memset(y, 0, sizeof y);
+    nnc_conv2d_grad_input_f64(&s, x, w, y, path ? ws : NULL);
+    for (int64_t i = 0; i < co * oh * ow; i++)
+      ck_assert(fabs(y[i] - ref[i]) < 1e-12);
+  }
+}
+END_TEST
+
+/* ------------------------------------------------------------- pooling */
+static nnc_pool_shape pool_shape(int64_t n, int64_t c, int64_t h, int64_t w,
+                                 int64_t kh, int64_t kw, int64_t sh,
+                                 int64_t sw, int64_t ph, int64_t pw) {
+  nnc_pool_shape s = {n, c, h, w, 0, 0, kh, kw, sh, sw, ph, pw};
+  s.oh = (h + 2 * ph - kh) / sh + 1;
+  s.ow = (w + 2 * pw - kw) / sw + 1;
+  return s;
+}
+
+/* Forward and backward by definition: the window's first maximum (in row
+ * order) gets dy; average divides by kh*kw. */
+static void pool_naive(const nnc_pool_shape *s, const double *x,
+                       const double *dy, double *ymax, double *yavg,
+                       double *dmax, double *davg) {
+  for (int64_t p = 0; p < s->n * s->c; p++)
+    for (int64_t oy = 0; oy < s->oh; oy++)
+      for (int64_t ox = 0; ox < s->ow; ox++) {
+        double best = -INFINITY, sum = 0;
+        int64_t at = -1;
+        for (int64_t a = 0; a < s->kh; a++)
+          for (int64_t b = 0; b < s->kw; b++) {
+            int64_t iy = oy * s->sh - s->ph + a, ix = ox * s->sw - s->pw + b;
+            if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+              continue;
+            double v = x[(p * s->h + iy) * s->w + ix];
+            sum += v;
+            if (at < 0 || v > best)
+              best = v, at = (p * s->h + iy) * s->w + ix;
+          }
+        int64_t q = (p * s->oh + oy) * s->ow + ox;
+        ymax[q] = best;
+        yavg[q] = sum / (double)(s->kh * s->kw);
+        dmax[at] += dy[q];
+        for (int64_t a = 0; a < s->kh; a++)
+          for (int64_t b = 0; b < s->kw; b++) {
+            int64_t iy = oy * s->sh - s->ph + a, ix = ox * s->sw - s->pw + b;
+            if (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w)
+              davg[(p * s->h + iy) * s->w + ix] +=
+                  dy[q] / (double)(s->kh * s->kw);
+          }
+      }
+}
+
+static void check_pool(const nnc_pool_shape *s, int ties, uint64_t seed) {
+  int64_t nx = s->n * s->c * s->h * s->w, ny = s->n * s->c * s->oh * s->ow;
+  double *x = malloc(sizeof(double) * (size_t)nx), *buf[8];
+  float *xf = malloc(sizeof(float) * (size_t)nx), *fb[4];
+  for (int i = 0; i < 8; i++)
+    buf[i] = calloc((size_t)(i < 2 || i >= 6 ? ny : nx), sizeof(double));
+  for (int i = 0; i < 4; i++)
+    fb[i] = calloc((size_t)(i < 2 ? ny : nx), sizeof(float));
+  double *ymax = buf[0], *yavg = buf[1], *dmax = buf[2], *davg = buf[3];
+  double *gmax = buf[4], *gavg = buf[5], *dy = buf[6], *y = buf[7];
+  nnc_rng r;
+  nnc_rng_seed(&r, seed);
+  for (int64_t i = 0; i < nx; i++) {
+    x[i] = ties ? (double)(nnc_rng_next(&r) % 3) : urand(&r);
+    xf[i] = (float)x[i];
+  }
+  for (int64_t i = 0; i < ny; i++)
+    dy[i] = urand(&r);
+  pool_naive(s, x, dy, ymax, yavg, dmax, davg);
+  nnc_maxpool2d_f64(s, x, y);
+  for (int64_t i = 0; i < ny; i++)
+    ck_assert(y[i] == ymax[i]);
+  nnc_avgpool2d_f64(s, x, y);
+  for (int64_t i = 0; i < ny; i++)
+    ck_assert(fabs(y[i] - yavg[i]) < 1e-15);
+  nnc_maxpool2d_grad_f64(s, x, dy, gmax);
+  nnc_avgpool2d_grad_f64(s, dy, gavg);
+  for (int64_t i = 0; i < nx; i++) {
+    ck_assert(fabs(gmax[i] - dmax[i]) < 1e-15);
+    ck_assert(fabs(gavg[i] - davg[i]) < 1e-15);
+  }
+  /* f32 */
+  float *dyf = malloc(sizeof(float) * (size_t)ny);
+  for (int64_t i = 0; i < ny; i++)
+    dyf[i] = (float)dy[i];
+  nnc_maxpool2d_f32(s, xf, fb[0]);
+  nnc_avgpool2d_f32(s, xf, fb[1]);
+  nnc_maxpool2d_grad_f32(s, xf, dyf, fb[2]);
+  nnc_avgpool2d_grad_f32(s, dyf, fb[3]);
+  for (int64_t i = 0; i < ny; i++) {
+    ck_assert(fb[0][i] == (float)ymax[i]);
+    ck_assert(fabs(fb[1][i] - yavg[i]) < 1e-6);
+  }
+  for (int64_t i = 0; i < nx; i++) {
+    ck_assert(fabs(fb[2][i] - dmax[i]) < 1e-5);
+    ck_assert(fabs(fb[3][i] - davg[i]) < 1e-5);
+  }
+  free(x), free(xf), free(dyf);
+  for (int i = 0; i < 8; i++)
+    free(buf[i]);
+  for (int i = 0; i < 4; i++)
+    free(fb[i]);
+}
+
+START_TEST(test_pool) {
+  const nnc_pool_shape shapes[] = {
+      pool_shape(2, 3, 8, 6, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 2, 7, 7, 3, 3, 2, 2, 1, 1),
+      pool_shape(2, 1, 5, 9, 3, 2, 1, 2, 1, 0),
+      pool_shape(1, 1, 4, 4, 4, 4, 1, 1, 2, 2),
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    check_pool(&shapes[i], 0, 10 + i);
+    check_pool(&shapes[i], 1, 20 + i); /* ties: the first maximum */
+  }
+  /* average pooling counts the padding: a 1x1 input of 4, k 3, pad 1 */
+  nnc_pool_shape s = pool_shape(1, 1, 1, 1, 3, 3, 1, 1, 1, 1);
+  float x = 4, y = 0, dx = 0, dy = 9;
+  nnc_avgpool2d_f32(&s, &x, &y);
+  ck_assert(fabsf(y - 4.0f / 9) < 1e-7f);
+  nnc_avgpool2d_grad_f32(&s, &dy, &dx);
+  ck_assert(fabsf(dx - 1) < 1e-6f);
+}
+END_TEST
+
+/* ------------------------------------------------- progress and plots */
+START_TEST(test_progress) {
+  char p[512];
+  FILE *f = fopen(tpath(p, "log"), "w+");
+  nnc_progress pb;
+  nnc_progress_start(&pb, f, "epoch 1/3", 1000);
+  ck_assert_int_eq(pb.tty, 0);
+  for (int i = 0; i < 10; i++)
+    nnc_progress_update(&pb, 100, 0.5 - i * 0.01);
+  nnc_progress_end(&pb, "loss 0.4100");
+  /* a terminal: redrawn in place */
+  nnc_progress_start(&pb, f, "tty", 0);
+  pb.tty = 1;
+  pb.last_draw = -1e9;
+  nnc_progress_update(&pb, 7, 1.25);
+  nnc_progress_end(&pb, NULL);
+  fclose(f);
+  size_t n;
+  char *s = (char *)read_all(p, &n);
+  s[n] = 0;
+  /* quarter lines at 300, 500, 800 */
+  ck_assert_msg(strstr(s, "epoch 1/3 300/1000  30.0%  loss 0.4800") != NULL,
+                "%s", s);
+  ck_assert(strstr(s, "epoch 1/3 500/1000") && strstr(s, "800/1000"));
+  ck_assert(strstr(s, "it/s  ETA ") != NULL);
+  ck_assert(strstr(s, "epoch 1/3: 1000 items in ") != NULL);
+  ck_assert(strstr(s, ", loss 0.4100\n") != NULL);
+  ck_assert(strstr(s, "\rtty 7  loss 1.2500") != NULL);
+  ck_assert(strstr(s, "\r\033[Ktty: 7 items in") != NULL);
+  char *first_cr = strchr(s, '\r');
+  ck_assert(first_cr && first_cr > strstr(s, "epoch 1/3: 1000"));
+  free(s);
+  ck_assert(nnc_now() > 0);
+  double t0 = nnc_now(), t1 = nnc_now();
+  ck_assert(t1 >= t0);
+}
+END_TEST
+
+START_TEST(test_svg) {
+  char p[512], err[512];
+  const double loss[5] = {2.3, 1.1, NAN, 0.7, 0.65};
+  const double acc[5] = {0.3, 0.6, 0.7, 0.8, 0.82};
+  const double one[1] = {5};
+  nnc_series s[3] = {{"loss <train>", loss, 5}, {"accuracy & co", acc, 5},
+                     {"single", one, 1}};
+  ck_assert_msg(nnc_svg_plot(tpath(p, "c.svg"), "MLP: \"curves\"",
+                             "loss / accuracy", s, 3, err, sizeof err) == 0,
+                "%s", err);
+  size_t n;
+  char *t = (char *)read_all(p, &n);
+  t[n] = 0;
+  ck_assert(strncmp(t, "<?xml", 5) == 0);
+  ck_assert(strstr(t, "<svg xmlns=\"http://www.w3.org/2000/svg\"") != NULL);
+  ck_assert(strstr(t, "</svg>\n") != NULL);
+  ck_assert(strstr(t, "loss &lt;train&gt;") && strstr(t, "accuracy &amp; co"));
+  ck_assert(strstr(t, "MLP: &quot;curves&quot;") != NULL);
+  ck_assert(strstr(t, ">epoch</text>") != NULL);
+  /* the NaN breaks the loss line in two */
+  int lines = 0;
+  for (char *q = t; (q = strstr(q, "<polyline")); q++)
+    lines++;
+  ck_assert_int_eq(lines, 4);
+  free(t);
+  ck_assert(nnc_svg_plot(tpath(p, "no/dir.svg"), "t", "y", s, 3, err,
+                         sizeof err) != 0);
+  ck_assert(strstr(err, p) != NULL);
+  /* no data at all still draws axes */
+  ck_assert(nnc_svg_plot(tpath(p, "empty.svg"), "t", "y", NULL, 0, err,
+                         sizeof err) == 0);
+}
+END_TEST
+
+static Suite *runtime_suite(void) {
+  Suite *s = suite_create("runtime");
+  TCase *tc = tcase_create("compute");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_gemm_backend);
+  tcase_add_test(tc, test_gemm_portable);
+  tcase_add_test(tc, test_gemm_degenerate);
+  tcase_add_test(tc, test_rng_known);
+  tcase_add_test(tc, test_rng_stats);
+  tcase_add_test(tc, test_rng_shuffle);
+  tcase_add_test(tc, test_init_fill);
+  tcase_add_test(tc, test_opt_torch);
+  tcase_add_test(tc, test_opt_state_and_clip);
+  tcase_add_test(tc, test_metrics);
+  tcase_add_test(tc, test_argmax);
+  tcase_add_test(tc, test_conv);
+  tcase_add_test(tc, test_conv_transposed);
+  tcase_add_test(tc, test_pool);
+  suite_add_tcase(s, tc);
+  TCase *tf = tcase_create("files");
+  tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);
+  tcase_add_test(tf, test_st_roundtrip);
+  tcase_add_test(tf, test_st_convert);
+  tcase_add_test(tf, test_st_header_bytes);
+  tcase_add_test(tf, test_st_corrupt);
+  tcase_add_test(tf, test_st_lenient);
+  tcase_add_test(tf, test_st_shape_message);
+  tcase_add_test(tf, test_st_write_errors);
+  tcase_add_test(tf, test_idx);
+  tcase_add_test(tf, test_idx_errors);
+  tcase_add_test(tf, test_csv);
+  tcase_add_test(tf, test_csv_errors);
+  tcase_add_test(tf, test_progress);
+  tcase_add_test(tf, test_svg);
+  suite_add_tcase(s, tf);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(runtime_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
