@@ -78,8 +78,7 @@ static void train_usage(FILE *f) {
         "Build options:\n"
         "  --model NAME        the model to train (default: the first in "
         "the file)\n"
-        "  --build-dir DIR     cache directory (default $XDG_CACHE_HOME/nnc "
-        "or ~/.cache/nnc)\n"
+        "  --build-dir DIR     the cache directory (default: as above)\n"
         "  --dtype f32|f64     floating-point type of the generated code "
         "(default f32)\n"
         "  --stdlib DIR        read the standard library from DIR\n"
@@ -101,10 +100,10 @@ static void train_usage(FILE *f) {
   }
   NNC_TRAIN_OPTIONS(X)
 #undef X
-  fputs("\nThe runtime is found through $NNC_RUNTIME_DIR (holding "
-        "nnc_runtime.h and\n"
-        "libnncrt.a, or include/nnc/ and lib/), else the build tree nnc "
-        "was built in,\n"
+  fputs("\nThe runtime is found through $NNC_RUNTIME_DIR (holding its "
+        "headers and\n"
+        "libnncrt.a, or include/ and lib/), else the build tree nnc was "
+        "built in,\n"
         "else the installed copy. Exit status: the trainer's (0 success, 1 "
         "an error,\n"
         "2 bad usage); 1 for an error in MODEL.nn or in building.\n",

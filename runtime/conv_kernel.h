@@ -31,8 +31,8 @@ static void NNC_FN(im2col)(const nnc_conv_shape *s, int64_t cg, const REAL *x,
 }
 
 /* dx (cg, h, w) += the receptive fields in col, the inverse of im2col. */
-static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg,
-                           const REAL *col, REAL *dx) {
+static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg, const REAL *col,
+                           REAL *dx) {
   const int64_t ohw = s->oh * s->ow;
   for (int64_t ci = 0; ci < cg; ci++)
     for (int64_t ki = 0; ki < s->kh; ki++)
@@ -220,8 +220,7 @@ void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
         int64_t y0 = oy * s->sh - s->ph, x0 = ox * s->sw - s->pw;
         REAL sum = 0;
         for (int64_t iy = y0 < 0 ? 0 : y0; iy < y0 + s->kh && iy < s->h; iy++)
-          for (int64_t ix = x0 < 0 ? 0 : x0; ix < x0 + s->kw && ix < s->w;
-               ix++)
+          for (int64_t ix = x0 < 0 ? 0 : x0; ix < x0 + s->kw && ix < s->w; ix++)
             sum += xp[iy * s->w + ix];
         yp[oy * s->ow + ox] = sum * inv;
       }
@@ -239,8 +238,7 @@ void NNC_FN(nnc_avgpool2d_grad)(const nnc_pool_shape *s, const REAL *dy,
         int64_t y0 = oy * s->sh - s->ph, x0 = ox * s->sw - s->pw;
         REAL d = dyp[oy * s->ow + ox] * inv;
         for (int64_t iy = y0 < 0 ? 0 : y0; iy < y0 + s->kh && iy < s->h; iy++)
-          for (int64_t ix = x0 < 0 ? 0 : x0; ix < x0 + s->kw && ix < s->w;
-               ix++)
+          for (int64_t ix = x0 < 0 ? 0 : x0; ix < x0 + s->kw && ix < s->w; ix++)
             dxp[iy * s->w + ix] += d;
       }
   }

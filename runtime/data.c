@@ -123,18 +123,28 @@ static int idx_images(const char *path, nnc_dataset *d, char *err,
     d->dim = dim;
     d->rows = nd == 3 ? dims[1] : 0;
     d->cols = nd == 3 ? dims[2] : 0;
-    d->x = malloc(sizeof(float) * (size_t)(d->n * dim));
-    if (!d->x)
-      rc = nnc_rt_errf(err, errlen, "%s: out of memory", path);
   }
+  /* x grows as pixels arrive: a header that claims more than the file
+   * holds ends as "truncated", not as a huge allocation */
   unsigned char buf[65536];
-  int64_t total = d->n * d->dim;
+  int64_t total = d->n * d->dim, cap = 0;
   for (int64_t at = 0; rc == 0 && at < total;) {
-    size_t k = total - at < (int64_t)sizeof buf ? (size_t)(total - at)
-                                                 : sizeof buf;
+    size_t k =
+        total - at < (int64_t)sizeof buf ? (size_t)(total - at) : sizeof buf;
     if (read_exact(f, buf, k) != 0) {
       rc = read_fail(f, path, "the pixel data", err, errlen);
       break;
+    }
+    if (at + (int64_t)k > cap) {
+      int64_t nc = cap ? 2 * cap : INT64_C(1) << 20;
+      nc = nc < total ? nc : total;
+      float *x = realloc(d->x, sizeof(float) * (size_t)nc);
+      if (!x) {
+        rc = nnc_rt_errf(err, errlen, "%s: out of memory", path);
+        break;
+      }
+      d->x = x;
+      cap = nc;
     }
     for (size_t i = 0; i < k; i++)
       d->x[at + (int64_t)i] = (float)buf[i] / 255.0f;
@@ -159,8 +169,7 @@ static int idx_labels(const char *path, nnc_dataset *d, char *err,
                      "%s: an IDX label file has 1 dimension, this one has %d",
                      path, nd);
   if (rc == 0 && dims[0] != d->n)
-    rc = nnc_rt_errf(err, errlen,
-                     "%s: %lld labels for %lld images", path,
+    rc = nnc_rt_errf(err, errlen, "%s: %lld labels for %lld images", path,
                      (long long)dims[0], (long long)d->n);
   unsigned char *lab = NULL;
   if (rc == 0 && !(lab = malloc((size_t)d->n)))
@@ -266,8 +275,8 @@ static int csv_split(Csv *c, char *err, size_t errlen) {
       while (*p && !(*p == '"' && p[1] != '"'))
         *out++ = *p == '"' ? (p += 2, '"') : *p++;
       if (*p != '"')
-        return nnc_rt_errf(err, errlen, "%s:%lld: unterminated quote",
-                           c->path, (long long)c->lineno);
+        return nnc_rt_errf(err, errlen, "%s:%lld: unterminated quote", c->path,
+                           (long long)c->lineno);
       p++;
       while (*p && *p != ',')
         p++;
@@ -344,8 +353,8 @@ static int csv_label(Csv *c, const char *label_column, char *err,
                      c->path, label_column);
 }
 
-static int csv_read(Csv *c, const char *label_column, nnc_dataset *d,
-                    char *err, size_t errlen) {
+static int csv_read(Csv *c, const char *label_column, nnc_dataset *d, char *err,
+                    size_t errlen) {
   int r;
   while ((r = csv_line(c, err, errlen)) == 1 && blank(c->line))
     ;
@@ -372,8 +381,8 @@ static int csv_read(Csv *c, const char *label_column, nnc_dataset *d,
       return -1;
     if (c->nfield != ncol)
       return nnc_rt_errf(err, errlen,
-                         "%s:%lld: %d fields, the header line has %d",
-                         c->path, (long long)c->lineno, c->nfield, ncol);
+                         "%s:%lld: %d fields, the header line has %d", c->path,
+                         (long long)c->lineno, c->nfield, ncol);
     if (csv_row(c, d, label, &cap, err, errlen) != 0)
       return -1;
   }

@@ -12,10 +12,10 @@
 #include <cblas.h>
 #endif
 
-/* Blocking of the portable kernels: MR x NR register tiles, (MC, KC)
- * panels of A and (KC, NC) panels of B; MC is a multiple of MR and NC of
- * NR. */
-enum { MR = 4, NR = 8, MC = 64, KC = 256, NC = 256 };
+/* Blocking of the portable kernels: MR x NR register tiles (the
+ * micro-kernel is written for 4 x 4), (MC, KC) panels of A and (KC, NC)
+ * panels of B; MC is a multiple of MR and NC of NR. */
+enum { MR = 4, NR = 4, MC = 64, KC = 256, NC = 256 };
 
 #define REAL float
 #define SFX f32
@@ -38,8 +38,8 @@ enum { MR = 4, NR = 8, MC = 64, KC = 256, NC = 256 };
  * dimensions must be at least the row length, and at least 1). Degenerate
  * products (a zero size) are left to the portable kernel, which only scales
  * C: OpenBLAS reports lda = 0 as an error even when k = 0. */
-static int blas_ok(int ta, int tb, int64_t m, int64_t n, int64_t k,
-                   int64_t lda, int64_t ldb, int64_t ldc) {
+static int blas_ok(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t lda,
+                   int64_t ldb, int64_t ldc) {
   const int64_t big = INT_MAX;
   if (m <= 0 || n <= 0 || k <= 0 || m > big || n > big || k > big)
     return 0;

@@ -54,20 +54,34 @@ static void NNC_FN(gemm_pack_b)(int tb, const REAL *b, int64_t ldb, int64_t p0,
       }
 }
 
-/* C (mr, nr) += a sliver (MR, kb) @ b sliver (kb, NR); the accumulators
- * stay in registers over the whole kb. */
+/* C (mr, nr) += a sliver (MR, kb) @ b sliver (kb, NR), MR = NR = 4. The 16
+ * accumulators are scalars, which compilers keep in registers (and pack
+ * into vectors); an array of accumulators would live in memory. */
+#define GEMM_ROW(i)                                                            \
+  c##i##0 += a##i * b0, c##i##1 += a##i * b1, c##i##2 += a##i * b2,            \
+      c##i##3 += a##i * b3
 static void NNC_FN(gemm_micro)(int64_t kb, const REAL *restrict a,
                                const REAL *restrict b, REAL *c, int64_t ldc,
                                int64_t mr, int64_t nr) {
-  REAL acc[MR][NR] = {{0}};
-  for (int64_t p = 0; p < kb; p++, a += MR, b += NR)
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++)
-        acc[i][j] += a[i] * b[j];
+  REAL c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  REAL c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  for (int64_t p = 0; p < kb; p++, a += MR, b += NR) {
+    const REAL a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    const REAL b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+    GEMM_ROW(0);
+    GEMM_ROW(1);
+    GEMM_ROW(2);
+    GEMM_ROW(3);
+  }
+  const REAL acc[MR][NR] = {{c00, c01, c02, c03},
+                            {c10, c11, c12, c13},
+                            {c20, c21, c22, c23},
+                            {c30, c31, c32, c33}};
   for (int64_t i = 0; i < mr; i++)
     for (int64_t j = 0; j < nr; j++)
       c[i * ldc + j] += acc[i][j];
 }
+#undef GEMM_ROW
 
 void GEMM_NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                REAL alpha, const REAL *a, int64_t lda, const REAL *b,
@@ -98,10 +112,9 @@ void GEMM_NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
         NNC_FN(gemm_pack_a)(trans_a, a, lda, i0, p0, mb, kb, alpha, ap);
         for (int64_t jr = 0; jr < nb; jr += NR)
           for (int64_t ir = 0; ir < mb; ir += MR)
-            NNC_FN(gemm_micro)(kb, ap + ir * kb, bp + jr * kb,
-                               c + (i0 + ir) * ldc + j0 + jr, ldc,
-                               mb - ir < MR ? mb - ir : MR,
-                               nb - jr < NR ? nb - jr : NR);
+            NNC_FN(gemm_micro)
+            (kb, ap + ir * kb, bp + jr * kb, c + (i0 + ir) * ldc + j0 + jr, ldc,
+             mb - ir < MR ? mb - ir : MR, nb - jr < NR ? nb - jr : NR);
       }
     }
   }

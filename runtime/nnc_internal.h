@@ -31,7 +31,8 @@ void nnc_dgemm_portable(int trans_a, int trans_b, int64_t m, int64_t n,
 
 /* ---------------------------------------------------------- errors.c */
 /* Formats a message into err[0..errlen) (nothing when err is NULL or
- * errlen is 0); always returns -1 so that callers can `return nnc_rt_errf(...)`. */
+ * errlen is 0); always returns -1 so that callers can `return
+ * nnc_rt_errf(...)`. */
 int nnc_rt_errf(char *err, size_t errlen, const char *fmt, ...)
     NNC_PRINTF(3, 4);
 

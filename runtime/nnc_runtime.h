@@ -145,14 +145,11 @@ int nnc_opt_state_per_elem(const nnc_opt_settings *s);
  * as the first gradient when step == 1, as PyTorch's; step < 1 counts as
  * 1). State laid out as [first moment | second moment], each n long,
  * zeroed before the first step.
- * Clipping (clip_norm > 0) happens inside, on the fly (g is not changed):
- * g is scaled by nnc_clip_factor(nnc_grad_norm(g, n), clip_norm) before
- * weight decay and momentum, as clip_grad_norm_ before optimizer.step().
- * One call over the whole parameter block thus clips by the global norm.
- * A caller that steps tensors one call at a time clips first itself:
- * norm = sqrt(sum of nnc_grad_norm(g_i)^2), scales every g_i in place by
- * nnc_clip_factor(norm, clip_norm), then steps each with a copy of the
- * settings whose clip_norm is 0. */
+ * clip_norm is not applied here (g is const and a model steps its tensors
+ * one call at a time): the caller clips first, as clip_grad_norm_ before
+ * optimizer.step(): norm = sqrt(sum over the tensors of
+ * nnc_grad_norm(g_i)^2), then every g_i *= nnc_clip_factor(norm,
+ * clip_norm) in place, then the steps. */
 void nnc_opt_step_f32(const nnc_opt_settings *s, int64_t step, float *p,
                       const float *g, float *state, int64_t n);
 void nnc_opt_step_f64(const nnc_opt_settings *s, int64_t step, double *p,

@@ -47,8 +47,8 @@ extern "C" {
     "validation loss, with the trainer state in PATH.state; the test set "     \
     "is then evaluated with the best weights")                                 \
   X("--resume", "PATH",                                                        \
-    "start from the weights in PATH (and continue its epoch count when "       \
-    "PATH.state exists)")                                                      \
+    "start from the weights in PATH, continuing its epoch count when "         \
+    "PATH.state exists; the optimizer state starts afresh")                    \
   X("--out", "DIR", "where report.txt and learning_curves.svg go (default .)") \
   X("--threads", "N", "GEMM threads (default: OpenBLAS's choice)")             \
   X("--quiet", NULL,                                                           \

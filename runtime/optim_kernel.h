@@ -11,11 +11,11 @@ double NNC_FN(nnc_grad_norm)(const REAL *g, int64_t n) {
 
 /* p -= lr * d, d the gradient after L2 decay and momentum (torch.optim.SGD). */
 static void NNC_FN(sgd)(const nnc_opt_settings *s, int64_t step, REAL *p,
-                        const REAL *g, REAL gs, REAL *buf, int64_t n) {
+                        const REAL *g, REAL *buf, int64_t n) {
   const REAL lr = (REAL)s->lr, wd = (REAL)s->weight_decay;
   const REAL mom = (REAL)s->momentum, damp1 = (REAL)(1 - s->dampening);
   for (int64_t i = 0; i < n; i++) {
-    REAL d = g[i] * gs;
+    REAL d = g[i];
     if (wd != 0)
       d = d + wd * p[i];
     if (mom != 0) {
@@ -30,7 +30,7 @@ static void NNC_FN(sgd)(const nnc_opt_settings *s, int64_t step, REAL *p,
 /* torch.optim.Adam (L2 decay added to the gradient) and AdamW (decoupled:
  * p *= 1 - lr * wd first); state is [m | v]. */
 static void NNC_FN(adam)(const nnc_opt_settings *s, int64_t step, REAL *p,
-                         const REAL *g, REAL gs, REAL *state, int64_t n) {
+                         const REAL *g, REAL *state, int64_t n) {
   const int decoupled = s->kind == NNC_ADAMW;
   const double t = (double)(step < 1 ? 1 : step);
   const double bc1 = 1 - pow(s->beta1, t), bc2 = 1 - pow(s->beta2, t);
@@ -41,7 +41,7 @@ static void NNC_FN(adam)(const nnc_opt_settings *s, int64_t step, REAL *p,
   const REAL shrink = (REAL)(1 - s->lr * s->weight_decay);
   REAL *m = state, *v = state + n;
   for (int64_t i = 0; i < n; i++) {
-    REAL d = g[i] * gs;
+    REAL d = g[i];
     if (decoupled && wd != 0)
       p[i] = p[i] * shrink;
     if (!decoupled && wd != 0)
@@ -55,11 +55,8 @@ static void NNC_FN(adam)(const nnc_opt_settings *s, int64_t step, REAL *p,
 
 void NNC_FN(nnc_opt_step)(const nnc_opt_settings *s, int64_t step, REAL *p,
                           const REAL *g, REAL *state, int64_t n) {
-  REAL gs = 1;
-  if (s->clip_norm > 0)
-    gs = (REAL)nnc_clip_factor(NNC_FN(nnc_grad_norm)(g, n), s->clip_norm);
   if (s->kind == NNC_SGD)
-    NNC_FN(sgd)(s, step, p, g, gs, state, n);
+    NNC_FN(sgd)(s, step, p, g, state, n);
   else
-    NNC_FN(adam)(s, step, p, g, gs, state, n);
+    NNC_FN(adam)(s, step, p, g, state, n);
 }

@@ -13,9 +13,9 @@
 
 #include "nnc_internal.h"
 
-#define PROGRESS_WIDTH 24    /* characters of the bar */
-#define PROGRESS_REDRAW 0.1  /* seconds between redraws on a terminal */
-#define PROGRESS_LINE 30.0   /* seconds between lines when not a terminal */
+#define PROGRESS_WIDTH 24   /* characters of the bar */
+#define PROGRESS_REDRAW 0.1 /* seconds between redraws on a terminal */
+#define PROGRESS_LINE 30.0  /* seconds between lines when not a terminal */
 
 double nnc_now(void) {
   struct timespec ts;
@@ -41,8 +41,8 @@ static void fmt_rate(char *out, size_t cap, double rate) {
 }
 
 /* One status line: label, bar, done/total, percent, loss, rate, ETA. */
-static void status_line(const nnc_progress *p, double loss, int bar,
-                        char *line, size_t cap) {
+static void status_line(const nnc_progress *p, double loss, int bar, char *line,
+                        size_t cap) {
   double el = nnc_now() - p->start;
   double rate = el > 0 ? (double)p->done / el : 0;
   char r[32], eta[32];
@@ -62,16 +62,16 @@ static void status_line(const nnc_progress *p, double loss, int bar,
     fmt_time(eta, sizeof eta,
              rate > 0 ? (double)(p->total - p->done) / rate : -1);
     if (k < cap)
-      k += (size_t)snprintf(line + k, cap - k, " %lld/%lld %5.1f%%",
-                            (long long)p->done, (long long)p->total,
-                            100 * frac);
+      k +=
+          (size_t)snprintf(line + k, cap - k, " %lld/%lld %5.1f%%",
+                           (long long)p->done, (long long)p->total, 100 * frac);
   } else if (k < cap) {
     k += (size_t)snprintf(line + k, cap - k, " %lld", (long long)p->done);
     snprintf(eta, sizeof eta, "--:--");
   }
   if (k < cap)
-    k += (size_t)snprintf(line + k, cap - k, "  loss %.4f  %s  ETA %s", loss,
-                          r, eta);
+    k += (size_t)snprintf(line + k, cap - k, "  loss %.4f  %s  ETA %s", loss, r,
+                          eta);
 }
 
 void nnc_progress_start(nnc_progress *p, FILE *out, const char *label,
@@ -129,10 +129,9 @@ void nnc_progress_end(nnc_progress *p, const char *summary) {
 #define SVG_T 44.0
 #define SVG_B 56.0
 
-static const char *const svg_colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c",
-                                         "#d62728", "#9467bd", "#8c564b",
-                                         "#e377c2", "#7f7f7f", "#bcbd22",
-                                         "#17becf"};
+static const char *const svg_colors[] = {
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 static void svg_text(FILE *f, const char *s) {
   for (; s && *s; s++)
@@ -171,7 +170,8 @@ static double px(const Axes *a, double x) {
 }
 
 static double py(const Axes *a, double y) {
-  return SVG_H - SVG_B - (y - a->y0) / (a->y1 - a->y0) * (SVG_H - SVG_T - SVG_B);
+  return SVG_H - SVG_B -
+         (y - a->y0) / (a->y1 - a->y0) * (SVG_H - SVG_T - SVG_B);
 }
 
 static void svg_axes_range(Axes *a, const nnc_series *s, int ns) {

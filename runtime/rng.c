@@ -126,8 +126,7 @@ static int parse_init(const char *s, InitKind *kind, double v[2]) {
   }
   if (got != nargs || *s)
     return -1;
-  if (*kind == I_UNIFORM &&
-      !(isfinite(v[0]) && isfinite(v[1]) && v[0] <= v[1]))
+  if (*kind == I_UNIFORM && !(isfinite(v[0]) && isfinite(v[1]) && v[0] <= v[1]))
     return -1;
   if (*kind == I_NORMAL && !(isfinite(v[0]) && isfinite(v[1]) && v[1] >= 0))
     return -1;

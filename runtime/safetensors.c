@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,25 @@ static int write_file(FILE *f, const Buf *h, const nnc_st_tensor *t, int n,
   return 0;
 }
 
+/* Makes a rename in the directory of `path` durable (best effort). */
+static void sync_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *dir = NULL;
+  if (slash) {
+    size_t len = slash == path ? 1 : (size_t)(slash - path);
+    if (!(dir = malloc(len + 1)))
+      return;
+    memcpy(dir, path, len);
+    dir[len] = 0;
+  }
+  int fd = open(dir ? dir : ".", O_RDONLY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
 int nnc_st_write(const char *path, const nnc_st_tensor *t, int n, char *err,
                  size_t errlen) {
   if (n < 0 || (n > 0 && !t))
@@ -288,6 +308,7 @@ int nnc_st_write(const char *path, const nnc_st_tensor *t, int n, char *err,
     nnc_rt_errf(err, errlen, "%s: write failed: %s", path, strerror(saved));
     goto done;
   }
+  sync_dir(path);
   rc = 0;
 done:
   free(bytes);
@@ -569,8 +590,8 @@ static int parse_shape(Json *j, Entry *e, const char *nm) {
     uint64_t v;
     if (e->rank == ST_MAX_DIMS)
       return nnc_rt_errf(j->err, j->errlen,
-                         "%s: tensor '%s' has more than %d dimensions",
-                         j->path, nm, ST_MAX_DIMS);
+                         "%s: tensor '%s' has more than %d dimensions", j->path,
+                         nm, ST_MAX_DIMS);
     if (juint(j, &v) != 0)
       return -1;
     e->shape[e->rank++] = (int64_t)v;
@@ -657,9 +678,9 @@ static int check_entry(Json *j, const Entry *e, uint64_t data_size) {
   int64_t numel = shape_numel(e->rank, e->shape);
   uint64_t need = (uint64_t)numel * (uint64_t)st_dtypes[e->dtype].size;
   if (numel < 0 || need / (uint64_t)st_dtypes[e->dtype].size != (uint64_t)numel)
-    return nnc_rt_errf(j->err, j->errlen,
-                       "%s: tensor '%s' has an impossibly large shape %s",
-                       j->path, nm, shape_str(e->rank, e->shape, sh, sizeof sh));
+    return nnc_rt_errf(
+        j->err, j->errlen, "%s: tensor '%s' has an impossibly large shape %s",
+        j->path, nm, shape_str(e->rank, e->shape, sh, sizeof sh));
   if (e->begin > e->end || e->end > data_size)
     return nnc_rt_errf(
         j->err, j->errlen,
@@ -668,15 +689,13 @@ static int check_entry(Json *j, const Entry *e, uint64_t data_size) {
         j->path, nm, (unsigned long long)e->begin, (unsigned long long)e->end,
         (unsigned long long)data_size);
   if (e->end - e->begin != need)
-    return nnc_rt_errf(j->err, j->errlen,
-                       "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu "
-                       "bytes but dtype %s and shape %s need %llu",
-                       j->path, nm, (unsigned long long)e->begin,
-                       (unsigned long long)e->end,
-                       (unsigned long long)(e->end - e->begin),
-                       st_dtypes[e->dtype].name,
-                       shape_str(e->rank, e->shape, sh, sizeof sh),
-                       (unsigned long long)need);
+    return nnc_rt_errf(
+        j->err, j->errlen,
+        "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu "
+        "bytes but dtype %s and shape %s need %llu",
+        j->path, nm, (unsigned long long)e->begin, (unsigned long long)e->end,
+        (unsigned long long)(e->end - e->begin), st_dtypes[e->dtype].name,
+        shape_str(e->rank, e->shape, sh, sizeof sh), (unsigned long long)need);
   return 0;
 }
 
@@ -841,8 +860,8 @@ static int match(Json *j, const Entries *es, const nnc_st_tensor *t,
                        j->path, nm, shape_str(e->rank, e->shape, a, sizeof a),
                        shape_str(t->rank, t->shape, b, sizeof b));
   if (!t->data && e->end > e->begin)
-    return nnc_rt_errf(j->err, j->errlen, "%s: tensor '%s': no buffer",
-                       j->path, nm);
+    return nnc_rt_errf(j->err, j->errlen, "%s: tensor '%s': no buffer", j->path,
+                       nm);
   *found = e;
   return 0;
 }

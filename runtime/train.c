@@ -1061,7 +1061,7 @@ static int after_epoch(Trainer *t, int ep, double monitored, int *bad,
 static int train_loop(Trainer *t) {
   int bad = 0, saved;
   const Data *dt = &t->data;
-  if (t->first_epoch > t->o.epochs)
+  if (t->first_epoch > 1 && t->first_epoch > t->o.epochs)
     say(t,
         "nothing to train: the checkpoint is at epoch %d, --epochs is "
         "%lld\n",

@@ -12,7 +12,8 @@ NNC=${NNC:-$SRCDIR/build/compiler/nnc}
 NNC_CHECKC=${NNC_CHECKC:-$SRCDIR/build/tools/nnc-checkc}
 CC=${CC:-cc}
 RUNTIME_INC=${RUNTIME_INC:-$SRCDIR/runtime}
-RUNTIME_LIB=${RUNTIME_LIB:-$SRCDIR/build/runtime/libnncrt.a}
+RUNTIME_LIB=${RUNTIME_LIB:-${NNCRT:-$SRCDIR/build/runtime/libnncrt.a}}
+RTLIBS=${NNCRT_LIBS:--lopenblas -lz -lm}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-backend.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT HUP INT TERM
 pass=0
@@ -42,7 +43,7 @@ for f in "$SRCDIR"/examples/*.nn; do
     continue
   fi
   if $CC -std=c99 ${CFLAGS:-} -I "$RUNTIME_INC" -DMODEL_DESC="${prefix}_desc" -include "$tmp/$b.h" \
-    "$tmp/$b.c" "$here/smoke.c" "$RUNTIME_LIB" ${LDFLAGS:-} -lopenblas -lz -lm \
+    "$tmp/$b.c" "$here/smoke.c" "$RUNTIME_LIB" ${LDFLAGS:-} $RTLIBS \
     -o "$tmp/$b" >"$tmp/log" 2>&1 && "$tmp/$b" >"$tmp/log" 2>&1; then
     ok
   else

@@ -39,8 +39,9 @@ def build(name, nn_file, work, dtype):
        "-I", os.environ.get("RUNTIME_INC", os.path.join(src, "runtime")),
        f"-DMODEL_DESC={prefix}_desc", "-include", c[:-2] + ".h", c,
        os.path.join(src, "tests/conformance/driver.c"),
-       os.environ.get("RUNTIME_LIB", "build/runtime/libnncrt.a"),
-       *os.environ.get("LDFLAGS", "").split(), "-lopenblas", "-lz", "-lm", "-o", exe)
+       os.environ.get("RUNTIME_LIB", os.environ.get("NNCRT", "build/runtime/libnncrt.a")),
+       *os.environ.get("LDFLAGS", "").split(),
+       *os.environ.get("NNCRT_LIBS", "-lopenblas -lz -lm").split(), "-o", exe)
     return exe
 
 

@@ -9,7 +9,8 @@ SRCDIR=${SRCDIR:-$(dirname "$(dirname "$here")")}
 NNC=${NNC:-$SRCDIR/build/compiler/nnc}
 CC=${CC:-cc}
 RUNTIME_INC=${RUNTIME_INC:-$SRCDIR/runtime}
-RUNTIME_LIB=${RUNTIME_LIB:-$SRCDIR/build/runtime/libnncrt.a}
+RUNTIME_LIB=${RUNTIME_LIB:-${NNCRT:-$SRCDIR/build/runtime/libnncrt.a}}
+RTLIBS=${NNCRT_LIBS:--lopenblas -lz -lm}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-gradcheck.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT HUP INT TERM
 pass=0
@@ -39,7 +40,7 @@ while IFS='|' read -r name params expr; do
   } >"$tmp/g.nn"
   if ! "$NNC" --dtype f64 "$tmp/g.nn" -o "$tmp/g.c" >"$tmp/log" 2>&1 ||
     ! $CC -std=c99 ${CFLAGS:-} -I "$RUNTIME_INC" -DMODEL_DESC=g_desc -include "$tmp/g.h" \
-      "$tmp/g.c" "$here/gradcheck.c" "$RUNTIME_LIB" ${LDFLAGS:-} -lopenblas -lz -lm \
+      "$tmp/g.c" "$here/gradcheck.c" "$RUNTIME_LIB" ${LDFLAGS:-} $RTLIBS \
       -o "$tmp/g" >>"$tmp/log" 2>&1; then
     echo "FAIL: $name: does not build"
     sed 's/^/  | /' "$tmp/log" | head -n 20
