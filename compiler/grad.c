@@ -955,9 +955,12 @@ static int updated(const Node *minimize, const char *param) {
 static void train_backward(Ctx *c, Module *mod, Func *f) {
   Arena *a = &c->arena;
   Node *mz = NULL;
-  for (Node *x = f->body.first; x; x = x->next)
+  for (Node *x = f->body.first; x; x = x->next) {
     if (x->op == OP_MINIMIZE)
       mz = x;
+    if (x->op == OP_ACCUM_GRAD || x->op == OP_INPUT_GRAD)
+      return; /* differentiated already (an IR dump read back) */
+  }
   if (!mz)
     return;
   int n;
