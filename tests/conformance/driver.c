@@ -51,8 +51,31 @@ static int64_t numel(const nnc_st_tensor *t) {
   return n;
 }
 
+/* Everything allocated here, freed at the end (LeakSanitizer reads the
+ * sanitizer build's runs). */
+typedef struct Owned {
+  void *p[16384];
+  int n;
+} Owned;
+
+static void *own(Owned *o, void *p) {
+  if (!p || o->n == (int)(sizeof o->p / sizeof *o->p)) {
+    fprintf(stderr, "driver: out of memory\n");
+    exit(2);
+  }
+  return o->p[o->n++] = p;
+}
+
+static void free_all(Owned *o) {
+  for (int i = 0; i < o->n; i++)
+    free(o->p[i]);
+  o->n = 0;
+}
+
+static Owned owned;
+
 static char *name2(const char *a, const char *b) {
-  char *s = malloc(strlen(a) + strlen(b) + 2);
+  char *s = own(&owned, malloc(strlen(a) + strlen(b) + 2));
   sprintf(s, "%s.%s", a, b);
   return s;
 }
@@ -110,7 +133,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < en->nin; i++) {
     in[i].name = en->in[i].name;
     fill_shape(&in[i], &en->in[i], syms);
-    in[i].data = calloc((size_t)numel(&in[i]) + 1, esize(in[i].dtype));
+    in[i].data = own(&owned, calloc((size_t)numel(&in[i]) + 1, esize(in[i].dtype)));
     inp[i] = in[i].data;
   }
   if (nnc_st_read(argv[4], in, en->nin, err, sizeof err)) {
@@ -124,7 +147,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < en->nout; i++) {
     o[no].name = name2("out", en->out[i].name);
     fill_shape(&o[no], &en->out[i], syms);
-    o[no].data = calloc((size_t)numel(&o[no]) + 1, esize(o[no].dtype));
+    o[no].data = own(&owned, calloc((size_t)numel(&o[no]) + 1, esize(o[no].dtype)));
     outp[i] = o[no++].data;
   }
   int rc;
@@ -133,7 +156,7 @@ int main(int argc, char **argv) {
       if (in[i].dtype == NNC_F32 || in[i].dtype == NNC_F64) {
         o[no] = in[i];
         o[no].name = name2("dx", in[i].name);
-        o[no].data = calloc((size_t)numel(&in[i]) + 1, esize(in[i].dtype));
+        o[no].data = own(&owned, calloc((size_t)numel(&in[i]) + 1, esize(in[i].dtype)));
         dx[i] = o[no++].data;
       }
     D->zero_grad(m);
@@ -153,7 +176,7 @@ int main(int argc, char **argv) {
     o[no].dtype = t->dtype;
     o[no].rank = t->rank;
     memcpy(o[no].shape, t->shape, sizeof t->shape);
-    o[no].data = malloc((size_t)t->numel * esize(t->dtype) + 1);
+    o[no].data = own(&owned, malloc((size_t)t->numel * esize(t->dtype) + 1));
     memcpy(o[no].data, (char *)D->grads(m) + t->offset * (int64_t)esize(t->dtype),
            (size_t)t->numel * esize(t->dtype));
     no++;
@@ -188,7 +211,7 @@ int main(int argc, char **argv) {
         o[no].dtype = t->dtype;
         o[no].rank = t->rank;
         memcpy(o[no].shape, t->shape, sizeof t->shape);
-        o[no].data = malloc((size_t)t->numel * esize(t->dtype) + 1);
+        o[no].data = own(&owned, malloc((size_t)t->numel * esize(t->dtype) + 1));
         memcpy(o[no].data, (char *)D->grads(m) + t->offset * (int64_t)esize(t->dtype),
                (size_t)t->numel * esize(t->dtype));
         no++;
@@ -204,7 +227,7 @@ int main(int argc, char **argv) {
       o[no].rank = t->rank;
       memcpy(o[no].shape, t->shape, sizeof t->shape);
       const char *base = t->role == NNC_PARAM ? (char *)D->params(m) : (char *)D->buffers(m);
-      o[no].data = malloc((size_t)t->numel * esize(t->dtype) + 1);
+      o[no].data = own(&owned, malloc((size_t)t->numel * esize(t->dtype) + 1));
       memcpy(o[no].data, base + t->offset * (t->role == NNC_PARAM ? (int64_t)esize(t->dtype) : 1),
              (size_t)t->numel * esize(t->dtype));
       no++;
@@ -215,5 +238,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   D->destroy(m);
+  free_all(&owned);
   return 0;
 }
