@@ -35,6 +35,8 @@ typedef struct Emitter {
                          offset (buffers) */
   int64_t nparams, nbuf_bytes;
   int scan_depth;     /* nested scans name their counters step1, pos1 */
+  uint32_t *only_dx;  /* by node id: the input gradients that alone need
+                         it (bit k: dx_k), 0 when anything else does */
 } Emitter;
 
 /* ------------------------------------------------------------ helpers */
@@ -1031,6 +1033,89 @@ static void emit_region(Emitter *e, Region *r) {
     emit_node(e, n);
 }
 
+/* Values of a train entry that only input gradients need are computed only
+ * when the caller asks for one of those gradients (a dx pointer). */
+#define ALWAYS 0x80000000u
+
+/* Everything a scan body reads (captured values included) is needed. */
+static void mark_captures(Region *r, uint32_t *need) {
+  for (Node *x = r->first; x; x = x->next) {
+    for (int k = 0; k < x->nin; k++)
+      need[x->in[k]->id] |= ALWAYS;
+    if (x->body)
+      mark_captures(x->body, need);
+  }
+  for (int i = 0; i < r->nout; i++)
+    need[r->out[i]->id] |= ALWAYS;
+}
+static void input_grad_masks(Emitter *e, Func *f) {
+  Arena *a = &e->c->arena;
+  uint32_t *need = arena_alloc(a, sizeof(uint32_t) * (size_t)(f->next_id + 1));
+  e->only_dx = arena_alloc(a, sizeof(uint32_t) * (size_t)(f->next_id + 1));
+  int n = 0;
+  for (Node *x = f->body.first; x; x = x->next)
+    n++;
+  Node **v = arena_alloc(a, sizeof(Node *) * (size_t)(n + 1));
+  n = 0;
+  for (Node *x = f->body.first; x; x = x->next)
+    v[n++] = x;
+  for (int i = 0; i < f->body.nout; i++)
+    need[f->body.out[i]->id] = ALWAYS;
+  for (int i = n - 1; i >= 0; i--) {
+    Node *x = v[i];
+    uint32_t mk = need[x->id];
+    if (x->op == OP_INPUT_GRAD && ir_attr_int(x, "index", 0) < 31)
+      mk = 1u << ir_attr_int(x, "index", 0);
+    else if (x->op == OP_INPUT_GRAD || x->op == OP_ACCUM_GRAD || x->op == OP_UPDATE ||
+             x->op == OP_MINIMIZE || x->op == OP_SCAN || x->op == OP_RAND_UNIFORM ||
+             x->op == OP_RAND_NORMAL || x->op == OP_GET || x->op == OP_RESHAPE ||
+             x->op == OP_PERMUTE)
+      mk |= ALWAYS; /* side effects, and values other nodes alias */
+    need[x->id] = mk;
+    for (int k = 0; k < x->nin; k++)
+      need[x->in[k]->id] |= mk;
+    if (x->body)
+      mark_captures(x->body, need);
+  }
+  for (int i = 0; i < n; i++)
+    e->only_dx[v[i]->id] = need[v[i]->id] & ALWAYS ? 0 : need[v[i]->id];
+}
+
+/* The top region of a train entry, with the input-gradient-only values
+ * inside `if (dx_k ...)`. */
+static void emit_body(Emitter *e, Func *f) {
+  if (f->kind != FN_TRAIN) {
+    emit_region(e, &f->body);
+    return;
+  }
+  input_grad_masks(e, f);
+  uint32_t open = 0;
+  for (Node *n = f->body.first; n; n = n->next) {
+    uint32_t mk = e->only_dx[n->id];
+    if (mk != open) {
+      if (open) {
+        e->indent--;
+        out(e, "}\n");
+      }
+      if (mk) {
+        StrBuf b = {0};
+        for (int k = 0; k < 31; k++)
+          if (mk & (1u << k))
+            sb_printf(&b, "%sdx_%d", b.len ? " || " : "", k);
+        out(e, "if (%s) { /* needed by input gradients only */\n", b.s);
+        sb_free(&b);
+        e->indent++;
+      }
+      open = mk;
+    }
+    emit_node(e, n);
+  }
+  if (open) {
+    e->indent--;
+    out(e, "}\n");
+  }
+}
+
 /* Pointers of every value, in order, with their shapes. */
 static void declare_region(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
@@ -1189,7 +1274,7 @@ static void emit_func(Emitter *e, Func *fn) {
   out(e, "if (!w) return NNC_ENOMEM;\n");
   declare_region(e, &fn->body);
   out(e, "(void)w;\n");
-  emit_region(e, &fn->body);
+  emit_body(e, fn);
   for (int i = 0; i < fn->body.nout; i++) {
     Node *o = fn->body.out[i];
     out(e, "/* result %d: %s */\n", i, fn->out_names[i]);
