@@ -8,26 +8,11 @@
 #include <string.h>
 
 #include "../../compiler/nnc.h"
+#include "errcapture.h"
 
-static Ctx ctx;
-static jmp_buf jb;
-static FILE *errf;
-static char *errbuf;
-static size_t errlen;
 static Module *mod;
 static Model *model;
 static SrcFile *srcfile;
-
-static void err_open(void) {
-  errf = open_memstream(&errbuf, &errlen);
-  ctx.err = errf;
-}
-
-static void err_close(void) {
-  fclose(errf);
-  free(errbuf);
-  errbuf = NULL;
-}
 
 static void setup(void) {
   ctx_init(&ctx);
@@ -41,19 +26,6 @@ static void teardown(void) {
   err_close();
   ctx_free(&ctx);
 }
-
-#define EXPECT_ERROR(stmt, msg)                                                \
-  do {                                                                         \
-    if (setjmp(jb) == 0) {                                                     \
-      stmt;                                                                    \
-      ck_abort_msg("no error, expected: %s", msg);                             \
-    }                                                                          \
-    fflush(errf);                                                              \
-    ck_assert_msg(strstr(errbuf, msg), "got error '%s', expected '%s'",        \
-                  errbuf, msg);                                                \
-    err_close();                                                               \
-    err_open();                                                                \
-  } while (0)
 
 /* Fails the test with the reported message when stmt reports an error. */
 #define NO_ERROR(stmt)                                                         \
@@ -90,20 +62,6 @@ static Attr adims(const char *k, int n, ...) {
   va_start(ap, n);
   for (int i = 0; i < n; i++)
     a.dims[i] = D(va_arg(ap, const char *));
-  va_end(ap);
-  return a;
-}
-
-static Attr aints(const char *k, int n, ...) {
-  Attr a = {0};
-  va_list ap;
-  a.key = k;
-  a.kind = AK_INTS;
-  a.n = n;
-  a.ints = arena_alloc(&ctx.arena, sizeof(int64_t) * (size_t)(n + 1));
-  va_start(ap, n);
-  for (int i = 0; i < n; i++)
-    a.ints[i] = va_arg(ap, int);
   va_end(ap);
   return a;
 }
