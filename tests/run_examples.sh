@@ -13,19 +13,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-SRCDIR=${SRCDIR:-$(dirname "$here")}
-NNC=${NNC:-$SRCDIR/build/compiler/nnc}
-case $NNC in /*) ;; *) NNC=$(pwd)/$NNC ;; esac
+. "$here/common.sh"
+test_setup examples "$(dirname "$here")"
 cd "$SRCDIR" || exit 2
-if [ ! -x "$NNC" ]; then
-  echo "run_examples: compiler not found: $NNC" >&2
-  exit 2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-examples.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT HUP INT TERM
-pass=0
-fail=0
 
 ok() { pass=$((pass + 1)); }
 bad() {
@@ -80,5 +70,4 @@ for f in examples/*.nn; do
   fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_finish

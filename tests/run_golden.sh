@@ -12,19 +12,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-SRCDIR=${SRCDIR:-$(dirname "$here")}
-NNC=${NNC:-$SRCDIR/build/compiler/nnc}
-case $NNC in /*) ;; *) NNC=$(pwd)/$NNC ;; esac
+. "$here/common.sh"
+test_setup golden "$(dirname "$here")"
 cd "$SRCDIR" || exit 2
-if [ ! -x "$NNC" ]; then
-  echo "run_golden: compiler not found: $NNC" >&2
-  exit 2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT HUP INT TERM
-pass=0
-fail=0
 
 # check_case FILE WANT_STATUS STREAM EXPECTED
 #   STREAM is the output compared: out or err.
@@ -60,5 +50,4 @@ for f in tests/ir/*.nn; do
   check_case "$f" 0 out "${f%.nn}.ir"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_finish

@@ -7,17 +7,9 @@
 # sanitizer build). Ends with `N passed, N failed`.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-SRCDIR=${SRCDIR:-$(dirname "$(dirname "$here")")}
-NNC=${NNC:-$SRCDIR/build/compiler/nnc}
+. "$here/../common.sh"
+test_setup backend "$(dirname "$(dirname "$here")")"
 NNC_CHECKC=${NNC_CHECKC:-$SRCDIR/build/tools/nnc-checkc}
-CC=${CC:-cc}
-RUNTIME_INC=${RUNTIME_INC:-$SRCDIR/runtime}
-RUNTIME_LIB=${RUNTIME_LIB:-${NNCRT:-$SRCDIR/build/runtime/libnncrt.a}}
-RTLIBS=${NNCRT_LIBS:--lopenblas -lz -lm}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-backend.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT HUP INT TERM
-pass=0
-fail=0
 ok() { pass=$((pass + 1)); }
 bad() {
   echo "FAIL: $1"
@@ -53,5 +45,4 @@ for f in "$SRCDIR"/examples/*.nn; do
   fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_finish

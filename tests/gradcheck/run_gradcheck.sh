@@ -5,16 +5,8 @@
 # failed`. Env: NNC, SRCDIR, CC, CFLAGS, LDFLAGS, RUNTIME_INC, RUNTIME_LIB.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-SRCDIR=${SRCDIR:-$(dirname "$(dirname "$here")")}
-NNC=${NNC:-$SRCDIR/build/compiler/nnc}
-CC=${CC:-cc}
-RUNTIME_INC=${RUNTIME_INC:-$SRCDIR/runtime}
-RUNTIME_LIB=${RUNTIME_LIB:-${NNCRT:-$SRCDIR/build/runtime/libnncrt.a}}
-RTLIBS=${NNCRT_LIBS:--lopenblas -lz -lm}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-gradcheck.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT HUP INT TERM
-pass=0
-fail=0
+. "$here/../common.sh"
+test_setup gradcheck "$(dirname "$(dirname "$here")")"
 
 while IFS='|' read -r name params expr; do
   name=$(echo "$name" | tr -d ' ')
@@ -57,5 +49,4 @@ while IFS='|' read -r name params expr; do
   fi
 done <"$here/rows.txt"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_finish
