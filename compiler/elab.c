@@ -1911,3 +1911,114 @@ Module *nnc_elaborate(Ctx *c, const char *path) {
 Module *nnc_elaborate_string(Ctx *c, const char *name, const char *text) {
   return elaborate(c, nnc_source_string(c, name, text));
 }
+
+/* --------------------------------------------------------------- freeze */
+
+/* Whether `param` is `prefix` or lies under it (prefix.xxx). */
+static int under_prefix(const char *param, const char *prefix, size_t len) {
+  return !strncmp(param, prefix, len) && (param[len] == 0 || param[len] == '.');
+}
+
+/* Whether `param` is in the comma-separated list (as `over` matches). */
+static int in_list(const char *param, const char *list) {
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len && under_prefix(param, p, len))
+      return 1;
+    p += len + (e ? 1 : 0);
+  }
+  return 0;
+}
+
+static void check_freeze_names(Ctx *c, Module *m, const char *names) {
+  for (const char *p = names;;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == 0)
+      nnc_fatal(c, "--freeze: empty name in '%s' (parameter names or layer "
+                   "prefixes, separated by commas: conv1,layer1)",
+                names);
+    int hit = 0;
+    for (int i = 0; i < m->models.n && !hit; i++) {
+      Model *md = m->models.v[i];
+      for (int j = 0; j < md->params.n && !hit; j++) {
+        ParamDecl *pd = md->params.v[j];
+        hit = pd->role == PR_PARAM && under_prefix(pd->name, p, len);
+      }
+    }
+    if (!hit) {
+      StrBuf b = {0};
+      Model *md = m->models.n ? m->models.v[0] : NULL;
+      const char *last = "";
+      size_t lastlen = 0;
+      for (int j = 0; md && j < md->params.n; j++) {
+        ParamDecl *pd = md->params.v[j];
+        const char *dot = strchr(pd->name, '.');
+        size_t n = dot ? (size_t)(dot - pd->name) : strlen(pd->name);
+        if (pd->role != PR_PARAM || (n == lastlen && !strncmp(last, pd->name, n)))
+          continue;
+        sb_printf(&b, "%s%.*s", b.len ? ", " : "", (int)n, pd->name);
+        last = pd->name;
+        lastlen = n;
+      }
+      char *have = arena_strdup(&c->arena, b.s ? b.s : "none");
+      sb_free(&b);
+      nnc_fatal(c,
+                "--freeze: '%.*s' matches no parameter%s%s (parameters are "
+                "named as in PyTorch's state_dict; top-level names: %s)",
+                (int)len, p, md ? " of model " : "", md ? md->name : "", have);
+    }
+    if (!e)
+      break;
+    p = e + 1;
+  }
+}
+
+void nnc_freeze(Ctx *c, Module *m, const char *names) {
+  if (!names)
+    return;
+  check_freeze_names(c, m, names);
+  for (int i = 0; i < m->models.n; i++) {
+    Model *md = m->models.v[i];
+    for (int j = 0; j < md->funcs.n; j++) {
+      Func *f = md->funcs.v[j];
+      if (f->kind != FN_TRAIN)
+        continue;
+      for (Node *x = f->body.first; x; x = x->next) {
+        if (x->op != OP_MINIMIZE)
+          continue;
+        Attr *over = NULL;
+        for (int k = 0; k < x->nattr; k++)
+          if (!strcmp(x->attr[k].key, "over"))
+            over = &x->attr[k];
+        StrBuf b = {0};
+        int kept = 0;
+        for (int k = 0; k < md->params.n; k++) {
+          ParamDecl *pd = md->params.v[k];
+          if (pd->role != PR_PARAM || in_list(pd->name, names) ||
+              (over && !in_list(pd->name, over->s)))
+            continue;
+          sb_printf(&b, "%s%s", kept++ ? "," : "", pd->name);
+        }
+        const char *list = arena_strdup(&c->arena, b.s ? b.s : "");
+        sb_free(&b);
+        if (over) {
+          over->s = list;
+        } else {
+          Attr *at = arena_alloc(&c->arena, sizeof *at * (size_t)(x->nattr + 1));
+          if (x->nattr)
+            memcpy(at, x->attr, sizeof *at * (size_t)x->nattr);
+          at[x->nattr] = attr_str("over", list);
+          x->attr = at;
+          x->nattr++;
+        }
+        if (!kept)
+          nnc_note(c, x->loc,
+                   "--freeze %s leaves train entry '%s' of model %s nothing "
+                   "to train",
+                   names, f->name, md->name);
+      }
+    }
+  }
+}

@@ -16,6 +16,7 @@ typedef enum Emit { EMIT_NONE, EMIT_C, EMIT_IR, EMIT_DOT } Emit;
 typedef struct Options {
   const char *input;
   const char *output;
+  const char *freeze; /* --freeze NAMES */
   int read_ir;
   int summary;
   Emit emit;
@@ -41,6 +42,9 @@ static void usage(FILE *f) {
       "of .nn\n"
       "  --stdlib DIR       read the standard library from DIR instead of the "
       "built-in copy\n"
+      "  --freeze NAMES     train no parameter named or under NAMES (comma-\n"
+      "                     separated: conv1,layer1): no gradient, no "
+      "optimizer state\n"
       "  -h, --help         show this help\n"
       "  --version          show the version\n"
       "\n"
@@ -114,6 +118,8 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
       o->read_ir = 1;
     } else if (is_opt(a, "--stdlib")) {
       c->stdlib_override = value_of(argc, argv, &i, "--stdlib");
+    } else if (is_opt(a, "--freeze")) {
+      o->freeze = value_of(argc, argv, &i, "--freeze");
     } else if (a[0] == '-' && a[1]) {
       bad_usage("unknown option '%s'", a);
     } else if (o->input) {
@@ -186,6 +192,7 @@ static int run(Ctx *c, const Options *o) {
     m = ir_parse(c, nnc_load_file(c, o->input, o->input));
   else
     m = nnc_elaborate(c, o->input);
+  nnc_freeze(c, m, o->freeze);
   if (o->summary)
     nnc_summary(stdout, m);
   nnc_run_passes(c, m, &o->passes);

@@ -410,6 +410,13 @@ Module *ir_parse(Ctx *c, SrcFile *src);
 Module *nnc_elaborate(Ctx *c, const char *path);
 /* Same from a string (tests). */
 Module *nnc_elaborate_string(Ctx *c, const char *name, const char *text);
+/* --freeze NAMES (comma-separated parameter names or layer prefixes such
+ * as `conv1,layer1.0`): takes the matching parameters out of the trained
+ * set of every train entry, as if `minimize ... over` left them out (their
+ * `over` becomes the explicit list of what remains), so they get no
+ * gradient and no optimizer state. A name that matches no parameter of any
+ * model is an error. */
+void nnc_freeze(Ctx *c, Module *m, const char *names);
 
 /* -------------------------------------------------------------- stdlib.c */
 /* The standard library sources, built into the binary (generated). */
