@@ -51,6 +51,7 @@ typedef struct Source {
 
 typedef struct TrainCmd {
   const char *input, *model, *build_dir;
+  const char *freeze; /* --freeze NAMES, for the compiler */
   int rebuild, verbose, quiet;
   DType real;
   int npass;
@@ -82,6 +83,11 @@ static void train_usage(FILE *f) {
         "  --dtype f32|f64     floating-point type of the generated code "
         "(default f32)\n"
         "  --stdlib DIR        read the standard library from DIR\n"
+        "  --freeze NAMES      compile with these parameters (names or layer "
+        "prefixes,\n"
+        "                      comma-separated: conv1,layer1) frozen: no "
+        "gradient, no\n"
+        "                      optimizer state (nnc --freeze)\n"
         "  --rebuild           build even when a cached binary exists\n"
         "  --verbose           print the C compiler's command line\n"
         "  -h, --help          show this help\n"
@@ -179,6 +185,8 @@ static void parse_train_args(Ctx *c, TrainCmd *t, int argc, char **argv) {
       t->build_dir = opt_value(argc, argv, &i, "--build-dir");
     } else if (opt_is(a, "--stdlib")) {
       c->stdlib_override = opt_value(argc, argv, &i, "--stdlib");
+    } else if (opt_is(a, "--freeze")) {
+      t->freeze = opt_value(argc, argv, &i, "--freeze");
     } else if (opt_is(a, "--dtype")) {
       const char *v = opt_value(argc, argv, &i, "--dtype");
       if (!dtype_parse(v, &t->real) || !dtype_is_float(t->real))
@@ -228,12 +236,41 @@ static const Model *pick_model(Ctx *c, const Module *m, const char *path,
   nnc_fatal(c, "no model named '%s' (the file has %s)", name, have);
 }
 
+/* One line: what --freeze took out of training. */
+static void report_frozen(const Model *md, const char *names) {
+  int n = 0, all = 0;
+  int64_t values = 0;
+  for (int i = 0; i < md->params.n; i++) {
+    const ParamDecl *pd = md->params.v[i];
+    if (pd->role != PR_PARAM)
+      continue;
+    all++;
+    for (const char *p = names; *p;) {
+      size_t len = strcspn(p, ",");
+      if (!strncmp(pd->name, p, len) &&
+          (pd->name[len] == 0 || pd->name[len] == '.')) {
+        n++;
+        int64_t k = type_numel_const(pd->type);
+        values += k > 0 ? k : 0;
+        break;
+      }
+      p += len + (p[len] == ',');
+    }
+  }
+  printf("nnc train: --freeze %s: %d of %d parameter tensors of %s frozen "
+         "(%lld values): no gradient, no optimizer state\n",
+         names, n, all, md->name, (long long)values);
+}
+
 /* Elaboration, the passes and the emitter, into memory. */
 static void generate(Ctx *c, const TrainCmd *t, Source *s) {
   Module *m = nnc_elaborate(c, t->input);
+  nnc_freeze(c, m, t->freeze);
   PassOptions po = {NULL, NULL, 1};
   nnc_run_passes(c, m, &po);
   s->model = pick_model(c, m, t->input, t->model);
+  if (t->freeze && !t->quiet)
+    report_frozen(s->model, t->freeze);
   char *p = arena_strdup(&c->arena, s->model->name);
   for (char *q = p; *q; q++)
     *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
@@ -391,7 +428,8 @@ static uint64_t fnv_file(uint64_t h, const char *path) {
   return fnv(h, v, sizeof v);
 }
 
-static uint64_t build_key(Ctx *c, const Source *s, const Toolchain *tc) {
+static uint64_t build_key(Ctx *c, const TrainCmd *t, const Source *s,
+                          const Toolchain *tc) {
   uint64_t h = 0xcbf29ce484222325ull;
   h = fnv(h, s->c, s->clen);
   h = fnv(h, s->h, s->hlen);
@@ -400,6 +438,7 @@ static uint64_t build_key(Ctx *c, const Source *s, const Toolchain *tc) {
   h = fnv_str(h, tc->cflags);
   h = fnv_str(h, tc->ldflags);
   h = fnv_str(h, NNC_RUNTIME_LIBS);
+  h = fnv_str(h, t->freeze ? t->freeze : "");
   h = fnv_file(h, tc->lib);
   h = fnv_file(h, arena_printf(&c->arena, "%s/nnc_runtime.h", tc->incdir));
   h = fnv_file(h, arena_printf(&c->arena, "%s/nnc_train.h", tc->incdir));
@@ -479,7 +518,7 @@ static char *build(Ctx *c, const TrainCmd *t, const Source *s) {
   tc.cflags = env_or("CFLAGS", sanitizer_flags(c, NNC_BUILD_CFLAGS));
   tc.ldflags = env_or("LDFLAGS", sanitizer_flags(c, NNC_BUILD_LDFLAGS));
   find_runtime(c, &tc);
-  uint64_t key = build_key(c, s, &tc);
+  uint64_t key = build_key(c, t, s, &tc);
   char *dir = arena_printf(&c->arena, "%s/%s-%016llx", cache_root(c, t),
                            s->prefix, (unsigned long long)key);
   char *bin = arena_printf(&c->arena, "%s/train", dir);

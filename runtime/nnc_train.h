@@ -1,6 +1,8 @@
 /* nnc_train.h — the generic trainer of the nnc runtime (train.c): trains
- * any classifier described by an nnc_model_desc on a data set (Fashion-MNIST
- * by default), with validation, early stopping, checkpoints and a report.
+ * a classifier, or a model trained on its inputs alone (an autoencoder, a
+ * self-supervised model), described by an nnc_model_desc on a data set
+ * (Fashion-MNIST by default), with validation, early stopping, checkpoints,
+ * augmentation, transfer from a checkpoint and a report.
  * `nnc train MODEL.nn` builds a program whose main is one call of
  * nnc_train_main; the option table below is shared by both. */
 #ifndef NNC_TRAIN_H
@@ -49,11 +51,51 @@ extern "C" {
   X("--resume", "PATH",                                                        \
     "start from the weights in PATH, continuing its epoch count when "         \
     "PATH.state exists; the optimizer state starts afresh")                    \
-  X("--out", "DIR", "where report.txt and learning_curves.svg go (default .)") \
+  X("--entry", "NAME",                                                         \
+    "the train entry to run (default: the first that fits: (x, y) for a "     \
+    "classifier, x alone for a model trained without labels)")                \
+  X("--init-from", "PATH",                                                     \
+    "start from the tensors of a safetensors file whose names and shapes "     \
+    "match the model's (the others keep their initialisation; a report "      \
+    "lists what was loaded and skipped), as PyTorch's "                        \
+    "load_state_dict(strict=False)")                                           \
+  X("--augment", "SPEC",                                                       \
+    "random changes to the training images, seeded, never to validation "     \
+    "or test data: flip (horizontal, half of the images), shift=N (up to N "   \
+    "pixels each way; shift: 2), comma-separated: flip,shift=2")               \
+  X("--normalise", "MODE",                                                     \
+    "standard: each feature standardised with the training split's "          \
+    "statistics (the default with labels); unit: values in [0, 1] (IDX "       \
+    "pixels as read, CSV values over 1 divided by 255; the default without "  \
+    "labels, whose sigmoid outputs are compared with the input)")              \
+  X("--out", "DIR",                                                            \
+    "where report.txt, learning_curves.svg and the image grids go "           \
+    "(default .)")                                                             \
   X("--threads", "N", "GEMM threads (default: OpenBLAS's choice)")             \
   X("--quiet", NULL,                                                           \
     "print only the test accuracy line (and errors); no progress bar")         \
   X("--help", NULL, "print this help")
+
+/* Random changes to training images (image.c): a horizontal flip of half
+ * of them, a shift by up to `shift` pixels along each axis. */
+typedef struct nnc_augment {
+  int flip;
+  int shift;
+} nnc_augment;
+
+/* "flip", "shift", "shift=N" (1 <= N <= 16), comma-separated; 0, or -1
+ * with a message. */
+int nnc_augment_parse(const char *spec, nnc_augment *a, char *err,
+                      size_t errlen);
+/* Changes the image x: [c, h, w] in place, drawing from r (the flip, then
+ * the row and column shifts, whichever are on); uncovered pixels become 0.
+ * tmp holds h * w floats. */
+void nnc_augment_image(nnc_rng *r, const nnc_augment *a, float *x, int64_t c,
+                       int64_t h, int64_t w, float *tmp);
+/* An 8-bit grayscale PNG of w x h pixels (row-major), written through a
+ * temporary name and renamed; 0, or -1 with a message. */
+int nnc_png_write_gray(const char *path, const unsigned char *pix, int64_t w,
+                       int64_t h, char *err, size_t errlen);
 
 /* Prints the options above, two columns, to f. */
 void nnc_train_usage(FILE *f);

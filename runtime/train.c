@@ -46,8 +46,13 @@ static void warning(const char *fmt, ...) {
 
 /* ------------------------------------------------------------- options */
 
+typedef enum Scaling { SCALE_AUTO, SCALE_STANDARD, SCALE_UNIT } Scaling;
+
 typedef struct TrainOpts {
   const char *data, *test, *checkpoint, *resume, *out;
+  const char *entry, *init_from;
+  nnc_augment aug; /* all zero: off */
+  Scaling scaling;
   double test_fraction, val_fraction, lr;
   int has_lr, quiet, threads;
   int64_t limit, epochs, batch, patience;
@@ -122,8 +127,27 @@ static int parse_real(const char *opt, const char *v, double lo, double hi,
 static int set_opt(TrainOpts *o, const char *opt, const char *v) {
   int64_t n = 0;
   int rc = 0;
+  char err[256];
   if (!strcmp(opt, "--data"))
     o->data = v;
+  else if (!strcmp(opt, "--entry"))
+    o->entry = v;
+  else if (!strcmp(opt, "--init-from"))
+    o->init_from = v;
+  else if (!strcmp(opt, "--augment")) {
+    if (nnc_augment_parse(v, &o->aug, err, sizeof err) != 0) {
+      error("--augment %s: %s", v, err);
+      rc = 2;
+    }
+  } else if (!strcmp(opt, "--normalise")) {
+    o->scaling = !strcmp(v, "standard") ? SCALE_STANDARD
+                 : !strcmp(v, "unit")   ? SCALE_UNIT
+                                        : SCALE_AUTO;
+    if (o->scaling == SCALE_AUTO) {
+      error("--normalise is standard or unit, not '%s'", v);
+      rc = 2;
+    }
+  }
   else if (!strcmp(opt, "--test"))
     o->test = v;
   else if (!strcmp(opt, "--checkpoint"))
@@ -202,6 +226,11 @@ static int parse_opts(TrainOpts *o, int argc, char **argv) {
     if (rc)
       return rc;
   }
+  if (o->init_from && o->resume) {
+    error("--init-from and --resume exclude each other (--resume continues "
+          "a run with all its weights; --init-from starts one from some)");
+    return 2;
+  }
   return 0;
 }
 
@@ -267,7 +296,9 @@ typedef struct Data {
   int64_t *tr, *va, *te; /* example indices into train (tr, va), teset */
   int64_t ntr, nva, nte;
   double mean, std;
-  const char *kind; /* "IDX" or "CSV" */
+  float *shift, *scale; /* per feature (standard scaling), else NULL */
+  double unit_div;      /* unit scaling: what raw values were divided by */
+  const char *kind;     /* "IDX" or "CSV" */
 } Data;
 
 static int load_idx_dir(const char *dir, const char *prefix, nnc_dataset *ds) {
@@ -371,9 +402,10 @@ static int split(Data *dt, const TrainOpts *o) {
 /* Dataset normalisation (notes §3.4) with the training split's statistics:
  * each feature shifted by its mean and divided by its standard deviation
  * (plus 0.01, so features that barely vary, such as an image's always-black
- * corners, stay small), applied to every example. Per-feature statistics
- * train the MLP to about a point of test accuracy better than one global
- * mean and deviation in the same 5 epochs. */
+ * corners, stay small), applied to every example as it is gathered into a
+ * batch (after augmentation, which works on the raw pixels). Per-feature
+ * statistics train the MLP to about a point of test accuracy better than
+ * one global mean and deviation in the same 5 epochs. */
 static int normalise(Data *dt) {
   const nnc_dataset *d = &dt->train;
   int64_t dim = d->dim;
@@ -402,18 +434,26 @@ static int normalise(Data *dt) {
   }
   dt->mean = msum / (double)(dim ? dim : 1);
   dt->std = ssum / (double)(dim ? dim : 1);
-  nnc_dataset *sets[2] = {&dt->train, &dt->test};
-  for (int k = 0; k < 2; k++) {
-    float *x = sets[k]->x;
-    for (int64_t i = 0; i < sets[k]->n; i++)
-      for (int64_t j = 0; j < dim; j++)
-        x[i * dim + j] = (x[i * dim + j] - shift[j]) * scale[j];
-  }
+  dt->shift = shift;
+  dt->scale = scale;
   free(s);
   free(ss);
-  free(shift);
-  free(scale);
   return 0;
+}
+
+/* Unit scaling, for models whose outputs are compared with their inputs
+ * (sigmoid reconstructions): values in [0, 1]. IDX pixels already are;
+ * data with values above 1 (CSV pixels) is divided by 255. */
+static void unit_scale(Data *dt) {
+  nnc_dataset *sets[2] = {&dt->train, &dt->test};
+  float mx = 0;
+  for (int k = 0; k < 2; k++)
+    for (int64_t i = 0; i < sets[k]->n * sets[k]->dim; i++)
+      mx = sets[k]->x[i] > mx ? sets[k]->x[i] : mx;
+  dt->unit_div = mx > 1 ? 255 : 1;
+  for (int k = 0; mx > 1 && k < 2; k++)
+    for (int64_t i = 0; i < sets[k]->n * sets[k]->dim; i++)
+      sets[k]->x[i] /= 255.0f;
 }
 
 static int load_data(Data *dt, const TrainOpts *o) {
@@ -433,9 +473,7 @@ static int load_data(Data *dt, const TrainOpts *o) {
           (long long)dt->test.dim, (long long)dt->train.dim);
     return 1;
   }
-  if (split(dt, o))
-    return 1;
-  return normalise(dt);
+  return split(dt, o);
 }
 
 static void free_data(Data *dt) {
@@ -444,6 +482,8 @@ static void free_data(Data *dt) {
   free(dt->tr);
   free(dt->va);
   free(dt->te);
+  free(dt->shift);
+  free(dt->scale);
 }
 
 /* Labels must be class numbers of the model: 0 <= y < k. */
@@ -471,10 +511,16 @@ static int check_labels(const Data *dt, int64_t k) {
 /* ---------------------------------------------------- model entry points */
 
 typedef struct Plan {
-  const nnc_entry_desc *tr, *ev;
+  const nnc_entry_desc *tr; /* the train entry */
+  const nnc_entry_desc *ev; /* with labels: the entry returning logits */
+  const nnc_entry_desc *rec; /* without: one returning x's shape, or NULL */
+  const nnc_entry_desc *dec; /* without: `decode` from a code, or NULL */
+  int labels;       /* whether tr takes labels (x, y) or x alone */
   int bsym;         /* the batch symbol */
-  int64_t k;        /* classes: logits per example */
+  int64_t k;        /* classes: logits per example (0 without labels) */
   int64_t features; /* product of the data input's non-batch dimensions */
+  int64_t latent;   /* the code size of dec */
+  int64_t ch, h, w; /* image geometry of an example (h == 0: unknown) */
   nnc_dtype xdtype; /* the data input's dtype (F32 or F64) */
 } Plan;
 
@@ -584,18 +630,24 @@ static int sized_by_batch(const nnc_entry_desc *e, int bsym) {
   return 1;
 }
 
-/* train NAME(x: real[B, ...], y: i32[B]) -> loss: real[] */
+/* train NAME(x: real[B, ...], y: i32[B]) -> loss: real[], ... (returns 2)
+ * or train NAME(x: real[B, ...]) -> loss: real[], ... (returns 1) */
 static int fits_train(const nnc_model_desc *d, const nnc_entry_desc *e) {
-  if (e->kind != NNC_TRAIN || e->nin != 2 || e->nout < 1 || !e->call)
+  if (e->kind != NNC_TRAIN || e->nin < 1 || e->nin > 2 || e->nout < 1 ||
+      !e->call || !e->grad)
     return 0;
   const nnc_arg_info *x = &e->in[0], *y = &e->in[1];
   if (x->dtype != d->dtype || !is_real(x->dtype) || x->rank < 2 ||
       x->dim_sym[0] < 0 || features_of(x) < 1)
     return 0;
   int b = x->dim_sym[0];
-  return is_batch_axis(x, 0, b) && y->dtype == NNC_I32 && y->rank == 1 &&
-         is_batch_axis(y, 0, b) && e->out[0].rank == 0 &&
-         is_real(e->out[0].dtype) && sized_by_batch(e, b);
+  if (!is_batch_axis(x, 0, b) || e->out[0].rank != 0 ||
+      !is_real(e->out[0].dtype) || !sized_by_batch(e, b))
+    return 0;
+  if (e->nin == 1)
+    return 1;
+  return y->dtype == NNC_I32 && y->rank == 1 && is_batch_axis(y, 0, b) ? 2
+                                                                        : 0;
 }
 
 static int same_arg_shape(const nnc_arg_info *a, const nnc_arg_info *b) {
@@ -626,7 +678,9 @@ static void explain_misfit(const nnc_model_desc *d, const char *what) {
         "    train NAME(x: f32[B, ...], y: i32[B])  returning the loss,\n"
         "  and an inference entry point (`forward`, or the first one)\n"
         "    fn NAME(x: f32[B, ...])  returning logits f32[B, classes]\n"
-        "  taking the same x, whose non-batch dimensions hold one example.\n"
+        "  taking the same x, whose non-batch dimensions hold one example;\n"
+        "  or it trains on the inputs alone through\n"
+        "    train NAME(x: f32[B, ...])  returning the loss first.\n"
         "  Drive other models through the generated C API (docs/api.md).\n"
         "  %s has:",
         d->name, what, d->name);
@@ -638,38 +692,141 @@ static void explain_misfit(const nnc_model_desc *d, const char *what) {
     fprintf(stderr, "    no entry points\n");
 }
 
-static int find_plan(const nnc_model_desc *d, int64_t features, Plan *p) {
+/* fn NAME(x: as the train entry's) -> x's shape: a reconstruction */
+static int fits_rec(const nnc_entry_desc *e, const nnc_entry_desc *tr) {
+  return e->kind == NNC_INFER && e->nin == 1 && e->nout >= 1 && e->call &&
+         same_arg_shape(&e->in[0], &tr->in[0]) &&
+         same_arg_shape(&e->out[0], &tr->in[0]) &&
+         sized_by_batch(e, tr->in[0].dim_sym[0]);
+}
+
+/* fn decode(z: real[B, L]) -> as many values per example as x has */
+static int fits_dec(const nnc_entry_desc *e, const Plan *p) {
+  if (strcmp(e->name, "decode") || e->kind != NNC_INFER || e->nin != 1 ||
+      e->nout < 1 || !e->call)
+    return 0;
+  const nnc_arg_info *z = &e->in[0];
+  return z->dtype == p->xdtype && z->rank == 2 &&
+         is_batch_axis(z, 0, p->bsym) && z->dim_sym[1] < 0 &&
+         z->dim_const[1] >= 1 && is_real(e->out[0].dtype) &&
+         arg_numel(&e->out[0], p->bsym, 1) == p->features &&
+         sized_by_batch(e, p->bsym);
+}
+
+/* The inference entry giving the logits: `forward`, else the first that
+ * fits, preferring one with as many classes as the data (rotnet's
+ * `classify` rather than its rotation `forward`). */
+static const nnc_entry_desc *pick_eval(const nnc_model_desc *d,
+                                       const nnc_entry_desc *tr,
+                                       int64_t nclasses) {
+  for (int pass = 0; pass < 4; pass++)
+    for (int i = 0; i < d->nentries; i++) {
+      const nnc_entry_desc *e = &d->entries[i];
+      if ((pass % 2 == 0 && strcmp(e->name, "forward")) || !fits_eval(e, tr))
+        continue;
+      if (pass < 2 && e->out[0].dim_const[1] != nclasses)
+        continue;
+      return e;
+    }
+  return NULL;
+}
+
+/* The image size of one example: [C, H, W] from the model's input, else
+ * the data set's rows and columns (a flat [B, 784] input). */
+static void image_geometry(const Plan *p, const nnc_arg_info *x,
+                           const nnc_dataset *ds, int64_t *ch, int64_t *h,
+                           int64_t *w) {
+  *ch = *h = *w = 0;
+  if (x->rank >= 3) {
+    *h = x->dim_const[x->rank - 2];
+    *w = x->dim_const[x->rank - 1];
+  } else if (ds->rows > 0 && ds->cols > 0) {
+    *h = ds->rows;
+    *w = ds->cols;
+  }
+  if (*h > 0 && *w > 0 && p->features % (*h * *w) == 0)
+    *ch = p->features / (*h * *w);
+  else
+    *h = *w = 0;
+}
+
+static int find_plan(const nnc_model_desc *d, const Data *dt,
+                     const TrainOpts *o, Plan *p) {
   memset(p, 0, sizeof *p);
+  if (o->entry) {
+    const nnc_entry_desc *e = NULL;
+    for (int i = 0; i < d->nentries && !e; i++)
+      if (!strcmp(d->entries[i].name, o->entry))
+        e = &d->entries[i];
+    if (!e || e->kind != NNC_TRAIN) {
+      char have[512];
+      size_t at = 0;
+      have[0] = 0;
+      for (int i = 0; i < d->nentries && at < sizeof have; i++)
+        if (d->entries[i].kind == NNC_TRAIN)
+          at += (size_t)snprintf(have + at, sizeof have - at, "%s%s",
+                                 at ? ", " : "", d->entries[i].name);
+      error("--entry %s: model %s has no %s named '%s' (its train entries: "
+            "%s)",
+            o->entry, d->name, e ? "train entry (it is an fn)" : "entry",
+            o->entry, at ? have : "none");
+      return 1;
+    }
+    if (!fits_train(d, e)) {
+      explain_misfit(d, "the train entry chosen by --entry takes neither "
+                        "(x, y: i32[B]) nor x alone, or returns no scalar "
+                        "loss first");
+      return 1;
+    }
+    p->tr = e;
+  }
   for (int i = 0; i < d->nentries && !p->tr; i++)
     if (fits_train(d, &d->entries[i]))
       p->tr = &d->entries[i];
   if (!p->tr) {
-    explain_misfit(d, "no train entry point takes (x, y: i32[B]) and "
-                      "returns a scalar loss first");
+    explain_misfit(d, "no train entry point takes (x, y: i32[B]) or x "
+                      "alone and returns a scalar loss first");
     return 1;
   }
-  for (int i = 0; i < d->nentries && !p->ev; i++)
-    if (!strcmp(d->entries[i].name, "forward") &&
-        fits_eval(&d->entries[i], p->tr))
-      p->ev = &d->entries[i];
-  for (int i = 0; i < d->nentries && !p->ev; i++)
-    if (fits_eval(&d->entries[i], p->tr))
-      p->ev = &d->entries[i];
-  if (!p->ev) {
-    explain_misfit(d, "no inference entry point takes the same x as the "
-                      "train entry and returns logits [B, classes]");
-    return 1;
-  }
+  p->labels = fits_train(d, p->tr) == 2;
   p->bsym = p->tr->in[0].dim_sym[0];
-  p->k = p->ev->out[0].dim_const[1];
   p->features = features_of(&p->tr->in[0]);
   p->xdtype = p->tr->in[0].dtype;
-  if (p->features != features) {
+  if (p->labels) {
+    int64_t nc = dt->train.nclasses;
+    if (dt->test.nclasses > nc)
+      nc = dt->test.nclasses;
+    p->ev = pick_eval(d, p->tr, nc);
+    if (!p->ev) {
+      explain_misfit(d, "no inference entry point takes the same x as the "
+                        "train entry and returns logits [B, classes]");
+      return 1;
+    }
+    p->k = p->ev->out[0].dim_const[1];
+  } else {
+    for (int pass = 0; pass < 2 && !p->rec; pass++)
+      for (int i = 0; i < d->nentries && !p->rec; i++)
+        if ((pass || !strcmp(d->entries[i].name, "forward")) &&
+            fits_rec(&d->entries[i], p->tr))
+          p->rec = &d->entries[i];
+    for (int i = 0; i < d->nentries && !p->dec; i++)
+      if (fits_dec(&d->entries[i], p))
+        p->dec = &d->entries[i];
+    if (p->dec)
+      p->latent = p->dec->in[0].dim_const[1];
+  }
+  if (p->features != dt->train.dim) {
     char buf[256];
     arg_str(buf, sizeof buf, d, &p->tr->in[0]);
     error("model %s takes %s: %lld values per example, but the data set has "
           "%lld features per example",
-          d->name, buf, (long long)p->features, (long long)features);
+          d->name, buf, (long long)p->features, (long long)dt->train.dim);
+    return 1;
+  }
+  image_geometry(p, &p->tr->in[0], &dt->train, &p->ch, &p->h, &p->w);
+  if ((o->aug.flip || o->aug.shift) && p->h == 0) {
+    error("--augment needs images: neither the model's input nor the data "
+          "set gives an image size");
     return 1;
   }
   return 0;
@@ -682,6 +839,8 @@ typedef struct History {
   int n;
 } History;
 
+#define MAX_SCALARS 8 /* scalar results of a train entry that are reported */
+
 typedef struct Trainer {
   const nnc_model_desc *d;
   TrainOpts o;
@@ -692,8 +851,13 @@ typedef struct Trainer {
   int64_t maxb;  /* largest batch passed to an entry */
   void *x;       /* maxb examples in the model's dtype */
   int32_t *y, *pred;
+  float *ex, *tmp;     /* one example (f32), one image plane: augmentation */
   int64_t *order;      /* the training indices, shuffled per epoch */
   void **tout, **eout; /* results of the train and inference entries */
+  void **rout;         /* results of the reconstruction entry */
+  unsigned char *saved_buffers; /* buffers kept across loss evaluations */
+  size_t buffer_bytes;
+  int nscalars; /* leading scalar results of the train entry (<= MAX) */
   FILE *report;        /* report.txt being written */
   char *report_path, *report_tmp;
   History h;
@@ -761,16 +925,32 @@ static int alloc_buffers(Trainer *t) {
   t->y = malloc(sizeof *t->y * (size_t)t->maxb);
   t->pred = malloc(sizeof *t->pred * (size_t)t->maxb);
   t->order = malloc(sizeof *t->order * (size_t)t->data.ntr);
+  t->ex = malloc(sizeof *t->ex * (size_t)f);
+  t->tmp = malloc(sizeof *t->tmp * (size_t)(t->p.h * t->p.w + 1));
   t->tout = alloc_outputs(t->p.tr, t->p.bsym, t->maxb);
-  t->eout = alloc_outputs(t->p.ev, t->p.bsym, t->maxb);
+  t->eout = t->p.ev ? alloc_outputs(t->p.ev, t->p.bsym, t->maxb) : NULL;
+  t->rout = t->p.rec ? alloc_outputs(t->p.rec, t->p.bsym, t->maxb) : NULL;
+  for (int i = 0; i < t->d->ntensors; i++) {
+    const nnc_tensor_info *ti = &t->d->tensors[i];
+    size_t end = (size_t)ti->offset +
+                 (size_t)ti->numel * (ti->dtype == NNC_F64 ? 8 : 4);
+    if (ti->role == NNC_BUFFER && end > t->buffer_bytes)
+      t->buffer_bytes = end;
+  }
+  t->saved_buffers = malloc(t->buffer_bytes + 1);
+  while (t->nscalars < t->p.tr->nout && t->nscalars < MAX_SCALARS &&
+         t->p.tr->out[t->nscalars].rank == 0)
+    t->nscalars++;
   int64_t ne = t->o.epochs + 1;
   t->h.tloss = calloc((size_t)ne, sizeof(double));
   t->h.tacc = calloc((size_t)ne, sizeof(double));
   t->h.vloss = calloc((size_t)ne, sizeof(double));
   t->h.vacc = calloc((size_t)ne, sizeof(double));
-  if (!t->dims || !t->x || !t->y || !t->pred || !t->order ||
-      !outputs_ok(t->tout, t->p.tr->nout) ||
-      !outputs_ok(t->eout, t->p.ev->nout) || !t->h.tloss || !t->h.tacc ||
+  if (!t->dims || !t->x || !t->y || !t->pred || !t->order || !t->ex ||
+      !t->tmp || !t->saved_buffers || !outputs_ok(t->tout, t->p.tr->nout) ||
+      (t->p.ev && !outputs_ok(t->eout, t->p.ev->nout)) ||
+      (t->p.rec && !outputs_ok(t->rout, t->p.rec->nout)) || !t->h.tloss ||
+      !t->h.tacc ||
       !t->h.vloss || !t->h.vacc) {
     error("out of memory");
     return 1;
@@ -778,20 +958,26 @@ static int alloc_buffers(Trainer *t) {
   return 0;
 }
 
-/* Copies examples idx[0..n) of ds into the batch buffers. */
+/* Copies examples idx[0..n) of ds into the batch buffers: augmented when
+ * aug is given (training batches only), then normalised. */
 static void gather(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
-                   int64_t n) {
+                   int64_t n, nnc_rng *aug) {
   int64_t f = ds->dim;
+  const float *shift = t->data.shift, *scale = t->data.scale;
   for (int64_t b = 0; b < n; b++) {
-    const float *src = ds->x + idx[b] * f;
+    float *ex = t->p.xdtype == NNC_F64 ? t->ex : (float *)t->x + b * f;
+    memcpy(ex, ds->x + idx[b] * f, sizeof(float) * (size_t)f);
+    if (aug)
+      nnc_augment_image(aug, &t->o.aug, ex, t->p.ch, t->p.h, t->p.w, t->tmp);
+    if (shift)
+      for (int64_t j = 0; j < f; j++)
+        ex[j] = (ex[j] - shift[j]) * scale[j];
     if (t->p.xdtype == NNC_F64) {
       double *dst = (double *)t->x + b * f;
       for (int64_t j = 0; j < f; j++)
-        dst[j] = src[j];
-    } else {
-      memcpy((float *)t->x + b * f, src, sizeof(float) * (size_t)f);
+        dst[j] = ex[j];
     }
-    t->y[b] = ds->y[idx[b]];
+    t->y[b] = ds->y ? ds->y[idx[b]] : 0;
   }
 }
 
@@ -846,7 +1032,7 @@ static int evaluate(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
   int64_t correct = 0;
   for (int64_t i = 0; i < n; i += t->maxb) {
     int64_t bs = n - i < t->maxb ? n - i : t->maxb;
-    gather(t, ds, idx + i, bs);
+    gather(t, ds, idx + i, bs, NULL);
     if (infer_batch(t, bs, &sum, &correct))
       return 1;
     if (cm)
@@ -857,15 +1043,67 @@ static int evaluate(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
   return 0;
 }
 
+/* " (rec 12.3, kl 4.5)": the scalar results after the loss, by name. */
+static void scalars_str(char *buf, size_t n, const Trainer *t,
+                        const double *v) {
+  size_t at = 0;
+  buf[0] = 0;
+  for (int i = 1; i < t->nscalars && at < n; i++)
+    at += (size_t)snprintf(buf + at, n - at, "%s%s %.4f", i > 1 ? ", " : " (",
+                           t->p.tr->out[i].name, v[i]);
+  if (at && at < n)
+    snprintf(buf + at, n - at, ")");
+}
+
+/* Adds bs times each scalar result of the train entry to sums. */
+static void add_scalars(const Trainer *t, double *sums, int64_t bs) {
+  for (int i = 0; i < t->nscalars; i++)
+    sums[i] += real_at(t->tout[i], t->p.tr->out[i].dtype, 0) * (double)bs;
+}
+
+/* Mean results of the train entry over examples idx[0..n) of ds, from its
+ * forward and backward pass without an update (`grad`, in train mode:
+ * noise is drawn as in training); gradients are zeroed and the buffers
+ * (batch-norm statistics) put back, so the model is as before. */
+static int entry_losses(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
+                        int64_t n, double *means) {
+  double sums[MAX_SCALARS] = {0};
+  unsigned char *bufs = t->d->buffers(t->model);
+  if (t->buffer_bytes)
+    memcpy(t->saved_buffers, bufs, t->buffer_bytes);
+  int rc = 0;
+  for (int64_t i = 0; i < n && !rc; i += t->maxb) {
+    int64_t bs = n - i < t->maxb ? n - i : t->maxb;
+    gather(t, ds, idx + i, bs, NULL);
+    t->dims[t->p.bsym] = bs;
+    const void *in[2] = {t->x, t->y};
+    rc = check_call(t, t->p.tr,
+                    t->p.tr->grad(t->model, t->dims, in, t->tout, NULL, NULL));
+    t->d->zero_grad(t->model);
+    if (!rc)
+      add_scalars(t, sums, bs);
+  }
+  if (t->buffer_bytes)
+    memcpy(bufs, t->saved_buffers, t->buffer_bytes);
+  for (int i = 0; i < t->nscalars; i++)
+    means[i] = n ? sums[i] / (double)n : NAN;
+  return rc;
+}
+
 /* One epoch over the shuffled training split: per batch, the inference
- * entry (eval mode, for the training accuracy), then one training step. */
-static int train_epoch(Trainer *t, int ep, double *loss, double *acc) {
+ * entry (eval mode, for the training accuracy; with labels only), then one
+ * training step. means[] gets the mean scalar results (the loss first). */
+static int train_epoch(Trainer *t, int ep, double *means, double *acc) {
   int64_t n = t->data.ntr, seen = 0, correct = 0, b = t->o.batch;
-  double sum = 0, ignored = 0;
-  nnc_rng r;
-  /* Each epoch's order depends only on the seed and the epoch number, so a
-   * resumed run shuffles as the uninterrupted one would have. */
+  double sums[MAX_SCALARS] = {0}, ignored = 0;
+  nnc_rng r, ar;
+  /* Each epoch's order and augmentation depend only on the seed and the
+   * epoch number, so a resumed run shuffles as the uninterrupted one
+   * would have. */
   nnc_rng_seed(&r, t->o.seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)ep));
+  nnc_rng_seed(&ar, t->o.seed ^ (0xD1B54A32D192ED03ull * (uint64_t)ep) ^
+                        0x5851F42D4C957F2Dull);
+  int augment = t->o.aug.flip || t->o.aug.shift;
   memcpy(t->order, t->data.tr, sizeof *t->order * (size_t)n);
   nnc_rng_shuffle(&r, t->order, n);
   nnc_progress pb;
@@ -875,8 +1113,9 @@ static int train_epoch(Trainer *t, int ep, double *loss, double *acc) {
     nnc_progress_start(&pb, stderr, t->label, n);
   for (int64_t i = 0; i < n; i += b) {
     int64_t bs = n - i < b ? n - i : b;
-    gather(t, &t->data.train, t->order + i, bs);
-    if (infer_batch(t, bs, &ignored, &correct))
+    gather(t, &t->data.train, t->order + i, bs, augment ? &ar : NULL);
+    t->dims[t->p.bsym] = bs;
+    if (t->p.labels && infer_batch(t, bs, &ignored, &correct))
       return 1;
     const void *in[2] = {t->x, t->y};
     if (check_call(t, t->p.tr,
@@ -891,16 +1130,17 @@ static int train_epoch(Trainer *t, int ep, double *loss, double *acc) {
             l, ep, (long long)i + 1, (long long)(i + bs));
       return 1;
     }
-    sum += l * (double)bs;
+    add_scalars(t, sums, bs);
     seen += bs;
     if (!t->o.quiet)
-      nnc_progress_update(&pb, bs, sum / (double)seen);
+      nnc_progress_update(&pb, bs, sums[0] / (double)seen);
   }
-  *loss = sum / (double)seen;
-  *acc = (double)correct / (double)seen;
+  for (int i = 0; i < t->nscalars; i++)
+    means[i] = sums[i] / (double)seen;
+  *acc = t->p.labels ? (double)correct / (double)seen : NAN;
   if (!t->o.quiet) {
     char s[64];
-    snprintf(s, sizeof s, "loss %.4f", *loss);
+    snprintf(s, sizeof s, "loss %.4f", means[0]);
     nnc_progress_end(&pb, s);
   }
   return 0;
@@ -990,6 +1230,112 @@ static const char *opt_name(nnc_opt_kind k) {
   return k == NNC_SGD ? "sgd" : k == NNC_ADAM ? "adam" : "adamw";
 }
 
+/* "[10,64]" */
+static void shape_str(char *buf, size_t n, int rank, const int64_t *shape) {
+  size_t at = (size_t)snprintf(buf, n, "[");
+  for (int i = 0; i < rank && at < n; i++)
+    at += (size_t)snprintf(buf + at, n - at, "%s%lld", i ? "," : "",
+                           (long long)shape[i]);
+  if (at < n)
+    snprintf(buf + at, n - at, "]");
+}
+
+/* --init-from: every tensor of the model found in the file with its name,
+ * shape and a compatible dtype is loaded; the others keep their
+ * initialisation. All or nothing: tensors are read into scratch first, and
+ * the model changes only when the file is sound and something matched. */
+static int init_from(Trainer *t) {
+  const char *path = t->o.init_from;
+  const nnc_model_desc *d = t->d;
+  char err[1024];
+  if (nnc_st_read(path, NULL, 0, err, sizeof err) != 0) {
+    error("--init-from: cannot read %s", err);
+    return 1;
+  }
+  void **got = calloc((size_t)d->ntensors + 1, sizeof *got);
+  char **why = calloc((size_t)d->ntensors + 1, sizeof *why);
+  int rc = 0, nloaded = 0, nparams = 0, nloaded_params = 0;
+  if (!got || !why) {
+    free(got);
+    free(why);
+    error("out of memory");
+    return 1;
+  }
+  size_t plen = strlen(path) + 2; /* messages start with "PATH: " */
+  for (int i = 0; i < d->ntensors && !rc; i++) {
+    const nnc_tensor_info *ti = &d->tensors[i];
+    size_t bytes = (size_t)ti->numel * (ti->dtype == NNC_F64 ? 8 : 4);
+    nnc_st_tensor st;
+    memset(&st, 0, sizeof st);
+    st.name = ti->name;
+    st.dtype = ti->dtype;
+    st.rank = ti->rank;
+    memcpy(st.shape, ti->shape, sizeof st.shape);
+    st.data = malloc(bytes + 1);
+    nparams += ti->role == NNC_PARAM;
+    if (!st.data) {
+      error("out of memory");
+      rc = 1;
+    } else if (nnc_st_read(path, &st, 1, err, sizeof err) == 0) {
+      got[i] = st.data;
+      nloaded++;
+      nloaded_params += ti->role == NNC_PARAM;
+    } else {
+      free(st.data);
+      const char *msg = strlen(err) > plen ? err + plen : err;
+      if (strstr(msg, "no tensor '") == msg)
+        msg = "not in the file";
+      else if (!strstr(msg, "in the file but the model needs")) {
+        error("--init-from: cannot read %s", err); /* an I/O error */
+        rc = 1;
+      }
+      why[i] = malloc(strlen(msg) + 1);
+      if (why[i])
+        strcpy(why[i], msg);
+    }
+  }
+  if (!rc && nloaded == 0) {
+    error("--init-from %s: no tensor of the file matches model %s by name "
+          "and shape (the model has %d tensors, such as %s)",
+          path, d->name, d->ntensors,
+          d->ntensors ? d->tensors[0].name : "none");
+    rc = 1;
+  }
+  if (!rc) {
+    unsigned char *params = d->params(t->model), *bufs = d->buffers(t->model);
+    size_t rs = real_size(d->dtype);
+    for (int i = 0; i < d->ntensors; i++) {
+      const nnc_tensor_info *ti = &d->tensors[i];
+      size_t bytes = (size_t)ti->numel * (ti->dtype == NNC_F64 ? 8 : 4);
+      if (!got[i])
+        continue;
+      if (ti->role == NNC_PARAM)
+        memcpy(params + (size_t)ti->offset * rs, got[i], bytes);
+      else
+        memcpy(bufs + ti->offset, got[i], bytes);
+    }
+    say(t,
+        "initialised from %s: %d of %d tensors loaded (%d of %d "
+        "parameters)%s\n",
+        path, nloaded, d->ntensors, nloaded_params, nparams,
+        nloaded < d->ntensors ? "; the others keep their initialisation:" : "");
+    for (int i = 0; i < d->ntensors; i++)
+      if (!got[i]) {
+        char sh[128];
+        shape_str(sh, sizeof sh, d->tensors[i].rank, d->tensors[i].shape);
+        say(t, "  skipped %s %s: %s\n", d->tensors[i].name, sh,
+            why[i] ? why[i] : "?");
+      }
+  }
+  for (int i = 0; i < d->ntensors; i++) {
+    free(got[i]);
+    free(why[i]);
+  }
+  free(got);
+  free(why);
+  return rc;
+}
+
 static int setup_model(Trainer *t) {
   char err[512];
   t->model = t->d->create();
@@ -1027,19 +1373,46 @@ static void print_banner(Trainer *t) {
       (long long)t->d->nparams, dtype_str(t->d->dtype), nnc_gemm_backend());
   entry_str(buf, sizeof buf, t->d, t->p.tr);
   say(t, "  training with   %s\n", buf);
-  entry_str(buf, sizeof buf, t->d, t->p.ev);
-  say(t, "  evaluating with %s\n", buf);
+  if (t->p.ev) {
+    entry_str(buf, sizeof buf, t->d, t->p.ev);
+    say(t, "  evaluating with %s\n", buf);
+  }
+  if (t->p.rec) {
+    entry_str(buf, sizeof buf, t->d, t->p.rec);
+    say(t, "  reconstructing with %s\n", buf);
+  }
+  if (t->p.dec) {
+    entry_str(buf, sizeof buf, t->d, t->p.dec);
+    say(t, "  sampling with %s\n", buf);
+  }
   if (s)
     say(t, "  optimizer: %s, lr %g%s\n", opt_name(s->kind), s->lr,
         t->o.has_lr ? " (--lr)" : "");
   say(t,
       "data: %s (%s): %lld training, %lld validation, %lld test examples; "
-      "%lld features, %lld classes\n",
+      "%lld features, ",
       t->o.data, dt->kind, (long long)dt->ntr, (long long)dt->nva,
-      (long long)dt->nte, (long long)dt->train.dim, (long long)t->p.k);
-  say(t, "  normalised per feature with the training split's statistics "
-         "(average mean %.4f, average std %.4f)\n",
-      dt->mean, dt->std);
+      (long long)dt->nte, (long long)dt->train.dim);
+  if (t->p.labels)
+    say(t, "%lld classes\n", (long long)t->p.k);
+  else
+    say(t, "no labels (the entry trains on x alone)\n");
+  if (dt->shift)
+    say(t, "  normalised per feature with the training split's statistics "
+           "(average mean %.4f, average std %.4f)\n",
+        dt->mean, dt->std);
+  else
+    say(t, "  values in [0, 1]%s, not standardised\n",
+        dt->unit_div > 1 ? " (divided by 255)" : "");
+  if (t->o.aug.flip || t->o.aug.shift) {
+    char sh[64] = "";
+    if (t->o.aug.shift)
+      snprintf(sh, sizeof sh, "%sshifts of up to %d pixels",
+               t->o.aug.flip ? ", " : "", t->o.aug.shift);
+    say(t, "  training images (%lldx%lldx%lld) augmented: %s%s\n",
+        (long long)t->p.ch, (long long)t->p.h, (long long)t->p.w,
+        t->o.aug.flip ? "random horizontal flips" : "", sh);
+  }
   say(t, "  batch %lld, %lld epoch%s, seed %llu%s\n", (long long)t->o.batch,
       (long long)t->o.epochs, t->o.epochs == 1 ? "" : "s",
       (unsigned long long)t->o.seed,
@@ -1091,11 +1464,21 @@ static int train_loop(Trainer *t) {
         t->first_epoch - 1, (long long)t->o.epochs);
   for (int ep = t->first_epoch; ep <= t->o.epochs; ep++) {
     double t0 = nnc_now(), tl, ta, vl = NAN, va = NAN;
-    if (train_epoch(t, ep, &tl, &ta))
+    double tm[MAX_SCALARS], vm[MAX_SCALARS];
+    char ts[256], vs[256] = "";
+    if (train_epoch(t, ep, tm, &ta))
       return 1;
-    if (dt->nva &&
+    tl = tm[0];
+    scalars_str(ts, sizeof ts, t, tm);
+    if (dt->nva && t->p.labels &&
         evaluate(t, &dt->train, dt->va, dt->nva, &vl, &va, NULL) != 0)
       return 1;
+    if (dt->nva && !t->p.labels) {
+      if (entry_losses(t, &dt->train, dt->va, dt->nva, vm) != 0)
+        return 1;
+      vl = vm[0];
+      scalars_str(vs, sizeof vs, t, vm);
+    }
     int i = t->h.n++;
     t->h.tloss[i] = tl;
     t->h.tacc[i] = ta;
@@ -1104,10 +1487,14 @@ static int train_loop(Trainer *t) {
     int stop = after_epoch(t, ep, dt->nva ? vl : tl, &bad, &saved);
     if (stop < 0)
       return 1;
-    say(t, "epoch %d/%lld  train loss %.4f  train acc %.4f  ", ep,
-        (long long)t->o.epochs, tl, ta);
+    say(t, "epoch %d/%lld  train loss %.4f%s  ", ep, (long long)t->o.epochs,
+        tl, ts);
+    if (t->p.labels)
+      say(t, "train acc %.4f  ", ta);
     if (dt->nva)
-      say(t, "val loss %.4f  val acc %.4f  ", vl, va);
+      say(t, "val loss %.4f%s  ", vl, vs);
+    if (dt->nva && t->p.labels)
+      say(t, "val acc %.4f  ", va);
     say(t, "time %.1fs%s\n", nnc_now() - t0, saved ? "  checkpoint saved" : "");
     if (stop) {
       say(t,
@@ -1163,6 +1550,184 @@ static void print_classes(Trainer *t, const nnc_confusion *cm,
       sf / cm->k);
 }
 
+/* ------------------------------------------------------------- images */
+
+#define GRID_GAP 2   /* pixels between tiles */
+#define GRID_SCALE 2 /* each image pixel drawn as SCALE x SCALE */
+
+/* Feature j of an example as a displayed intensity in [0, 1]: the model's
+ * scale undone when the data were standardised. */
+static double shown(const Trainer *t, double v, int64_t j) {
+  if (t->data.shift)
+    v = v / t->data.scale[j] + t->data.shift[j];
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/* Writes OUT/name: n tiles (examples of the model's input size, in the
+ * model's dtype, one after the other) in rows of `cols`, channels
+ * averaged. */
+static int write_grid(Trainer *t, const char *name, const void *tiles,
+                      nnc_dtype dtype, int n, int cols) {
+  char err[512];
+  int64_t h = t->p.h, w = t->p.w, ch = t->p.ch, f = t->p.features;
+  int rows = (n + cols - 1) / cols;
+  int64_t W = cols * (w * GRID_SCALE + GRID_GAP) + GRID_GAP;
+  int64_t H = rows * (h * GRID_SCALE + GRID_GAP) + GRID_GAP;
+  unsigned char *pix = malloc((size_t)(W * H));
+  char *path = join(t->o.out, name);
+  int rc = 1;
+  if (pix && path) {
+    memset(pix, 64, (size_t)(W * H));
+    for (int k = 0; k < n; k++) {
+      int64_t x0 = GRID_GAP + (k % cols) * (w * GRID_SCALE + GRID_GAP);
+      int64_t y0 = GRID_GAP + (k / cols) * (h * GRID_SCALE + GRID_GAP);
+      for (int64_t i = 0; i < h; i++)
+        for (int64_t j = 0; j < w; j++) {
+          double v = 0;
+          for (int64_t c = 0; c < ch; c++) {
+            int64_t at = c * h * w + i * w + j;
+            v += shown(t, real_at(tiles, dtype, k * f + at), at);
+          }
+          unsigned char g = (unsigned char)(v / (double)ch * 255.0 + 0.5);
+          for (int a = 0; a < GRID_SCALE; a++)
+            memset(pix + (y0 + i * GRID_SCALE + a) * W + x0 + j * GRID_SCALE,
+                   g, GRID_SCALE);
+        }
+    }
+    if (nnc_png_write_gray(path, pix, W, H, err, sizeof err) != 0)
+      error("cannot write an image: %s", err);
+    else {
+      say(t, "wrote %s (%dx%d tiles)\n", path, cols, rows);
+      rc = 0;
+    }
+  } else {
+    error("out of memory");
+  }
+  free(pix);
+  free(path);
+  return rc;
+}
+
+/* The reconstruction MSE of the test set through p.rec (eval mode), and
+ * recon_grid.png: the first test inputs in rows of 8, each row followed
+ * by their reconstructions. */
+static int reconstruction_report(Trainer *t) {
+  enum { NSHOW = 16, COLS = 8 };
+  const Data *dt = &t->data;
+  int64_t f = t->p.features, nshow = dt->nte < NSHOW ? dt->nte : NSHOW;
+  size_t rs = real_size(t->p.xdtype);
+  nnc_dtype od = t->p.rec->out[0].dtype;
+  unsigned char *grid = malloc((size_t)(2 * NSHOW * f) * 8);
+  double sum = 0;
+  if (!grid) {
+    error("out of memory");
+    return 1;
+  }
+  for (int64_t i = 0; i < dt->nte; i += t->maxb) {
+    int64_t bs = dt->nte - i < t->maxb ? dt->nte - i : t->maxb;
+    gather(t, dt->teset, dt->te + i, bs, NULL);
+    t->dims[t->p.bsym] = bs;
+    const void *in[1] = {t->x};
+    if (check_call(t, t->p.rec,
+                   t->p.rec->call(t->model, t->dims, in, t->rout, NULL))) {
+      free(grid);
+      return 1;
+    }
+    for (int64_t k = 0; k < bs * f; k++) {
+      double e = real_at(t->rout[0], od, k) - real_at(t->x, t->p.xdtype, k);
+      sum += e * e;
+    }
+    /* the grid, in the input's dtype: row r holds inputs (even r) or
+     * reconstructions (odd r) of tiles (r / 2) * COLS ... */
+    for (int64_t k = 0; i == 0 && k < nshow; k++) {
+      int64_t slot_in = (k / COLS) * 2 * COLS + k % COLS;
+      unsigned char *di = grid + (size_t)(slot_in * f) * rs;
+      unsigned char *dr = grid + (size_t)((slot_in + COLS) * f) * rs;
+      memcpy(di, (unsigned char *)t->x + (size_t)(k * f) * rs, (size_t)f * rs);
+      for (int64_t j = 0; j < f; j++) {
+        double v = real_at(t->rout[0], od, k * f + j);
+        if (t->p.xdtype == NNC_F64)
+          ((double *)(void *)dr)[j] = v;
+        else
+          ((float *)(void *)dr)[j] = (float)v;
+      }
+    }
+  }
+  double mse = sum / (double)(dt->nte * f);
+  printf("test reconstruction MSE: %.6f\n", mse);
+  if (t->report)
+    fprintf(t->report, "test reconstruction MSE: %.6f\n", mse);
+  int rc = 0;
+  if (t->p.h > 0) {
+    /* unused slots of a partial last row pair stay at zero */
+    int64_t used = ((nshow + COLS - 1) / COLS) * 2 * COLS;
+    for (int64_t k = nshow; k < NSHOW; k++) {
+      int64_t slot = (k / COLS) * 2 * COLS + k % COLS;
+      if (slot + COLS < used) {
+        memset(grid + (size_t)(slot * f) * rs, 0, (size_t)f * rs);
+        memset(grid + (size_t)((slot + COLS) * f) * rs, 0, (size_t)f * rs);
+      }
+    }
+    rc = write_grid(t, "recon_grid.png", grid, t->p.xdtype, (int)used, COLS);
+  }
+  free(grid);
+  return rc;
+}
+
+/* samples.png: 64 images decoded by p.dec from codes z ~ N(0, 1), drawn
+ * with the seed. */
+static int samples_report(Trainer *t) {
+  enum { NS = 64 };
+  int64_t L = t->p.latent;
+  size_t rs = real_size(t->p.xdtype);
+  void *z = malloc((size_t)(NS * L) * rs);
+  void **out = alloc_outputs(t->p.dec, t->p.bsym, NS);
+  int rc = 1;
+  if (!z || !outputs_ok(out, t->p.dec->nout)) {
+    error("out of memory");
+  } else {
+    nnc_rng r;
+    nnc_rng_seed(&r, t->o.seed ^ 0x2545F4914F6CDD1Dull);
+    for (int64_t i = 0; i < NS * L; i++) {
+      double v = nnc_rng_normal(&r);
+      if (t->p.xdtype == NNC_F64)
+        ((double *)z)[i] = v;
+      else
+        ((float *)z)[i] = (float)v;
+    }
+    const void *in[1] = {z};
+    t->dims[t->p.bsym] = NS;
+    if (!check_call(t, t->p.dec,
+                    t->p.dec->call(t->model, t->dims, in, out, NULL)))
+      rc = write_grid(t, "samples.png", out[0], t->p.dec->out[0].dtype, NS, 8);
+  }
+  free(z);
+  free_outputs(out, t->p.dec ? t->p.dec->nout : 0);
+  return rc;
+}
+
+/* A model trained without labels: the entry's losses on the test set,
+ * the reconstruction error and grids where the model has the entries. */
+static int unlabelled_report(Trainer *t) {
+  const Data *dt = &t->data;
+  double m[MAX_SCALARS];
+  char extra[256];
+  if (entry_losses(t, dt->teset, dt->te, dt->nte, m) != 0)
+    return 1;
+  scalars_str(extra, sizeof extra, t, m);
+  printf("test loss: %.4f%s\n", m[0], extra);
+  if (t->report)
+    fprintf(t->report, "test loss: %.4f%s\n", m[0], extra);
+  if (t->p.rec && reconstruction_report(t))
+    return 1;
+  if (t->p.h > 0 && t->p.dec && samples_report(t))
+    return 1;
+  if (t->p.h == 0 && (t->p.rec || t->p.dec))
+    say(t, "no image size known (a flat input and CSV data): no image "
+           "grids\n");
+  return 0;
+}
+
 /* Test-set evaluation (with the best checkpoint when there is one). */
 static int final_report(Trainer *t) {
   char err[512];
@@ -1175,6 +1740,8 @@ static int final_report(Trainer *t) {
     say(t, "testing the weights of epoch %d (lowest %s loss) from %s\n",
         t->ckpt_epoch, dt->nva ? "validation" : "training", t->o.checkpoint);
   }
+  if (!t->p.labels)
+    return unlabelled_report(t);
   nnc_confusion cm;
   if (nnc_confusion_init(&cm, (int32_t)t->p.k) != 0) {
     error("out of memory");
@@ -1210,8 +1777,11 @@ static int write_outputs(Trainer *t) {
                        {"validation loss", t->h.vloss, t->h.n},
                        {"validation accuracy", t->h.vacc, t->h.n}};
     snprintf(title, sizeof title, "%s: learning curves", t->d->name);
-    if (!svg || nnc_svg_plot(svg, title, "loss / accuracy", s,
-                             t->data.nva ? 4 : 2, err, sizeof err) != 0) {
+    if (!t->p.labels) /* losses only */
+      s[1] = s[2];
+    int ns = t->p.labels ? (t->data.nva ? 4 : 2) : (t->data.nva ? 2 : 1);
+    if (!svg || nnc_svg_plot(svg, title, t->p.labels ? "loss / accuracy" : "loss",
+                             s, ns, err, sizeof err) != 0) {
       error("cannot write the learning curves: %s", svg ? err : "no memory");
       rc = 1;
     } else {
@@ -1228,6 +1798,19 @@ static int write_outputs(Trainer *t) {
     rc = 1;
   }
   return rc;
+}
+
+/* Standardised inputs for classifiers, [0, 1] for models trained without
+ * labels (their outputs are compared with the inputs), unless --normalise
+ * says otherwise. */
+static int prepare_inputs(Trainer *t) {
+  Scaling s = t->o.scaling;
+  if (s == SCALE_AUTO)
+    s = t->p.labels ? SCALE_STANDARD : SCALE_UNIT;
+  if (s == SCALE_STANDARD)
+    return normalise(&t->data);
+  unit_scale(&t->data);
+  return 0;
 }
 
 static void teardown(Trainer *t) {
@@ -1247,6 +1830,10 @@ static void teardown(Trainer *t) {
   free(t->order);
   free_outputs(t->tout, t->p.tr ? t->p.tr->nout : 0);
   free_outputs(t->eout, t->p.ev ? t->p.ev->nout : 0);
+  free_outputs(t->rout, t->p.rec ? t->p.rec->nout : 0);
+  free(t->ex);
+  free(t->tmp);
+  free(t->saved_buffers);
   free(t->h.tloss);
   free(t->h.tacc);
   free(t->h.vloss);
@@ -1265,13 +1852,14 @@ int nnc_train_main(const nnc_model_desc *d, int argc, char **argv) {
             "training loss");
   if (t.o.threads > 0)
     nnc_set_num_threads(t.o.threads);
-  rc = load_data(&t.data, &t.o) || find_plan(d, t.data.train.dim, &t.p) ||
-       check_labels(&t.data, t.p.k) || alloc_buffers(&t) || setup_model(&t) ||
-       open_report(&t);
+  rc = load_data(&t.data, &t.o) || find_plan(d, &t.data, &t.o, &t.p) ||
+       (t.p.labels && check_labels(&t.data, t.p.k)) || prepare_inputs(&t) ||
+       alloc_buffers(&t) || setup_model(&t) || open_report(&t);
   if (!rc) {
     print_banner(&t);
+    rc = t.o.init_from && init_from(&t);
     fflush(stdout);
-    rc = train_loop(&t) || final_report(&t) || write_outputs(&t);
+    rc = rc || train_loop(&t) || final_report(&t) || write_outputs(&t);
   }
   teardown(&t);
   return rc;
