@@ -144,20 +144,22 @@ static Node *keep_shape(Builder *b, Node *g, Node *x, const Attr *axes) {
 
 /* Elements a reduction averages over, as a scalar tensor. */
 static Node *count(Builder *b, Node *x, const Attr *axes) {
-  Dim n = dim_const(&b->c->arena, 1);
+  Dim n = dim_const(&b->c->arena, 1), d[64];
   int all = !axes || !axes->n;
   for (int i = 0; i < x->type.rank; i++) {
     int hit = all;
     for (int k = 0; !all && k < axes->n; k++)
       hit |= axes->ints[k] == i;
+    d[i] = hit ? x->type.dim[i] : dim_const(&b->c->arena, 1);
     if (hit)
       dim_mul(&b->c->arena, n, x->type.dim[i], &n);
   }
   if (dim_is_const(n))
     return scalar(b, (double)dim_value(n), x->type.dtype);
-  /* a symbolic count: the sum of ones over the reduced axes */
+  /* a symbolic count: the sum of ones over the reduced axes only (the
+   * other axes have size 1 here) */
   Attr at[3] = {attr_float("value", 1), attr_dtype("dtype", x->type.dtype),
-                attr_dims(&b->c->arena, "shape", x->type.rank, x->type.dim)};
+                attr_dims(&b->c->arena, "shape", x->type.rank, d)};
   Node *ones = mk(b, OP_FULL, 0, NULL, 3, at);
   return reduce(b, OP_SUM, ones, 0, NULL, 0);
 }
