@@ -459,7 +459,19 @@ static void rule_conv(Rule *r) {
     Node *w = r->n->in[1];
     if (needs_operand(r, 0)) {
       Node *in[2] = {g, w};
-      r->d[0] = mk(b, OP_CONV2D, 2, in, k, at);
+      Node *d = mk(b, OP_CONV2D, 2, in, k, at);
+      /* output_padding >= stride (allowed below the dilation): the
+       * convolution of g reaches output_padding / stride rows or columns
+       * past x, which no input element produced; crop them */
+      for (int i = 2; i < 4; i++)
+        if (!dim_eq(d->type.dim[i], x->type.dim[i])) {
+          Dim zero = dim_const(ar, 0);
+          Attr sa[4] = {attr_int("axis", i), attr_dims(ar, "start", 1, &zero),
+                        attr_dims(ar, "stop", 1, &x->type.dim[i]),
+                        attr_int("step", 1)};
+          d = mk(b, OP_SLICE, 1, &d, 4, sa);
+        }
+      r->d[0] = d;
     }
     if (needs_operand(r, 1)) {
       at[k] = attr_dims(ar, "shape", 4, w->type.dim);
