@@ -28,7 +28,7 @@ def read(path):
 def write(path, tensors):
     header, blobs, off = {}, [], 0
     for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")  # ascontiguousarray makes 0-d 1-d
         raw = arr.tobytes()
         header[name] = {"dtype": _NAME[arr.dtype.str], "shape": list(arr.shape),
                         "data_offsets": [off, off + len(raw)]}
