@@ -1,6 +1,7 @@
 /* gradcheck.c — compares every parameter gradient of a generated model's
  * first train entry with central finite differences of its loss (the
- * entry's first result). Built per model in f64 with
+ * entry's first result), every evaluation from the same random numbers.
+ * Built per model in f64 with
  * -DMODEL_DESC=g_desc -include g.h; prints the worst relative error and
  * exits 1 above the tolerance.   gradcheck [TOLERANCE] */
 #include <math.h>
@@ -14,7 +15,21 @@
 
 static const nnc_model_desc *D = &MODEL_DESC;
 
+/* The loss at the current parameters, from the same in-graph random
+ * numbers every time (dropout masks, noise): the model is re-initialised
+ * from the same seed, which reseeds its generator, and its parameters put
+ * back. */
 static double loss_at(void *m, const nnc_entry_desc *en) {
+  static double *keep;
+  double *p = D->params(m);
+  size_t bytes = sizeof(double) * (size_t)(D->nparams + 1);
+  if (!keep && !(keep = malloc(bytes))) {
+    fprintf(stderr, "gradcheck: out of memory\n");
+    exit(2);
+  }
+  memcpy(keep, p, bytes);
+  D->init(m, 3);
+  memcpy(p, keep, bytes);
   double loss = 0;
   void *out[1] = {&loss};
   int64_t dims[8] = {1, 1, 1, 1, 1, 1, 1, 1};

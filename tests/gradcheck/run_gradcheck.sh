@@ -20,6 +20,10 @@ while IFS='|' read -r name params expr; do
     echo '  }'
     echo '  return hs'
     echo '}'
+    echo 'fn bn_train(x, axes, w, b) {'
+    echo '  mu, v, v_unbiased = batch_moments(x, axes)'
+    echo '  return batch_norm(x, mu, v, w, b)'
+    echo '}'
     echo 'model G {'
     echo "$params" | tr ';' '\n' | sed -n 's/^ *\([a-z_0-9]*\): *\(.*[^ ]\) *$/  param \1: \2 = normal(0, 1)/p'
     echo '  train step() {'
@@ -36,7 +40,7 @@ while IFS='|' read -r name params expr; do
       -o "$tmp/g" >>"$tmp/log" 2>&1; then
     echo "FAIL: $name: does not build"
     sed 's/^/  | /' "$tmp/log" | head -n 20
-    sed 's/^/  > /' "$tmp/g.nn" | sed -n '9,20p'
+    sed 's/^/  > /' "$tmp/g.nn" | sed -n '13,24p'
     fail=$((fail + 1))
     continue
   fi
