@@ -1068,8 +1068,9 @@ static void add_scalars(const Trainer *t, double *sums, int64_t bs) {
 static int entry_losses(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
                         int64_t n, double *means) {
   double sums[MAX_SCALARS] = {0};
-  unsigned char *bufs = t->d->buffers(t->model);
-  if (t->buffer_bytes)
+  unsigned char *bufs =
+      t->buffer_bytes && t->d->buffers ? t->d->buffers(t->model) : NULL;
+  if (bufs)
     memcpy(t->saved_buffers, bufs, t->buffer_bytes);
   int rc = 0;
   for (int64_t i = 0; i < n && !rc; i += t->maxb) {
@@ -1083,7 +1084,7 @@ static int entry_losses(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
     if (!rc)
       add_scalars(t, sums, bs);
   }
-  if (t->buffer_bytes)
+  if (bufs)
     memcpy(bufs, t->saved_buffers, t->buffer_bytes);
   for (int i = 0; i < t->nscalars; i++)
     means[i] = n ? sums[i] / (double)n : NAN;
@@ -1230,16 +1231,6 @@ static const char *opt_name(nnc_opt_kind k) {
   return k == NNC_SGD ? "sgd" : k == NNC_ADAM ? "adam" : "adamw";
 }
 
-/* "[10,64]" */
-static void shape_str(char *buf, size_t n, int rank, const int64_t *shape) {
-  size_t at = (size_t)snprintf(buf, n, "[");
-  for (int i = 0; i < rank && at < n; i++)
-    at += (size_t)snprintf(buf + at, n - at, "%s%lld", i ? "," : "",
-                           (long long)shape[i]);
-  if (at < n)
-    snprintf(buf + at, n - at, "]");
-}
-
 /* --init-from: every tensor of the model found in the file with its name,
  * shape and a compatible dtype is loaded; the others keep their
  * initialisation. All or nothing: tensors are read into scratch first, and
@@ -1283,9 +1274,12 @@ static int init_from(Trainer *t) {
     } else {
       free(st.data);
       const char *msg = strlen(err) > plen ? err + plen : err;
+      const char *q = strstr(msg, "' has ");
+      if (!strncmp(msg, "tensor '", 8) && q)
+        msg = q + 2; /* "has shape [..] in the file but the model needs .." */
       if (strstr(msg, "no tensor '") == msg)
         msg = "not in the file";
-      else if (!strstr(msg, "in the file but the model needs")) {
+      else if (!strstr(msg, "in the file but the model needs") || !q) {
         error("--init-from: cannot read %s", err); /* an I/O error */
         rc = 1;
       }
@@ -1302,16 +1296,21 @@ static int init_from(Trainer *t) {
     rc = 1;
   }
   if (!rc) {
-    unsigned char *params = d->params(t->model), *bufs = d->buffers(t->model);
+    unsigned char *params =
+        d->params ? d->params(t->model)
+        : d->params_f32 ? (unsigned char *)(void *)d->params_f32(t->model)
+                        : NULL;
+    unsigned char *bufs =
+        t->buffer_bytes && d->buffers ? d->buffers(t->model) : NULL;
     size_t rs = real_size(d->dtype);
     for (int i = 0; i < d->ntensors; i++) {
       const nnc_tensor_info *ti = &d->tensors[i];
       size_t bytes = (size_t)ti->numel * (ti->dtype == NNC_F64 ? 8 : 4);
       if (!got[i])
         continue;
-      if (ti->role == NNC_PARAM)
+      if (ti->role == NNC_PARAM && params)
         memcpy(params + (size_t)ti->offset * rs, got[i], bytes);
-      else
+      else if (bufs)
         memcpy(bufs + ti->offset, got[i], bytes);
     }
     say(t,
@@ -1320,12 +1319,8 @@ static int init_from(Trainer *t) {
         path, nloaded, d->ntensors, nloaded_params, nparams,
         nloaded < d->ntensors ? "; the others keep their initialisation:" : "");
     for (int i = 0; i < d->ntensors; i++)
-      if (!got[i]) {
-        char sh[128];
-        shape_str(sh, sizeof sh, d->tensors[i].rank, d->tensors[i].shape);
-        say(t, "  skipped %s %s: %s\n", d->tensors[i].name, sh,
-            why[i] ? why[i] : "?");
-      }
+      if (!got[i])
+        say(t, "  skipped %s: %s\n", d->tensors[i].name, why[i] ? why[i] : "?");
   }
   for (int i = 0; i < d->ntensors; i++) {
     free(got[i]);

@@ -8,7 +8,7 @@
  *
  * Built as the trainer program itself (main calls nnc_train_main).
  * Variants: -DNCHW presents x as f32[B, 1, SIDE, SIDE]; -DNO_LABELS makes
- * step take x alone (an autoencoder-like model the trainer must refuse). */
+ * step take x alone (a model the trainer trains without labels). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
