@@ -52,8 +52,9 @@ extern "C" {
     "start from the weights in PATH, continuing its epoch count when "         \
     "PATH.state exists; the optimizer state starts afresh")                    \
   X("--entry", "NAME",                                                         \
-    "the train entry to run (default: the first that fits: (x, y) for a "     \
-    "classifier, x alone for a model trained without labels)")                \
+    "the train entry to run (default: `step` when it fits, else the first "   \
+    "taking (x, y: i32[B]) (a classifier), else the first taking x alone (a " \
+    "model trained without labels))")                                          \
   X("--init-from", "PATH",                                                     \
     "start from the tensors of a safetensors file whose names and shapes "     \
     "match the model's (the others keep their initialisation; a report "      \

@@ -780,9 +780,16 @@ static int find_plan(const nnc_model_desc *d, const Data *dt,
     }
     p->tr = e;
   }
-  for (int i = 0; i < d->nentries && !p->tr; i++)
-    if (fits_train(d, &d->entries[i]))
-      p->tr = &d->entries[i];
+  /* by default `step`, else the first classifier entry, else the first
+   * taking x alone (not, say, cnn_bn's fit_normalization before its step) */
+  for (int pass = 0; pass < 3 && !p->tr; pass++)
+    for (int i = 0; i < d->nentries && !p->tr; i++) {
+      const nnc_entry_desc *e = &d->entries[i];
+      int fit = fits_train(d, e);
+      if (pass == 0 ? fit && !strcmp(e->name, "step")
+                    : fit == (pass == 1 ? 2 : 1))
+        p->tr = e;
+    }
   if (!p->tr) {
     explain_misfit(d, "no train entry point takes (x, y: i32[B]) or x "
                       "alone and returns a scalar loss first");
