@@ -22,7 +22,8 @@ are exercised. Tolerance: relative error (max abs difference over the
 largest reference value) 1e-4 for f32 builds, 1e-9 for f64 builds; the
 reference is always PyTorch in float64.
 
-  compare.py NAME WORKDIR      (env: NNC, CC, CFLAGS, RUNTIME_INC, NNCRT, SRCDIR)
+  compare.py NAME WORKDIR      (env: NNC, CC, CFLAGS, RUNTIME_INC, NNCRT, SRCDIR;
+                               CONF_DTYPES="f32 f64" overrides the spec's dtypes)
 Prints one PASS/FAIL line per comparison, then `worst NAME DTYPE: E (what)`,
 and exits 1 on any failure."""
 import inspect
