@@ -38,6 +38,9 @@ extern "C" {
     "mini-batch size; the last partial batch is used "                         \
     "(default 64)")                                                            \
   X("--lr", "X", "learning rate (default: the one in the .nn file)")           \
+  X("--lr-schedule", "S",                                                      \
+    "constant (the default) or cosine: the learning rate falls from --lr "     \
+    "to 0 along half a cosine over all the steps of --epochs")                 \
   X("--seed", "S",                                                             \
     "seed of the initialisation, the split and the shuffles (default 42)")     \
   X("--val-fraction", "F",                                                     \

@@ -19,6 +19,7 @@
 #include "nnc_train.h"
 
 #define EVAL_BATCH 512 /* examples per inference call in evaluation */
+#define TRAIN_ACC_EXAMPLES 10000 /* training examples scored per epoch */
 
 /* ------------------------------------------------------------ messages */
 
@@ -55,6 +56,7 @@ typedef struct TrainOpts {
   Scaling scaling;
   double test_fraction, val_fraction, lr;
   int has_lr, quiet, threads;
+  int cosine; /* --lr-schedule cosine */
   int64_t limit, epochs, batch, patience;
   uint64_t seed;
 } TrainOpts;
@@ -160,7 +162,13 @@ static int set_opt(TrainOpts *o, const char *opt, const char *v) {
     rc = parse_real(opt, v, 0, 1, 1, &o->test_fraction);
   else if (!strcmp(opt, "--val-fraction"))
     rc = parse_real(opt, v, 0, 1, 1, &o->val_fraction);
-  else if (!strcmp(opt, "--lr")) {
+  else if (!strcmp(opt, "--lr-schedule")) {
+    if (strcmp(v, "constant") && strcmp(v, "cosine")) {
+      error("--lr-schedule needs constant or cosine, not '%s'", v);
+      rc = 2;
+    }
+    o->cosine = !strcmp(v, "cosine");
+  } else if (!strcmp(opt, "--lr")) {
     rc = parse_real(opt, v, 0, 1e6, 0, &o->lr);
     o->has_lr = 1;
   } else if (!strcmp(opt, "--limit"))
@@ -872,8 +880,22 @@ typedef struct Trainer {
   int best_epoch;  /* of the lowest monitored loss so far (0: none) */
   int ckpt_epoch;  /* of the weights in --checkpoint (0: none yet) */
   double best;
+  nnc_opt_settings *sched; /* whose lr --lr-schedule sets (NULL: constant) */
+  double base_lr;
+  int64_t step, steps; /* optimizer steps taken, and in all */
   char label[64];
 } Trainer;
+
+/* The learning rate of optimizer step k (from 0) under --lr-schedule
+ * cosine: base * (1 + cos(pi * k / steps)) / 2, from base to 0 at the end
+ * of the last epoch (PyTorch's CosineAnnealingLR stepped per batch, with
+ * eta_min 0). */
+static double lr_at(const Trainer *t, int64_t k) {
+  const double pi = 3.14159265358979323846;
+  if (k > t->steps)
+    k = t->steps;
+  return t->base_lr * 0.5 * (1 + cos(pi * (double)k / (double)t->steps));
+}
 
 /* Prints to stdout (unless --quiet) and into report.txt. */
 static void say(Trainer *t, const char *fmt, ...) NNC_PRINTF(2, 3);
@@ -1102,8 +1124,8 @@ static int entry_losses(Trainer *t, const nnc_dataset *ds, const int64_t *idx,
  * entry (eval mode, for the training accuracy; with labels only), then one
  * training step. means[] gets the mean scalar results (the loss first). */
 static int train_epoch(Trainer *t, int ep, double *means, double *acc) {
-  int64_t n = t->data.ntr, seen = 0, correct = 0, b = t->o.batch;
-  double sums[MAX_SCALARS] = {0}, ignored = 0;
+  int64_t n = t->data.ntr, seen = 0, b = t->o.batch;
+  double sums[MAX_SCALARS] = {0};
   nnc_rng r, ar;
   /* Each epoch's order and augmentation depend only on the seed and the
    * epoch number, so a resumed run shuffles as the uninterrupted one
@@ -1123,8 +1145,8 @@ static int train_epoch(Trainer *t, int ep, double *means, double *acc) {
     int64_t bs = n - i < b ? n - i : b;
     gather(t, &t->data.train, t->order + i, bs, augment ? &ar : NULL);
     t->dims[t->p.bsym] = bs;
-    if (t->p.labels && infer_batch(t, bs, &ignored, &correct))
-      return 1;
+    if (t->sched)
+      t->sched->lr = lr_at(t, t->step++);
     const void *in[2] = {t->x, t->y};
     if (check_call(t, t->p.tr,
                    t->p.tr->call(t->model, t->dims, in, t->tout, NULL)))
@@ -1145,11 +1167,20 @@ static int train_epoch(Trainer *t, int ep, double *means, double *acc) {
   }
   for (int i = 0; i < t->nscalars; i++)
     means[i] = sums[i] / (double)seen;
-  *acc = t->p.labels ? (double)correct / (double)seen : NAN;
   if (!t->o.quiet) {
     char s[64];
     snprintf(s, sizeof s, "loss %.4f", means[0]);
     nnc_progress_end(&pb, s);
+  }
+  /* The training accuracy: the weights at the end of the epoch, in eval
+   * mode, on the first TRAIN_ACC_EXAMPLES of the (unshuffled) split; a
+   * forward pass per training batch would cost a third of the epoch. */
+  *acc = NAN;
+  if (t->p.labels) {
+    double ignored;
+    int64_t m = n < TRAIN_ACC_EXAMPLES ? n : TRAIN_ACC_EXAMPLES;
+    if (evaluate(t, &t->data.train, t->data.tr, m, &ignored, acc, NULL))
+      return 1;
   }
   return 0;
 }
@@ -1355,6 +1386,17 @@ static int setup_model(Trainer *t) {
     }
     s->lr = t->o.lr;
   }
+  if (t->o.cosine) {
+    if (!s) {
+      error("--lr-schedule: entry %s of model %s exposes no optimizer settings",
+            t->p.tr->name, t->d->name);
+      return 1;
+    }
+    t->sched = s;
+    t->base_lr = s->lr;
+    int64_t per_epoch = (t->data.ntr + t->o.batch - 1) / t->o.batch;
+    t->steps = per_epoch * t->o.epochs;
+  }
   t->first_epoch = 1;
   t->best = INFINITY;
   if (t->o.resume) {
@@ -1388,8 +1430,9 @@ static void print_banner(Trainer *t) {
     say(t, "  sampling with %s\n", buf);
   }
   if (s)
-    say(t, "  optimizer: %s, lr %g%s\n", opt_name(s->kind), s->lr,
-        t->o.has_lr ? " (--lr)" : "");
+    say(t, "  optimizer: %s, lr %g%s%s\n", opt_name(s->kind), s->lr,
+        t->o.has_lr ? " (--lr)" : "",
+        t->sched ? ", cosine schedule to 0 over the epochs" : "");
   say(t,
       "data: %s (%s): %lld training, %lld validation, %lld test examples; "
       "%lld features, ",
@@ -1464,6 +1507,7 @@ static int train_loop(Trainer *t) {
         "nothing to train: the checkpoint is at epoch %d, --epochs is "
         "%lld\n",
         t->first_epoch - 1, (long long)t->o.epochs);
+  t->step = (t->first_epoch - 1) * ((t->data.ntr + t->o.batch - 1) / t->o.batch);
   for (int ep = t->first_epoch; ep <= t->o.epochs; ep++) {
     double t0 = nnc_now(), tl, ta, vl = NAN, va = NAN;
     double tm[MAX_SCALARS], vm[MAX_SCALARS];
