@@ -1,0 +1,122 @@
+"""torch_twin.py — the PyTorch twins of examples/lenet.nn and
+examples/cnn_bn.nn, timed as bench/harness.c times the generated C: median
+milliseconds of one training step (zero_grad, forward, cross-entropy,
+backward, optimizer step) at batch B over STEPS steps after WARMUP, and the
+median of an eval-mode forward at batch 1 under torch.no_grad().
+
+Usage: torch_twin.py MODEL [B [STEPS [WARMUP]]] with MODEL lenet or cnn_bn.
+Prints lines in the harness's format:
+  torch <model> train B=64 median_ms ... samples_per_s ... steps ...
+  torch <model> infer B=1 median_ms ... samples_per_s ... calls ...
+Run it with one thread's worth of OPENBLAS_NUM_THREADS and the malloc
+settings of bench/run.sh; it calls torch.set_num_threads(1) itself."""
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.pool = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        h = self.pool(F.relu(self.conv1(x)))
+        h = self.pool(F.relu(self.conv2(h)))
+        h = torch.flatten(h, 1)
+        h = F.relu(self.fc1(h))
+        h = F.relu(self.fc2(h))
+        return self.fc3(h)
+
+    def optimizer(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
+
+
+class CNNBatchNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("pixel_mean", torch.zeros(()))
+        self.register_buffer("pixel_std", torch.ones(()))
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.bn3 = nn.BatchNorm1d(128)
+        self.pool = nn.MaxPool2d(2)
+        self.dropout = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = (x - self.pixel_mean) / self.pixel_std
+        h = self.pool(F.relu(self.bn1(self.conv1(x))))
+        h = self.pool(F.relu(self.bn2(self.conv2(h))))
+        h = self.dropout(F.relu(self.bn3(self.fc1(torch.flatten(h, 1)))))
+        return self.fc2(h)
+
+    def optimizer(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3, weight_decay=1e-4)
+
+
+MODELS = {"lenet": LeNet, "cnn_bn": CNNBatchNorm}
+
+
+def median_ms(fn, calls, warmup):
+    times = []
+    for i in range(warmup + calls):
+        t0 = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        if i >= warmup:
+            times.append((t1 - t0) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    name = sys.argv[1]
+    batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
+    steps = int(sys.argv[3]) if len(sys.argv) > 3 else 50
+    warmup = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    torch.set_num_threads(1)
+    torch.manual_seed(1)
+    model = MODELS[name]()
+    label = type(model).__name__  # the .nn model name, as the harness prints
+    opt = model.optimizer()
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    ms = median_ms(step, steps, warmup)
+    print(f"torch {label} train B={batch} median_ms {ms:.3f} "
+          f"samples_per_s {batch * 1e3 / ms:.0f} steps {steps}")
+
+    model.eval()
+    x1 = x[:1].clone()
+
+    def infer():
+        with torch.no_grad():
+            model(x1)
+
+    calls = steps * 4
+    ms = median_ms(infer, calls, warmup)
+    print(f"torch {label} infer B=1 median_ms {ms:.4f} "
+          f"samples_per_s {1e3 / ms:.0f} calls {calls}")
+
+
+if __name__ == "__main__":
+    main()
