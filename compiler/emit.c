@@ -117,11 +117,11 @@ static int is_c_keyword(const char *s) {
       /* the generated code's own locals */
       "m", "ws", "off", "w", "need", "i", "j", "k", "o", "v", "acc", "mx",
       "sum", "best", "base", "rc", "t", "s", "n", "state", "g",
-      "sq", "norm", "p", "r", "e", NULL};
+      "sq", "norm", "p", "r", "e", "xr", "cn", "c0", NULL};
   for (int i = 0; kw[i]; i++)
     if (!strcmp(kw[i], s))
       return 1;
-  if (s[0] == 'i' && isdigit((unsigned char)s[1]) && !s[2])
+  if (strchr("iav", s[0]) && isdigit((unsigned char)s[1]) && !s[2])
     return 1;
   if ((!strncmp(s, "step", 4) && isdigit((unsigned char)s[4])) ||
       (!strncmp(s, "pos", 3) && isdigit((unsigned char)s[3])))
@@ -337,15 +337,6 @@ static const char *bindex(Emitter *e, Type t, int rank) {
   return s;
 }
 
-static int same_shape(Type a, Type b) {
-  if (a.rank != b.rank)
-    return 0;
-  for (int i = 0; i < a.rank; i++)
-    if (!dim_eq(a.dim[i], b.dim[i]))
-      return 0;
-  return 1;
-}
-
 /* The expression of an elementwise op on its operands' elements. */
 static const char *ew_expr(Emitter *e, Node *n, const char **a) {
   Arena *ar = &e->c->arena;
@@ -419,30 +410,173 @@ static const char *ew_expr(Emitter *e, Node *n, const char **a) {
   }
 }
 
-static void emit_elementwise(Emitter *e, Node *n) {
-  const char *a[3];
-  int flat = 1;
-  for (int i = 0; i < n->nin; i++)
-    if (n->in[i]->type.rank != 0 && !same_shape(n->in[i]->type, n->type))
-      flat = 0;
-  if (flat) {
-    for (int i = 0; i < n->nin; i++)
-      a[i] = elem(e, n->in[i], "i");
-    out(e, "for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
-    out(e, "  %s[i] = %s;\n", ptr(e, n), ew_expr(e, n, a));
+/* Loop groups of an elementwise op: output axes merged where every
+ * operand steps alike (each present, or each broadcast, on all of them),
+ * so that the innermost loop runs over one long contiguous row. Axes of
+ * size 1 index nothing and are dropped. */
+enum { MAX_LOOPS = 8 }; /* loop counters i0..i7 (iv) */
+typedef struct EwGroups {
+  int n;
+  Dim len[MAX_LOOPS];
+  const char *ostride[MAX_LOOPS];   /* output stride of each group */
+  const char *stride[3][MAX_LOOPS]; /* operand stride, NULL: broadcast */
+} EwGroups;
+
+/* Whether output axis j of rank `rank` reads operand type t (right-aligned;
+ * an operand axis of size 1 broadcasts). */
+static int ew_present(Type t, int rank, int j) {
+  int k = j - (rank - t.rank);
+  return k >= 0 && !(dim_is_const(t.dim[k]) && dim_value(t.dim[k]) == 1);
+}
+
+static void ew_groups(Emitter *e, Node *n, EwGroups *g) {
+  Arena *ar = &e->c->arena;
+  Type t = n->type;
+  int last = -1; /* output axis ending the group being built */
+  g->n = 0;
+  for (int j = 0; j < t.rank; j++) {
+    if (dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1)
+      continue;
+    int same = last >= 0;
+    for (int i = 0; i < n->nin && same; i++)
+      same = ew_present(n->in[i]->type, t.rank, j) ==
+             ew_present(n->in[i]->type, t.rank, last);
+    if (same)
+      dim_mul(ar, g->len[g->n - 1], t.dim[j], &g->len[g->n - 1]);
+    else
+      g->len[g->n++] = t.dim[j];
+    last = j;
+    /* strides are those of the group's last axis */
+    g->ostride[g->n - 1] = prodc(e, &t, j + 1, t.rank);
+    for (int i = 0; i < n->nin; i++) {
+      Type it = n->in[i]->type;
+      int k = j - (t.rank - it.rank);
+      g->stride[i][g->n - 1] =
+          ew_present(it, t.rank, j) ? prodc(e, &it, k + 1, it.rank) : NULL;
+    }
+  }
+}
+
+/* sum over the groups of i<g>*stride, as C; `last` stands for the
+ * innermost group's counter */
+static const char *ew_index(Emitter *e, const EwGroups *g,
+                            const char *const *stride, const char *last) {
+  StrBuf b = {0};
+  for (int k = 0; k < g->n; k++)
+    if (stride[k])
+      sb_printf(&b, "%s%s%s%s", b.len ? " + " : "",
+                k == g->n - 1 ? last : iv(k), strcmp(stride[k], "1") ? "*" : "",
+                strcmp(stride[k], "1") ? stride[k] : "");
+  const char *s = arena_strdup(&e->c->arena, b.len ? b.s : "0");
+  sb_free(&b);
+  return s;
+}
+
+/* The statement computing element `last` of the innermost row: operands
+ * are loaded first, so that `where` reads both branches unconditionally
+ * and compilers may vectorise it. */
+static const char *ew_body(Emitter *e, Node *n, const EwGroups *g,
+                           const char *last) {
+  Arena *ar = &e->c->arena;
+  StrBuf b = {0};
+  const char *v[3] = {0};
+  int loads = 0;
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    if (x->op == OP_CONST && x->type.rank == 0) {
+      v[i] = elem(e, x, "0");
+      continue;
+    }
+    v[i] = arena_printf(ar, "v%d", i);
+    sb_printf(&b, "const %s v%d = a%d[%s]; ", ctype(e, x->type.dtype), i, i,
+              ew_index(e, g, g->stride[i], last));
+    loads++;
+  }
+  sb_printf(&b, "r[%s] = %s;", ew_index(e, g, g->ostride, last),
+            ew_expr(e, n, v));
+  const char *s = arena_printf(ar, loads ? "{ %s }" : "%s", b.s);
+  sb_free(&b);
+  return s;
+}
+
+/* The innermost loop over `len` elements: blocks of 8 with a constant
+ * inner trip count, which gcc vectorises at -O2 (its cheap cost model
+ * refuses loops whose trip count it cannot prove a multiple of the vector
+ * length), then the remainder. */
+static void ew_inner_loop(Emitter *e, Node *n, const EwGroups *g, int nested) {
+  Dim len = g->len[g->n - 1];
+  const char *var = iv(g->n - 1), *l = dimc(e, len);
+  if (dim_is_const(len) && dim_value(len) < 8) {
+    out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", var, var, l, var);
+    out(e, "  %s\n", ew_body(e, n, g, var));
     return;
   }
-  for (int i = 0; i < n->nin; i++)
-    a[i] = elem(e, n->in[i], bindex(e, n->in[i]->type, n->type.rank));
-  open_loops(e, n->type);
-  out(e, "%s[%s] = %s;\n", ptr(e, n), bindex(e, n->type, n->type.rank),
-      ew_expr(e, n, a));
-  close_loops(e, n->type);
+  if (nested)
+    out(e, "{\n"), e->indent++;
+  out(e, "int64_t %s = 0;\n", var);
+  out(e, "for (; %s + 8 <= %s; %s += 8)\n", var, l, var);
+  out(e, "  NNC_IVDEP\n");
+  out(e, "  for (int k = 0; k < 8; k++)\n");
+  out(e, "    %s\n", ew_body(e, n, g, arena_printf(&e->c->arena, "(%s + k)", var)));
+  if (!dim_is_const(len) || dim_value(len) % 8) {
+    out(e, "for (; %s < %s; %s++)\n", var, l, var);
+    out(e, "  %s\n", ew_body(e, n, g, var));
+  }
+  if (nested)
+    e->indent--, out(e, "}\n");
+}
+
+/* Operands and result through restrict pointers a0.., r: every value has
+ * its own workspace slot, so a result never overlaps its operands. */
+static void emit_elementwise(Emitter *e, Node *n) {
+  EwGroups g;
+  ew_groups(e, n, &g);
+  out(e, "{\n");
+  e->indent++;
+  out(e, "%s *restrict r = %s;\n", ctype(e, n->type.dtype), ptr(e, n));
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    if (!(x->op == OP_CONST && x->type.rank == 0))
+      out(e, "const %s *restrict a%d = %s;\n", ctype(e, x->type.dtype), i,
+          ptr(e, x));
+  }
+  if (g.n == 0) {
+    out(e, "%s\n", ew_body(e, n, &g, "0"));
+  } else {
+    for (int k = 0; k < g.n - 1; k++) {
+      out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(k), iv(k),
+          dimc(e, g.len[k]), iv(k));
+      e->indent++;
+    }
+    ew_inner_loop(e, n, &g, g.n > 1);
+    e->indent -= g.n - 1;
+  }
+  e->indent--;
+  out(e, "}\n");
 }
 
 static void fill(Emitter *e, Node *n, const char *value) {
-  out(e, "for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
-  out(e, "  %s[i] = %s;\n", ptr(e, n), value);
+  if (strchr(value, '(')) { /* a call: the RNG or arange */
+    out(e, "for (int64_t i = 0; i < %s; i++)\n", numelc(e, n->type));
+    out(e, "  %s[i] = %s;\n", ptr(e, n), value);
+    return;
+  }
+  /* a constant: in blocks of 8, which compilers vectorise (see ew_inner_loop) */
+  const char *len = numelc(e, n->type);
+  Dim cnt = dim_const(&e->c->arena, 1);
+  for (int k = 0; k < n->type.rank; k++)
+    dim_mul(&e->c->arena, cnt, n->type.dim[k], &cnt);
+  out(e, "{\n");
+  out(e, "  int64_t i = 0;\n");
+  out(e, "  for (; i + 8 <= %s; i += 8)\n", len);
+  out(e, "    NNC_IVDEP\n");
+  out(e, "    for (int k = 0; k < 8; k++)\n");
+  out(e, "      %s[i + k] = %s;\n", ptr(e, n), value);
+  if (!dim_is_const(cnt) || dim_value(cnt) % 8) { /* no empty tail loop */
+    out(e, "  for (; i < %s; i++)\n", len);
+    out(e, "    %s[i] = %s;\n", ptr(e, n), value);
+  }
+  out(e, "}\n");
 }
 
 static void zero(Emitter *e, Node *n) {
@@ -451,6 +585,111 @@ static void zero(Emitter *e, Node *n) {
 }
 
 /* ------------------------------------------------------- reductions */
+
+/* Sum and mean of floats, accumulated in double over contiguous rows.
+ * Axes are merged into groups of adjacent reduced or kept axes (size-1
+ * axes dropped). When the innermost group is reduced, each result sums
+ * its rows into 8 partial sums (vectorisable; the order of the double
+ * additions is all that changes). When it is kept, results are computed
+ * 64 at a time, each adding its inputs in the order of the plain loops,
+ * reading rows instead of striding down columns. */
+static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
+  Arena *ar = &e->c->arena;
+  Node *x = n->in[0];
+  Type t = x->type;
+  int m = 0, gred[MAX_LOOPS];
+  Dim len[MAX_LOOPS];
+  const char *xst[MAX_LOOPS], *ost[MAX_LOOPS];
+  for (int j = 0; j < t.rank; j++) {
+    if (dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1)
+      continue;
+    if (m && gred[m - 1] == red[j])
+      dim_mul(ar, len[m - 1], t.dim[j], &len[m - 1]);
+    else
+      len[m] = t.dim[j], gred[m++] = red[j];
+    xst[m - 1] = prodc(e, &t, j + 1, t.rank);
+  }
+  for (int g = 0; g < m; g++) { /* output strides: the later kept groups */
+    Dim st = dim_const(ar, 1);
+    for (int k = g + 1; k < m; k++)
+      if (!gred[k])
+        dim_mul(ar, st, len[k], &st);
+    ost[g] = dimc(e, st);
+  }
+  StrBuf xi = {0}, oi = {0};
+  for (int g = 0; g < m - 1; g++) {
+    sb_printf(&xi, "%s%s*%s", xi.len ? " + " : "", iv(g), xst[g]);
+    if (!gred[g])
+      sb_printf(&oi, "%s%s*%s", oi.len ? " + " : "", iv(g), ost[g]);
+  }
+  const char *xidx = arena_strdup(ar, xi.len ? xi.s : "0");
+  const char *oidx = arena_strdup(ar, oi.len ? oi.s : "0");
+  sb_free(&xi);
+  sb_free(&oi);
+  const char *L = dimc(e, len[m - 1]), *R = ctype(e, n->type.dtype);
+  const char *div = n->op == OP_MEAN ? arena_printf(ar, " / (double)%s", dimc(e, cnt)) : "";
+  out(e, "{\n");
+  e->indent++;
+  out(e, "%s *restrict r = %s;\n", R, ptr(e, n));
+  out(e, "const %s *restrict a0 = %s;\n", ctype(e, t.dtype), ptr(e, x));
+  int depth = 0;
+  for (int g = 0; g < m - 1; g++)
+    if (!gred[g]) { /* kept groups outside */
+      out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, len[g]), iv(g));
+      e->indent++, depth++;
+    }
+  int inner_red = gred[m - 1];
+  if (!inner_red) {
+    out(e, "for (int64_t c0 = 0; c0 < %s; c0 += 64) {\n", L);
+    e->indent++;
+    out(e, "const int64_t cn = %s - c0 < 64 ? %s - c0 : 64;\n", L, L);
+    out(e, "double acc[64] = {0};\n");
+  } else {
+    out(e, "{\n");
+    e->indent++;
+    out(e, "double acc[8] = {0};\n");
+  }
+  int rdepth = 0;
+  for (int g = 0; g < m - 1; g++)
+    if (gred[g]) { /* then the outer reduced groups */
+      out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, len[g]), iv(g));
+      e->indent++, rdepth++;
+    }
+  out(e, "{\n");
+  e->indent++;
+  if (!inner_red) {
+    out(e, "const %s *restrict xr = a0 + %s + c0;\n", ctype(e, t.dtype), xidx);
+    out(e, "NNC_IVDEP\n");
+    out(e, "for (int64_t j = 0; j < cn; j++)\n");
+    out(e, "  acc[j] += xr[j];\n");
+  } else {
+    out(e, "const %s *restrict xr = a0 + %s;\n", ctype(e, t.dtype), xidx);
+    out(e, "int64_t j = 0;\n");
+    out(e, "for (; j + 8 <= %s; j += 8)\n", L);
+    out(e, "  for (int k = 0; k < 8; k++)\n");
+    out(e, "    acc[k] += xr[j + k];\n");
+    if (!dim_is_const(len[m - 1]) || dim_value(len[m - 1]) % 8) {
+      out(e, "for (; j < %s; j++)\n", L);
+      out(e, "  acc[0] += xr[j];\n");
+    }
+  }
+  e->indent--;
+  out(e, "}\n");
+  e->indent -= rdepth;
+  if (!inner_red) {
+    out(e, "for (int64_t j = 0; j < cn; j++)\n");
+    out(e, "  r[%sc0 + j] = (%s)(acc[j]%s);\n",
+        strcmp(oidx, "0") ? arena_printf(ar, "%s + ", oidx) : "", R, div);
+  } else {
+    out(e, "r[%s] = (%s)((((acc[0] + acc[1]) + (acc[2] + acc[3])) +\n", oidx, R);
+    out(e, "          ((acc[4] + acc[5]) + (acc[6] + acc[7])))%s);\n", div);
+  }
+  e->indent--;
+  out(e, "}\n");
+  e->indent -= depth;
+  e->indent--;
+  out(e, "}\n");
+}
 
 /* Loops over the kept axes outside and the reduced axes inside. */
 static void emit_reduce(Emitter *e, Node *n) {
@@ -466,6 +705,20 @@ static void emit_reduce(Emitter *e, Node *n) {
     else
       for (int i = 0; i < ax->n; i++)
         red[ax->ints[i]] = 1;
+  }
+  if ((n->op == OP_SUM || n->op == OP_MEAN) && dtype_is_float(t.dtype) &&
+      t.rank <= MAX_LOOPS) {
+    Dim c = dim_const(&e->c->arena, 1);
+    int any = 0;
+    for (int j = 0; j < t.rank; j++) {
+      if (red[j])
+        dim_mul(&e->c->arena, c, t.dim[j], &c);
+      any |= !(dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1);
+    }
+    if (any) {
+      emit_reduce_sum(e, n, red, c);
+      return;
+    }
   }
   StrBuf oi = {0};
   for (int j = 0; j < t.rank; j++)

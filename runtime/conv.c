@@ -4,6 +4,7 @@
  * when given a workspace, direct loops otherwise; a transposed convolution
  * is expressed through these (see nnc_runtime.h). */
 #include <math.h>
+#include <string.h>
 
 #include "nnc_internal.h"
 

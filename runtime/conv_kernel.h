@@ -4,8 +4,23 @@
  * With a workspace, each (image, group) is one GEMM over the im2col
  * matrix col (cg*kh*kw, oh*ow); without one, direct loops. */
 
+/* The output columns [*lo, *hi) of kernel column kj whose input column
+ * ix = ox*sw - pw + kj*dw lies inside [0, w); the others read padding. */
+static void NNC_FN(col_range)(const nnc_conv_shape *s, int64_t kj, int64_t *lo,
+                              int64_t *hi) {
+  int64_t off = kj * s->dw - s->pw; /* ix = ox*sw + off */
+  int64_t l = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+  int64_t h = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
+  if (h > s->ow)
+    h = s->ow;
+  if (l > h)
+    l = h;
+  *lo = l, *hi = h;
+}
+
 /* col (cg*kh*kw, oh*ow) = the receptive fields of x (cg, h, w), 0 in the
- * padding. */
+ * padding. Per kernel position, each output row is zeros, a run of input
+ * (a copy when the stride is 1) and zeros. */
 static void NNC_FN(im2col)(const nnc_conv_shape *s, int64_t cg, const REAL *x,
                            REAL *col) {
   const int64_t ohw = s->oh * s->ow;
@@ -13,19 +28,25 @@ static void NNC_FN(im2col)(const nnc_conv_shape *s, int64_t cg, const REAL *x,
     for (int64_t ki = 0; ki < s->kh; ki++)
       for (int64_t kj = 0; kj < s->kw; kj++) {
         REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ohw;
+        int64_t lo, hi, off = kj * s->dw - s->pw;
+        NNC_FN(col_range)(s, kj, &lo, &hi);
         for (int64_t oy = 0; oy < s->oh; oy++) {
           int64_t iy = oy * s->sh - s->ph + ki * s->dh;
           REAL *r = row + oy * s->ow;
           if (iy < 0 || iy >= s->h) {
-            for (int64_t ox = 0; ox < s->ow; ox++)
-              r[ox] = 0;
+            memset(r, 0, sizeof(REAL) * (size_t)s->ow);
             continue;
           }
-          const REAL *xr = x + (ci * s->h + iy) * s->w;
-          for (int64_t ox = 0; ox < s->ow; ox++) {
-            int64_t ix = ox * s->sw - s->pw + kj * s->dw;
-            r[ox] = ix >= 0 && ix < s->w ? xr[ix] : 0;
-          }
+          const REAL *xr = x + (ci * s->h + iy) * s->w + off;
+          for (int64_t ox = 0; ox < lo; ox++)
+            r[ox] = 0;
+          if (s->sw == 1)
+            memcpy(r + lo, xr + lo, sizeof(REAL) * (size_t)(hi - lo));
+          else
+            for (int64_t ox = lo; ox < hi; ox++)
+              r[ox] = xr[ox * s->sw];
+          for (int64_t ox = hi; ox < s->ow; ox++)
+            r[ox] = 0;
         }
       }
 }
@@ -38,16 +59,20 @@ static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg, const REAL *col,
     for (int64_t ki = 0; ki < s->kh; ki++)
       for (int64_t kj = 0; kj < s->kw; kj++) {
         const REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ohw;
+        int64_t lo, hi, off = kj * s->dw - s->pw;
+        NNC_FN(col_range)(s, kj, &lo, &hi);
         for (int64_t oy = 0; oy < s->oh; oy++) {
           int64_t iy = oy * s->sh - s->ph + ki * s->dh;
           if (iy < 0 || iy >= s->h)
             continue;
-          REAL *xr = dx + (ci * s->h + iy) * s->w;
-          for (int64_t ox = 0; ox < s->ow; ox++) {
-            int64_t ix = ox * s->sw - s->pw + kj * s->dw;
-            if (ix >= 0 && ix < s->w)
-              xr[ix] += row[oy * s->ow + ox];
-          }
+          REAL *xr = dx + (ci * s->h + iy) * s->w + off;
+          const REAL *r = row + oy * s->ow;
+          if (s->sw == 1)
+            for (int64_t ox = lo; ox < hi; ox++)
+              xr[ox] += r[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ox++)
+              xr[ox * s->sw] += r[ox];
         }
       }
 }
@@ -188,25 +213,66 @@ static int64_t NNC_FN(pool_argmax)(const nnc_pool_shape *s, const REAL *xp,
   return best;
 }
 
+/* Without padding every window lies inside the plane: the window's
+ * maximum is found by the same rule without bounds checks; 2x2 windows
+ * (the common MaxPool2d(2)) are unrolled. Returns the flat index. */
+static int64_t NNC_FN(pool_argmax_inside)(const nnc_pool_shape *s,
+                                          const REAL *xw, int64_t at) {
+  if (s->kh == 2 && s->kw == 2) { /* selects rather than branches */
+    const REAL a = xw[0], b = xw[1], c = xw[s->w], d = xw[s->w + 1];
+    REAL m = a;
+    int64_t best = at;
+    int tb = b > m || isnan(b);
+    m = tb ? b : m, best = tb ? at + 1 : best;
+    int tc = c > m || isnan(c);
+    m = tc ? c : m, best = tc ? at + s->w : best;
+    int td = d > m || isnan(d);
+    return td ? at + s->w + 1 : best;
+  }
+  int64_t best = at;
+  REAL m = -INFINITY;
+  for (int64_t ki = 0; ki < s->kh; ki++)
+    for (int64_t kj = 0; kj < s->kw; kj++) {
+      REAL v = xw[ki * s->w + kj];
+      if (v > m || isnan(v))
+        m = v, best = at + ki * s->w + kj;
+    }
+  return best;
+}
+
+static int NNC_FN(pool_inside)(const nnc_pool_shape *s) {
+  return s->ph == 0 && s->pw == 0 && (s->oh - 1) * s->sh + s->kh <= s->h &&
+         (s->ow - 1) * s->sw + s->kw <= s->w;
+}
+
 void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
+  const int inside = NNC_FN(pool_inside)(s);
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     REAL *yp = y + p * s->oh * s->ow;
     for (int64_t oy = 0; oy < s->oh; oy++)
-      for (int64_t ox = 0; ox < s->ow; ox++)
-        yp[oy * s->ow + ox] = xp[NNC_FN(pool_argmax)(s, xp, oy, ox)];
+      for (int64_t ox = 0; ox < s->ow; ox++) {
+        int64_t at = oy * s->sh * s->w + ox * s->sw;
+        yp[oy * s->ow + ox] =
+            xp[inside ? NNC_FN(pool_argmax_inside)(s, xp + at, at)
+                      : NNC_FN(pool_argmax)(s, xp, oy, ox)];
+      }
   }
 }
 
 void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
                                 const REAL *dy, REAL *dx) {
+  const int inside = NNC_FN(pool_inside)(s);
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     const REAL *dyp = dy + p * s->oh * s->ow;
     REAL *dxp = dx + p * s->h * s->w;
     for (int64_t oy = 0; oy < s->oh; oy++)
-      for (int64_t ox = 0; ox < s->ow; ox++)
-        dxp[NNC_FN(pool_argmax)(s, xp, oy, ox)] += dyp[oy * s->ow + ox];
+      for (int64_t ox = 0; ox < s->ow; ox++) {
+        int64_t at = oy * s->sh * s->w + ox * s->sw;
+        dxp[inside ? NNC_FN(pool_argmax_inside)(s, xp + at, at)
+                   : NNC_FN(pool_argmax)(s, xp, oy, ox)] += dyp[oy * s->ow + ox];
+      }
   }
 }
 

@@ -17,6 +17,17 @@ extern "C" {
 #define NNC_ENOMEM 2  /* out of memory */
 #define NNC_EINDEX 3  /* an index tensor holds a value out of range */
 
+/* Put before an inner loop of generated code whose iterations are
+ * independent (its result never overlaps its operands): gcc then
+ * vectorises it without run-time overlap checks, which its -O2 cost model
+ * would not pay for. Clang adds those checks itself (and its own hint
+ * warns on loops it cannot vectorise), other compilers get nothing. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NNC_IVDEP _Pragma("GCC ivdep")
+#else
+#define NNC_IVDEP
+#endif
+
 /* ------------------------------------------------------------- GEMM */
 /* C = alpha * op(A) @ op(B) + beta * C, row-major; op transposes when the
  * flag is set. OpenBLAS when configured, else a portable blocked kernel.

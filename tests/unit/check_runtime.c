@@ -1372,6 +1372,26 @@ START_TEST(test_conv) {
 }
 END_TEST
 
+/* Shapes at the edges of im2col's row splitting (zeros, a run of input,
+ * zeros): padding wider than half the kernel, stride above the kernel,
+ * rows that are all padding, batch 1, non-square planes, dilation with
+ * padding and stride, groups. */
+START_TEST(test_conv_im2col_edges) {
+  const nnc_conv_shape shapes[] = {
+      conv_shape(1, 1, 5, 4, 2, 3, 3, 1, 1, 3, 2, 1, 1, 1),  /* pad > k/2 */
+      conv_shape(1, 2, 9, 11, 3, 2, 3, 3, 4, 0, 1, 1, 1, 1), /* stride > k */
+      conv_shape(2, 1, 3, 3, 2, 2, 2, 1, 1, 4, 4, 1, 1, 1),  /* pad > k */
+      conv_shape(1, 3, 6, 10, 3, 3, 2, 2, 3, 2, 3, 2, 3, 3), /* dilated */
+      conv_shape(1, 4, 2, 13, 2, 1, 5, 1, 2, 1, 2, 1, 2, 2), /* wide, groups */
+      conv_shape(1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1), /* LeNet conv1 */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    ck_assert(shapes[i].oh > 0 && shapes[i].ow > 0);
+    check_conv_shape(&shapes[i], 300 + i);
+  }
+}
+END_TEST
+
 /* A transposed convolution (stride 2, padding 1, output_padding 1) by its
  * definition, against nnc_conv2d_grad_input as the header explains. */
 START_TEST(test_conv_transposed) {
@@ -1517,6 +1537,14 @@ START_TEST(test_pool) {
       pool_shape(1, 2, 7, 7, 3, 3, 2, 2, 1, 1),
       pool_shape(2, 1, 5, 9, 3, 2, 1, 2, 1, 0),
       pool_shape(1, 1, 4, 4, 4, 4, 1, 1, 2, 2),
+      /* without padding (the unrolled 2x2 and the unchecked windows):
+       * odd planes, stride above the kernel, overlapping windows,
+       * non-square kernels, batch 1 */
+      pool_shape(2, 3, 7, 9, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 2, 9, 8, 2, 2, 3, 4, 0, 0),
+      pool_shape(1, 1, 6, 7, 2, 2, 1, 1, 0, 0),
+      pool_shape(2, 2, 9, 7, 3, 2, 3, 2, 0, 0),
+      pool_shape(1, 1, 5, 8, 1, 3, 2, 3, 0, 0),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     check_pool(&shapes[i], 0, 10 + i);
@@ -1529,6 +1557,30 @@ START_TEST(test_pool) {
   ck_assert(fabsf(y - 4.0f / 9) < 1e-7f);
   nnc_avgpool2d_grad_f32(&s, &dy, &dx);
   ck_assert(fabsf(dx - 1) < 1e-6f);
+}
+END_TEST
+
+/* NaN wins a max-pooling window as in PyTorch (the last NaN in row order
+ * takes the gradient), on the 2x2 path, the general unpadded path and the
+ * padded path. */
+START_TEST(test_pool_nan) {
+  /* every window covers the whole 2x2 plane 1, NaN / 5, NaN */
+  const nnc_pool_shape shapes[] = {
+      pool_shape(1, 1, 2, 2, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 1, 2, 2, 2, 2, 1, 1, 0, 0),
+      pool_shape(1, 1, 2, 2, 3, 3, 1, 1, 1, 1),
+  };
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    const nnc_pool_shape *s = &shapes[k];
+    const float x[4] = {1, NAN, 5, NAN}, dy[4] = {1, 1, 1, 1};
+    float y[4], dx[4] = {0};
+    nnc_maxpool2d_f32(s, x, y);
+    for (int64_t i = 0; i < s->oh * s->ow; i++)
+      ck_assert(isnan(y[i]));
+    nnc_maxpool2d_grad_f32(s, x, dy, dx);
+    ck_assert_msg(dx[3] == (float)(s->oh * s->ow) && dx[1] == 0,
+                  "shape %zu: the last NaN takes every window's gradient", k);
+  }
 }
 END_TEST
 
@@ -1621,7 +1673,9 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_argmax);
   tcase_add_test(tc, test_conv);
   tcase_add_test(tc, test_conv_transposed);
+  tcase_add_test(tc, test_conv_im2col_edges);
   tcase_add_test(tc, test_pool);
+  tcase_add_test(tc, test_pool_nan);
   suite_add_tcase(s, tc);
   TCase *tf = tcase_create("files");
   tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);
