@@ -6,11 +6,13 @@ test accuracy on Fashion-MNIST.
 The same way means: the `step` entry's loss and optimizer (the twin's spec),
 batch 64, 10% of the training set held out with a seeded permutation,
 inputs standardised per feature with the training split's mean and standard
-deviation + 0.01, the learning rate following `--lr-schedule` per step, and
-the test accuracy of the weights after the last epoch. Batch-norm layers use
+deviation + 0.01 (after augmentation: with `flip`, each training image is
+mirrored left-right with probability 1/2, as `--augment flip`), the
+learning rate following `--lr-schedule` per step, and the test accuracy of
+the weights after the last epoch. Batch-norm layers use
 batch statistics in training and their running statistics for the test.
 
-  train_pytorch.py MODEL WEIGHTS.st DATA_DIR EPOCHS [constant|cosine]"""
+  train_pytorch.py MODEL WEIGHTS.st DATA_DIR EPOCHS [constant|cosine] [flip]"""
 import gzip
 import math
 import os
@@ -37,9 +39,10 @@ def idx(path):
 def main():
     name, weights, root, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     schedule = sys.argv[5] if len(sys.argv) > 5 else "constant"
+    flip = len(sys.argv) > 6 and sys.argv[6] == "flip"
     spec = MODELS[name]
     torch.manual_seed(42)
-    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     x = idx(os.path.join(root, "train-images-idx3-ubyte.gz")).reshape(-1, 784) / 255.0
     y = idx(os.path.join(root, "train-labels-idx1-ubyte.gz")).astype(np.int64)
     xt = idx(os.path.join(root, "t10k-images-idx3-ubyte.gz")).reshape(-1, 784) / 255.0
@@ -49,7 +52,9 @@ def main():
     tr = perm[nval:]
     mean, std = x[tr].mean(0), x[tr].std(0) + 0.01
     shape = (-1,) + tuple(spec.inputs(1, torch.Generator().manual_seed(0))["x"].shape[1:])
-    X = torch.tensor((x[tr] - mean) / std, dtype=torch.float32).reshape(shape)
+    X = torch.tensor(x[tr], dtype=torch.float32)
+    M = torch.tensor(mean, dtype=torch.float32)
+    S = torch.tensor(std, dtype=torch.float32)
     Y = torch.tensor(y[tr])
     XT = torch.tensor((xt - mean) / std, dtype=torch.float32).reshape(shape)
     model = spec.twin()
@@ -66,8 +71,13 @@ def main():
         order = torch.randperm(len(X))
         for i in range(0, len(X), 64):
             b = order[i:i + 64]
+            xb = X[b]
+            if flip:
+                m = torch.rand(len(b)) < 0.5
+                img = xb.reshape(-1, 28, 28)
+                xb = torch.where(m[:, None, None], img.flip(2), img).reshape(-1, 784)
             opt.zero_grad()
-            model.step(X[b], Y[b])[0].backward()
+            model.step(((xb - M) / S).reshape(shape), Y[b])[0].backward()
             opt.step()
             sched.step()
     model.eval()
