@@ -147,9 +147,14 @@ static int same_node(const Node *a, const Node *b) {
 }
 
 typedef struct Env {
+  Ctx *c;
+  Module *m;
+  Func *f;
   Arena *a;
   Node **repl; /* by id: what a node was replaced with */
   int cap;
+  int *uses; /* by id (below nuses): readers of each node */
+  int nuses;
 } Env;
 
 static Node *resolve(Env *e, Node *n) {
@@ -170,16 +175,77 @@ static void set_repl(Env *e, Node *n, Node *by) {
   e->repl[n->id] = by;
 }
 
+static int swaps_2d(const Node *n) {
+  if (n->op != OP_PERMUTE || n->type.rank != 2)
+    return 0;
+  const Attr *p = ir_attr(n, "perm");
+  return p->ints[0] == 1 && p->ints[1] == 0;
+}
+
+/* The transpose of `a` as an operand placed before `at` in r: a's own
+ * operand when a is a transpose, else a new permute node. */
+static Node *transposed(Env *e, Region *r, Node *prev, Node *at, Node *a) {
+  if (swaps_2d(a))
+    return a->in[0];
+  int64_t perm[2] = {1, 0};
+  Attr attr = attr_ints(e->a, "perm", 2, perm);
+  Node *t = ir_node(e->c, e->m, e->f, r, OP_PERMUTE, 1, &a, 1, &attr, NULL, at->loc);
+  /* ir_node appended t to r: move it in front of `at` */
+  Node *q = r->first;
+  while (q->next != t)
+    q = q->next;
+  q->next = NULL;
+  r->last = q;
+  t->next = at;
+  if (prev)
+    prev->next = t;
+  else
+    r->first = t;
+  return t;
+}
+
+/* (A B)^T = B^T A^T for 2-d matrices whose product has no other reader: the
+ * transposes become GEMM flags instead of a copy of the product (the weight
+ * gradient of a Linear layer, computed as x^T g and then transposed). */
+static void transpose_product(Env *e, Region *r, Node *prev, Node *n) {
+  Node *a = n->nin ? n->in[0] : NULL;
+  if (!swaps_2d(n) || a->op != OP_MATMUL || a->type.rank != 2 ||
+      a->in[0]->type.rank != 2 || a->in[1]->type.rank != 2 || a->nattr ||
+      a->id >= e->nuses || e->uses[a->id] != 1)
+    return;
+  Node *bt = transposed(e, r, prev, n, a->in[1]);
+  Node *at = transposed(e, r, bt->next == n ? bt : prev, n, a->in[0]);
+  n->op = OP_MATMUL;
+  n->nin = 2;
+  n->in = arena_alloc(e->a, sizeof(Node *) * 2);
+  n->in[0] = bt;
+  n->in[1] = at;
+  n->nattr = 0;
+}
+
+static void count_uses(Env *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      e->uses[n->in[i]->id]++;
+    if (n->body)
+      count_uses(e, n->body);
+  }
+  for (int i = 0; i < r->nout; i++)
+    e->uses[r->out[i]->id]++;
+}
+
 /* Identities, folding and common subexpressions, in order; `seen` holds the
  * pure nodes visible here (enclosing regions' included). */
 static void rewrite(Env *e, Region *r, PtrVec *seen) {
   int mark = seen->n;
-  for (Node *n = r->first; n; n = n->next) {
+  Node *prev = NULL;
+  for (Node *n = r->first; n; prev = n, n = n->next) {
     for (int i = 0; i < n->nin; i++)
       n->in[i] = resolve(e, n->in[i]);
     if (n->body)
       rewrite(e, n->body, seen);
     fold(e->a, n);
+    transpose_product(e, r, prev, n);
     Node *id = identity(n);
     if (id) {
       set_repl(e, n, id);
@@ -263,7 +329,9 @@ void pass_simplify(Ctx *c, Module *m) {
     Model *md = m->models.v[i];
     for (int j = 0; j < md->funcs.n; j++) {
       Func *f = md->funcs.v[j];
-      Env e = {&c->arena, NULL, 0};
+      Env e = {c, m, f, &c->arena, NULL, 0, NULL, f->next_id};
+      e.uses = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
+      count_uses(&e, &f->body);
       PtrVec seen = {0};
       rewrite(&e, &f->body, &seen);
       char *live = arena_alloc(&c->arena, (size_t)f->next_id + 1);
