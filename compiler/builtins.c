@@ -400,9 +400,15 @@ static Value *b_var(Elab *e, Args *a) {
                 "var over %lld elements with correction %lld", (long long)c,
                 (long long)corr);
     scale = mk_const(e, (double)c / (double)(c - corr), x->type.dtype);
-  } else { /* n is symbolic: count it at run time as a sum of ones */
+  } else { /* n is symbolic: count it at run time as a sum of ones, sized
+             * 1 on the axes not reduced (the count is the same) */
+    Dim *shp = arena_alloc(&e->c->arena, sizeof(Dim) * (size_t)(x->type.rank + 1));
+    for (int i = 0; i < x->type.rank; i++)
+      shp[i] = dim_const(&e->c->arena, 1);
+    for (int i = 0; i < n; i++)
+      shp[axes[i]] = x->type.dim[axes[i]];
     Attr at[3] = {attr_float("value", 1.0), attr_dtype("dtype", x->type.dtype),
-                  attr_dims(&e->c->arena, "shape", x->type.rank, x->type.dim)};
+                  attr_dims(&e->c->arena, "shape", x->type.rank, shp)};
     Node *ones = mk(e, OP_FULL, 0, NULL, 3, at);
     Node *cn = reduce_op(e, OP_SUM, ones, n, axes, keep);
     Node *den = mk2(e, OP_SUB, cn, mk_const(e, (double)corr, x->type.dtype));
