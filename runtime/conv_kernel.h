@@ -245,7 +245,71 @@ static int NNC_FN(pool_inside)(const nnc_pool_shape *s) {
          (s->ow - 1) * s->sw + s->kw <= s->w;
 }
 
+/* MaxPool2d(2): 2x2 windows, stride 2, no padding, inside the plane. */
+static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
+  return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 &&
+         NNC_FN(pool_inside)(s);
+}
+
+/* The 2x2 maximum of each output row from its two input rows, branch-free
+ * (random data makes branches mispredict); a row holding a NaN is redone
+ * by the exact rule of pool_argmax_inside. */
+static void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
+                                REAL *y) {
+  for (int64_t p = 0; p < s->n * s->c; p++)
+    for (int64_t oy = 0; oy < s->oh; oy++) {
+      const int64_t at = 2 * oy * s->w;
+      const REAL *restrict r0 = x + p * s->h * s->w + at;
+      const REAL *restrict r1 = r0 + s->w;
+      REAL *restrict yr = y + (p * s->oh + oy) * s->ow;
+      int nan = 0;
+      for (int64_t ox = 0; ox < s->ow; ox++) {
+        const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
+                   d = r1[2 * ox + 1];
+        const REAL ab = a > b ? a : b, cd = c > d ? c : d;
+        yr[ox] = ab > cd ? ab : cd;
+        nan |= (a != a) | (b != b) | (c != c) | (d != d);
+      }
+      for (int64_t ox = 0; nan && ox < s->ow; ox++)
+        yr[ox] = r0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)];
+    }
+}
+
+/* Its backward: each window's gradient goes to the element the forward
+ * chose (the first maximum; windows do not overlap), found with selects; a
+ * row holding a NaN takes the exact rule instead. */
+static void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
+                                     const REAL *dy, REAL *dx) {
+  for (int64_t p = 0; p < s->n * s->c; p++)
+    for (int64_t oy = 0; oy < s->oh; oy++) {
+      const int64_t at = 2 * oy * s->w;
+      const REAL *r0 = x + p * s->h * s->w + at, *r1 = r0 + s->w;
+      REAL *d0 = dx + p * s->h * s->w + at;
+      const REAL *dyr = dy + (p * s->oh + oy) * s->ow;
+      for (int64_t o0 = 0; o0 < s->ow; o0 += 64) { /* 64 windows at a time */
+        const int64_t o1 = o0 + 64 < s->ow ? o0 + 64 : s->ow;
+        int64_t k[64];
+        int nan = 0;
+        for (int64_t ox = o0; ox < o1; ox++) {
+          const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
+                     d = r1[2 * ox + 1];
+          const int tb = b > a, td = d > c;
+          const int64_t down = (td ? d : c) > (tb ? b : a); /* arithmetic, */
+          k[ox - o0] = 2 * ox + tb + down * (s->w + td - tb); /* no branch */
+          nan |= (a != a) | (b != b) | (c != c) | (d != d);
+        }
+        for (int64_t ox = o0; ox < o1; ox++)
+          d0[nan ? NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)
+                 : k[ox - o0]] += dyr[ox];
+      }
+    }
+}
+
 void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
+  if (NNC_FN(pool_2x2)(s)) {
+    NNC_FN(maxpool_2x2)(s, x, y);
+    return;
+  }
   const int inside = NNC_FN(pool_inside)(s);
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
@@ -262,6 +326,10 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
 
 void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
                                 const REAL *dy, REAL *dx) {
+  if (NNC_FN(pool_2x2)(s)) {
+    NNC_FN(maxpool_2x2_grad)(s, x, dy, dx);
+    return;
+  }
   const int inside = NNC_FN(pool_inside)(s);
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;

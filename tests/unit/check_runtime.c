@@ -1545,6 +1545,8 @@ START_TEST(test_pool) {
       pool_shape(1, 1, 6, 7, 2, 2, 1, 1, 0, 0),
       pool_shape(2, 2, 9, 7, 3, 2, 3, 2, 0, 0),
       pool_shape(1, 1, 5, 8, 1, 3, 2, 3, 0, 0),
+      /* MaxPool2d(2) rows of more than 64 windows (done 64 at a time) */
+      pool_shape(1, 2, 5, 151, 2, 2, 2, 2, 0, 0),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     check_pool(&shapes[i], 0, 10 + i);
