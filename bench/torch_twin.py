@@ -10,6 +10,7 @@ Prints lines in the harness's format:
   torch <model> infer B=1 median_ms ... samples_per_s ... calls ...
 Run it with one thread's worth of OPENBLAS_NUM_THREADS and the malloc
 settings of bench/run.sh; it calls torch.set_num_threads(1) itself."""
+import os
 import statistics
 import sys
 import time
@@ -18,43 +19,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# The layers are the conformance twins' (tests/conformance/models.py), which
+# are checked against the generated code; only what the benchmark needs
+# differs: each twin's optimizer, and cnn_bn's dropout drawn by PyTorch's
+# own generator (the conformance twin replays nnc's random stream in
+# Python, which would time Python, not PyTorch).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "conformance"))
+import models  # noqa: E402
 
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.pool = nn.MaxPool2d(2)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
 
-    def forward(self, x):
-        h = self.pool(F.relu(self.conv1(x)))
-        h = self.pool(F.relu(self.conv2(h)))
-        h = torch.flatten(h, 1)
-        h = F.relu(self.fc1(h))
-        h = F.relu(self.fc2(h))
-        return self.fc3(h)
-
+class LeNet(models.LeNet):
     def optimizer(self):
         return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
 
 
-class CNNBatchNorm(nn.Module):
+class CNNBatchNorm(models.CNNBatchNorm):
     def __init__(self):
         super().__init__()
-        self.register_buffer("pixel_mean", torch.zeros(()))
-        self.register_buffer("pixel_std", torch.ones(()))
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(32)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(64)
-        self.fc1 = nn.Linear(64 * 7 * 7, 128)
-        self.bn3 = nn.BatchNorm1d(128)
-        self.pool = nn.MaxPool2d(2)
         self.dropout = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(128, 10)
 
     def forward(self, x):
         x = (x - self.pixel_mean) / self.pixel_std
