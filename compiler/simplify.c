@@ -155,6 +155,7 @@ typedef struct Env {
   int cap;
   int *uses; /* by id (below nuses): readers of each node */
   int nuses;
+  PtrVec *seen; /* the pure nodes visible where rewrite is */
 } Env;
 
 static Node *resolve(Env *e, Node *n) {
@@ -182,14 +183,27 @@ static int swaps_2d(const Node *n) {
   return p->ints[0] == 1 && p->ints[1] == 0;
 }
 
-/* The transpose of `a` as an operand placed before `at` in r: a's own
- * operand when a is a transpose, else a new permute node. */
-static Node *transposed(Env *e, Region *r, Node *prev, Node *at, Node *a) {
-  if (swaps_2d(a))
-    return a->in[0];
-  int64_t perm[2] = {1, 0};
-  Attr attr = attr_ints(e->a, "perm", 2, perm);
-  Node *t = ir_node(e->c, e->m, e->f, r, OP_PERMUTE, 1, &a, 1, &attr, NULL, at->loc);
+/* A node computing op(in) with these attributes: one already visible
+ * (e->seen), else a new one in r right before `at` (whose predecessor is
+ * prev), made visible. */
+static Node *insert_before(Env *e, Region *r, Node *prev, Node *at, OpKind op,
+                           int nin, Node **in, int nattr, const Attr *attr) {
+  Node probe = {0};
+  probe.op = op;
+  probe.nin = nin;
+  probe.in = in;
+  probe.nattr = nattr;
+  probe.attr = (Attr *)attr;
+  for (int i = e->seen->n - 1; i >= 0; i--) {
+    Node *q = e->seen->v[i];
+    int same = q->op == op && q->nin == nin && same_attrs(q, &probe);
+    for (int k = 0; same && k < nin; k++)
+      same = q->in[k] == in[k];
+    if (same)
+      return q;
+  }
+  Node *t = ir_node(e->c, e->m, e->f, r, op, nin, in, nattr, attr, NULL, at->loc);
+  vec_push(e->a, e->seen, t);
   /* ir_node appended t to r: move it in front of `at` */
   Node *q = r->first;
   while (q->next != t)
@@ -202,6 +216,16 @@ static Node *transposed(Env *e, Region *r, Node *prev, Node *at, Node *a) {
   else
     r->first = t;
   return t;
+}
+
+/* The transpose of `a` as an operand placed before `at` in r: a's own
+ * operand when a is a transpose, else a new permute node. */
+static Node *transposed(Env *e, Region *r, Node *prev, Node *at, Node *a) {
+  if (swaps_2d(a))
+    return a->in[0];
+  int64_t perm[2] = {1, 0};
+  Attr attr = attr_ints(e->a, "perm", 2, perm);
+  return insert_before(e, r, prev, at, OP_PERMUTE, 1, &a, 1, &attr);
 }
 
 /* (A B)^T = B^T A^T for 2-d matrices whose product has no other reader: the
@@ -221,6 +245,75 @@ static void transpose_product(Env *e, Region *r, Node *prev, Node *n) {
   n->in[0] = bt;
   n->in[1] = at;
   n->nattr = 0;
+}
+
+/* Whether operands of these types broadcast to exactly type t: on every
+ * axis of t (right-aligned) each operand has size 1 or t's size, and one of
+ * them has t's size. */
+static int broadcasts_to(Node **in, int nin, Type t) {
+  for (int j = 0; j < t.rank; j++) {
+    int full = dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1;
+    for (int i = 0; i < nin; i++) {
+      int k = in[i]->type.rank - t.rank + j;
+      if (k < 0)
+        continue;
+      Dim d = in[i]->type.dim[k];
+      if (dim_eq(d, t.dim[j]))
+        full = 1;
+      else if (!(dim_is_const(d) && dim_value(d) == 1))
+        return 0;
+    }
+    if (!full)
+      return 0;
+  }
+  return 1;
+}
+
+/* An elementwise op broadcasts its operands itself: an operand that is an
+ * expand (a full-size copy) is read through its source when the others
+ * still give the op its shape (batch norm's backward expands per-channel
+ * sums to the whole activation before dividing them by a count). */
+static void read_through_expands(Env *e, Region *r, Node *prev, Node *n) {
+  switch (n->op) { /* the ops whose shape rule broadcasts */
+  case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW:
+  case OP_MAXIMUM: case OP_MINIMUM: case OP_AND: case OP_OR: case OP_EQ:
+  case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_WHERE:
+    break;
+  default:
+    return;
+  }
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    if (x->op != OP_EXPAND || x->in[0]->type.dtype != x->type.dtype)
+      continue;
+    n->in[i] = x->in[0];
+    if (!broadcasts_to(n->in, n->nin, n->type))
+      n->in[i] = x;
+  }
+  /* op(expand(a), b) with b no larger than a: expand(op(a, b)), the op on
+   * the small tensor, the expand read through by the op's readers */
+  if (n->nin != 2 || n->op == OP_POW || !dtype_is_float(n->type.dtype))
+    return;
+  for (int i = 0; i < 2; i++) {
+    Node *x = n->in[i], *b = n->in[1 - i];
+    if (x->op != OP_EXPAND || x->in[0]->type.rank != n->type.rank ||
+        x->in[0]->type.dtype != n->type.dtype)
+      continue;
+    Node *in[2];
+    in[i] = x->in[0];
+    in[1 - i] = b;
+    if (!broadcasts_to(in, 2, x->in[0]->type))
+      continue;
+    Node *small = insert_before(e, r, prev, n, n->op, 2, in, 0, NULL);
+    Attr at = attr_dims(e->a, "shape", n->type.rank, n->type.dim);
+    n->op = OP_EXPAND;
+    n->nin = 1;
+    n->in[0] = small;
+    n->nattr = 1;
+    n->attr = arena_alloc(e->a, sizeof(Attr));
+    n->attr[0] = at;
+    return;
+  }
 }
 
 static void count_uses(Env *e, Region *r) {
@@ -246,6 +339,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
       rewrite(e, n->body, seen);
     fold(e->a, n);
     transpose_product(e, r, prev, n);
+    read_through_expands(e, r, prev, n);
     Node *id = identity(n);
     if (id) {
       set_repl(e, n, id);
@@ -329,10 +423,10 @@ void pass_simplify(Ctx *c, Module *m) {
     Model *md = m->models.v[i];
     for (int j = 0; j < md->funcs.n; j++) {
       Func *f = md->funcs.v[j];
-      Env e = {c, m, f, &c->arena, NULL, 0, NULL, f->next_id};
+      PtrVec seen = {0};
+      Env e = {c, m, f, &c->arena, NULL, 0, NULL, f->next_id, &seen};
       e.uses = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
       count_uses(&e, &f->body);
-      PtrVec seen = {0};
       rewrite(&e, &f->body, &seen);
       char *live = arena_alloc(&c->arena, (size_t)f->next_id + 1);
       live_region(&e, &f->body, live);
