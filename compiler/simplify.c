@@ -1,6 +1,7 @@
 /* simplify.c — cleans the graph after differentiation: constant folding of
  * scalar constants, algebraic identities (x*1, x+0, x-0, x/1, --x,
- * transpose of transpose, reshape/expand/cast to the same type), common
+ * transpose of transpose, reshape/expand/cast to the same type), (A B)^T as
+ * B^T A^T, expands read through or moved past elementwise ops, common
  * subexpressions and dead code.
  *
  * Needs: typed IR. Keeps: every function result, buffer update, gradient
