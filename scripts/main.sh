@@ -12,5 +12,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "$@"
 
-echo "== nnc train examples/mlp.nn --epochs 5"
-build/compiler/nnc train examples/mlp.nn --epochs 5 --out build/mlp-train
+echo "== nnc train examples/mlp.nn --epochs 5 --lr-schedule cosine"
+build/compiler/nnc train examples/mlp.nn --epochs 5 --lr-schedule cosine --out build/mlp-train
