@@ -164,7 +164,7 @@ static int needs_slot(const Node *n) {
   switch (n->op) {
   case OP_INPUT: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
   case OP_GET: case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_UPDATE:
-  case OP_MINIMIZE: case OP_SCAN:
+  case OP_MINIMIZE: case OP_SCAN: case OP_FUSED:
     return 0;
   default:
     return 1;
@@ -187,7 +187,7 @@ static void plan_region(Emitter *e, Region *r) {
                 e->slot[n->id], ctype(e, n->type.dtype), numelc(e, n->type),
                 e->cname[n->id], typestr(e, n->type));
     }
-    if (n->op == OP_SCAN)
+    if (op_has_body(n->op))
       for (int i = 0; i < n->nresult - (int)ir_attr_int(n, "ncarry", 0); i++) {
         sb_printf(&e->plan, "  off[%d] = t; t += NNC_ALIGN(sizeof(%s) * (size_t)%s); /* %s result %d %s */\n",
                   e->nslots, ctype(e, n->result[i].dtype), numelc(e, n->result[i]),
@@ -204,7 +204,10 @@ static void plan_region(Emitter *e, Region *r) {
                 "    off[%d] = t; t += NNC_ALIGN(sizeof(%s) * nnc_conv2d_workspace(&s)); /* im2col */\n  }\n",
                 conv_shape(e, n), e->nslots++, e->real);
     }
-    if (n->body)
+    if (n->op == OP_FUSED) /* members live in registers */
+      for (Node *m = n->body->first; m; m = m->next)
+        e->slot[m->id] = -1;
+    else if (n->body)
       plan_region(e, n->body);
   }
 }
@@ -292,7 +295,7 @@ static void declare(Emitter *e, Node *n) {
     out(e, "%s *%s = (%s *)%s; /* %s, a view */\n", ct, nm, ct, ptr(e, n->in[0]), ty);
     return;
   case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_UPDATE: case OP_MINIMIZE:
-  case OP_SCAN: case OP_GET:
+  case OP_SCAN: case OP_GET: case OP_FUSED:
     return;
   default:
     break;
@@ -499,16 +502,21 @@ static const char *ew_body(Emitter *e, Node *n, const EwGroups *g,
   return s;
 }
 
+/* The statement for element `idx` of the innermost row; `lane` is the
+ * partial-sum lane (k inside a block of 8, 0 in the remainder). */
+typedef const char *RowBody(Emitter *e, void *ctx, const char *idx,
+                            const char *lane);
+
 /* The innermost loop over `len` elements: blocks of 8 with a constant
  * inner trip count, which gcc vectorises at -O2 (its cheap cost model
  * refuses loops whose trip count it cannot prove a multiple of the vector
  * length), then the remainder. */
-static void ew_inner_loop(Emitter *e, Node *n, const EwGroups *g, int nested) {
-  Dim len = g->len[g->n - 1];
-  const char *var = iv(g->n - 1), *l = dimc(e, len);
+static void row_loop(Emitter *e, Dim len, const char *var, int nested,
+                     RowBody *body, void *ctx) {
+  const char *l = dimc(e, len);
   if (dim_is_const(len) && dim_value(len) < 8) {
     out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", var, var, l, var);
-    out(e, "  %s\n", ew_body(e, n, g, var));
+    out(e, "  %s\n", body(e, ctx, var, "0"));
     return;
   }
   if (nested)
@@ -517,13 +525,25 @@ static void ew_inner_loop(Emitter *e, Node *n, const EwGroups *g, int nested) {
   out(e, "for (; %s + 8 <= %s; %s += 8)\n", var, l, var);
   out(e, "  NNC_IVDEP\n");
   out(e, "  for (int k = 0; k < 8; k++)\n");
-  out(e, "    %s\n", ew_body(e, n, g, arena_printf(&e->c->arena, "(%s + k)", var)));
+  out(e, "    %s\n", body(e, ctx, arena_printf(&e->c->arena, "(%s + k)", var), "k"));
   if (!dim_is_const(len) || dim_value(len) % 8) {
     out(e, "for (; %s < %s; %s++)\n", var, l, var);
-    out(e, "  %s\n", ew_body(e, n, g, var));
+    out(e, "  %s\n", body(e, ctx, var, "0"));
   }
   if (nested)
     e->indent--, out(e, "}\n");
+}
+
+typedef struct EwRow {
+  Node *n;
+  const EwGroups *g;
+} EwRow;
+
+static const char *ew_row(Emitter *e, void *ctx, const char *idx,
+                          const char *lane) {
+  (void)lane;
+  EwRow *r = ctx;
+  return ew_body(e, r->n, r->g, idx);
 }
 
 /* Operands and result through restrict pointers a0.., r: every value has
@@ -548,9 +568,254 @@ static void emit_elementwise(Emitter *e, Node *n) {
           dimc(e, g.len[k]), iv(k));
       e->indent++;
     }
-    ew_inner_loop(e, n, &g, g.n > 1);
+    EwRow row = {n, &g};
+    row_loop(e, g.len[g.n - 1], iv(g.n - 1), g.n > 1, ew_row, &row);
     e->indent -= g.n - 1;
   }
+  e->indent--;
+  out(e, "}\n");
+}
+
+/* ------------------------------------------------------- fused groups */
+
+/* A fused node (fuse.c) runs as one loop nest over its shape S: every
+ * member is a local value per element, operands from outside are read
+ * through a<k>, yielded members are stored through r<k>, and reductions
+ * add into 8 partial sums per result (as emit_reduce_sum). Loops merge
+ * adjacent axes on which every operand steps alike; with reductions the
+ * kept axes run outside and the reduced ones inside. */
+typedef struct Fused {
+  Node *n;
+  Type S;
+  const char *red; /* reduced axes of S, NULL: none */
+  int next;
+  Node **ext;      /* operands read from memory */
+  int ng;
+  Dim len[MAX_LOOPS];
+  char gred[MAX_LOOPS];
+  const char *sst[MAX_LOOPS];  /* stride in S */
+  const char *rst[MAX_LOOPS];  /* stride in a reduction's result (kept) */
+  const char **xst;            /* [next][MAX_LOOPS], NULL: broadcast */
+} Fused;
+
+static int is_literal(const Node *x) { return x->op == OP_CONST && x->type.rank == 0; }
+
+static int member_of(const Node *fz, const Node *x) {
+  for (const Node *m = fz->body->first; m; m = m->next)
+    if (m == x)
+      return 1;
+  return 0;
+}
+
+static int is_fused_reduction(const Node *m) { return m->op == OP_SUM || m->op == OP_MEAN; }
+
+static void fused_loops(Emitter *e, Fused *F) {
+  Arena *ar = &e->c->arena;
+  Type S = F->S;
+  int last = -1;
+  F->ng = 0;
+  for (int j = 0; j < S.rank; j++) {
+    if (dim_is_const(S.dim[j]) && dim_value(S.dim[j]) == 1)
+      continue;
+    int same = last >= 0 && (!F->red || F->red[j] == F->red[last]);
+    for (int i = 0; i < F->next && same; i++)
+      same = ew_present(F->ext[i]->type, S.rank, j) ==
+             ew_present(F->ext[i]->type, S.rank, last);
+    if (same)
+      dim_mul(ar, F->len[F->ng - 1], S.dim[j], &F->len[F->ng - 1]);
+    else
+      F->len[F->ng] = S.dim[j], F->gred[F->ng++] = F->red ? F->red[j] : 0;
+    last = j;
+    F->sst[F->ng - 1] = prodc(e, &S, j + 1, S.rank);
+    for (int i = 0; i < F->next; i++) {
+      Type it = F->ext[i]->type;
+      F->xst[i * MAX_LOOPS + F->ng - 1] =
+          ew_present(it, S.rank, j) ? prodc(e, &it, j - (S.rank - it.rank) + 1, it.rank)
+                                    : NULL;
+    }
+  }
+  for (int g = 0; g < F->ng; g++) {
+    Dim st = dim_const(ar, 1);
+    for (int k = g + 1; k < F->ng; k++)
+      if (!F->gred[k])
+        dim_mul(ar, st, F->len[k], &st);
+    F->rst[g] = F->gred[g] ? NULL : dimc(e, st);
+  }
+}
+
+/* sum of i<g>*stride[g] over the loop groups, the innermost as `last` */
+static const char *fused_index(Emitter *e, const Fused *F, const char *const *st,
+                               const char *last) {
+  StrBuf b = {0};
+  for (int g = 0; g < F->ng; g++)
+    if (st[g])
+      sb_printf(&b, "%s%s%s%s", b.len ? " + " : "", g == F->ng - 1 ? last : iv(g),
+                strcmp(st[g], "1") ? "*" : "", strcmp(st[g], "1") ? st[g] : "");
+  const char *s = arena_strdup(&e->c->arena, b.len ? b.s : "0");
+  sb_free(&b);
+  return s;
+}
+
+static const char *local(Emitter *e, const Node *m) {
+  return arena_printf(&e->c->arena, "v_%s", e->cname[m->id]);
+}
+
+/* The value of member or operand x inside the loop body. */
+static const char *fused_value(Emitter *e, const Fused *F, const Node *x) {
+  if (is_literal(x))
+    return elem(e, x, "0");
+  if (member_of(F->n, x))
+    return local(e, x);
+  for (int i = 0; i < F->next; i++)
+    if (F->ext[i] == x)
+      return arena_printf(&e->c->arena, "e%d", i);
+  return "0";
+}
+
+static const char *fused_row(Emitter *e, void *ctx, const char *idx,
+                             const char *lane) {
+  Fused *F = ctx;
+  Arena *ar = &e->c->arena;
+  StrBuf b = {0};
+  for (int i = 0; i < F->next; i++)
+    sb_printf(&b, "const %s e%d = a%d[%s]; ", ctype(e, F->ext[i]->type.dtype), i, i,
+              fused_index(e, F, &F->xst[i * MAX_LOOPS], idx));
+  int red = 0;
+  for (Node *m = F->n->body->first; m; m = m->next) {
+    if (is_fused_reduction(m)) {
+      sb_printf(&b, "acc%d[%s] += %s; ", red++, lane, fused_value(e, F, m->in[0]));
+      continue;
+    }
+    const char *v;
+    if (m->op == OP_FULL || m->op == OP_CONST)
+      v = dtype_is_float(m->type.dtype)
+              ? lit(e, ir_attr_float(m, "value", 0))
+              : arena_printf(ar, "%lld", (long long)ir_attr_float(m, "value", 0));
+    else {
+      const char *a[3] = {0};
+      for (int i = 0; i < m->nin && i < 3; i++)
+        a[i] = fused_value(e, F, m->in[i]);
+      v = ew_expr(e, m, a);
+    }
+    sb_printf(&b, "const %s %s = %s; ", ctype(e, m->type.dtype), local(e, m), v);
+  }
+  for (int k = 0; k < F->n->body->nout; k++) {
+    Node *y = F->n->body->out[k];
+    if (!is_fused_reduction(y))
+      sb_printf(&b, "r%d[%s] = %s; ", k, fused_index(e, F, F->sst, idx), local(e, y));
+  }
+  b.s[b.len - 1] = 0; /* the last blank */
+  const char *s = arena_printf(ar, "{ %s }", b.s);
+  sb_free(&b);
+  return s;
+}
+
+static void emit_fused(Emitter *e, Node *n) {
+  Arena *ar = &e->c->arena;
+  Fused F0 = {0}, *F = &F0;
+  F->n = n;
+  for (Node *m = n->body->first; m; m = m->next)
+    if (is_fused_reduction(m)) { /* they all reduce the same axes */
+      Type t = m->in[0]->type;
+      char *red = arena_alloc(ar, (size_t)t.rank + 1);
+      const Attr *ax = ir_attr(m, "axes");
+      if (!ax || !ax->n)
+        memset(red, 1, (size_t)t.rank);
+      else
+        for (int i = 0; i < ax->n; i++)
+          red[ax->ints[i]] = 1;
+      F->red = red;
+    }
+  for (Node *m = n->body->first; m; m = m->next)
+    if (!is_fused_reduction(m)) {
+      F->S = m->type;
+      break;
+    }
+  F->ext = arena_alloc(ar, sizeof(Node *) * (size_t)(n->nin + 1));
+  for (int i = 0; i < n->nin; i++)
+    if (!is_literal(n->in[i]))
+      F->ext[F->next++] = n->in[i];
+  F->xst = arena_alloc(ar, sizeof(char *) * (size_t)(F->next + 1) * MAX_LOOPS);
+  fused_loops(e, F);
+  /* the members, as comments */
+  for (Node *m = n->body->first; m; m = m->next) {
+    StrBuf b = {0};
+    for (int i = 0; i < m->nin; i++)
+      sb_printf(&b, "%s%s", i ? ", " : " ", m->in[i]->name);
+    out(e, "/*   %s = %s%s : %s */\n", m->name, nnc_ops[m->op].name, b.s ? b.s : "",
+        typestr(e, m->type));
+    sb_free(&b);
+  }
+  out(e, "{\n");
+  e->indent++;
+  for (int i = 0; i < F->next; i++)
+    out(e, "const %s *restrict a%d = %s;\n", ctype(e, F->ext[i]->type.dtype), i,
+        ptr(e, F->ext[i]));
+  Node *get = n->next;
+  for (int k = 0; k < n->body->nout; k++) {
+    Node *y = n->body->out[k];
+    const char *ct = ctype(e, y->type.dtype);
+    while (get && !(get->op == OP_GET && get->in[0] == n &&
+                    ir_attr_int(get, "index", -1) >= k))
+      get = get->next;
+    if (get && ir_attr_int(get, "index", -1) == k)
+      out(e, "%s *restrict r%d = %s;\n", ct, k, ptr(e, get));
+    else
+      out(e, "%s *restrict r%d = (%s *)(w + off[%d]); /* %s */\n", ct, k, ct,
+          e->slot[n->id] + k, y->name);
+  }
+  if (F->ng == 0) { /* one element */
+    out(e, "%s\n", fused_row(e, F, "0", "0"));
+    e->indent--;
+    out(e, "}\n");
+    return;
+  }
+  int depth = 0, nred = 0;
+  for (Node *m = n->body->first; m; m = m->next)
+    nred += is_fused_reduction(m);
+  for (int g = 0; g < F->ng - 1; g++)
+    if (!F->gred[g]) { /* kept (or all) groups outside */
+      out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, F->len[g]), iv(g));
+      e->indent++, depth++;
+    }
+  if (nred) {
+    out(e, "{\n");
+    e->indent++;
+    for (int k = 0; k < nred; k++)
+      out(e, "double acc%d[8] = {0};\n", k);
+    for (int g = 0; g < F->ng - 1; g++)
+      if (F->gred[g]) {
+        out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, F->len[g]), iv(g));
+        e->indent++, depth++;
+      }
+  }
+  int outer = F->ng > 1;
+  row_loop(e, F->len[F->ng - 1], iv(F->ng - 1), outer, fused_row, F);
+  if (nred) {
+    for (int g = 0; g < F->ng - 1; g++)
+      if (F->gred[g])
+        e->indent--, depth--;
+    Dim cnt = dim_const(ar, 1);
+    for (int j = 0; j < F->S.rank; j++)
+      if (F->red[j])
+        dim_mul(ar, cnt, F->S.dim[j], &cnt);
+    const char *ridx = fused_index(e, F, F->rst, "0");
+    for (int k = 0; k < n->body->nout; k++) {
+      Node *y = n->body->out[k];
+      if (!is_fused_reduction(y))
+        continue;
+      int a = 0; /* its accumulator: its place among the reductions */
+      for (Node *m = n->body->first; m != y; m = m->next)
+        a += is_fused_reduction(m);
+      out(e, "r%d[%s] = (%s)((((acc%d[0] + acc%d[1]) + (acc%d[2] + acc%d[3])) +\n", k, ridx,
+          ctype(e, y->type.dtype), a, a, a, a);
+      out(e, "          ((acc%d[4] + acc%d[5]) + (acc%d[6] + acc%d[7])))%s);\n", a, a, a, a,
+          y->op == OP_MEAN ? arena_printf(ar, " / (double)%s", dimc(e, cnt)) : "");
+    }
+    e->indent--;
+    out(e, "}\n");
+  }
+  e->indent -= depth;
   e->indent--;
   out(e, "}\n");
 }
@@ -561,7 +826,7 @@ static void fill(Emitter *e, Node *n, const char *value) {
     out(e, "  %s[i] = %s;\n", ptr(e, n), value);
     return;
   }
-  /* a constant: in blocks of 8, which compilers vectorise (see ew_inner_loop) */
+  /* a constant: in blocks of 8, which compilers vectorise (see row_loop) */
   const char *len = numelc(e, n->type);
   Dim cnt = dim_const(&e->c->arena, 1);
   for (int k = 0; k < n->type.rank; k++)
@@ -1224,7 +1489,7 @@ static void emit_node(Emitter *e, Node *n) {
   sb_printf(&b, "%s = %s", n->name, nnc_ops[n->op].name);
   for (int i = 0; i < n->nin; i++)
     sb_printf(&b, "%s%s", i ? ", " : " ", n->in[i]->name);
-  out(e, "/* %s : %s  (%s:%d) */\n", b.s, n->op == OP_SCAN ? "scan" : typestr(e, n->type),
+  out(e, "/* %s : %s  (%s:%d) */\n", b.s, op_has_body(n->op) ? nnc_ops[n->op].name : typestr(e, n->type),
       n->loc.file ? n->loc.file->name : "?", n->loc.line);
   sb_free(&b);
   switch (n->op) {
@@ -1259,6 +1524,7 @@ static void emit_node(Emitter *e, Node *n) {
     break;
   case OP_UPSAMPLE: emit_upsample(e, n); break;
   case OP_SCAN: emit_scan(e, n); break;
+  case OP_FUSED: emit_fused(e, n); break;
   case OP_ACCUM_GRAD: {
     const char *name = ir_attr(n, "name")->s;
     int64_t off = 0;
@@ -1321,13 +1587,13 @@ static void input_grad_masks(Emitter *e, Func *f) {
       mk = 1u << ir_attr_int(x, "index", 0);
     else if (x->op == OP_INPUT_GRAD || x->op == OP_ACCUM_GRAD || x->op == OP_UPDATE ||
              x->op == OP_MINIMIZE || x->op == OP_SCAN || x->op == OP_RAND_UNIFORM ||
-             x->op == OP_RAND_NORMAL || x->op == OP_GET || x->op == OP_RESHAPE ||
-             x->op == OP_PERMUTE)
+             x->op == OP_RAND_NORMAL || (x->op == OP_GET && x->in[0]->op == OP_SCAN) ||
+             x->op == OP_RESHAPE || x->op == OP_PERMUTE)
       mk |= ALWAYS; /* side effects, and values other nodes alias */
     need[x->id] = mk;
-    for (int k = 0; k < x->nin; k++)
+    for (int k = 0; k < x->nin; k++) /* a fused node's operands: all it reads */
       need[x->in[k]->id] |= mk;
-    if (x->body)
+    if (x->op == OP_SCAN)
       mark_captures(x->body, need);
   }
   for (int i = 0; i < n; i++)
@@ -1387,7 +1653,7 @@ static void declare_region(Emitter *e, Region *r) {
     }
     if (!(n->op == OP_PERMUTE && e->absorbed[n->id]))
       declare(e, n);
-    if (n->body)
+    if (n->op == OP_SCAN)
       declare_region(e, n->body);
   }
 }

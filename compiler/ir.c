@@ -134,7 +134,7 @@ Node *ir_node(Ctx *c, Module *mod, Func *f, Region *r, OpKind op, int nin,
   n->attr = arena_alloc(a, sizeof(Attr) * (size_t)(nattr > 0 ? nattr : 1));
   for (int i = 0; i < nattr; i++)
     attr_copy(a, &n->attr[i], &attr[i]);
-  if (op == OP_SCAN) {
+  if (op_has_body(op)) {
     n->body = arena_alloc(a, sizeof(Region));
     n->body->parent = r;
   } else {
@@ -322,7 +322,7 @@ static void verify_type(Verify *v, Node *n) {
   Node copy = *n;
   shape_infer(v->c, v->mod, &copy);
   int same = 1;
-  if (n->op == OP_SCAN) {
+  if (op_has_body(n->op)) {
     same = copy.nresult == n->nresult;
     for (int i = 0; same && i < n->nresult; i++)
       same = type_eq(copy.result[i], n->result[i]);
@@ -333,8 +333,8 @@ static void verify_type(Verify *v, Node *n) {
     nnc_error(v->c, n->loc,
               "IR verifier: %s: %%%s has type %s but its shape rule gives %s",
               v->f->name, vname(n),
-              n->op == OP_SCAN ? "(scan results)" : vtype(v, n->type),
-              n->op == OP_SCAN ? "other results" : vtype(v, copy.type));
+              op_has_body(n->op) ? "(its results)" : vtype(v, n->type),
+              op_has_body(n->op) ? "other results" : vtype(v, copy.type));
 }
 
 static void verify_region(Verify *v, Region *r, int depth);
@@ -356,10 +356,10 @@ static void verify_node(Verify *v, Region *r, Node *n, int depth) {
       ((n->op == OP_SCAN_INDEX || n->op == OP_SCAN_CARRY) && top))
     nnc_error(v->c, n->loc, "IR verifier: %s: %s %%%s is in the wrong region",
               v->f->name, nnc_ops[n->op].name, vname(n));
-  if (n->op == OP_SCAN) {
+  if (op_has_body(n->op)) {
     if (!n->body || n->body->parent != r)
-      nnc_error(v->c, n->loc, "IR verifier: %s: scan %%%s has no proper body",
-                v->f->name, vname(n));
+      nnc_error(v->c, n->loc, "IR verifier: %s: %s %%%s has no proper body",
+                v->f->name, nnc_ops[n->op].name, vname(n));
     verify_region(v, n->body, depth + 1);
   }
   verify_type(v, n);

@@ -75,7 +75,7 @@ static void dump_node(StrBuf *b, const Module *m, const Node *n, int depth) {
   for (int i = 0; i < n->nattr; i++)
     dump_attr(b, &m->syms, &n->attr[i]);
   sb_printf(b, " : ");
-  if (n->op == OP_SCAN) {
+  if (op_has_body(n->op)) {
     sb_putc(b, '(');
     for (int i = 0; i < n->nresult; i++) {
       if (i)
@@ -87,7 +87,7 @@ static void dump_node(StrBuf *b, const Module *m, const Node *n, int depth) {
     type_print(b, &m->syms, n->type);
   }
   dump_loc(b, n->loc);
-  if (n->op == OP_SCAN && n->body) {
+  if (op_has_body(n->op) && n->body) {
     sb_printf(b, " {\n");
     dump_region(b, m, n->body, depth + 1, "yield");
     indent(b, depth);

@@ -421,12 +421,12 @@ static int parse_attrs(P *p, OpKind op, const char *name, Attr **out) {
 /* The printed result types: one type, or a parenthesised list (scan). */
 static int parse_results(P *p, OpKind op, Type **out) {
   PtrVec v = {0};
-  if (op != OP_SCAN) {
+  if (!op_has_body(op)) {
     *out = arena_alloc(&p->c->arena, sizeof(Type));
     **out = parse_type(p);
     return 1;
   }
-  expect(p, "(", "before the scan's result types");
+  expect(p, "(", "before the result types of a scan or fused group");
   while (!accept(p, ")")) {
     if (v.n)
       expect(p, ",", "or ')' in the result types");
@@ -449,11 +449,11 @@ static const char *type_str(P *p, Type t) {
 }
 
 static void check_types(P *p, Node *n, SrcLoc at, int nt, const Type *t) {
-  int scan = n->op == OP_SCAN, k = scan ? n->nresult : 1;
-  const Type *got = scan ? n->result : &n->type;
+  int body = op_has_body(n->op), k = body ? n->nresult : 1;
+  const Type *got = body ? n->result : &n->type;
   if (nt != k)
-    PERR(p, at, "%%%s: the dump lists %d result types but the scan has %d",
-         n->name, nt, k);
+    PERR(p, at, "%%%s: the dump lists %d result types but the %s has %d",
+         n->name, nt, nnc_ops[n->op].name, k);
   for (int i = 0; i < k; i++)
     if (!type_eq(t[i], got[i]))
       PERR(p, at, "%%%s: the dump says %s but the shape rule gives %s", n->name,
@@ -490,10 +490,10 @@ static void parse_node(P *p, Region *r) {
   Node *n = ir_node(p->c, p->mod, p->f, r, (OpKind)op, nin, in, nattr, attr,
                     name, opat);
   set_region(p, n->id, NULL);
-  if (op == OP_SCAN) {
-    expect(p, "{", "to open the scan body");
+  if (op_has_body((OpKind)op)) {
+    expect(p, "{", "to open the body");
     parse_region(p, n->body, "yield");
-    expect(p, "}", "to close the scan body");
+    expect(p, "}", "to close the body");
     n->loc = opat;
     shape_infer(p->c, p->mod, n);
   }

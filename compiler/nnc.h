@@ -229,6 +229,7 @@ typedef enum OpClass {
   X(SCAN_INDEX, scan_index, 0, OC_CONTROL, scan_index)                         \
   X(SCAN_CARRY, scan_carry, 0, OC_CONTROL, input)                              \
   X(GET, get, 1, OC_CONTROL, get)                                              \
+  X(FUSED, fused, -1, OC_CONTROL, fused)                                        \
   X(GRAD, grad, 2, OC_SPECIAL, grad)                                           \
   X(UPDATE, update, 1, OC_SPECIAL, update)                                     \
   X(ACCUM_GRAD, accum_grad, 1, OC_SPECIAL, accum_grad) \
@@ -257,6 +258,10 @@ typedef struct OpInfo {
 } OpInfo;
 extern const OpInfo nnc_ops[OP_COUNT];
 int op_lookup(const char *name); /* -1 if unknown */
+/* Ops with a body region whose results are read with `get`: scan, fused. */
+int op_has_body(OpKind op);
+/* Ops a fused group may hold: elementwise ops, expand, full and const. */
+int op_fusible(OpKind op);
 
 /* ------------------------------------------------------------------- ir.c */
 /* Attributes: a small keyed list on each node, printed as key=value. */
@@ -435,6 +440,12 @@ void pass_grad(Ctx *c, Module *m);
 /* ------------------------------------------------------------ simplify.c */
 /* Dead code, common subexpressions, constant folding, algebraic identities. */
 void pass_simplify(Ctx *c, Module *m);
+
+/* ---------------------------------------------------------------- fuse.c */
+/* Operator fusion (docs/ir.md): groups elementwise chains, and the sums
+ * and means that read them, into `fused` nodes that the backend emits as
+ * one loop nest; values used only inside a group are never stored. */
+void pass_fuse(Ctx *c, Module *m);
 
 /* ---------------------------------------------------------------- emit.c */
 typedef struct EmitOptions {

@@ -15,3 +15,14 @@ int op_lookup(const char *name) {
       return i;
   return -1;
 }
+
+int op_has_body(OpKind op) { return op == OP_SCAN || op == OP_FUSED; }
+
+int op_fusible(OpKind op) {
+  switch (nnc_ops[op].cls) {
+  case OC_UNARY: case OC_BINARY: case OC_COMPARE:
+    return 1;
+  default:
+    return op == OP_EXPAND || op == OP_FULL || op == OP_CONST;
+  }
+}

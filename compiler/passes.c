@@ -5,7 +5,7 @@
 #include "nnc.h"
 
 const char *const nnc_pass_names[] = {"elab", "verify", "grad", "simplify",
-                                      NULL};
+                                      "fuse", NULL};
 
 static void after(Ctx *c, Module *m, const PassOptions *o, const char *pass) {
   ir_verify(c, m);
@@ -25,4 +25,9 @@ void nnc_run_passes(Ctx *c, Module *m, const PassOptions *o) {
   if (o->opt_level > 0)
     pass_simplify(c, m);
   after(c, m, o, "simplify");
+  /* fuse: groups elementwise chains and the reductions reading them into
+   * fused nodes; -O0 leaves every node on its own */
+  if (o->opt_level > 0)
+    pass_fuse(c, m);
+  after(c, m, o, "fuse");
 }

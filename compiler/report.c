@@ -90,7 +90,7 @@ static void dot_region(FILE *f, const Module *mod, const char *pfx,
                        const Region *r, int depth) {
   for (const Node *n = r->first; n; n = n->next) {
     StrBuf t = {0};
-    if (n->op == OP_SCAN)
+    if (op_has_body(n->op))
       sb_printf(&t, "%d results", n->nresult);
     else
       type_print(&t, &mod->syms, n->type);
@@ -113,9 +113,12 @@ static void dot_region(FILE *f, const Module *mod, const char *pfx,
               n->in[i]->name, pfx, n->name);
     if (n->body) {
       fprintf(f,
-              "%*ssubgraph \"cluster_%s%s\" {\n%*slabel=\"scan %s\"; "
-              "style=dashed;\n",
-              2 * depth + 4, "", pfx, n->name, 2 * depth + 6, "", n->name);
+              "%*ssubgraph \"cluster_%s%s\" {\n%*slabel=\"%s %s\"; "
+              "style=%s;\n",
+              2 * depth + 4, "", pfx, n->name, 2 * depth + 6, "",
+              nnc_ops[n->op].name, n->name,
+              n->op == OP_FUSED ? "\"rounded,filled\"; fillcolor=\"#eef4ff\""
+                                : "dashed");
       dot_region(f, mod, pfx, n->body, depth + 1);
       for (int i = 0; i < n->body->nout; i++)
         fprintf(f, "%*s\"%s%s\" -> \"%s%s\" [style=dashed];\n", 2 * depth + 6,

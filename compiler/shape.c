@@ -799,6 +799,80 @@ static void shape_scan(Ctx *c, Module *m, Node *n) {
     n->result[axes->n + i] = tin(n, i);
 }
 
+/* A fused group (fuse.c): elementwise members of one shape S, and sums
+ * or means of members over the same axes of S, the innermost axis of S
+ * (of size other than 1) among them. Values from outside are operands of
+ * the group; no member reads a reduction of the group. */
+static int in_body(const Region *b, const Node *x) {
+  for (const Node *y = b->first; y; y = y->next)
+    if (y == x)
+      return 1;
+  return 0;
+}
+
+static void shape_fused(Ctx *c, Module *m, Node *n) {
+  Region *b = n->body;
+  if (!b || !b->first || b->nout < 1)
+    ERR("fused has no body or yields nothing");
+  Type S = {0};
+  int have = 0;
+  const char *red = NULL;
+  for (Node *x = b->first; x; x = x->next) {
+    int r = (x->op == OP_SUM || x->op == OP_MEAN) && dtype_is_float(x->type.dtype);
+    if (!r && !op_fusible(x->op))
+      ERR("fused: %%%s (%s) cannot be part of a fused group", x->name,
+          nnc_ops[x->op].name);
+    for (int i = 0; i < x->nin; i++) {
+      int inside = in_body(b, x->in[i]), listed = 0;
+      for (int k = 0; k < n->nin; k++)
+        listed |= n->in[k] == x->in[i];
+      if (!inside && !listed)
+        ERR("fused: %%%s reads %%%s, which is neither in the group nor one "
+            "of its operands", x->name, x->in[i]->name);
+      if (inside && (x->in[i]->op == OP_SUM || x->in[i]->op == OP_MEAN))
+        ERR("fused: %%%s reads the reduction %%%s of its own group", x->name,
+            x->in[i]->name);
+    }
+    Type t = r ? tin(x, 0) : x->type;
+    if (r && !in_body(b, x->in[0]))
+      ERR("fused: the reduction %%%s does not read a member", x->name);
+    if (!have)
+      S = t, have = 1;
+    int same = t.rank == S.rank;
+    for (int j = 0; same && j < S.rank; j++)
+      same = dim_eq(t.dim[j], S.dim[j]);
+    if (!same)
+      ERR("fused: %%%s is %s, not the group's shape %s", x->name,
+          tstr(c, m, t), tstr(c, m, S));
+    if (r) {
+      char *ax = reduced_axes(c, m, x, t);
+      if (red && memcmp(red, ax, (size_t)S.rank))
+        ERR("fused: %%%s reduces other axes than the group's first reduction",
+            x->name);
+      red = ax;
+    }
+  }
+  for (int k = 0; k < n->nin; k++)
+    if (in_body(b, n->in[k]))
+      ERR("fused: operand %d is a member of the group", k + 1);
+  if (red) {
+    int inner = -1;
+    for (int j = 0; j < S.rank; j++)
+      if (!(dim_is_const(S.dim[j]) && dim_value(S.dim[j]) == 1))
+        inner = j;
+    if (inner < 0 || !red[inner])
+      ERR("fused: the reductions must include the innermost axis of %s",
+          tstr(c, m, S));
+  }
+  n->nresult = b->nout;
+  n->result = arena_alloc(&c->arena, sizeof(Type) * (size_t)(b->nout + 1));
+  for (int i = 0; i < b->nout; i++) {
+    if (!b->out[i] || !in_body(b, b->out[i]))
+      ERR("fused: yield %d is not a member of the group", i + 1);
+    n->result[i] = b->out[i]->type;
+  }
+}
+
 static void shape_scan_index(Ctx *c, Module *m, Node *n) {
   (void)m;
   n->type = tmake(c, DT_I32, 0);
@@ -807,12 +881,12 @@ static void shape_scan_index(Ctx *c, Module *m, Node *n) {
 static void shape_get(Ctx *c, Module *m, Node *n) {
   (void)m;
   Node *s = n->in[0];
-  if (s->op != OP_SCAN)
-    ERR("get needs a scan operand, got %s", nnc_ops[s->op].name);
+  if (!op_has_body(s->op))
+    ERR("get needs a scan or fused operand, got %s", nnc_ops[s->op].name);
   int64_t i = int_need(c, n, "index");
   if (i < 0 || i >= s->nresult)
-    ERR("get: index %lld is out of range (the scan has %d results)",
-        (long long)i, s->nresult);
+    ERR("get: index %lld is out of range (the %s has %d results)",
+        (long long)i, nnc_ops[s->op].name, s->nresult);
   n->type = s->result[i];
 }
 
@@ -960,9 +1034,9 @@ void shape_infer(Ctx *c, Module *mod, Node *n) {
   for (int i = 0; i < n->nin; i++) {
     if (!n->in[i])
       ERR("operand %d of %s is missing", i + 1, opn(n));
-    if (n->in[i]->op == OP_SCAN && n->op != OP_GET)
-      ERR("operand %d of %s is a scan: read its results with get", i + 1,
-          opn(n));
+    if (op_has_body(n->in[i]->op) && n->op != OP_GET)
+      ERR("operand %d of %s is a %s: read its results with get", i + 1,
+          opn(n), nnc_ops[n->in[i]->op].name);
   }
   shape_rules[n->op](c, mod, n);
 }

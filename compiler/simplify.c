@@ -130,7 +130,7 @@ static int same_attrs(const Node *a, const Node *b) {
 static int pure(const Node *n) {
   switch (n->op) {
   case OP_RAND_UNIFORM: case OP_RAND_NORMAL: case OP_UPDATE: case OP_MINIMIZE:
-  case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_SCAN: case OP_GET:
+  case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_SCAN: case OP_FUSED: case OP_GET:
   case OP_SCAN_INDEX: case OP_SCAN_CARRY: case OP_INPUT:
     return 0;
   default:
@@ -336,7 +336,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
   for (Node *n = r->first; n; prev = n, n = n->next) {
     for (int i = 0; i < n->nin; i++)
       n->in[i] = resolve(e, n->in[i]);
-    if (n->body)
+    if (n->body && n->op != OP_FUSED) /* a fused group is left as it is */
       rewrite(e, n->body, seen);
     fold(e->a, n);
     transpose_product(e, r, prev, n);

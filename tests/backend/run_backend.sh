@@ -4,7 +4,11 @@
 # diagnostic and every declared function defined; the C compiler must
 # accept it with -std=c99 -Wall -Wextra -pedantic -Werror; smoke.c runs
 # each entry point (with the build's CFLAGS, so under ASan/UBSan in the
-# sanitizer build). Ends with `N passed, N failed`.
+# sanitizer build). The model is also compiled with -O0 (no
+# simplification, no fusion) and run the same way: every float result,
+# and every parameter after the steps, must agree with the optimised build
+# within 1e-4 (relative, with an absolute floor of 1e-5). Ends with
+# `N passed, N failed`.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common.sh"
@@ -15,6 +19,24 @@ bad() {
   echo "FAIL: $1"
   sed 's/^/  | /' "$tmp/log" | head -n 25
   fail=$((fail + 1))
+}
+
+build_smoke() { # NAME PREFIX: $tmp/NAME.c -> $tmp/NAME
+  $CC -std=c99 ${CFLAGS:-} -O0 -I "$RUNTIME_INC" -DMODEL_DESC="$2_desc" -include "$tmp/$1.h" \
+    "$tmp/$1.c" "$here/smoke.c" "$RUNTIME_LIB" ${LDFLAGS:-} $RTLIBS \
+    -o "$tmp/$1" >"$tmp/log" 2>&1
+}
+
+# same_numbers A B: the dumps of smoke.c name the same values in the same
+# order and agree within 1e-4 relative (1e-5 absolute near zero).
+same_numbers() {
+  paste -d ' ' "$1" "$2" | awk '
+    NF != 4 || $1 != $3 { print "line " NR ": " $0; bad = 1; exit }
+    { d = $2 - $4; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2; o = $4 < 0 ? -$4 : $4
+      if (o > m) m = o
+      if (d > 1e-5 && d > 1e-4 * m) { print "line " NR ": " $1 " " $2 " vs " $4; bad++ } }
+    END { exit bad ? 1 : 0 }' &&
+    [ "$(wc -l <"$1")" -eq "$(wc -l <"$2")" ]
 }
 
 for f in "$SRCDIR"/examples/*.nn; do
@@ -36,12 +58,18 @@ for f in "$SRCDIR"/examples/*.nn; do
   fi
   # -O0: the run checks memory and numbers, and the big models take gcc
   # minutes to optimise
-  if $CC -std=c99 ${CFLAGS:-} -O0 -I "$RUNTIME_INC" -DMODEL_DESC="${prefix}_desc" -include "$tmp/$b.h" \
-    "$tmp/$b.c" "$here/smoke.c" "$RUNTIME_LIB" ${LDFLAGS:-} $RTLIBS \
-    -o "$tmp/$b" >"$tmp/log" 2>&1 && "$tmp/$b" >"$tmp/log" 2>&1; then
+  if build_smoke "$b" "$prefix" && "$tmp/$b" "$tmp/$b.fused" >"$tmp/log" 2>&1; then
     ok
   else
     bad "$b: running its entry points"
+    continue
+  fi
+  if "$NNC" -O0 "$f" -o "$tmp/$b.c" >"$tmp/log" 2>&1 && build_smoke "$b" "$prefix" &&
+    "$tmp/$b" "$tmp/$b.plain" >"$tmp/log" 2>&1 &&
+    same_numbers "$tmp/$b.fused" "$tmp/$b.plain" >"$tmp/log" 2>&1; then
+    ok
+  else
+    bad "$b: nnc -O1 (fused) and -O0 (unfused) disagree"
   fi
 done
 

@@ -3,7 +3,10 @@
  * 3), training entries as full steps, and checks that each call succeeds
  * and every float result is finite. Under ASan and UBSan this is the
  * end-to-end memory check of the generated code. Built per model with
- * -DMODEL_DESC=<prefix>_desc -include <model>.h. */
+ * -DMODEL_DESC=<prefix>_desc -include <model>.h.
+ * With an argument, also writes every float result and, at the end, every
+ * parameter to that file, one number per line (%.9g), for comparing two
+ * builds of the same model (fused and unfused). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +33,17 @@ static int64_t numel(const nnc_arg_info *a, const int64_t *syms, int *ok) {
 
 static size_t esize(nnc_dtype t) { return t == NNC_F64 ? 8 : t == NNC_BOOL ? 1 : 4; }
 
-int main(void) {
+static void dump_reals(FILE *f, const char *what, const void *v, int64_t n,
+                       nnc_dtype t) {
+  for (int64_t k = 0; f && k < n; k++)
+    fprintf(f, "%s %.9g\n", what,
+            t == NNC_F64 ? ((const double *)v)[k] : (double)((const float *)v)[k]);
+}
+
+int main(int argc, char **argv) {
+  FILE *dump = argc > 1 ? fopen(argv[1], "w") : NULL;
+  if (argc > 1 && !dump)
+    return 2;
   void *m = D->create();
   if (!m)
     return 2;
@@ -80,12 +93,18 @@ int main(void) {
           break;
         }
       }
+    for (int i = 0; i < en->nout; i++)
+      if (en->out[i].dtype == NNC_F32 || en->out[i].dtype == NNC_F64)
+        dump_reals(dump, en->out[i].name, out[i], on[i], en->out[i].dtype);
     printf("%s %s: ok\n", en->kind == NNC_TRAIN ? "train" : "fn", en->name);
     for (int i = 0; i < en->nin; i++)
       free(in[i]);
     for (int i = 0; i < en->nout; i++)
       free(out[i]);
   }
+  dump_reals(dump, "param", D->params(m), D->nparams, D->dtype);
+  if (dump && fclose(dump))
+    bad++;
   D->destroy(m);
   return bad ? 1 : 0;
 }

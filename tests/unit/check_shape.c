@@ -619,7 +619,7 @@ START_TEST(test_scan_get) {
   TYPE_IS(op1(OP_GET, s, 1, &g1), "f32[B,16]");
   EXPECT_ERROR(op1(OP_GET, s, 1, &g2),
                "get: index 2 is out of range (the scan has 2 results)");
-  EXPECT_ERROR(op1(OP_GET, h0, 1, &g0), "get needs a scan operand, got input");
+  EXPECT_ERROR(op1(OP_GET, h0, 1, &g0), "get needs a scan or fused operand, got input");
   EXPECT_ERROR(op1(OP_RELU, s, 0, NULL),
                "operand 1 of relu is a scan: read its results with get");
   Node *s0 = rnn_scan(h0, 0, "B,16");

@@ -1,0 +1,483 @@
+/* fuse.c — operator fusion: groups nodes of a function's top region into
+ * `fused` nodes (docs/ir.md) that the backend emits as one loop nest.
+ *
+ * The rules, applied to each node in schedule order:
+ *  1. An elementwise op (and expand) joins the groups of its operands that
+ *     have its shape, merging them; full and const operands of that shape
+ *     are copied into the group (each group computes its own).
+ *  2. A float sum or mean of a member joins that member's group when the
+ *     group's other reductions (if any) reduce the same axes and the
+ *     innermost axis is reduced; one of a full starts a group with a copy.
+ *  3. A node joins only if every value of the group used outside it is
+ *     used after the node (the group runs where its last member was), and
+ *     it reads no reduction of the group.
+ * A group of two or more nodes becomes a `fused` node whose body holds
+ * them in order and yields what is used outside (and every reduction);
+ * `get` nodes read the yields. Values used only inside are never stored.
+ *
+ * Needs: simplified IR without grad nodes. Produces: fused nodes in the
+ * top region of each function; scan bodies are left as they are. */
+#include <string.h>
+
+#include "nnc.h"
+
+typedef struct Group {
+  PtrVec mem; /* Node*, in schedule order (clones before their user) */
+  Type shape; /* every elementwise member's shape; reductions read it */
+  const char *red; /* reduced axes of shape, NULL: no reduction yet */
+  int alive;       /* 0 once merged into another group */
+} Group;
+
+typedef struct Fuser {
+  Ctx *c;
+  Module *mod;
+  Func *f;
+  Arena *a;
+  int cap;       /* size of the per-id arrays */
+  double *pos;   /* schedule position by id (clones between two nodes) */
+  PtrVec *users; /* by id: top-level nodes reading it */
+  char *escapes; /* by id: a function result */
+  int *grp;      /* by id: group index or -1 */
+  PtrVec groups; /* Group* */
+} Fuser;
+
+static int same_shape(Type x, Type y) {
+  if (x.rank != y.rank)
+    return 0;
+  for (int j = 0; j < x.rank; j++)
+    if (!dim_eq(x.dim[j], y.dim[j]))
+      return 0;
+  return 1;
+}
+
+static int is_reduction(const Node *n) {
+  return (n->op == OP_SUM || n->op == OP_MEAN) && dtype_is_float(n->type.dtype);
+}
+
+/* The reduced axes of n's operand, as a mask. */
+static char *reduced_mask(Fuser *u, const Node *n) {
+  int r = n->in[0]->type.rank;
+  char *m = arena_alloc(u->a, (size_t)r + 1);
+  const Attr *ax = ir_attr(n, "axes");
+  if (!ax || !ax->n)
+    memset(m, 1, (size_t)r);
+  else
+    for (int i = 0; i < ax->n; i++)
+      m[ax->ints[i]] = 1;
+  return m;
+}
+
+/* Whether the innermost axis of t (of size other than 1) is in `red`. */
+static int inner_reduced(Type t, const char *red) {
+  for (int j = t.rank - 1; j >= 0; j--)
+    if (!(dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1))
+      return red[j];
+  return 0;
+}
+
+/* ------------------------------------------------------------ users */
+
+static void add_user(Fuser *u, Node *x, Node *user) {
+  if (x->id < u->cap)
+    vec_push(u->a, &u->users[x->id], user);
+}
+
+/* Reads inside a nested body count as reads by its top-level node. */
+static void nested_users(Fuser *u, Region *r, Node *top) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      add_user(u, n->in[i], top);
+    if (n->body)
+      nested_users(u, n->body, top);
+  }
+  for (int i = 0; i < r->nout; i++)
+    add_user(u, r->out[i], top);
+}
+
+/* ------------------------------------------------------------ grouping */
+
+static Group *group_of(Fuser *u, const Node *n) {
+  return n->id < u->cap && u->grp[n->id] >= 0 ? u->groups.v[u->grp[n->id]] : NULL;
+}
+
+/* Whether the groups in `set` (with n, at n's position) may run as one:
+ * every value of theirs used outside is used after n. */
+static int in_set(Group *g, Group **set, int nset) {
+  for (int t = 0; t < nset; t++)
+    if (g && g == set[t])
+      return 1;
+  return 0;
+}
+
+static int can_run_at(Fuser *u, Group **set, int nset, const Node *n) {
+  for (int s = 0; s < nset; s++)
+    for (int k = 0; k < set[s]->mem.n; k++) {
+      Node *m = set[s]->mem.v[k];
+      for (int i = 0; i < m->nin; i++) /* no member reads a reduction */
+        if (is_reduction(m->in[i]) && in_set(group_of(u, m->in[i]), set, nset) &&
+            group_of(u, m->in[i]) != set[s])
+          return 0;
+      PtrVec *us = &u->users[m->id];
+      for (int i = 0; i < us->n; i++) {
+        Node *x = us->v[i];
+        int inside = x == n || in_set(group_of(u, x), set, nset);
+        if (!inside && u->pos[x->id] <= u->pos[n->id])
+          return 0;
+      }
+    }
+  return 1;
+}
+
+static Group *new_group(Fuser *u, Type shape) {
+  Group *g = arena_alloc(u->a, sizeof *g);
+  g->shape = shape;
+  g->alive = 1;
+  vec_push(u->a, &u->groups, g);
+  return g;
+}
+
+static void put(Fuser *u, Group *g, Node *n) {
+  int gi = 0;
+  while (u->groups.v[gi] != g)
+    gi++;
+  vec_push(u->a, &g->mem, n);
+  u->grp[n->id] = gi;
+}
+
+/* Moves the members of `from` into `to` (order is restored later). */
+static void merge(Fuser *u, Group *to, Group *from) {
+  for (int k = 0; k < from->mem.n; k++)
+    put(u, to, from->mem.v[k]);
+  if (!to->red)
+    to->red = from->red;
+  from->mem.n = 0;
+  from->alive = 0;
+}
+
+/* A copy of full/const x placed just before n, reading nothing. */
+static Node *clone_source(Fuser *u, Node *x, Node *n) {
+  Region scratch = {0};
+  Node *y = ir_node(u->c, u->mod, u->f, &scratch, x->op, 0, NULL, x->nattr,
+                    x->attr, x->name, x->loc);
+  y->next = NULL;
+  u->pos[y->id] = u->pos[n->id] - 0.5;
+  u->grp[y->id] = -1;
+  vec_push(u->a, &u->users[y->id], n);
+  return y;
+}
+
+/* The operands of n that are full/const nodes of shape t get copies. */
+static void clone_sources(Fuser *u, Node *n, Type t, Group *g) {
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    if ((x->op == OP_FULL || x->op == OP_CONST) && x->type.rank > 0 &&
+        same_shape(x->type, t) && u->f->next_id < u->cap) {
+      n->in[i] = clone_source(u, x, n);
+      put(u, g, n->in[i]);
+    }
+  }
+}
+
+static int reads_reduction_of(const Node *n, Fuser *u, Group *g) {
+  for (int i = 0; i < n->nin; i++)
+    if (is_reduction(n->in[i]) && group_of(u, n->in[i]) == g)
+      return 1;
+  return 0;
+}
+
+/* Rule 1: elementwise n joins (and merges) its operands' groups. */
+static void join_elementwise(Fuser *u, Node *n) {
+  Group *cand[8];
+  int nc = 0;
+  const char *red = NULL;
+  for (int i = 0; i < n->nin && nc < 8; i++) {
+    Group *g = group_of(u, n->in[i]);
+    int dup = 0;
+    for (int k = 0; k < nc; k++)
+      dup |= cand[k] == g;
+    if (!g || dup || is_reduction(n->in[i]) || !same_shape(g->shape, n->type) ||
+        reads_reduction_of(n, u, g))
+      continue;
+    if (g->red && red && memcmp(g->red, red, (size_t)n->type.rank))
+      continue; /* two groups reducing different axes stay apart */
+    if (g->red)
+      red = g->red;
+    cand[nc++] = g;
+  }
+  Group *into = NULL;
+  if (nc && can_run_at(u, cand, nc, n)) {
+    into = cand[0];
+    for (int k = 1; k < nc; k++)
+      merge(u, into, cand[k]);
+  }
+  for (int k = 0; !into && k < nc; k++)
+    if (can_run_at(u, &cand[k], 1, n))
+      into = cand[k];
+  if (!into)
+    into = new_group(u, n->type);
+  clone_sources(u, n, n->type, into);
+  put(u, into, n);
+}
+
+/* Rule 2: a sum or mean joins the group of the member it reads. */
+static void join_reduction(Fuser *u, Node *n) {
+  Node *x = n->in[0];
+  const char *red = reduced_mask(u, n);
+  if (!inner_reduced(x->type, red))
+    return;
+  Group *g = group_of(u, x);
+  if (!g && (x->op == OP_FULL || x->op == OP_CONST) && x->type.rank > 0) {
+    g = new_group(u, x->type);
+    clone_sources(u, n, x->type, g);
+  } else if (!g || is_reduction(x) || !same_shape(g->shape, x->type) ||
+             (g->red && memcmp(g->red, red, (size_t)x->type.rank)) ||
+             !can_run_at(u, &g, 1, n)) {
+    return;
+  }
+  g->red = red;
+  put(u, g, n);
+}
+
+/* ------------------------------------------------------------ rewriting */
+
+static int by_pos_cmp_key(Fuser *u, const Node *a, const Node *b) {
+  double x = u->pos[a->id], y = u->pos[b->id];
+  return (x > y) - (x < y);
+}
+
+static void sort_members(Fuser *u, Group *g) {
+  for (int i = 1; i < g->mem.n; i++) /* insertion sort: nearly sorted */
+    for (int j = i; j > 0 && by_pos_cmp_key(u, g->mem.v[j - 1], g->mem.v[j]) > 0; j--) {
+      void *t = g->mem.v[j];
+      g->mem.v[j] = g->mem.v[j - 1];
+      g->mem.v[j - 1] = t;
+    }
+}
+
+typedef struct Built {
+  Node *fused;
+  PtrVec gets;
+} Built;
+
+/* Replaces reads of yielded members outside their group by their gets. */
+static void redirect(Fuser *u, Region *r, Node **repl, int self) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++) {
+      Node *x = n->in[i];
+      if (x->id < u->cap && repl[x->id] && u->grp[x->id] != self)
+        n->in[i] = repl[x->id];
+    }
+    if (n->body)
+      redirect(u, n->body, repl,
+               n->op == OP_FUSED ? u->grp[n->body->first->id] : self);
+  }
+  for (int i = 0; i < r->nout; i++) {
+    Node *x = r->out[i];
+    if (x->id < u->cap && repl[x->id] && u->grp[x->id] != self)
+      r->out[i] = repl[x->id];
+  }
+}
+
+/* The fused node of group g, its body filled and its gets made. */
+static Built build(Fuser *u, Group *g, int gi, Region *r, Node **repl) {
+  Region scratch = {0};
+  Node *last = g->mem.v[g->mem.n - 1];
+  Built b = {0};
+  b.fused = ir_node(u->c, u->mod, u->f, &scratch, OP_FUSED, 0, NULL, 0, NULL,
+                    "fused", last->loc);
+  Region *body = b.fused->body;
+  body->parent = r;
+  PtrVec outs = {0};
+  for (int k = 0; k < g->mem.n; k++) {
+    Node *m = g->mem.v[k];
+    m->next = NULL;
+    if (body->last)
+      body->last->next = m;
+    else
+      body->first = m;
+    body->last = m;
+    int yield = is_reduction(m) || u->escapes[m->id];
+    PtrVec *us = &u->users[m->id];
+    for (int i = 0; i < us->n && !yield; i++)
+      yield = u->grp[((Node *)us->v[i])->id] != gi;
+    if (yield)
+      vec_push(u->a, &outs, m);
+  }
+  body->nout = outs.n;
+  body->out = arena_alloc(u->a, sizeof(Node *) * (size_t)(outs.n + 1));
+  b.fused->nresult = outs.n;
+  b.fused->result = arena_alloc(u->a, sizeof(Type) * (size_t)(outs.n + 1));
+  for (int k = 0; k < outs.n; k++) {
+    Node *m = outs.v[k];
+    body->out[k] = m;
+    b.fused->result[k] = m->type;
+    Attr at = attr_int("index", k);
+    Node *gt = ir_node(u->c, u->mod, u->f, &scratch, OP_GET, 1, &b.fused, 1,
+                       &at, m->name, m->loc);
+    const char *own = m->name; /* readers outside keep the name they read */
+    m->name = gt->name;
+    gt->name = own;
+    vec_push(u->a, &b.gets, gt);
+    repl[m->id] = gt;
+  }
+  return b;
+}
+
+/* The fused node's operands: what its members read from outside. */
+static void set_operands(Fuser *u, Node *fz) {
+  PtrVec ext = {0};
+  for (Node *m = fz->body->first; m; m = m->next)
+    for (int i = 0; i < m->nin; i++) {
+      Node *x = m->in[i];
+      int known = 0;
+      for (Node *y = fz->body->first; y && !known; y = y->next)
+        known = y == x;
+      for (int k = 0; k < ext.n && !known; k++)
+        known = ext.v[k] == x;
+      if (!known)
+        vec_push(u->a, &ext, x);
+    }
+  fz->nin = ext.n;
+  fz->in = arena_alloc(u->a, sizeof(Node *) * (size_t)(ext.n + 1));
+  for (int k = 0; k < ext.n; k++)
+    fz->in[k] = ext.v[k];
+}
+
+static int used_anywhere(Region *r, const Node *x) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      if (n->in[i] == x)
+        return 1;
+    if (n->body && used_anywhere(n->body, x))
+      return 1;
+  }
+  for (int i = 0; i < r->nout; i++)
+    if (r->out[i] == x)
+      return 1;
+  return 0;
+}
+
+static void fuse_func(Ctx *c, Module *mod, Func *f) {
+  Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}};
+  Fuser *u = &u0;
+  Region *r = &f->body;
+  int n = 0, nops = 0;
+  for (Node *x = r->first; x; x = x->next)
+    n++, nops += x->nin;
+  u->cap = f->next_id + nops + 1;
+  u->pos = arena_alloc(u->a, sizeof(double) * (size_t)u->cap);
+  u->users = arena_alloc(u->a, sizeof(PtrVec) * (size_t)u->cap);
+  u->escapes = arena_alloc(u->a, (size_t)u->cap);
+  u->grp = arena_alloc(u->a, sizeof(int) * (size_t)u->cap);
+  for (int i = 0; i < u->cap; i++)
+    u->grp[i] = -1;
+  int k = 0;
+  for (Node *x = r->first; x; x = x->next) {
+    u->pos[x->id] = k++;
+    for (int i = 0; i < x->nin; i++)
+      add_user(u, x->in[i], x);
+    if (x->body)
+      nested_users(u, x->body, x);
+  }
+  for (int i = 0; i < r->nout; i++)
+    u->escapes[r->out[i]->id] = 1;
+
+  for (Node *x = r->first; x; x = x->next) {
+    if (x->op == OP_FULL || x->op == OP_CONST)
+      continue; /* copied into the groups that read them */
+    if (op_fusible(x->op))
+      join_elementwise(u, x);
+    else if (is_reduction(x))
+      join_reduction(u, x);
+  }
+
+  Node **order = arena_alloc(u->a, sizeof(Node *) * (size_t)(n + 1));
+  k = 0;
+  for (Node *x = r->first; x; x = x->next)
+    order[k++] = x;
+  /* groups of two or more become fused nodes */
+  Node **repl = arena_alloc(u->a, sizeof(Node *) * (size_t)u->cap);
+  Built *built = arena_alloc(u->a, sizeof(Built) * (size_t)(u->groups.n + 1));
+  int any = 0;
+  for (int gi = 0; gi < u->groups.n; gi++) {
+    Group *g = u->groups.v[gi];
+    if (!g->alive || g->mem.n < 2) {
+      for (int m = 0; m < g->mem.n; m++) /* a lone node stays as it is */
+        u->grp[((Node *)g->mem.v[m])->id] = -1;
+      continue;
+    }
+    sort_members(u, g);
+    any = 1;
+  }
+  for (int i = 0; i < n; i++) { /* numbered in schedule order */
+    int gi = u->grp[order[i]->id];
+    Group *g = gi >= 0 ? u->groups.v[gi] : NULL;
+    if (g && g->mem.v[g->mem.n - 1] == order[i])
+      built[gi] = build(u, g, gi, r, repl);
+  }
+  if (!any)
+    return;
+  /* the new top region: members leave it; each fused node and its gets
+   * take the place of the group's last member */
+  r->first = r->last = NULL;
+  for (int i = 0; i < n; i++) {
+    Node *x = order[i];
+    int gi = u->grp[x->id];
+    PtrVec seq = {0};
+    if (gi < 0) {
+      vec_push(u->a, &seq, x);
+    } else {
+      Group *g = u->groups.v[gi];
+      if (g->mem.v[g->mem.n - 1] != x)
+        continue;
+      vec_push(u->a, &seq, built[gi].fused);
+      for (int j = 0; j < built[gi].gets.n; j++)
+        vec_push(u->a, &seq, built[gi].gets.v[j]);
+    }
+    for (int j = 0; j < seq.n; j++) {
+      Node *y = seq.v[j];
+      y->next = NULL;
+      if (r->last)
+        r->last->next = y;
+      else
+        r->first = y;
+      r->last = y;
+    }
+  }
+  redirect(u, r, repl, -1);
+  for (int gi = 0; gi < u->groups.n; gi++)
+    if (built[gi].fused)
+      set_operands(u, built[gi].fused);
+  /* full/const nodes every reader of which took a copy */
+  Node *prev = NULL;
+  for (Node *x = r->first; x; x = x->next) {
+    if ((x->op == OP_FULL || x->op == OP_CONST) && !used_anywhere(r, x)) {
+      if (prev)
+        prev->next = x->next;
+      else
+        r->first = x->next;
+      if (r->last == x)
+        r->last = prev;
+      continue;
+    }
+    prev = x;
+  }
+  for (int gi = 0; gi < u->groups.n; gi++)
+    if (built[gi].fused)
+      shape_infer(c, mod, built[gi].fused);
+  ir_func_names(c, f);
+}
+
+void pass_fuse(Ctx *c, Module *m) {
+  for (int i = 0; i < m->models.n; i++) {
+    Model *md = m->models.v[i];
+    for (int j = 0; j < md->funcs.n; j++) {
+      Func *f = md->funcs.v[j];
+      int fused = 0;
+      for (Node *x = f->body.first; x && !fused; x = x->next)
+        fused = x->op == OP_FUSED;
+      if (!fused) /* an IR read back keeps the groups it has */
+        fuse_func(c, m, f);
+    }
+  }
+}
