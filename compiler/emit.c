@@ -28,7 +28,10 @@ typedef struct Emitter {
   int *slot;          /* workspace slot by node id, -1 for none */
   int *uses;          /* users by node id */
   char *absorbed;     /* permutes folded into a matmul */
-  int nslots;
+  int nslots, slotcap;
+  struct Slot *slots; /* by slot index */
+  int *pos;           /* by node id: top-level schedule position */
+  int npos;
   StrBuf plan;        /* the body of the plan function */
   int indent;
   int64_t *poff;      /* per ParamDecl: element offset (params) or byte
@@ -173,42 +176,195 @@ static int needs_slot(const Node *n) {
 
 static const char *conv_shape(Emitter *e, const Node *n);
 
-/* Workspace layout: every value its own 64-byte aligned slot (memory
- * planning will share them). The plan function computes the offsets from
- * the symbolic dimensions. */
-static void plan_region(Emitter *e, Region *r) {
+/* Workspace layout. Every stored value (and each convolution's im2col
+ * scratch) is a slot; plan_region lists them with their size in C and the
+ * schedule position (of the top-level node) that writes them. */
+typedef struct Slot {
+  const char *size; /* bytes, unaligned, as C */
+  const char *note; /* name and type, for the plan's comment */
+  int birth, death; /* top-level positions: written, last read */
+  double est;       /* bytes with every symbol at 64 (to pick buffers) */
+} Slot;
+
+static double estimate(Emitter *e, Type t) {
+  int64_t vals[64];
+  for (int i = 0; i < 64; i++)
+    vals[i] = 64;
+  Dim n = dim_const(&e->c->arena, 1);
+  for (int k = 0; k < t.rank; k++)
+    dim_mul(&e->c->arena, n, t.dim[k], &n);
+  return (double)dim_eval(n, vals) * (t.dtype == DT_F64 ? 8 : t.dtype == DT_BOOL ? 1 : 4);
+}
+
+static int add_slot(Emitter *e, const char *size, const char *note, int pos, double est) {
+  if (e->nslots == e->slotcap) {
+    int cap = e->slotcap ? 2 * e->slotcap : 64;
+    e->slots = arena_grow(&e->c->arena, e->slots, sizeof(Slot) * (size_t)e->slotcap,
+                          sizeof(Slot) * (size_t)cap);
+    e->slotcap = cap;
+  }
+  Slot *sl = &e->slots[e->nslots];
+  sl->size = size, sl->note = note, sl->birth = sl->death = pos, sl->est = est;
+  return e->nslots++;
+}
+
+static const char *value_size(Emitter *e, Type t) {
+  return arena_printf(&e->c->arena, "sizeof(%s) * (size_t)%s", ctype(e, t.dtype), numelc(e, t));
+}
+
+static void plan_region(Emitter *e, Region *r, int top) {
+  int pos = top;
   for (Node *n = r->first; n; n = n->next) {
+    if (top < 0) /* the top region: positions count its nodes */
+      pos = e->pos[n->id] = e->npos++;
+    else
+      e->pos[n->id] = pos;
     e->slot[n->id] = -1;
     if (n->op == OP_PERMUTE && e->absorbed[n->id])
       ;
-    else if (needs_slot(n)) {
-      e->slot[n->id] = e->nslots++;
-      sb_printf(&e->plan, "  off[%d] = t; t += NNC_ALIGN(sizeof(%s) * (size_t)%s); /* %s %s */\n",
-                e->slot[n->id], ctype(e, n->type.dtype), numelc(e, n->type),
-                e->cname[n->id], typestr(e, n->type));
-    }
+    else if (needs_slot(n))
+      e->slot[n->id] = add_slot(e, value_size(e, n->type),
+                                arena_printf(&e->c->arena, "%s %s", e->cname[n->id],
+                                             typestr(e, n->type)),
+                                pos, estimate(e, n->type));
     if (op_has_body(n->op))
       for (int i = 0; i < n->nresult - (int)ir_attr_int(n, "ncarry", 0); i++) {
-        sb_printf(&e->plan, "  off[%d] = t; t += NNC_ALIGN(sizeof(%s) * (size_t)%s); /* %s result %d %s */\n",
-                  e->nslots, ctype(e, n->result[i].dtype), numelc(e, n->result[i]),
-                  e->cname[n->id], i, typestr(e, n->result[i]));
+        const char *who = NULL; /* the get reading it, which names it */
+        for (Node *g = n->next; g && g->op == OP_GET && g->in[0] == n && !who; g = g->next)
+          if (ir_attr_int(g, "index", -1) == i)
+            who = e->cname[g->id];
+        int k = add_slot(e, value_size(e, n->result[i]),
+                         who ? arena_printf(&e->c->arena, "%s %s", who, typestr(e, n->result[i]))
+                             : arena_printf(&e->c->arena, "%s result %d %s", e->cname[n->id],
+                                            i, typestr(e, n->result[i])),
+                         pos, estimate(e, n->result[i]));
         if (i == 0)
-          e->slot[n->id] = e->nslots;
-        e->nslots++;
+          e->slot[n->id] = k;
       }
     if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT ||
-        n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV_TRANSPOSE2D) {
-      /* im2col scratch right after the value */
-      sb_printf(&e->plan,
-                "  {\n    const nnc_conv_shape s = %s;\n"
-                "    off[%d] = t; t += NNC_ALIGN(sizeof(%s) * nnc_conv2d_workspace(&s)); /* im2col */\n  }\n",
-                conv_shape(e, n), e->nslots++, e->real);
-    }
+        n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV_TRANSPOSE2D)
+      /* im2col scratch: the slot after the value's */
+      add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_conv2d_workspace(&(nnc_conv_shape)%s)",
+                               e->real, conv_shape(e, n)),
+               arena_printf(&e->c->arena, "im2col of %s", e->cname[n->id]), pos, 0);
     if (n->op == OP_FUSED) /* members live in registers */
       for (Node *m = n->body->first; m; m = m->next)
         e->slot[m->id] = -1;
     else if (n->body)
-      plan_region(e, n->body);
+      plan_region(e, n->body, pos);
+  }
+}
+
+static Node *carry_node(Region *body, int i);
+
+/* The slot holding x's data: views (reshape, a transpose folded into a
+ * GEMM) and `get` resolve to what they read; -1 for none (inputs,
+ * parameters, buffers). */
+static int slot_of(Emitter *e, Node *x) {
+  for (;;) {
+    if (x->op == OP_RESHAPE || (x->op == OP_PERMUTE && e->absorbed[x->id])) {
+      x = x->in[0];
+      continue;
+    }
+    if (x->op == OP_GET) {
+      Node *s = x->in[0];
+      int k = (int)ir_attr_int(x, "index", 0);
+      int ny = s->nresult - (int)ir_attr_int(s, "ncarry", 0);
+      if (k < ny)
+        return e->slot[s->id] < 0 ? -1 : e->slot[s->id] + k;
+      x = carry_node(s->body, k - ny);
+      continue;
+    }
+    return e->slot[x->id];
+  }
+}
+
+static void extend(Emitter *e, Node *x, int at) {
+  int k = slot_of(e, x);
+  if (k >= 0 && e->slots[k].death < at)
+    e->slots[k].death = at;
+}
+
+/* Last reads: every operand at its reader's position; scan bodies at the
+ * scan's; results and buffer updates (copied out after the body) at the
+ * end. A fused node's operands are all its members read. */
+static void mark_reads(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      extend(e, n->in[i], n->op == OP_UPDATE ? e->npos : e->pos[n->id]);
+    if (n->body && n->op != OP_FUSED) {
+      mark_reads(e, n->body);
+      for (int i = 0; i < n->body->nout; i++)
+        extend(e, n->body->out[i], e->pos[n->id]);
+    }
+  }
+}
+
+/* Buffers: slots in order of the position that writes them, each placed in
+ * a buffer every earlier slot of which was last read before (the closest
+ * in size, one of the same size first); a buffer is as large as its
+ * largest slot, computed from the symbolic dimensions in the plan
+ * function. Without sharing (-O0) each slot is its own buffer. */
+static void plan_buffers(Emitter *e, Func *fn, int share) {
+  Arena *a = &e->c->arena;
+  int n = e->nslots;
+  for (int i = 0; i < fn->body.nout; i++)
+    extend(e, fn->body.out[i], e->npos);
+  mark_reads(e, &fn->body);
+  int *order = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++)
+    order[i] = i;
+  for (int i = 1; i < n; i++) /* stable by birth */
+    for (int j = i; j > 0 && e->slots[order[j - 1]].birth > e->slots[order[j]].birth; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  int *buf = arena_alloc(a, sizeof(int) * (size_t)(n + 1)); /* slot -> buffer */
+  int *bdeath = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+  int *bfirst = arena_alloc(a, sizeof(int) * (size_t)(n + 1)); /* its first slot */
+  double *best = arena_alloc(a, sizeof(double) * (size_t)(n + 1));
+  int nb = 0;
+  for (int i = 0; i < n; i++) {
+    Slot *sl = &e->slots[order[i]];
+    int pick = -1;
+    double score = 0;
+    for (int b = 0; share && b < nb; b++) {
+      if (bdeath[b] >= sl->birth)
+        continue;
+      double d = !strcmp(e->slots[bfirst[b]].size, sl->size) ? -1
+                 : best[b] > sl->est                         ? best[b] - sl->est
+                                                             : 2 * (sl->est - best[b]);
+      if (pick < 0 || d < score)
+        pick = b, score = d;
+    }
+    if (pick < 0) {
+      pick = nb++;
+      bfirst[pick] = order[i];
+      best[pick] = 0;
+    }
+    buf[order[i]] = pick;
+    bdeath[pick] = sl->death;
+    if (sl->est > best[pick])
+      best[pick] = sl->est;
+  }
+  sb_printf(&e->plan, "  size_t b;\n  /* %d values in %d buffers */\n", n, nb);
+  for (int b = 0; b < nb; b++) {
+    StrBuf offs = {0};
+    for (int i = 0, first = 1; i < n; i++) {
+      if (buf[order[i]] != b)
+        continue;
+      Slot *sl = &e->slots[order[i]];
+      if (first)
+        sb_printf(&e->plan, "  b = NNC_ALIGN(%s); /* %s */\n", sl->size, sl->note);
+      else
+        sb_printf(&e->plan, "  b = NNC_MAX_SIZE(b, NNC_ALIGN(%s)); /* %s */\n", sl->size,
+                  sl->note);
+      sb_printf(&offs, "off[%d] = ", order[i]);
+      first = 0;
+    }
+    sb_printf(&e->plan, "  %st; t += b;\n", offs.s);
+    sb_free(&offs);
   }
 }
 
@@ -511,10 +667,9 @@ typedef const char *RowBody(Emitter *e, void *ctx, const char *idx,
  * inner trip count, which gcc vectorises at -O2 (its cheap cost model
  * refuses loops whose trip count it cannot prove a multiple of the vector
  * length), then the remainder. */
-static void row_loop(Emitter *e, Dim len, const char *var, int nested,
-                     RowBody *body, void *ctx) {
-  const char *l = dimc(e, len);
-  if (dim_is_const(len) && dim_value(len) < 8) {
+static void row_loop(Emitter *e, const char *l, int64_t known, const char *var,
+                     int nested, RowBody *body, void *ctx) {
+  if (known >= 0 && known < 8) { /* known: the length, -1 when symbolic */
     out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", var, var, l, var);
     out(e, "  %s\n", body(e, ctx, var, "0"));
     return;
@@ -526,13 +681,15 @@ static void row_loop(Emitter *e, Dim len, const char *var, int nested,
   out(e, "  NNC_IVDEP\n");
   out(e, "  for (int k = 0; k < 8; k++)\n");
   out(e, "    %s\n", body(e, ctx, arena_printf(&e->c->arena, "(%s + k)", var), "k"));
-  if (!dim_is_const(len) || dim_value(len) % 8) {
+  if (known < 0 || known % 8) {
     out(e, "for (; %s < %s; %s++)\n", var, l, var);
     out(e, "  %s\n", body(e, ctx, var, "0"));
   }
   if (nested)
     e->indent--, out(e, "}\n");
 }
+
+static int64_t known_len(Dim d) { return dim_is_const(d) ? dim_value(d) : -1; }
 
 typedef struct EwRow {
   Node *n;
@@ -569,7 +726,8 @@ static void emit_elementwise(Emitter *e, Node *n) {
       e->indent++;
     }
     EwRow row = {n, &g};
-    row_loop(e, g.len[g.n - 1], iv(g.n - 1), g.n > 1, ew_row, &row);
+    row_loop(e, dimc(e, g.len[g.n - 1]), known_len(g.len[g.n - 1]), iv(g.n - 1), g.n > 1,
+             ew_row, &row);
     e->indent -= g.n - 1;
   }
   e->indent--;
@@ -596,6 +754,7 @@ typedef struct Fused {
   const char *sst[MAX_LOOPS];  /* stride in S */
   const char *rst[MAX_LOOPS];  /* stride in a reduction's result (kept) */
   const char **xst;            /* [next][MAX_LOOPS], NULL: broadcast */
+  const char *base;            /* start of the innermost row's chunk, or "" */
 } Fused;
 
 static int is_literal(const Node *x) { return x->op == OP_CONST && x->type.rank == 0; }
@@ -677,13 +836,14 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
   Fused *F = ctx;
   Arena *ar = &e->c->arena;
   StrBuf b = {0};
+  idx = arena_printf(ar, "%s%s", F->base, idx);
   for (int i = 0; i < F->next; i++)
     sb_printf(&b, "const %s e%d = a%d[%s]; ", ctype(e, F->ext[i]->type.dtype), i, i,
               fused_index(e, F, &F->xst[i * MAX_LOOPS], idx));
   int red = 0;
   for (Node *m = F->n->body->first; m; m = m->next) {
     if (is_fused_reduction(m)) {
-      sb_printf(&b, "acc%d[%s] += %s; ", red++, lane, fused_value(e, F, m->in[0]));
+      sb_printf(&b, "p%d[%s] += %s; ", red++, lane, fused_value(e, F, m->in[0]));
       continue;
     }
     const char *v;
@@ -789,8 +949,42 @@ static void emit_fused(Emitter *e, Node *n) {
         e->indent++, depth++;
       }
   }
-  int outer = F->ng > 1;
-  row_loop(e, F->len[F->ng - 1], iv(F->ng - 1), outer, fused_row, F);
+  Dim L = F->len[F->ng - 1];
+  F->base = "";
+  if (!nred) {
+    row_loop(e, dimc(e, L), known_len(L), iv(F->ng - 1), F->ng > 1, fused_row, F);
+  } else {
+    /* rows add into float partial sums (which gcc vectorises where it
+     * leaves a select converted to double alone), at most 1024 elements
+     * each, then into the double ones */
+    int chunked = known_len(L) < 0 || known_len(L) > 1024;
+    out(e, "{\n");
+    e->indent++;
+    const char *l = dimc(e, L);
+    if (chunked) {
+      out(e, "for (int64_t c0 = 0; c0 < %s; c0 += 1024) {\n", l);
+      e->indent++;
+      out(e, "const int64_t cn = %s - c0 < 1024 ? %s - c0 : 1024;\n", l, l);
+      F->base = "c0 + ";
+    }
+    StrBuf pb = {0};
+    for (int k = 0; k < nred; k++)
+      sb_printf(&pb, "%sp%d[8] = {0}", k ? ", " : "", k);
+    out(e, "%s %s;\n", e->real, pb.s);
+    sb_free(&pb);
+    row_loop(e, chunked ? "cn" : l, chunked ? -1 : known_len(L), iv(F->ng - 1), 0,
+             fused_row, F);
+    out(e, "for (int k = 0; k < 8; k++)\n");
+    StrBuf ab = {0};
+    for (int k = 0; k < nred; k++)
+      sb_printf(&ab, "%sacc%d[k] += p%d[k];", k ? " " : "", k, k);
+    out(e, "  { %s }\n", ab.s);
+    sb_free(&ab);
+    if (chunked)
+      e->indent--, out(e, "}\n");
+    e->indent--;
+    out(e, "}\n");
+  }
   if (nred) {
     for (int g = 0; g < F->ng - 1; g++)
       if (F->gred[g])
@@ -1758,13 +1952,15 @@ static void emit_func(Emitter *e, Func *fn) {
   e->slot = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->uses = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->absorbed = arena_alloc(a, (size_t)fn->next_id + 1);
-  e->nslots = 0;
+  e->pos = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
+  e->nslots = e->npos = 0;
   sb_free(&e->plan);
   PtrVec used = {0};
   name_nodes(e, &fn->body, &used);
   count_uses(e, &fn->body);
   find_absorbed(e, &fn->body);
-  plan_region(e, &fn->body);
+  plan_region(e, &fn->body, -1);
+  plan_buffers(e, fn, e->o->share_buffers);
   int syms[64], ns = entry_syms(e, fn, syms);
   const char *P = e->p, *N = fn->name;
   const char *dp = dim_params(e, syms, ns), *da = dim_args(e, syms, ns, NULL);
@@ -2271,7 +2467,8 @@ void nnc_emit_c(Ctx *c, Module *m, const EmitOptions *o, FILE *cf, FILE *hf) {
   fprintf(cf, "/* Generated by nnc from %s: forward, backward and training steps of\n"
               " * every model, over one workspace per call. Do not edit: regenerate. */\n"
               "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
-              "#include \"%s\"\n\n#define NNC_ALIGN(n) (((n) + 63) & ~(size_t)63)\n",
+              "#include \"%s\"\n\n#define NNC_ALIGN(n) (((n) + 63) & ~(size_t)63)\n"
+              "#define NNC_MAX_SIZE(a, b) ((a) > (b) ? (a) : (b))\n",
           o->source_name ? o->source_name : "?", o->header_name);
   for (int i = 0; i < m->models.n; i++)
     emit_model(&e, m->models.v[i]);

@@ -109,6 +109,27 @@ static int in_set(Group *g, Group **set, int nset) {
   return 0;
 }
 
+/* Whether every reader of v outside the set comes after n; a reshape (a
+ * view, no code) moves after the group with its value, so its own readers
+ * count instead, and none of them may be in the group (it would read its
+ * own result through the view). */
+static int late_enough(Fuser *u, const Node *v, Group **set, int nset,
+                       const Node *n, int view) {
+  PtrVec *us = &u->users[v->id];
+  for (int i = 0; i < us->n; i++) {
+    Node *x = us->v[i];
+    if (x == n || in_set(group_of(u, x), set, nset)) {
+      if (view)
+        return 0;
+      continue;
+    }
+    if (x->op == OP_RESHAPE ? !late_enough(u, x, set, nset, n, 1)
+                            : u->pos[x->id] <= u->pos[n->id])
+      return 0;
+  }
+  return 1;
+}
+
 static int can_run_at(Fuser *u, Group **set, int nset, const Node *n) {
   for (int s = 0; s < nset; s++)
     for (int k = 0; k < set[s]->mem.n; k++) {
@@ -117,13 +138,8 @@ static int can_run_at(Fuser *u, Group **set, int nset, const Node *n) {
         if (is_reduction(m->in[i]) && in_set(group_of(u, m->in[i]), set, nset) &&
             group_of(u, m->in[i]) != set[s])
           return 0;
-      PtrVec *us = &u->users[m->id];
-      for (int i = 0; i < us->n; i++) {
-        Node *x = us->v[i];
-        int inside = x == n || in_set(group_of(u, x), set, nset);
-        if (!inside && u->pos[x->id] <= u->pos[n->id])
-          return 0;
-      }
+      if (!late_enough(u, m, set, nset, n, 0))
+        return 0;
     }
   return 1;
 }
@@ -357,6 +373,56 @@ static int used_anywhere(Region *r, const Node *x) {
   return 0;
 }
 
+/* Nodes that keep their place: effects, and what the emitter expects in
+ * order (inputs, scans). */
+static int pinned(const Node *x) {
+  switch (x->op) {
+  case OP_RAND_UNIFORM: case OP_RAND_NORMAL: case OP_UPDATE: case OP_MINIMIZE:
+  case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_INPUT: case OP_SCAN:
+  case OP_SCAN_INDEX: case OP_SCAN_CARRY:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Schedules every other node as late as possible: just before its first
+ * reader. A value then sits next to the values it combines with (a small
+ * per-channel computation of batch norm's backward no longer separates two
+ * passes over the same activation), and lives shorter. */
+static void sink(Fuser *u, Region *r, int n) {
+  Node **v = arena_alloc(u->a, sizeof(Node *) * (size_t)(n + 1));
+  int k = 0;
+  for (Node *x = r->first; x; x = x->next)
+    v[k++] = x;
+  for (int i = n - 1; i >= 0; i--) {
+    Node *x = v[i];
+    if (pinned(x) || u->escapes[x->id])
+      continue;
+    double first = n; /* the end, for a value nothing reads */
+    PtrVec *us = &u->users[x->id];
+    for (int j = 0; j < us->n; j++) {
+      double p = u->pos[((Node *)us->v[j])->id];
+      if (p < first)
+        first = p;
+    }
+    u->pos[x->id] = first - 1.0 / 1024;
+  }
+  for (int i = 1; i < n; i++) /* stable insertion sort by position */
+    for (int j = i; j > 0 && u->pos[v[j - 1]->id] > u->pos[v[j]->id]; j--) {
+      Node *t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  r->first = NULL;
+  for (int i = n - 1; i >= 0; i--) {
+    v[i]->next = r->first;
+    r->first = v[i];
+    u->pos[v[i]->id] = i;
+  }
+  r->last = n ? v[n - 1] : NULL;
+}
+
 static void fuse_func(Ctx *c, Module *mod, Func *f) {
   Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}};
   Fuser *u = &u0;
@@ -381,6 +447,7 @@ static void fuse_func(Ctx *c, Module *mod, Func *f) {
   }
   for (int i = 0; i < r->nout; i++)
     u->escapes[r->out[i]->id] = 1;
+  sink(u, r, n);
 
   for (Node *x = r->first; x; x = x->next) {
     if (x->op == OP_FULL || x->op == OP_CONST)
@@ -420,11 +487,28 @@ static void fuse_func(Ctx *c, Module *mod, Func *f) {
   /* the new top region: members leave it; each fused node and its gets
    * take the place of the group's last member */
   r->first = r->last = NULL;
+  /* a reshape of a member that ran before its group moves after it */
+  PtrVec *later = arena_alloc(u->a, sizeof(PtrVec) * (size_t)(u->groups.n + 1));
+  int *placed = arena_alloc(u->a, sizeof(int) * (size_t)u->cap); /* 1 + group */
   for (int i = 0; i < n; i++) {
     Node *x = order[i];
     int gi = u->grp[x->id];
     PtrVec seq = {0};
     if (gi < 0) {
+      int wait = -1;
+      if (x->op == OP_RESHAPE && x->in[0]->id < u->cap) {
+        Node *src = x->in[0];
+        wait = u->grp[src->id] >= 0 ? u->grp[src->id] : placed[src->id] - 1;
+      }
+      if (wait >= 0 && !placed[x->id]) {
+        Group *g = u->groups.v[wait];
+        Node *lastm = g->mem.v[g->mem.n - 1];
+        if (u->pos[lastm->id] > u->pos[x->id]) {
+          placed[x->id] = wait + 1;
+          vec_push(u->a, &later[wait], x);
+          continue;
+        }
+      }
       vec_push(u->a, &seq, x);
     } else {
       Group *g = u->groups.v[gi];
@@ -433,6 +517,8 @@ static void fuse_func(Ctx *c, Module *mod, Func *f) {
       vec_push(u->a, &seq, built[gi].fused);
       for (int j = 0; j < built[gi].gets.n; j++)
         vec_push(u->a, &seq, built[gi].gets.v[j]);
+      for (int j = 0; j < later[gi].n; j++)
+        vec_push(u->a, &seq, later[gi].v[j]);
     }
     for (int j = 0; j < seq.n; j++) {
       Node *y = seq.v[j];

@@ -33,11 +33,12 @@ static void usage(FILE *f) {
       "  --emit=c|ir|dot    what to write: C (the default with -o), the IR\n"
       "                     after all passes, or a Graphviz graph\n"
       "  --dump-ir=PASS     print the IR after PASS (elab, verify, grad, "
-      "simplify)\n"
+      "simplify, fuse)\n"
       "  --summary          print each layer with its output shape and "
       "parameter count\n"
       "  --dtype f32|f64    the floating-point type of the generated code\n"
-      "  -O0, -O1           without or with simplification (default -O1)\n"
+      "  -O0, -O1           without or with simplification and fusion\n"
+      "                     (default -O1)\n"
       "  --read-ir          FILE is an IR dump (as --emit=ir prints) instead "
       "of .nn\n"
       "  --stdlib DIR       read the standard library from DIR instead of the "
@@ -81,7 +82,7 @@ static void parse_pass(Options *o, const char *pass) {
       o->passes.dump_after = pass;
       return;
     }
-  bad_usage("unknown pass '%s' for --dump-ir (elab, verify, grad, simplify)",
+  bad_usage("unknown pass '%s' for --dump-ir (elab, verify, grad, simplify, fuse)",
             pass);
 }
 
@@ -177,7 +178,8 @@ static void write_c(Ctx *c, const Options *o, Module *m) {
   char *h_path = arena_strdup(&c->arena, o->output);
   h_path[n - 1] = 'h';
   const char *slash = strrchr(h_path, '/');
-  EmitOptions eo = {o->real, slash ? slash + 1 : h_path, o->input};
+  EmitOptions eo = {o->real, slash ? slash + 1 : h_path, o->input,
+                    o->passes.opt_level > 0};
   char *ctmp, *htmp;
   FILE *cf = open_tmp(c, o->output, &ctmp);
   FILE *hf = open_tmp(c, h_path, &htmp);

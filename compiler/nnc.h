@@ -452,6 +452,8 @@ typedef struct EmitOptions {
   DType real;              /* DT_F32 or DT_F64 */
   const char *header_name; /* how model.c includes its header: "model.h" */
   const char *source_name; /* the .nn file, for comments */
+  int share_buffers;       /* memory planning: values whose lifetimes do
+                              not overlap share workspace (off at -O0) */
 } EmitOptions;
 /* Writes the C source and header of every model; errors via nnc_error. */
 void nnc_emit_c(Ctx *c, Module *m, const EmitOptions *o, FILE *c_out,

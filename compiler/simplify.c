@@ -317,6 +317,71 @@ static void read_through_expands(Env *e, Region *r, Node *prev, Node *n) {
   }
 }
 
+/* A reduction with keepdim=1 becomes a view (reshape) of the same
+ * reduction without it, which common subexpressions then share with an
+ * equal keepdim=0 one: batch norm's mean is computed once. */
+static void keepdim_view(Env *e, Region *r, Node *prev, Node *n) {
+  const Attr *kd = ir_attr(n, "keepdim");
+  if (!(n->op == OP_SUM || n->op == OP_MEAN || n->op == OP_MAX || n->op == OP_MIN) ||
+      !kd || kd->i != 1)
+    return;
+  Attr *at = arena_alloc(e->a, sizeof(Attr) * (size_t)(n->nattr + 1));
+  for (int i = 0; i < n->nattr; i++) {
+    at[i] = n->attr[i];
+    if (!strcmp(at[i].key, "keepdim"))
+      at[i].i = 0;
+  }
+  Node *flat = insert_before(e, r, prev, n, n->op, 1, n->in, n->nattr, at);
+  Attr shape = attr_dims(e->a, "shape", n->type.rank, n->type.dim);
+  n->op = OP_RESHAPE;
+  n->nin = 1;
+  n->in = arena_alloc(e->a, sizeof(Node *));
+  n->in[0] = flat;
+  n->nattr = 1;
+  n->attr = arena_alloc(e->a, sizeof(Attr));
+  n->attr[0] = shape;
+}
+
+/* sum(sum(x, A), B) with the inner sum used once becomes one sum of x
+ * over A and the axes B names (a view when the shapes differ): the
+ * gradient of a broadcast [C,1,1] -> [N,C,H,W] sums axis 0, then 1 and 2;
+ * as one reduction it fuses with the values it reads. */
+static void merge_sums(Env *e, Region *r, Node *prev, Node *n) {
+  Node *m = n->in[0];
+  if (n->op != OP_SUM || m->op != OP_SUM || m->id >= e->nuses ||
+      e->uses[m->id] != 1)
+    return;
+  Type x = m->in[0]->type;
+  char red[64] = {0}, outer[64] = {0};
+  const Attr *a = ir_attr(m, "axes"), *b = ir_attr(n, "axes");
+  if (x.rank > 64 || !a || !a->n || !b || !b->n)
+    return; /* an empty list: all axes, nothing left to merge */
+  for (int i = 0; i < a->n; i++)
+    red[a->ints[i]] = 1;
+  int keep = (int)ir_attr_int(m, "keepdim", 0);
+  for (int i = 0; i < b->n; i++)
+    outer[b->ints[i]] = 1;
+  for (int j = 0, k = 0; j < x.rank; j++) { /* k: axis of m's result */
+    if (red[j] && !keep)
+      continue;
+    if (outer[k++])
+      red[j] = 1;
+  }
+  int64_t axes[64];
+  int na = 0;
+  for (int j = 0; j < x.rank; j++)
+    if (red[j])
+      axes[na++] = j;
+  Attr at[2] = {attr_ints(e->a, "axes", na, axes), attr_int("keepdim", 0)};
+  Node *one = insert_before(e, r, prev, n, OP_SUM, 1, m->in, 2, at);
+  Attr shape = attr_dims(e->a, "shape", n->type.rank, n->type.dim);
+  n->op = OP_RESHAPE;
+  n->in[0] = one;
+  n->nattr = 1;
+  n->attr = arena_alloc(e->a, sizeof(Attr));
+  n->attr[0] = shape;
+}
+
 static void count_uses(Env *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     for (int i = 0; i < n->nin; i++)
@@ -341,6 +406,8 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
     fold(e->a, n);
     transpose_product(e, r, prev, n);
     read_through_expands(e, r, prev, n);
+    merge_sums(e, r, prev, n);
+    keepdim_view(e, r, prev, n);
     Node *id = identity(n);
     if (id) {
       set_repl(e, n, id);

@@ -629,6 +629,102 @@ START_TEST(test_verify_misc) {
 }
 END_TEST
 
+/* ---------------------------------------------------------- fusion */
+
+static const char *ln_model =
+    "model LN {\n  ln = LayerNorm(8)\n"
+    "  fn forward(x: f32[B, T, 8]) {\n    return relu(ln(x))\n  }\n}\n";
+
+static int count(const char *s, const char *what) {
+  int n = 0;
+  for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+    n++;
+  return n;
+}
+
+static Module *compiled(const char *src, int opt) {
+  Module *m = nnc_elaborate_string(&ctx, "ln.nn", src);
+  PassOptions po = {NULL, NULL, opt};
+  nnc_run_passes(&ctx, m, &po);
+  return m;
+}
+
+START_TEST(test_fuse_layer_norm) {
+  Module *m = NULL;
+  NO_ERROR(m = compiled(ln_model, 1));
+  char *d = dump(m);
+  /* (x - mean)^2 summed as it is made; eps + rsqrt; normalise, affine and
+   * relu in one loop */
+  ck_assert_int_eq(count(d, " = fused "), 3);
+  ck_assert_msg(strstr(d, "    %fused = fused %x, %t1 : (f32[B,T,8], f32[B,T]) "), "%s", d);
+  ck_assert_ptr_nonnull(strstr(d, "      %t3 = mul %d.1, %d.1 : f32[B,T,8]"));
+  ck_assert_ptr_nonnull(strstr(d, "      yield %d.1, %t15.1\n    }\n"
+                                  "    %d = get %fused index=0 : f32[B,T,8]"));
+  ck_assert_ptr_nonnull(strstr(d, "= relu "));
+  ck_assert_ptr_null(strstr(d, "\n    %t3 = ")); /* only inside the group */
+  /* the dump reads back as it was, and fusing again changes nothing */
+  Module *m2 = NULL;
+  NO_ERROR(m2 = parse(d));
+  ck_assert_str_eq(dump(m2), d);
+  PassOptions po = {NULL, NULL, 1};
+  NO_ERROR(nnc_run_passes(&ctx, m2, &po));
+  ck_assert_str_eq(dump(m2), d);
+  /* -O0: nothing fused */
+  NO_ERROR(m = compiled(ln_model, 0));
+  ck_assert_ptr_null(strstr(dump(m), "fused"));
+}
+END_TEST
+
+static void parse_fused(const char *members, const char *types) {
+  parse_body(arena_printf(&ctx.arena,
+                          "    %%c = const value=2 dtype=f32 shape=[] : f32[]\n"
+                          "    %%f = fused %%x, %%c : (%s) {\n%s"
+                          "    }\n    %%y = get %%f index=0 : f32[B,3]\n"
+                          "    return %%y\n  }\n}\n",
+                          types, members));
+}
+
+START_TEST(test_fused_rules) {
+  NO_ERROR(parse_fused("      %a = mul %x, %c : f32[B,3]\n"
+                       "      %b = exp %a : f32[B,3]\n"
+                       "      %s = sum %b axes=[1] keepdim=0 : f32[B]\n"
+                       "      yield %b, %s\n",
+                       "f32[B,3], f32[B]"));
+  EXPECT_ERROR(parse_fused("      %a = softmax %x axis=1 : f32[B,3]\n      yield %a\n",
+                           "f32[B,3]"),
+               "fused: %a (softmax) cannot be part of a fused group");
+  EXPECT_ERROR(parse_fused("      %z = full value=1 dtype=f32 shape=[3] : f32[3]\n"
+                           "      %a = add %x, %z : f32[B,3]\n      yield %a\n",
+                           "f32[B,3]"),
+               "fused: %a is f32[B,3], not the group's shape f32[3]");
+  EXPECT_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
+                           "      %s = sum %a axes=[1] keepdim=1 : f32[B,1]\n"
+                           "      %b = mul %a, %s : f32[B,3]\n      yield %b\n",
+                           "f32[B,3]"),
+               "fused: %b reads the reduction %s of its own group");
+  EXPECT_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
+                           "      %s = sum %a axes=[0] keepdim=0 : f32[3]\n"
+                           "      yield %a, %s\n",
+                           "f32[B,3], f32[3]"),
+               "fused: the reductions must include the innermost axis of f32[B,3]");
+  EXPECT_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
+                           "      %s = sum %a axes=[1] keepdim=0 : f32[B]\n"
+                           "      %t = sum %a axes=[0,1] keepdim=0 : f32[]\n"
+                           "      yield %s, %t\n",
+                           "f32[B], f32[]"),
+               "fused: %t reduces other axes than the group's first reduction");
+  EXPECT_ERROR(parse_body("    %f = fused : (f32[B,3]) {\n"
+                          "      %a = exp %x : f32[B,3]\n      yield %a\n    }\n"),
+               "fused: %a reads %x, which is neither in the group nor one of its "
+               "operands");
+  EXPECT_ERROR(parse_body("    %y = exp %x : f32[B,3]\n"
+                          "    %f = fused %x : (f32[B,3]) {\n"
+                          "      %a = exp %x : f32[B,3]\n      yield %a\n    }\n"
+                          "    %z = add %f, %y : f32[B,3]\n"),
+               "operand 1 of add is a fused: read its results with get");
+}
+END_TEST
+
 static Suite *ir_suite(void) {
   Suite *s = suite_create("ir");
   TCase *tc = tcase_create("ir");
@@ -646,6 +742,8 @@ static Suite *ir_suite(void) {
   tcase_add_test(tc, test_verify_param);
   tcase_add_test(tc, test_verify_outputs);
   tcase_add_test(tc, test_verify_misc);
+  tcase_add_test(tc, test_fuse_layer_norm);
+  tcase_add_test(tc, test_fused_rules);
   suite_add_tcase(s, tc);
   return s;
 }
