@@ -5,10 +5,10 @@
 # accept it with -std=c99 -Wall -Wextra -pedantic -Werror; smoke.c runs
 # each entry point (with the build's CFLAGS, so under ASan/UBSan in the
 # sanitizer build). The model is also compiled with -O0 (no
-# simplification, no fusion) and run the same way: every float result,
-# and every parameter after the steps, must agree with the optimised build
-# within 1e-4 (relative, with an absolute floor of 1e-5). Ends with
-# `N passed, N failed`.
+# simplification, no fusion, no shared buffers) and run the same way:
+# every float result, and every gradient of each training entry, must agree
+# with the optimised build within 1e-4 (relative, with an absolute floor of
+# 1e-5). Ends with `N passed, N failed`.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common.sh"

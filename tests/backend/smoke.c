@@ -4,9 +4,12 @@
  * and every float result is finite. Under ASan and UBSan this is the
  * end-to-end memory check of the generated code. Built per model with
  * -DMODEL_DESC=<prefix>_desc -include <model>.h.
- * With an argument, also writes every float result and, at the end, every
- * parameter to that file, one number per line (%.9g), for comparing two
- * builds of the same model (fused and unfused). */
+ * With an argument, also writes every float result, and for a training
+ * entry every gradient of one grad call (before any update), to that file,
+ * one number per line (%.9g), for comparing two builds of the same model
+ * (fused and unfused); each training entry's steps then run as usual and
+ * its parameters are put back, so that an optimizer's response to rounding
+ * (Adam follows the sign of a tiny gradient) cannot reach later entries. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +78,22 @@ int main(int argc, char **argv) {
       printf("%s: skipped (a dimension is a product of symbols)\n", en->name);
       continue;
     }
+    void *saved = NULL;
+    size_t pbytes = (size_t)D->nparams * (D->dtype == NNC_F64 ? 8 : 4);
+    if (dump && en->kind == NNC_TRAIN) {
+      D->zero_grad(m);
+      if (en->grad(m, syms, (const void *const *)in, out, NULL, NULL)) {
+        printf("%s: grad failed\n", en->name);
+        bad++;
+      }
+      for (int i = 0; i < en->nout; i++)
+        if (en->out[i].dtype == NNC_F32 || en->out[i].dtype == NNC_F64)
+          dump_reals(dump, en->out[i].name, out[i], on[i], en->out[i].dtype);
+      dump_reals(dump, "grad", D->grads(m), D->nparams, D->dtype);
+      saved = malloc(pbytes + 1);
+      if (saved)
+        memcpy(saved, D->params(m), pbytes);
+    }
     for (int rep = 0; rep < (en->kind == NNC_TRAIN ? 2 : 1); rep++) {
       int rc = en->call(m, syms, (const void *const *)in, out, NULL);
       if (rc) {
@@ -93,16 +112,19 @@ int main(int argc, char **argv) {
           break;
         }
       }
-    for (int i = 0; i < en->nout; i++)
+    for (int i = 0; dump && en->kind != NNC_TRAIN && i < en->nout; i++)
       if (en->out[i].dtype == NNC_F32 || en->out[i].dtype == NNC_F64)
         dump_reals(dump, en->out[i].name, out[i], on[i], en->out[i].dtype);
+    if (saved) {
+      memcpy(D->params(m), saved, pbytes);
+      free(saved);
+    }
     printf("%s %s: ok\n", en->kind == NNC_TRAIN ? "train" : "fn", en->name);
     for (int i = 0; i < en->nin; i++)
       free(in[i]);
     for (int i = 0; i < en->nout; i++)
       free(out[i]);
   }
-  dump_reals(dump, "param", D->params(m), D->nparams, D->dtype);
   if (dump && fclose(dump))
     bad++;
   D->destroy(m);
