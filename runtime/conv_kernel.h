@@ -1,8 +1,9 @@
 /* conv_kernel.h — template of convolution and pooling, included by conv.c
  * once per element type with REAL, SFX and GEMM (nnc_sgemm or nnc_dgemm)
  * defined. Layouts: x (n, c, h, w), w (o, c/g, kh, kw), y (n, o, oh, ow).
- * With a workspace, each (image, group) is one GEMM over the im2col
- * matrix col (cg*kh*kw, oh*ow); without one, direct loops. */
+ * With a workspace, each chunk of images and group is one GEMM over the
+ * im2col matrices col (cg*kh*kw, oh*ow) of its images side by side;
+ * without one, direct loops. */
 
 /* The output columns [*lo, *hi) of kernel column kj whose input column
  * ix = ox*sw - pw + kj*dw lies inside [0, w); the others read padding. */
@@ -18,16 +19,15 @@ static void NNC_FN(col_range)(const nnc_conv_shape *s, int64_t kj, int64_t *lo,
   *lo = l, *hi = h;
 }
 
-/* col (cg*kh*kw, oh*ow) = the receptive fields of x (cg, h, w), 0 in the
- * padding. Per kernel position, each output row is zeros, a run of input
- * (a copy when the stride is 1) and zeros. */
+/* col (cg*kh*kw, oh*ow), rows ld apart, = the receptive fields of x (cg,
+ * h, w), 0 in the padding. Per kernel position, each output row is zeros,
+ * a run of input (a copy when the stride is 1) and zeros. */
 static void NNC_FN(im2col)(const nnc_conv_shape *s, int64_t cg, const REAL *x,
-                           REAL *col) {
-  const int64_t ohw = s->oh * s->ow;
+                           REAL *col, int64_t ld) {
   for (int64_t ci = 0; ci < cg; ci++)
     for (int64_t ki = 0; ki < s->kh; ki++)
       for (int64_t kj = 0; kj < s->kw; kj++) {
-        REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ohw;
+        REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ld;
         int64_t lo, hi, off = kj * s->dw - s->pw;
         NNC_FN(col_range)(s, kj, &lo, &hi);
         for (int64_t oy = 0; oy < s->oh; oy++) {
@@ -51,14 +51,14 @@ static void NNC_FN(im2col)(const nnc_conv_shape *s, int64_t cg, const REAL *x,
       }
 }
 
-/* dx (cg, h, w) += the receptive fields in col, the inverse of im2col. */
+/* dx (cg, h, w) += the receptive fields in col (rows ld apart), the
+ * inverse of im2col. */
 static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg, const REAL *col,
-                           REAL *dx) {
-  const int64_t ohw = s->oh * s->ow;
+                           int64_t ld, REAL *dx) {
   for (int64_t ci = 0; ci < cg; ci++)
     for (int64_t ki = 0; ki < s->kh; ki++)
       for (int64_t kj = 0; kj < s->kw; kj++) {
-        const REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ohw;
+        const REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ld;
         int64_t lo, hi, off = kj * s->dw - s->pw;
         NNC_FN(col_range)(s, kj, &lo, &hi);
         for (int64_t oy = 0; oy < s->oh; oy++) {
@@ -77,22 +77,64 @@ static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg, const REAL *col,
       }
 }
 
+/* Rows (og, P) of images n0..n0+cnt-1, group g, of t (N, o, P) to or from
+ * the matrix m (og, cnt*P): image j's block starts at column j*P. */
+static void NNC_FN(gather_rows)(const nnc_conv_shape *s, const REAL *t, int64_t n0,
+                                int64_t cnt, int64_t g, REAL *m) {
+  const int64_t og = s->o / s->groups, P = s->oh * s->ow;
+  for (int64_t j = 0; j < cnt; j++)
+    for (int64_t o = 0; o < og; o++)
+      memcpy(m + o * cnt * P + j * P, t + ((n0 + j) * s->o + g * og + o) * P,
+             sizeof(REAL) * (size_t)P);
+}
+
+static void NNC_FN(scatter_rows)(const nnc_conv_shape *s, const REAL *m, int64_t n0,
+                                 int64_t cnt, int64_t g, REAL *t) {
+  const int64_t og = s->o / s->groups, P = s->oh * s->ow;
+  for (int64_t j = 0; j < cnt; j++)
+    for (int64_t o = 0; o < og; o++)
+      memcpy(t + ((n0 + j) * s->o + g * og + o) * P, m + o * cnt * P + j * P,
+             sizeof(REAL) * (size_t)P);
+}
+
+/* The im2col matrix of images n0..n0+cnt-1, group g: (cg*kh*kw, cnt*P). */
+static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t n0,
+                                 int64_t cnt, int64_t g, REAL *col) {
+  const int64_t cg = s->c / s->groups, P = s->oh * s->ow, hw = s->h * s->w;
+  for (int64_t j = 0; j < cnt; j++)
+    NNC_FN(im2col)(s, cg, x + ((n0 + j) * s->c + g * cg) * hw, col + j * P, cnt * P);
+}
+
+/* With a workspace, images go through GEMM in chunks (conv_chunk): the
+ * im2col matrices of a chunk side by side, one GEMM per chunk and group,
+ * its result rows copied to their images (or written in place when the
+ * chunk is one image). A 1x1 convolution reads x itself, per image. */
 void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                         REAL *y, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+  if (ws && !conv_pointwise(s)) {
+    const int64_t nb = conv_chunk(s);
+    REAL *col = ws, *tmp = ws + K * nb * ohw;
+    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
+      const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
+      for (int64_t g = 0; g < s->groups; g++) {
+        NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col);
+        REAL *yg = y + (n0 * s->o + g * og) * ohw;
+        GEMM(0, 0, og, ld, K, 1, w + g * og * K, K, col, ld, 0, cnt == 1 ? yg : tmp, ld);
+        if (cnt > 1)
+          NNC_FN(scatter_rows)(s, tmp, n0, cnt, g, y);
+      }
+    }
+    return;
+  }
   for (int64_t ni = 0; ni < s->n; ni++)
     for (int64_t g = 0; g < s->groups; g++) {
       const REAL *xg = x + (ni * s->c + g * cg) * hw;
       const REAL *wg = w + g * og * K;
       REAL *yg = y + (ni * s->o + g * og) * ohw;
       if (ws) {
-        const REAL *col = xg;
-        if (!conv_pointwise(s)) {
-          NNC_FN(im2col)(s, cg, xg, ws);
-          col = ws;
-        }
-        GEMM(0, 0, og, ohw, K, 1, wg, K, col, ohw, 0, yg, ohw);
+        GEMM(0, 0, og, ohw, K, 1, wg, K, xg, ohw, 0, yg, ohw);
         continue;
       }
       for (int64_t oc = 0; oc < og; oc++)
@@ -120,18 +162,31 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
                                    const REAL *w, REAL *dx, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+  if (ws && !conv_pointwise(s)) {
+    const int64_t nb = conv_chunk(s);
+    REAL *col = ws, *tmp = ws + K * nb * ohw;
+    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
+      const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
+      for (int64_t g = 0; g < s->groups; g++) {
+        const REAL *d = dy + (n0 * s->o + g * og) * ohw;
+        if (cnt > 1) {
+          NNC_FN(gather_rows)(s, dy, n0, cnt, g, tmp);
+          d = tmp;
+        }
+        GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 0, col, ld);
+        for (int64_t j = 0; j < cnt; j++)
+          NNC_FN(col2im)(s, cg, col + j * ohw, ld, dx + ((n0 + j) * s->c + g * cg) * hw);
+      }
+    }
+    return;
+  }
   for (int64_t ni = 0; ni < s->n; ni++)
     for (int64_t g = 0; g < s->groups; g++) {
       REAL *dxg = dx + (ni * s->c + g * cg) * hw;
       const REAL *wg = w + g * og * K;
       const REAL *dyg = dy + (ni * s->o + g * og) * ohw;
-      if (ws && conv_pointwise(s)) {
-        GEMM(1, 0, K, ohw, og, 1, wg, K, dyg, ohw, 1, dxg, hw);
-        continue;
-      }
       if (ws) {
-        GEMM(1, 0, K, ohw, og, 1, wg, K, dyg, ohw, 0, ws, ohw);
-        NNC_FN(col2im)(s, cg, ws, dxg);
+        GEMM(1, 0, K, ohw, og, 1, wg, K, dyg, ohw, 1, dxg, hw);
         continue;
       }
       for (int64_t oc = 0; oc < og; oc++)
@@ -158,18 +213,30 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                     const REAL *dy, REAL *dw, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+  if (ws && !conv_pointwise(s)) {
+    const int64_t nb = conv_chunk(s);
+    REAL *col = ws, *tmp = ws + K * nb * ohw;
+    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
+      const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
+      for (int64_t g = 0; g < s->groups; g++) {
+        const REAL *d = dy + (n0 * s->o + g * og) * ohw;
+        if (cnt > 1) {
+          NNC_FN(gather_rows)(s, dy, n0, cnt, g, tmp);
+          d = tmp;
+        }
+        NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col);
+        GEMM(0, 1, og, K, ld, 1, d, ld, col, ld, 1, dw + g * og * K, K);
+      }
+    }
+    return;
+  }
   for (int64_t ni = 0; ni < s->n; ni++)
     for (int64_t g = 0; g < s->groups; g++) {
       const REAL *xg = x + (ni * s->c + g * cg) * hw;
       const REAL *dyg = dy + (ni * s->o + g * og) * ohw;
       REAL *dwg = dw + g * og * K;
       if (ws) {
-        const REAL *col = xg;
-        if (!conv_pointwise(s)) {
-          NNC_FN(im2col)(s, cg, xg, ws);
-          col = ws;
-        }
-        GEMM(0, 1, og, K, ohw, 1, dyg, ohw, col, ohw, 1, dwg, K);
+        GEMM(0, 1, og, K, ohw, 1, dyg, ohw, xg, ohw, 1, dwg, K);
         continue;
       }
       for (int64_t oc = 0; oc < og; oc++)

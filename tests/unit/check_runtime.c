@@ -1384,10 +1384,63 @@ START_TEST(test_conv_im2col_edges) {
       conv_shape(1, 3, 6, 10, 3, 3, 2, 2, 3, 2, 3, 2, 3, 3), /* dilated */
       conv_shape(1, 4, 2, 13, 2, 1, 5, 1, 2, 1, 2, 1, 2, 2), /* wide, groups */
       conv_shape(1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1), /* LeNet conv1 */
+      /* padding wider than half the kernel, groups, batch 2 */
+      conv_shape(2, 2, 9, 12, 3, 3, 3, 1, 1, 2, 3, 1, 1, 1),
+      conv_shape(2, 4, 8, 10, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2),
+      conv_shape(1, 3, 5, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3), /* depthwise */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(shapes[i].oh > 0 && shapes[i].ow > 0);
     check_conv_shape(&shapes[i], 300 + i);
+  }
+}
+END_TEST
+
+/* Shapes whose images go through GEMM in several chunks (2 images, then
+ * 1; and one image at a time): the workspace path against the direct
+ * loops (which test_conv checks against finite differences), f32. */
+START_TEST(test_conv_chunks) {
+  const nnc_conv_shape shapes[] = {
+      conv_shape(3, 4, 36, 36, 3, 5, 5, 1, 1, 0, 0, 1, 1, 1),  /* 2 + 1 */
+      conv_shape(5, 6, 40, 38, 4, 5, 5, 1, 1, 1, 0, 1, 1, 2),  /* groups */
+      conv_shape(2, 16, 70, 66, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 1 + 1 */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const nnc_conv_shape *s = &shapes[i];
+    ck_assert_int_lt(nnc_conv2d_workspace(s),
+                     (size_t)(s->c / s->groups * s->kh * s->kw + s->o / s->groups) *
+                         (size_t)(s->n * s->oh * s->ow));
+    int64_t nx = s->n * s->c * s->h * s->w, nw = s->o * (s->c / s->groups) * s->kh * s->kw;
+    int64_t ny = s->n * s->o * s->oh * s->ow;
+    float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw);
+    float *r = malloc(sizeof(float) * (size_t)ny);
+    float *ws = malloc(sizeof(float) * nnc_conv2d_workspace(s));
+    float *out[2][3];
+    nnc_rng g;
+    nnc_rng_seed(&g, 40 + i);
+    for (int64_t k = 0; k < nx; k++)
+      x[k] = (float)urand(&g);
+    for (int64_t k = 0; k < nw; k++)
+      w[k] = (float)urand(&g);
+    for (int64_t k = 0; k < ny; k++)
+      r[k] = (float)urand(&g);
+    for (int path = 0; path < 2; path++) {
+      out[path][0] = calloc((size_t)ny, sizeof(float));
+      out[path][1] = calloc((size_t)nx, sizeof(float));
+      out[path][2] = calloc((size_t)nw, sizeof(float));
+      nnc_conv2d_f32(s, x, w, out[path][0], path ? ws : NULL);
+      nnc_conv2d_grad_input_f32(s, r, w, out[path][1], path ? ws : NULL);
+      nnc_conv2d_grad_weight_f32(s, x, r, out[path][2], path ? ws : NULL);
+    }
+    const int64_t len[3] = {ny, nx, nw};
+    for (int t = 0; t < 3; t++) {
+      for (int64_t k = 0; k < len[t]; k++)
+        ck_assert_msg(fabsf(out[0][t][k] - out[1][t][k]) <= 1e-3f * (1 + fabsf(out[0][t][k])),
+                      "shape %d output %d [%lld]: %g vs %g", (int)i, t, (long long)k,
+                      out[0][t][k], out[1][t][k]);
+      free(out[0][t]), free(out[1][t]);
+    }
+    free(x), free(w), free(r), free(ws);
   }
 }
 END_TEST
@@ -1422,7 +1475,7 @@ START_TEST(test_conv_transposed) {
                     x[(c * ih + iy) * iw + ix] *
                     w[((c * co + o) * k + a) * k + b];
             }
-  double ws[2 * 3 * 3 * 4 * 3];
+  double ws[(2 * 3 * 3 + 4) * 4 * 3]; /* im2col, then the GEMM result */
   ck_assert_uint_le(nnc_conv2d_workspace(&s), sizeof ws / sizeof ws[0]);
   for (int path = 0; path < 2; path++) {
     memset(y, 0, sizeof y);
@@ -1676,6 +1729,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_conv);
   tcase_add_test(tc, test_conv_transposed);
   tcase_add_test(tc, test_conv_im2col_edges);
+  tcase_add_test(tc, test_conv_chunks);
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_pool_nan);
   suite_add_tcase(s, tc);
