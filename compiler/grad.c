@@ -244,8 +244,9 @@ static Node *unary_grad(Builder *b, Node *n, Node *g) {
   case OP_SIGMOID: /* g * y * (1 - y) */
     return mk2(b, OP_MUL, mk2(b, OP_MUL, g, y),
                mk2(b, OP_SUB, scalar(b, 1, dt), y));
-  case OP_RELU:
-    return where(b, mk2(b, OP_GT, x, scalar(b, 0, dt)), g, scalar(b, 0, dt));
+  case OP_RELU: /* y > 0 exactly when x > 0 (NaN: neither): the mask reads
+                  the output, so the input need not be kept for it */
+    return where(b, mk2(b, OP_GT, y, scalar(b, 0, dt)), g, scalar(b, 0, dt));
   case OP_LEAKY_RELU:
     return where(b, mk2(b, OP_GT, x, scalar(b, 0, dt)), g,
                  scale(b, g, ir_attr_float(n, "slope", 0.01)));

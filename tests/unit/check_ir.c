@@ -669,6 +669,17 @@ START_TEST(test_fuse_layer_norm) {
   PassOptions po = {NULL, NULL, 1};
   NO_ERROR(nnc_run_passes(&ctx, m2, &po));
   ck_assert_str_eq(dump(m2), d);
+  /* the dot graph draws the group as a cluster holding its members */
+  char *dot = NULL;
+  size_t dlen = 0;
+  FILE *df = open_memstream(&dot, &dlen);
+  nnc_dot(df, m);
+  fclose(df);
+  ck_assert_msg(strstr(dot, "subgraph \"cluster_LN.forward/fused\" {\n"
+                            "      label=\"fused fused\"; style=\"rounded,filled\""),
+                "%s", dot);
+  ck_assert_ptr_nonnull(strstr(dot, "\"LN.forward/t3\" [shape=box, label=\"mul\\nf32[B,T,8]\"]"));
+  free(dot);
   /* -O0: nothing fused */
   NO_ERROR(m = compiled(ln_model, 0));
   ck_assert_ptr_null(strstr(dump(m), "fused"));

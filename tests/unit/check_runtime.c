@@ -1396,14 +1396,14 @@ START_TEST(test_conv_im2col_edges) {
 }
 END_TEST
 
-/* Shapes whose images go through GEMM in several chunks (2 images, then
- * 1; and one image at a time): the workspace path against the direct
- * loops (which test_conv checks against finite differences), f32. */
+/* Shapes whose images go through GEMM in several chunks (2 then 1, 4 then
+ * 1; and wide images one at a time): the workspace path against the
+ * direct loops (which test_conv checks against finite differences), f32. */
 START_TEST(test_conv_chunks) {
   const nnc_conv_shape shapes[] = {
-      conv_shape(3, 4, 36, 36, 3, 5, 5, 1, 1, 0, 0, 1, 1, 1),  /* 2 + 1 */
-      conv_shape(5, 6, 40, 38, 4, 5, 5, 1, 1, 1, 0, 1, 1, 2),  /* groups */
-      conv_shape(2, 16, 70, 66, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 1 + 1 */
+      conv_shape(3, 128, 12, 12, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1), /* 2 + 1 */
+      conv_shape(5, 128, 12, 11, 4, 3, 3, 1, 1, 0, 1, 1, 1, 2), /* 4 + 1, groups */
+      conv_shape(2, 16, 70, 66, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* wide: 1 + 1 */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const nnc_conv_shape *s = &shapes[i];
@@ -1577,6 +1577,15 @@ static void check_pool(const nnc_pool_shape *s, int ties, uint64_t seed) {
     ck_assert(fabs(fb[2][i] - dmax[i]) < 1e-5);
     ck_assert(fabs(fb[3][i] - davg[i]) < 1e-5);
   }
+  /* the writing variant over whatever dx held */
+  for (int64_t i = 0; i < nx; i++)
+    gmax[i] = 7, fb[2][i] = 7;
+  nnc_maxpool2d_grad_set_f64(s, x, dy, gmax);
+  nnc_maxpool2d_grad_set_f32(s, xf, dyf, fb[2]);
+  for (int64_t i = 0; i < nx; i++) {
+    ck_assert_msg(gmax[i] == dmax[i], "set [%lld]: %g vs %g", (long long)i, gmax[i], dmax[i]);
+    ck_assert(fabs(fb[2][i] - dmax[i]) < 1e-5);
+  }
   free(x), free(xf), free(dyf);
   for (int i = 0; i < 8; i++)
     free(buf[i]);
@@ -1635,6 +1644,10 @@ START_TEST(test_pool_nan) {
     nnc_maxpool2d_grad_f32(s, x, dy, dx);
     ck_assert_msg(dx[3] == (float)(s->oh * s->ow) && dx[1] == 0,
                   "shape %zu: the last NaN takes every window's gradient", k);
+    float ds[4] = {7, 7, 7, 7};
+    nnc_maxpool2d_grad_set_f32(s, x, dy, ds);
+    ck_assert_msg(ds[3] == (float)(s->oh * s->ow) && ds[0] == 0 && ds[1] == 0 && ds[2] == 0,
+                  "shape %zu: grad_set, the last NaN", k);
   }
 }
 END_TEST
