@@ -346,12 +346,16 @@ static void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
  * chose (the first maximum; windows do not overlap), found with selects; a
  * row holding a NaN takes the exact rule instead. */
 static void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
-                                     const REAL *dy, REAL *dx) {
-  for (int64_t p = 0; p < s->n * s->c; p++)
+                                     const REAL *dy, REAL *dx, int set) {
+  for (int64_t p = 0; p < s->n * s->c; p++) {
+    if (set && s->h % 2) /* the row no window covers */
+      memset(dx + (p * s->h + s->h - 1) * s->w, 0, sizeof(REAL) * (size_t)s->w);
     for (int64_t oy = 0; oy < s->oh; oy++) {
       const int64_t at = 2 * oy * s->w;
       const REAL *r0 = x + p * s->h * s->w + at, *r1 = r0 + s->w;
       REAL *d0 = dx + p * s->h * s->w + at;
+      if (set) /* the two rows, zeroed while in cache */
+        memset(d0, 0, sizeof(REAL) * (size_t)(2 * s->w));
       const REAL *dyr = dy + (p * s->oh + oy) * s->ow;
       for (int64_t o0 = 0; o0 < s->ow; o0 += 64) { /* 64 windows at a time */
         const int64_t o1 = o0 + 64 < s->ow ? o0 + 64 : s->ow;
@@ -370,6 +374,7 @@ static void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
                  : k[ox - o0]] += dyr[ox];
       }
     }
+  }
 }
 
 void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
@@ -394,7 +399,7 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
 void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
                                 const REAL *dy, REAL *dx) {
   if (NNC_FN(pool_2x2)(s)) {
-    NNC_FN(maxpool_2x2_grad)(s, x, dy, dx);
+    NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 0);
     return;
   }
   const int inside = NNC_FN(pool_inside)(s);
@@ -411,10 +416,10 @@ void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
   }
 }
 
-/* Writes dx whole (no zeroing pass first, no read-modify-write): for
- * MaxPool2d(2) each window's four gradients at once, with selects; any
- * other shape zeroes dx and adds. A row pair holding a NaN takes the exact
- * rule. */
+/* Writes dx whole: for MaxPool2d(2) each pair of input rows is zeroed
+ * just before its windows' gradients go in (one pass over dx in memory
+ * instead of a zeroing pass and then another); any other shape zeroes dx
+ * and adds. */
 void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
                                     const REAL *dy, REAL *dx) {
   if (!NNC_FN(pool_2x2)(s)) {
@@ -422,36 +427,7 @@ void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
     NNC_FN(nnc_maxpool2d_grad)(s, x, dy, dx);
     return;
   }
-  const int64_t hw = s->h * s->w;
-  for (int64_t p = 0; p < s->n * s->c; p++) {
-    for (int64_t oy = 0; oy < s->oh; oy++) {
-      const int64_t at = 2 * oy * s->w;
-      const REAL *restrict r0 = x + p * hw + at, *restrict r1 = r0 + s->w;
-      REAL *restrict d0 = dx + p * hw + at, *restrict d1 = d0 + s->w;
-      const REAL *restrict dyr = dy + (p * s->oh + oy) * s->ow;
-      int nan = 0;
-      for (int64_t ox = 0; ox < s->ow; ox++) {
-        const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
-                   d = r1[2 * ox + 1], g = dyr[ox];
-        const int tb = b > a, td = d > c;
-        const int down = (td ? d : c) > (tb ? b : a);
-        d0[2 * ox] = !down && !tb ? g : 0;
-        d0[2 * ox + 1] = !down && tb ? g : 0;
-        d1[2 * ox] = down && !td ? g : 0;
-        d1[2 * ox + 1] = down && td ? g : 0;
-        nan |= (a != a) | (b != b) | (c != c) | (d != d);
-      }
-      if (s->w % 2) /* the column no window covers */
-        d0[s->w - 1] = d1[s->w - 1] = 0;
-      if (nan) {
-        memset(d0, 0, sizeof(REAL) * (size_t)(2 * s->w));
-        for (int64_t ox = 0; ox < s->ow; ox++)
-          dx[p * hw + NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, at + 2 * ox)] += dyr[ox];
-      }
-    }
-    if (s->h % 2) /* the row no window covers */
-      memset(dx + p * hw + (s->h - 1) * s->w, 0, sizeof(REAL) * (size_t)s->w);
-  }
+  NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 1);
 }
 
 void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
