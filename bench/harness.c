@@ -6,9 +6,11 @@
  * pixels in [0, 1) and labels 0..9 from a fixed seed; every buffer is
  * allocated and touched before the timed loop.
  *
- * Usage: harness [B [STEPS [WARMUP]]]. Prints one line per measurement:
- *   nnc <model> train B=64 median_ms 3.210 samples_per_s 19937 steps 50
- *   nnc <model> infer B=1 median_ms 0.120 samples_per_s 8333 calls 200
+ * Usage: harness [B [STEPS [WARMUP [THREADS]]]]. THREADS (default 1) is
+ * given to nnc_set_threads: the GEMM library's threads and, in a build with
+ * -fopenmp, those of the generated loops. Prints one line per measurement:
+ *   nnc <model> train B=64 T=1 median_ms 3.210 samples_per_s 19937 steps 50
+ *   nnc <model> infer B=1 T=1 median_ms 0.120 samples_per_s 8333 calls 200
  * and the OpenBLAS core in use. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,12 +121,19 @@ int main(int argc, char **argv) {
   int64_t batch = argc > 1 ? atoll(argv[1]) : 64;
   int steps = argc > 2 ? atoi(argv[2]) : 50;
   int warmup = argc > 3 ? atoi(argv[3]) : 10;
-  if (batch < 1 || steps < 1 || warmup < 0) {
-    fprintf(stderr, "usage: harness [B [STEPS [WARMUP]]]\n");
+  int threads = argc > 4 ? atoi(argv[4]) : 1;
+  if (batch < 1 || steps < 1 || warmup < 0 || threads < 1) {
+    fprintf(stderr, "usage: harness [B [STEPS [WARMUP [THREADS]]]]\n");
     return 2;
   }
-  printf("nnc openblas core %s threads %d\n", openblas_get_corename(),
-         openblas_get_num_threads());
+  nnc_set_threads(threads);
+#ifdef _OPENMP
+  const char *omp = "openmp";
+#else
+  const char *omp = "no openmp";
+#endif
+  printf("nnc openblas core %s threads %d, %s\n", openblas_get_corename(),
+         openblas_get_num_threads(), omp);
   void *m = D->create();
   if (!m)
     return 2;
@@ -132,12 +141,12 @@ int main(int argc, char **argv) {
   nnc_rng r;
   nnc_rng_seed(&r, 7);
   double ms = time_entry(m, entry("step"), batch, steps, warmup, &r);
-  printf("nnc %s train B=%lld median_ms %.3f samples_per_s %.0f steps %d\n",
-         D->name, (long long)batch, ms, (double)batch * 1e3 / ms, steps);
+  printf("nnc %s train B=%lld T=%d median_ms %.3f samples_per_s %.0f steps %d\n",
+         D->name, (long long)batch, threads, ms, (double)batch * 1e3 / ms, steps);
   int calls = steps * 4;
   ms = time_entry(m, entry("forward"), 1, calls, warmup, &r);
-  printf("nnc %s infer B=1 median_ms %.4f samples_per_s %.0f calls %d\n",
-         D->name, ms, 1e3 / ms, calls);
+  printf("nnc %s infer B=1 T=%d median_ms %.4f samples_per_s %.0f calls %d\n",
+         D->name, threads, ms, 1e3 / ms, calls);
   D->destroy(m);
   return 0;
 }

@@ -4,12 +4,13 @@ milliseconds of one training step (zero_grad, forward, cross-entropy,
 backward, optimizer step) at batch B over STEPS steps after WARMUP, and the
 median of an eval-mode forward at batch 1 under torch.no_grad().
 
-Usage: torch_twin.py MODEL [B [STEPS [WARMUP]]] with MODEL lenet or cnn_bn.
-Prints lines in the harness's format:
-  torch <model> train B=64 median_ms ... samples_per_s ... steps ...
-  torch <model> infer B=1 median_ms ... samples_per_s ... calls ...
-Run it with one thread's worth of OPENBLAS_NUM_THREADS and the malloc
-settings of bench/run.sh; it calls torch.set_num_threads(1) itself."""
+Usage: torch_twin.py MODEL [B [STEPS [WARMUP [THREADS]]]] with MODEL lenet
+or cnn_bn. Prints lines in the harness's format:
+  torch <model> train B=64 T=1 median_ms ... samples_per_s ... steps ...
+  torch <model> infer B=1 T=1 median_ms ... samples_per_s ... calls ...
+Run it with OPENBLAS_NUM_THREADS and OMP_NUM_THREADS at THREADS and the
+malloc settings of bench/run.sh; it calls torch.set_num_threads(THREADS)
+itself (default 1)."""
 import os
 import statistics
 import sys
@@ -69,7 +70,8 @@ def main():
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 50
     warmup = int(sys.argv[4]) if len(sys.argv) > 4 else 10
-    torch.set_num_threads(1)
+    threads = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = MODELS[name]()
     label = type(model).__name__  # the .nn model name, as the harness prints
@@ -85,7 +87,7 @@ def main():
 
     model.train()
     ms = median_ms(step, steps, warmup)
-    print(f"torch {label} train B={batch} median_ms {ms:.3f} "
+    print(f"torch {label} train B={batch} T={threads} median_ms {ms:.3f} "
           f"samples_per_s {batch * 1e3 / ms:.0f} steps {steps}")
 
     model.eval()
@@ -97,7 +99,7 @@ def main():
 
     calls = steps * 4
     ms = median_ms(infer, calls, warmup)
-    print(f"torch {label} infer B=1 median_ms {ms:.4f} "
+    print(f"torch {label} infer B=1 T={threads} median_ms {ms:.4f} "
           f"samples_per_s {1e3 / ms:.0f} calls {calls}")
 
 

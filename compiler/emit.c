@@ -694,13 +694,38 @@ static int64_t known_len(Dim d) { return dim_is_const(d) ? dim_value(d) : -1; }
 typedef struct EwRow {
   Node *n;
   const EwGroups *g;
+  const char *base; /* start of the row's chunk, or "" */
 } EwRow;
 
 static const char *ew_row(Emitter *e, void *ctx, const char *idx,
                           const char *lane) {
   (void)lane;
   EwRow *r = ctx;
-  return ew_body(e, r->n, r->g, idx);
+  return ew_body(e, r->n, r->g, arena_printf(&e->c->arena, "%s%s", r->base, idx));
+}
+
+/* Threads (NNC_PARALLEL, OpenMP builds only): the outermost loop of an
+ * elementwise or fused loop nest, over `work` elements in all. A single
+ * flat row long enough to share runs as chunks of 4096 (an outer loop
+ * OpenMP can split), each chunk a row at base "c0 + ". */
+enum { PAR_CHUNK = 4096 };
+
+static int flat_parallel(Dim len) {
+  return !dim_is_const(len) || dim_value(len) >= 65536;
+}
+
+static void flat_rows(Emitter *e, Dim len, const char *var, const char **base,
+                      RowBody *body, void *ctx) {
+  const char *l = dimc(e, len);
+  out(e, "NNC_PARALLEL(%s)\n", l);
+  out(e, "for (int64_t c0 = 0; c0 < %s; c0 += %d) {\n", l, PAR_CHUNK);
+  e->indent++;
+  out(e, "const int64_t cn = %s - c0 < %d ? %s - c0 : %d;\n", l, PAR_CHUNK, l, PAR_CHUNK);
+  *base = "c0 + ";
+  row_loop(e, "cn", -1, var, 0, body, ctx);
+  *base = "";
+  e->indent--;
+  out(e, "}\n");
 }
 
 /* Operands and result through restrict pointers a0.., r: every value has
@@ -720,15 +745,21 @@ static void emit_elementwise(Emitter *e, Node *n) {
   if (g.n == 0) {
     out(e, "%s\n", ew_body(e, n, &g, "0"));
   } else {
-    for (int k = 0; k < g.n - 1; k++) {
-      out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(k), iv(k),
-          dimc(e, g.len[k]), iv(k));
-      e->indent++;
+    EwRow row = {n, &g, ""};
+    Dim L = g.len[g.n - 1];
+    if (g.n == 1 && flat_parallel(L)) {
+      flat_rows(e, L, iv(0), &row.base, ew_row, &row);
+    } else {
+      for (int k = 0; k < g.n - 1; k++) {
+        if (k == 0)
+          out(e, "NNC_PARALLEL(%s)\n", numelc(e, n->type));
+        out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(k), iv(k),
+            dimc(e, g.len[k]), iv(k));
+        e->indent++;
+      }
+      row_loop(e, dimc(e, L), known_len(L), iv(g.n - 1), g.n > 1, ew_row, &row);
+      e->indent -= g.n - 1;
     }
-    EwRow row = {n, &g};
-    row_loop(e, dimc(e, g.len[g.n - 1]), known_len(g.len[g.n - 1]), iv(g.n - 1), g.n > 1,
-             ew_row, &row);
-    e->indent -= g.n - 1;
   }
   e->indent--;
   out(e, "}\n");
@@ -935,6 +966,8 @@ static void emit_fused(Emitter *e, Node *n) {
     nred += is_fused_reduction(m);
   for (int g = 0; g < F->ng - 1; g++)
     if (!F->gred[g]) { /* kept (or all) groups outside */
+      if (!depth)
+        out(e, "NNC_PARALLEL(%s)\n", numelc(e, F->S));
       out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, F->len[g]), iv(g));
       e->indent++, depth++;
     }
@@ -951,7 +984,9 @@ static void emit_fused(Emitter *e, Node *n) {
   }
   Dim L = F->len[F->ng - 1];
   F->base = "";
-  if (!nred) {
+  if (!nred && F->ng == 1 && flat_parallel(L)) {
+    flat_rows(e, L, iv(0), &F->base, fused_row, F);
+  } else if (!nred) {
     row_loop(e, dimc(e, L), known_len(L), iv(F->ng - 1), F->ng > 1, fused_row, F);
   } else {
     /* rows add into float partial sums (which gcc vectorises where it
@@ -1094,6 +1129,8 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
   int depth = 0;
   for (int g = 0; g < m - 1; g++)
     if (!gred[g]) { /* kept groups outside */
+      if (!depth)
+        out(e, "NNC_PARALLEL(%s)\n", numelc(e, t));
       out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, len[g]), iv(g));
       e->indent++, depth++;
     }

@@ -28,6 +28,25 @@ extern "C" {
 #define NNC_IVDEP
 #endif
 
+/* Put before an outer loop of generated code whose iterations write
+ * disjoint results (rows of an elementwise op, kept rows of a reduction):
+ * built with OpenMP (-fopenmp) it runs on the team's threads when `work`
+ * (elements) is at least NNC_PARALLEL_MIN, else on one thread as without
+ * OpenMP. With OpenBLAS's own (pthreads) threads, run with
+ * OMP_WAIT_POLICY=passive: two pools spinning for the same cores are
+ * slower than one thread. Each result is computed by one thread in the same order,
+ * so results do not depend on the thread count. */
+#if defined(_OPENMP)
+#ifndef NNC_PARALLEL_MIN /* elements; tests set 1 to split small loops too */
+#define NNC_PARALLEL_MIN 65536
+#endif
+#define NNC_PRAGMA_(x) _Pragma(#x)
+#define NNC_PARALLEL(work) \
+  NNC_PRAGMA_(omp parallel for schedule(static) if ((work) >= NNC_PARALLEL_MIN))
+#else
+#define NNC_PARALLEL(work)
+#endif
+
 /* ------------------------------------------------------------- GEMM */
 /* C = alpha * op(A) @ op(B) + beta * C, row-major; op transposes when the
  * flag is set. OpenBLAS when configured, else a portable blocked kernel.
@@ -43,6 +62,18 @@ const char *nnc_gemm_backend(void);
 /* GEMM threads (OpenBLAS's own setting); n < 1 and the portable kernel
  * (single-threaded) ignore it. */
 void nnc_set_num_threads(int n);
+/* The thread count of generated code (OpenMP, when it is built with it)
+ * and of the GEMM library together; the runtime setting for both. */
+#if defined(_OPENMP)
+#include <omp.h>
+static inline void nnc_set_threads(int n) {
+  if (n > 0)
+    omp_set_num_threads(n);
+  nnc_set_num_threads(n);
+}
+#else
+static inline void nnc_set_threads(int n) { nnc_set_num_threads(n); }
+#endif
 
 /* ------------------------------------------------- network kernels */
 /* Convolution and pooling, forward and backward side by side; NCHW,

@@ -21,8 +21,8 @@ bad() {
   fail=$((fail + 1))
 }
 
-build_smoke() { # NAME PREFIX: $tmp/NAME.c -> $tmp/NAME
-  $CC -std=c99 ${CFLAGS:-} -O0 -I "$RUNTIME_INC" -DMODEL_DESC="$2_desc" -include "$tmp/$1.h" \
+build_smoke() { # NAME PREFIX [FLAGS]: $tmp/NAME.c -> $tmp/NAME
+  $CC -std=c99 ${CFLAGS:-} ${3:-} -O0 -I "$RUNTIME_INC" -DMODEL_DESC="$2_desc" -include "$tmp/$1.h" \
     "$tmp/$1.c" "$here/smoke.c" "$RUNTIME_LIB" ${LDFLAGS:-} $RTLIBS \
     -o "$tmp/$1" >"$tmp/log" 2>&1
 }
@@ -39,6 +39,12 @@ same_numbers() {
     [ "$(wc -l <"$1")" -eq "$(wc -l <"$2")" ]
 }
 
+omp=
+case "${CFLAGS:-}" in
+  *sanitize*) ;;
+  *) echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o "$tmp/omp" 2>/dev/null && omp=-fopenmp ;;
+esac
+
 for f in "$SRCDIR"/examples/*.nn; do
   b=$(basename "$f" .nn)
   grep -q '^#   examples/.*: error: ' "$f" && continue # meant to fail
@@ -52,7 +58,9 @@ for f in "$SRCDIR"/examples/*.nn; do
     if "$NNC_CHECKC" -I "$RUNTIME_INC" "$tmp/$b.c" >"$tmp/log" 2>&1; then ok; else bad "$b: nnc-checkc"; fi
   fi
   if $CC -std=c99 -Wall -Wextra -pedantic -Werror -I "$RUNTIME_INC" -c "$tmp/$b.c" \
-    -o "$tmp/$b.o" >"$tmp/log" 2>&1; then ok; else
+    -o "$tmp/$b.o" >"$tmp/log" 2>&1 &&
+    { [ -z "$omp" ] || $CC -std=c99 -Wall -Wextra -pedantic -Werror $omp -I "$RUNTIME_INC" \
+      -c "$tmp/$b.c" -o "$tmp/$b.o" >"$tmp/log" 2>&1; }; then ok; else
     bad "$b: the generated C does not compile cleanly"
     continue
   fi
@@ -63,6 +71,17 @@ for f in "$SRCDIR"/examples/*.nn; do
   else
     bad "$b: running its entry points"
     continue
+  fi
+  # OpenMP: every loop split over 3 threads (NNC_PARALLEL_MIN=1) gives the
+  # same numbers; the plain build only (the sanitizers know no OpenMP)
+  if [ -n "$omp" ]; then
+    if build_smoke "$b" "$prefix" "$omp -DNNC_PARALLEL_MIN=1" &&
+      OMP_NUM_THREADS=3 OMP_WAIT_POLICY=passive "$tmp/$b" "$tmp/$b.omp" >"$tmp/log" 2>&1 &&
+      same_numbers "$tmp/$b.fused" "$tmp/$b.omp" >"$tmp/log" 2>&1; then
+      ok
+    else
+      bad "$b: with OpenMP threads (-fopenmp) the numbers differ"
+    fi
   fi
   if "$NNC" -O0 "$f" -o "$tmp/$b.c" >"$tmp/log" 2>&1 && build_smoke "$b" "$prefix" &&
     "$tmp/$b" "$tmp/$b.plain" >"$tmp/log" 2>&1 &&
