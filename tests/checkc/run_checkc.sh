@@ -13,7 +13,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-SRCDIR=${SRCDIR:-$(dirname "$(dirname "$here")")}
+. "$here/../common.sh"
+test_setup checkc "$(dirname "$(dirname "$here")")"
 NNC_CHECKC=${NNC_CHECKC:-$SRCDIR/build/tools/nnc-checkc}
 case $NNC_CHECKC in /*) ;; *) NNC_CHECKC=$(pwd)/$NNC_CHECKC ;; esac
 cd "$SRCDIR" || exit 2
@@ -21,11 +22,6 @@ if [ ! -x "$NNC_CHECKC" ]; then
   echo "run_checkc: nnc-checkc not found: $NNC_CHECKC" >&2
   exit 2
 fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-checkc.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT HUP INT TERM
-pass=0
-fail=0
 
 bad() {
   echo "FAIL: $1"
@@ -89,5 +85,4 @@ if run 1 -I runtime tests/checkc/good.c tests/checkc/exported.h; then
   fi
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_finish
