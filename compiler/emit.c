@@ -588,6 +588,16 @@ static int ew_present(Type t, int rank, int j) {
   return k >= 0 && !(dim_is_const(t.dim[k]) && dim_value(t.dim[k]) == 1);
 }
 
+/* Whether output axes j and `last` of rank `rank` step alike on every
+ * operand (each present on both, or broadcast on both), so that one loop
+ * can run over both. */
+static int steps_alike(Node *const *ops, int nops, int rank, int j, int last) {
+  for (int i = 0; i < nops; i++)
+    if (ew_present(ops[i]->type, rank, j) != ew_present(ops[i]->type, rank, last))
+      return 0;
+  return 1;
+}
+
 static void ew_groups(Emitter *e, Node *n, EwGroups *g) {
   Arena *ar = &e->c->arena;
   Type t = n->type;
@@ -596,11 +606,7 @@ static void ew_groups(Emitter *e, Node *n, EwGroups *g) {
   for (int j = 0; j < t.rank; j++) {
     if (dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1)
       continue;
-    int same = last >= 0;
-    for (int i = 0; i < n->nin && same; i++)
-      same = ew_present(n->in[i]->type, t.rank, j) ==
-             ew_present(n->in[i]->type, t.rank, last);
-    if (same)
+    if (last >= 0 && steps_alike(n->in, n->nin, t.rank, j, last))
       dim_mul(ar, g->len[g->n - 1], t.dim[j], &g->len[g->n - 1]);
     else
       g->len[g->n++] = t.dim[j];
@@ -807,11 +813,8 @@ static void fused_loops(Emitter *e, Fused *F) {
   for (int j = 0; j < S.rank; j++) {
     if (dim_is_const(S.dim[j]) && dim_value(S.dim[j]) == 1)
       continue;
-    int same = last >= 0 && (!F->red || F->red[j] == F->red[last]);
-    for (int i = 0; i < F->next && same; i++)
-      same = ew_present(F->ext[i]->type, S.rank, j) ==
-             ew_present(F->ext[i]->type, S.rank, last);
-    if (same)
+    if (last >= 0 && (!F->red || F->red[j] == F->red[last]) &&
+        steps_alike(F->ext, F->next, S.rank, j, last))
       dim_mul(ar, F->len[F->ng - 1], S.dim[j], &F->len[F->ng - 1]);
     else
       F->len[F->ng] = S.dim[j], F->gred[F->ng++] = F->red ? F->red[j] : 0;

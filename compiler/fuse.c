@@ -270,6 +270,15 @@ static void sort_members(Fuser *u, Group *g) {
     }
 }
 
+static void append(Region *r, Node *x) {
+  x->next = NULL;
+  if (r->last)
+    r->last->next = x;
+  else
+    r->first = x;
+  r->last = x;
+}
+
 typedef struct Built {
   Node *fused;
   PtrVec gets;
@@ -306,12 +315,7 @@ static Built build(Fuser *u, Group *g, int gi, Region *r, Node **repl) {
   PtrVec outs = {0};
   for (int k = 0; k < g->mem.n; k++) {
     Node *m = g->mem.v[k];
-    m->next = NULL;
-    if (body->last)
-      body->last->next = m;
-    else
-      body->first = m;
-    body->last = m;
+    append(body, m);
     int yield = is_reduction(m) || u->escapes[m->id];
     PtrVec *us = &u->users[m->id];
     for (int i = 0; i < us->n && !yield; i++)
@@ -520,15 +524,8 @@ static void fuse_func(Ctx *c, Module *mod, Func *f) {
       for (int j = 0; j < later[gi].n; j++)
         vec_push(u->a, &seq, later[gi].v[j]);
     }
-    for (int j = 0; j < seq.n; j++) {
-      Node *y = seq.v[j];
-      y->next = NULL;
-      if (r->last)
-        r->last->next = y;
-      else
-        r->first = y;
-      r->last = y;
-    }
+    for (int j = 0; j < seq.n; j++)
+      append(r, seq.v[j]);
   }
   redirect(u, r, repl, -1);
   for (int gi = 0; gi < u->groups.n; gi++)

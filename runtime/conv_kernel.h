@@ -97,6 +97,16 @@ static void NNC_FN(scatter_rows)(const nnc_conv_shape *s, const REAL *m, int64_t
              sizeof(REAL) * (size_t)P);
 }
 
+/* dy's rows of images n0..n0+cnt-1, group g, as one (og, cnt*P) matrix:
+ * dy itself for one image, else gathered into tmp. */
+static const REAL *NNC_FN(dy_chunk)(const nnc_conv_shape *s, const REAL *dy, int64_t n0,
+                                    int64_t cnt, int64_t g, REAL *tmp) {
+  if (cnt == 1)
+    return dy + (n0 * s->o + g * (s->o / s->groups)) * s->oh * s->ow;
+  NNC_FN(gather_rows)(s, dy, n0, cnt, g, tmp);
+  return tmp;
+}
+
 /* The im2col matrix of images n0..n0+cnt-1, group g: (cg*kh*kw, cnt*P). */
 static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t n0,
                                  int64_t cnt, int64_t g, REAL *col) {
@@ -168,11 +178,7 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
       const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
       for (int64_t g = 0; g < s->groups; g++) {
-        const REAL *d = dy + (n0 * s->o + g * og) * ohw;
-        if (cnt > 1) {
-          NNC_FN(gather_rows)(s, dy, n0, cnt, g, tmp);
-          d = tmp;
-        }
+        const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
         GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 0, col, ld);
         for (int64_t j = 0; j < cnt; j++)
           NNC_FN(col2im)(s, cg, col + j * ohw, ld, dx + ((n0 + j) * s->c + g * cg) * hw);
@@ -219,11 +225,7 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
       const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
       for (int64_t g = 0; g < s->groups; g++) {
-        const REAL *d = dy + (n0 * s->o + g * og) * ohw;
-        if (cnt > 1) {
-          NNC_FN(gather_rows)(s, dy, n0, cnt, g, tmp);
-          d = tmp;
-        }
+        const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
         NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col);
         GEMM(0, 1, og, K, ld, 1, d, ld, col, ld, 1, dw + g * og * K, K);
       }
