@@ -909,17 +909,8 @@ static void emit_fused(Emitter *e, Node *n) {
   Fused F0 = {0}, *F = &F0;
   F->n = n;
   for (Node *m = n->body->first; m; m = m->next)
-    if (is_fused_reduction(m)) { /* they all reduce the same axes */
-      Type t = m->in[0]->type;
-      char *red = arena_alloc(ar, (size_t)t.rank + 1);
-      const Attr *ax = ir_attr(m, "axes");
-      if (!ax || !ax->n)
-        memset(red, 1, (size_t)t.rank);
-      else
-        for (int i = 0; i < ax->n; i++)
-          red[ax->ints[i]] = 1;
-      F->red = red;
-    }
+    if (is_fused_reduction(m)) /* they all reduce the same axes */
+      F->red = ir_reduced_axes(ar, m);
   for (Node *m = n->body->first; m; m = m->next)
     if (!is_fused_reduction(m)) {
       F->S = m->type;
@@ -1194,17 +1185,7 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
 static void emit_reduce(Emitter *e, Node *n) {
   Node *x = n->in[0];
   Type t = x->type;
-  char red[64] = {0};
-  if (n->op == OP_ARGMAX)
-    red[ir_attr_int(n, "axis", 0)] = 1;
-  else {
-    const Attr *ax = ir_attr(n, "axes");
-    if (!ax || !ax->n)
-      memset(red, 1, (size_t)t.rank);
-    else
-      for (int i = 0; i < ax->n; i++)
-        red[ax->ints[i]] = 1;
-  }
+  const char *red = ir_reduced_axes(&e->c->arena, n);
   if ((n->op == OP_SUM || n->op == OP_MEAN) && dtype_is_float(t.dtype) &&
       t.rank <= MAX_LOOPS) {
     Dim c = dim_const(&e->c->arena, 1);

@@ -54,19 +54,6 @@ static int is_reduction(const Node *n) {
   return (n->op == OP_SUM || n->op == OP_MEAN) && dtype_is_float(n->type.dtype);
 }
 
-/* The reduced axes of n's operand, as a mask. */
-static char *reduced_mask(Fuser *u, const Node *n) {
-  int r = n->in[0]->type.rank;
-  char *m = arena_alloc(u->a, (size_t)r + 1);
-  const Attr *ax = ir_attr(n, "axes");
-  if (!ax || !ax->n)
-    memset(m, 1, (size_t)r);
-  else
-    for (int i = 0; i < ax->n; i++)
-      m[ax->ints[i]] = 1;
-  return m;
-}
-
 /* Whether the innermost axis of t (of size other than 1) is in `red`. */
 static int inner_reduced(Type t, const char *red) {
   for (int j = t.rank - 1; j >= 0; j--)
@@ -238,7 +225,7 @@ static void join_elementwise(Fuser *u, Node *n) {
 /* Rule 2: a sum or mean joins the group of the member it reads. */
 static void join_reduction(Fuser *u, Node *n) {
   Node *x = n->in[0];
-  const char *red = reduced_mask(u, n);
+  const char *red = ir_reduced_axes(u->a, n);
   if (!inner_reduced(x->type, red))
     return;
   Group *g = group_of(u, x);

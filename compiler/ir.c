@@ -217,6 +217,20 @@ int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt) {
   return a && (a->kind == AK_INT || a->kind == AK_DTYPE) ? a->i : dflt;
 }
 
+char *ir_reduced_axes(Arena *a, const Node *n) {
+  int r = n->in[0]->type.rank;
+  char *m = arena_alloc(a, (size_t)r + 1);
+  const Attr *ax = ir_attr(n, "axes");
+  if (n->op == OP_ARGMAX)
+    m[ir_attr_int(n, "axis", 0)] = 1;
+  else if (!ax || !ax->n)
+    memset(m, 1, (size_t)r);
+  else
+    for (int i = 0; i < ax->n; i++)
+      m[ax->ints[i]] = 1;
+  return m;
+}
+
 double ir_attr_float(const Node *n, const char *key, double dflt) {
   const Attr *a = ir_attr(n, key);
   if (a && a->kind == AK_FLOAT)

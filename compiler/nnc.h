@@ -378,6 +378,9 @@ Attr attr_ints(Arena *a, const char *k, int n, const int64_t *v);
 Attr attr_dims(Arena *a, const char *k, int n, const Dim *v);
 const Attr *ir_attr(const Node *n, const char *key); /* NULL if absent */
 int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt);
+/* The axes a reduction of a typed IR removes, as a mask over its operand's
+ * axes (`axes` absent or empty: all; argmax: `axis`). */
+char *ir_reduced_axes(Arena *a, const Node *n);
 double ir_attr_float(const Node *n, const char *key, double dflt);
 ParamDecl *ir_find_param(Model *m, const char *name);
 Node *ir_func_lookup(const Func *f, const char *name); /* NULL if unused */
