@@ -1,25 +1,46 @@
 #!/bin/sh
-# bench/run.sh — training-step speed of the C that nnc generates against
+# bench/run.sh — the benchmark suite: the training step and inference of
+# each reference model as nnc generates it, against the same model in
 # PyTorch, at the same thread counts, measured in one run (see
-# bench/README.md).
+# bench/README.md). Not a test: it prints numbers.
 #
-# Usage: bench/run.sh [MODEL...]   (default: lenet cnn_bn)
+# Usage: bench/run.sh [MODEL...]
+#   (default: mlp lenet cnn_bn lstm gru gpt vae gcn; also cnn_bn_fashion)
 # Environment: BUILD (the nnc build directory, default build; configured and
-# built when its nnc is missing), B (batch, default 64), STEPS (timed steps,
-# default 50), WARMUP (default 10), THREADS (thread counts, default "1 2"),
-# PYTHON (default /usr/bin/python3), CC.
+# built when its nnc is missing), STEPS (timed steps, default 30), WARMUP
+# (default 5), THREADS (thread counts, default "1 2"), PYTHON (default
+# /usr/bin/python3), CC.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) build=$BUILD ;; *) build=$top/$BUILD ;; esac
-B=${B:-64}
-STEPS=${STEPS:-50}
-WARMUP=${WARMUP:-10}
+STEPS=${STEPS:-30}
+WARMUP=${WARMUP:-5}
 THREADS=${THREADS:-1 2}
 PYTHON=${PYTHON:-/usr/bin/python3}
 CC=${CC:-gcc}
-models=${*:-lenet cnn_bn}
+models=${*:-mlp lenet cnn_bn lstm gru gpt vae gcn}
+
+# The reference models: source, symbol values, ranges of integer inputs.
+config() {
+  case $1 in
+    mlp) echo "examples/mlp.nn B=64" ;;
+    lenet) echo "examples/lenet.nn B=64" ;;
+    cnn_bn) echo "bench/models/cnn_bn.nn B=32" ;;
+    cnn_bn_fashion) echo "examples/cnn_bn.nn B=64" ;;
+    lstm) echo "bench/models/lstm.nn B=32 T=32" ;;
+    gru) echo "bench/models/gru.nn B=32 T=32" ;;
+    gpt) echo "examples/gpt.nn B=8 T=64 idx%512 targets%512" ;;
+    vae) echo "examples/vae.nn B=64" ;;
+    gcn) echo "bench/models/gcn.nn N=2708 E=10556 src%2708 dst%2708 y%7" ;;
+    *)
+      echo "bench/run.sh: unknown model $1" >&2
+      exit 2
+      ;;
+  esac
+}
+for model in $models; do config "$model" >/dev/null; done
 
 # PyTorch's allocator kept from returning memory to the system between
 # steps (it is up to 5x slower otherwise on this machine).
@@ -59,34 +80,64 @@ if echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o "$out/omp_probe" 2>
   omp=-fopenmp
 fi
 
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (autodetected)} threads=$THREADS B=$B steps=$STEPS warmup=$WARMUP openmp=${omp:-no}"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (autodetected)} threads=$THREADS steps=$STEPS warmup=$WARMUP openmp=${omp:-no}"
 results=$out/results.txt
 : >"$results"
+first=1
 for model in $models; do
-  "$build/compiler/nnc" "$top/examples/$model.nn" -o "$out/$model.c"
+  set -- $(config "$model")
+  src=$1
+  shift
+  "$build/compiler/nnc" "$top/$src" -o "$out/$model.c"
   prefix=$(sed -n 's/^extern const nnc_model_desc \([a-z0-9_]*\);.*/\1/p' "$out/$model.h")
   $CC $cflags $omp -I"$top/runtime" -I"$out" -DMODEL_DESC="$prefix" \
     -include "$out/$model.h" "$top/bench/harness.c" "$out/$model.c" \
     "$out/libnncrt_bench.a" $blas_libs -lz -lm -o "$out/harness_$model"
+  syms=
+  for a in "$@"; do case $a in *=*) syms="$syms $a" ;; esac; done
   for t in $THREADS; do
+    if [ "$first" = 1 ]; then # the GEMM library's ceiling, once per thread count
+      OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$out/harness_$model" --sgemm "$t" |
+        tee -a "$results"
+    fi
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
-      "$out/harness_$model" "$B" "$STEPS" "$WARMUP" "$t" | tee -a "$results"
+      "$out/harness_$model" "$model" "$STEPS" "$WARMUP" "$t" "$@" | tee -a "$results"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
-      "$PYTHON" "$top/bench/torch_twin.py" "$model" "$B" "$STEPS" "$WARMUP" "$t" |
+      "$PYTHON" "$top/bench/torch_twin.py" "$model" "$STEPS" "$WARMUP" "$t" $syms |
       tee -a "$results"
   done
+  first=0
 done
 
-# Summary: PyTorch time / nnc time per model and measurement (> 1: nnc faster).
+# Summary per model, measurement and thread count. speedup: PyTorch's time
+# over nnc's (above 1: nnc is faster). GFLOP/s: the forward pass's matrix
+# products and convolutions (three times that for a training step) per
+# second; % sgemm: that as a share of cblas_sgemm's rate at the same
+# threads. peak MB: growth of the resident set over the training loop.
 echo
 awk '
-  $1 == "nnc" && $3 ~ /^(train|infer)$/ { k = $2 " " $3 " " $4 " " $5; n[k] = $7; order[++cnt] = k }
-  $1 == "torch" { k = $2 " " $3 " " $4 " " $5; t[k] = $7 }
+  $1 == "sgemm" { split($2, t, "="); ceil[t[2]] = $4 }
+  $1 == "nnc" && $3 ~ /^(train|infer|infer1)$/ {
+    k = $2 " " $3 " " $4; n[k] = $6; order[++cnt] = k
+    if ($3 == "train") nmem[k] = $10
+    at[k] = ""; for (i = 1; i <= NF; i++) if ($i == "at") for (j = i + 1; j <= NF; j++) at[k] = at[k] " " $j
+  }
+  $1 == "torch" {
+    k = $2 " " $3 " " $4; t[k] = $6
+    for (i = 1; i <= NF; i++) { if ($i == "flops") fl[k] = $(i + 1); if ($i == "peak_mb") tmem[k] = $(i + 1) }
+  }
   END {
-    printf "%-26s %10s %10s %12s %12s %8s\n", "model", "nnc ms", "torch ms", "nnc smp/s", "torch smp/s", "speedup"
+    printf "%-24s %-11s %9s %9s %9s %8s %7s %6s %7s %6s %8s %8s\n", "model", "sizes", "nnc ms", "torch ms", \
+      "nnc smp/s", "speedup", "nnc GF", "%sgemm", "torch GF", "%sgemm", "nnc MB", "torch MB"
     for (i = 1; i <= cnt; i++) {
-      k = order[i]; split(k, f, " "); b = f[3]; sub(/B=/, "", b)
+      k = order[i]
       if (!(k in t)) continue
-      printf "%-26s %10.3f %10.3f %12.0f %12.0f %7.2fx\n", k, n[k], t[k], b * 1e3 / n[k], b * 1e3 / t[k], t[k] / n[k]
+      split(k, f, " "); split(f[3], th, "="); c = ceil[th[2]]
+      b = 1; m = split(at[k], a, " "); for (j = 1; j <= m; j++) if (a[j] ~ /^B=/) { b = a[j]; sub(/B=/, "", b) }
+      w = fl[k] * (f[2] == "train" ? 3 : 1) / 1e6
+      gn = w / n[k]; gt = w / t[k]
+      printf "%-24s %-11s %9.3f %9.3f %9.0f %7.2fx %7.1f %5.0f%% %7.1f %5.0f%% %8s %8s\n", k, at[k], n[k], t[k], \
+        b * 1e3 / n[k], t[k] / n[k], gn, c ? 100 * gn / c : 0, gt, c ? 100 * gt / c : 0, \
+        (k in nmem) ? nmem[k] : "", (k in tmem) ? tmem[k] : ""
     }
   }' "$results"

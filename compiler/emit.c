@@ -93,9 +93,15 @@ static const char *typestr(Emitter *e, Type t) {
   return s;
 }
 
-/* A math function of the real type: exp -> expf for float. */
+/* A math function of the real type: exp -> expf for float, or the
+ * runtime's inline nnc_expf, nnc_tanhf and nnc_erff, which gcc vectorises
+ * (nnc_runtime.h). */
 static const char *fn(Emitter *e, const char *name) {
-  return e->o->real == DT_F32 ? arena_printf(&e->c->arena, "%sf", name) : name;
+  if (e->o->real != DT_F32)
+    return name;
+  if (!strcmp(name, "exp") || !strcmp(name, "tanh") || !strcmp(name, "erf"))
+    return arena_printf(&e->c->arena, "nnc_%sf", name);
+  return arena_printf(&e->c->arena, "%sf", name);
 }
 
 static const char *lit(Emitter *e, double v) {
@@ -1286,6 +1292,53 @@ static void emit_softmax(Emitter *e, Node *n) {
   const char *outer = prodc(e, &t, 0, ax), *len = dimc(e, t.dim[ax]),
              *inner = prodc(e, &t, ax + 1, t.rank);
   const char *X = ptr(e, x), *Y = ptr(e, n);
+  if (ax == t.rank - 1) { /* rows: exp once per element, in 8 lanes */
+    const char *R = e->real, *ex = fn(e, "exp");
+    out(e, "NNC_PARALLEL(%s)\n", numelc(e, t));
+    out(e, "for (int64_t o = 0; o < %s; o++) {\n", outer);
+    e->indent++;
+    out(e, "const %s *restrict xr = %s + o * %s;\n", R, X, len);
+    out(e, "%s *restrict yr = %s + o * %s;\n", R, Y, len);
+    out(e, "%s pm[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};\n", R);
+    out(e, "%s ps[8] = {0};\n", R);
+    out(e, "int64_t j = 0;\n");
+    out(e, "for (; j + 8 <= %s; j += 8)\n", len);
+    out(e, "  for (int k = 0; k < 8; k++)\n");
+    out(e, "    pm[k] = xr[j + k] > pm[k] ? xr[j + k] : pm[k];\n");
+    out(e, "for (; j < %s; j++)\n", len);
+    out(e, "  pm[0] = xr[j] > pm[0] ? xr[j] : pm[0];\n");
+    out(e, "%s mx = pm[0];\n", R);
+    out(e, "for (int k = 1; k < 8; k++)\n");
+    out(e, "  mx = pm[k] > mx ? pm[k] : mx;\n");
+    const char *keep = n->op == OP_SOFTMAX ? "yr[j + k] = v; " : "";
+    out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
+    out(e, "  NNC_IVDEP\n");
+    out(e, "  for (int k = 0; k < 8; k++) {\n");
+    out(e, "    const %s v = %s(xr[j + k] - mx);\n", R, ex);
+    out(e, "    %sps[k] += v;\n", keep);
+    out(e, "  }\n");
+    out(e, "for (; j < %s; j++) {\n", len);
+    out(e, "  const %s v = %s(xr[j] - mx);\n", R, ex);
+    out(e, "  %sps[0] += v;\n", n->op == OP_SOFTMAX ? "yr[j] = v; " : "");
+    out(e, "}\n");
+    out(e, "double sum = 0;\n");
+    out(e, "for (int k = 0; k < 8; k++)\n");
+    out(e, "  sum += ps[k];\n");
+    if (n->op == OP_SOFTMAX) {
+      out(e, "const %s inv = (%s)(1 / sum);\n", R, R);
+      out(e, "NNC_IVDEP\n");
+      out(e, "for (j = 0; j < %s; j++)\n", len);
+      out(e, "  yr[j] *= inv;\n");
+    } else {
+      out(e, "const %s ls = (%s)log(sum);\n", R, R);
+      out(e, "NNC_IVDEP\n");
+      out(e, "for (j = 0; j < %s; j++)\n", len);
+      out(e, "  yr[j] = (xr[j] - mx) - ls;\n");
+    }
+    e->indent--;
+    out(e, "}\n");
+    return;
+  }
   out(e, "for (int64_t o = 0; o < %s; o++)\n", outer);
   out(e, "  for (int64_t k = 0; k < %s; k++) {\n", inner);
   e->indent += 2;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +48,105 @@ extern "C" {
 #else
 #define NNC_PARALLEL(work)
 #endif
+
+/* ------------------------------------------------- float math */
+/* exp, tanh and erf of float for generated f32 code (f64 code calls libm).
+ * Branch-free and inline, so that gcc vectorises the loops that call them
+ * (libm's expf, tanhf and erff are calls it cannot vectorise without
+ * -ffast-math). Checked against libm in tests/unit/check_runtime.c:
+ *   nnc_expf   within 2 ulp; 0 below -104, infinity above 88.8 (as expf,
+ *              subnormal results included); NaN stays NaN.
+ *   nnc_tanhf  within 3 ulp (Cephes' odd polynomial below 0.625, else
+ *              1 - 2 / (e^2x + 1)).
+ *   nnc_erff   within 4e-7 absolute and 1e-6 relative below 0.5 (Taylor
+ *              series there; Abramowitz and Stegun 7.1.26, PyTorch's
+ *              vectorised erf, above). */
+/* A float's bits and back (memcpy, which gcc turns into a register move). */
+static inline uint32_t nnc_f32_bits_(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+static inline float nnc_f32_from_bits_(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* c ? a : b for c 0 or 1, on the bits: a float select would let gcc move
+ * each side's (possibly trapping) arithmetic into a branch, and the loop
+ * would no longer vectorise. */
+static inline float nnc_select_f32_(uint32_t c, float a, float b) {
+  uint32_t m = 0u - c;
+  return nnc_f32_from_bits_((nnc_f32_bits_(a) & m) | (nnc_f32_bits_(b) & ~m));
+}
+
+static inline float nnc_expf(float x) {
+  /* x = n ln2 + r, |r| <= ln2 / 2: e^x = 2^n e^r, e^r by Cephes' expf
+   * polynomial; 2^n as two powers of two, so that n from -150 to 128
+   * (subnormal to overflowing results) needs no special case. x is
+   * clamped to [-104, 88.8] on its bits and NaN put back with a bit mask:
+   * integer minima, as float selects (which may trap, and which gcc
+   * threads through the function) would keep the loop from vectorising. */
+  uint32_t xu = nnc_f32_bits_(x);
+  uint32_t nan = (xu & 0x7FFFFFFFu) > 0x7F800000u;
+  uint32_t lo = 0xC2D00000u; /* -104.0f: negative patterns above it are below it */
+  xu = xu > lo ? lo : xu;
+  int32_t xi = (int32_t)xu, hi = 0x42B1999A; /* 88.8f */
+  xi = xi > hi ? hi : xi;
+  float xc = nnc_f32_from_bits_((uint32_t)xi);
+  float nr = xc * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: round */
+  float n = nr - 12582912.0f;
+  int32_t ni = (int32_t)(nnc_f32_bits_(nr) - 0x4B400000u); /* n as an integer */
+  float r = xc - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t h = ni / 2;
+  float s1 = nnc_f32_from_bits_((uint32_t)(h + 127) << 23);
+  float s2 = nnc_f32_from_bits_((uint32_t)(ni - h + 127) << 23);
+  uint32_t y = nnc_f32_bits_(p * s1 * s2);
+  return nnc_f32_from_bits_(y | ((0u - nan) & 0x7FC00000u));
+}
+
+static inline float nnc_tanhf(float x) {
+  float a = fabsf(x);
+  float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  float small = x * (1.0f + z * p); /* keeps -0 */
+  float big = copysignf(1.0f - 2.0f / (nnc_expf(2.0f * a) + 1.0f), x);
+  return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F200000u, small, big); /* 0.625f */
+}
+
+static inline float nnc_erff(float x) {
+  float a = fabsf(x);
+  float z = x * x;
+  /* 2/sqrt(pi) (x - x^3/3 + x^5/10 - x^7/42 + x^9/216 - x^11/1320) */
+  float s = -7.5757576e-4f;
+  s = s * z + 4.6296296e-3f;
+  s = s * z - 2.3809524e-2f;
+  s = s * z + 1.0e-1f;
+  s = s * z - 3.3333333e-1f;
+  s = s * z + 1.0f;
+  float small = 1.12837917f * x * s;
+  float t = 1.0f / (1.0f + 0.3275911f * a);
+  float q = 1.061405429f;
+  q = q * t - 1.453152027f;
+  q = q * t + 1.421413741f;
+  q = q * t - 0.284496736f;
+  q = q * t + 0.254829592f;
+  float big = copysignf(1.0f - q * t * nnc_expf(-z), x);
+  return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F000000u, small, big); /* 0.5f */
+}
 
 /* ------------------------------------------------------------- GEMM */
 /* C = alpha * op(A) @ op(B) + beta * C, row-major; op transposes when the

@@ -50,12 +50,6 @@ quality() {
   [ "$augment" = - ] || aug="--augment $augment"
   w=$tmp/$name
   mkdir -p "$w"
-  "$NNC" train "$SRCDIR/examples/$name.nn" --epochs "$epochs" --lr-schedule "$schedule" $aug \
-    --seed 42 --quiet --build-dir "$w/build" --out "$w/out" >"$w/nnc.log" 2>&1
-  ours=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$w/nnc.log" | tail -n 1)
-  [ -n "$ours" ] && awk "BEGIN { exit !($ours >= $bar) }"
-  verdict $? "$name: nnc test accuracy ${ours:-none} after $epochs epochs (at least $bar)"
-  [ -n "$ours" ] || tail -n 20 "$w/nnc.log" | sed 's/^/  | /'
   # the same initial weights: the model initialised with the same seed
   "$NNC" "$SRCDIR/examples/$name.nn" -o "$w/model.c" &&
     ${CC:-cc} -std=c99 -O1 -I "${RUNTIME_INC:-$SRCDIR/runtime}" -DMODEL_DESC="${prefix}_desc" \
@@ -65,12 +59,24 @@ quality() {
     verdict 1 "$name: initial weights for PyTorch"
     return
   }
-  theirs=$(MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432 \
-    "$PY" "$here/train_pytorch.py" "$name" "$w/w.st" "$DATA" "$epochs" "$schedule" "$augment" |
-    sed -n 's/^pytorch test accuracy: //p')
+  # nnc and PyTorch train side by side: each is single-threaded
+  MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432 \
+    "$PY" "$here/train_pytorch.py" "$name" "$w/w.st" "$DATA" "$epochs" "$schedule" "$augment" \
+    >"$w/torch.log" 2>&1 &
+  twin=$!
+  OPENBLAS_NUM_THREADS=1 "$NNC" train "$SRCDIR/examples/$name.nn" --epochs "$epochs" \
+    --lr-schedule "$schedule" $aug --seed 42 --quiet --build-dir "$w/build" --out "$w/out" \
+    >"$w/nnc.log" 2>&1
+  wait "$twin"
+  ours=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$w/nnc.log" | tail -n 1)
+  [ -n "$ours" ] && awk "BEGIN { exit !($ours >= $bar) }"
+  verdict $? "$name: nnc test accuracy ${ours:-none} after $epochs epochs (at least $bar)"
+  [ -n "$ours" ] || tail -n 20 "$w/nnc.log" | sed 's/^/  | /'
+  theirs=$(sed -n 's/^pytorch test accuracy: //p' "$w/torch.log")
   [ -n "$theirs" ] && [ -n "$ours" ] &&
     awk "BEGIN { d = $ours - $theirs; if (d < 0) d = -d; exit !(d <= 0.005) }"
   verdict $? "$name: PyTorch test accuracy ${theirs:-none}, within 0.5 points of nnc's ${ours:-none}"
+  [ -n "$theirs" ] || tail -n 20 "$w/torch.log" | sed 's/^/  | /'
 }
 
 want() { # want NAME: whether NNC_QUALITY selects it

@@ -3,7 +3,8 @@
  * statistics), initialisers, optimizers against PyTorch trajectories,
  * clipping, safetensors (round trip, exact header bytes, corrupt files),
  * IDX and CSV loading, metrics, convolution and pooling (against naive
- * loops and finite differences), progress bar and SVG plot. */
+ * loops and finite differences), the inline float math of generated code
+ * (against libm), progress bar and SVG plot. */
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
@@ -1724,6 +1725,74 @@ START_TEST(test_svg) {
 }
 END_TEST
 
+/* ------------------------------------------------ float math */
+/* Distance from got to the float nearest the exact value, in units of the
+ * float spacing there. */
+static double ulps(float got, double exact) {
+  float near = (float)exact;
+  double step = (double)nextafterf(fabsf(near), INFINITY) - fabsf(near);
+  return fabs((double)got - exact) / step;
+}
+
+/* nnc_expf, nnc_tanhf and nnc_erff against libm's double functions over a
+ * dense sweep, through a loop the compiler may vectorise (as generated
+ * code's is), and at the special values. */
+START_TEST(test_float_math) {
+  enum { N = 300000 };
+  float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
+  ck_assert_ptr_nonnull(x);
+  ck_assert_ptr_nonnull(y);
+  for (int i = 0; i < N; i++)
+    x[i] = -110.0f + 205.0f * (float)i / N;
+  for (int i = 0; i < N; i++)
+    y[i] = nnc_expf(x[i]);
+  double worst = 0;
+  for (int i = 0; i < N; i++) {
+    double ex = exp((double)x[i]);
+    if (ex > 1.17549435e-38 && ex < 3.40282346e38) {
+      double u = ulps(y[i], ex);
+      worst = u > worst ? u : worst;
+    } else if (ex <= 1.17549435e-38) { /* subnormal or zero: 2 steps of 2^-149 */
+      ck_assert_msg(fabs(y[i] - ex) <= 2.9e-45, "expf(%g) = %g, not %g", x[i], y[i], ex);
+    } else {
+      ck_assert_msg(isinf(y[i]), "expf(%g) = %g, not inf", x[i], y[i]);
+    }
+  }
+  ck_assert_msg(worst <= 2, "expf: %g ulp", worst);
+  for (int i = 0; i < N; i++)
+    x[i] = -20.0f + 40.0f * (float)i / N;
+  for (int i = 0; i < N; i++)
+    y[i] = nnc_tanhf(x[i]);
+  worst = 0;
+  for (int i = 0; i < N; i++)
+    if (x[i] != 0) {
+      double u = ulps(y[i], tanh((double)x[i]));
+      worst = u > worst ? u : worst;
+    }
+  ck_assert_msg(worst <= 3, "tanhf: %g ulp", worst);
+  for (int i = 0; i < N; i++)
+    y[i] = nnc_erff(x[i] / 4);
+  double abs_err = 0, rel_err = 0;
+  for (int i = 0; i < N; i++) {
+    double ex = erf((double)(x[i] / 4)), d = fabs(y[i] - ex);
+    abs_err = d > abs_err ? d : abs_err;
+    if (fabs(x[i] / 4) < 0.5 && ex != 0)
+      rel_err = d / fabs(ex) > rel_err ? d / fabs(ex) : rel_err;
+  }
+  ck_assert_msg(abs_err <= 4e-7 && rel_err <= 1e-6, "erff: %g absolute, %g relative",
+                abs_err, rel_err);
+  free(x);
+  free(y);
+  ck_assert(isnan(nnc_expf(NAN)) && isnan(nnc_tanhf(NAN)) && isnan(nnc_erff(NAN)));
+  ck_assert(isnan(nnc_expf(-NAN)));
+  ck_assert(isinf(nnc_expf(INFINITY)) && nnc_expf(-INFINITY) == 0);
+  ck_assert(nnc_expf(0) == 1 && nnc_expf(-104.5f) == 0);
+  ck_assert(nnc_tanhf(INFINITY) == 1 && nnc_tanhf(-INFINITY) == -1);
+  ck_assert(nnc_erff(INFINITY) == 1 && nnc_erff(-INFINITY) == -1);
+  ck_assert(signbit(nnc_tanhf(-0.0f)) && signbit(nnc_erff(-0.0f)));
+}
+END_TEST
+
 static Suite *runtime_suite(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("compute");
@@ -1745,6 +1814,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_conv_chunks);
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_pool_nan);
+  tcase_add_test(tc, test_float_math);
   suite_add_tcase(s, tc);
   TCase *tf = tcase_create("files");
   tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);
