@@ -774,6 +774,46 @@ static Node *step_pos(Builder *b, Node *t, Node *scan) {
   return mk2(b, OP_SUB, t, scalar(b, (double)dim_value(start), DT_I32));
 }
 
+/* The axis along which a scan's body reads captured value w, when it
+ * reads it only as w's slice at the step's own index (`take(w, t, axis)`,
+ * start 0, the axis as long as the scan): the gradient of such a value is
+ * the stack of the slices' gradients, which the backward scan can yield
+ * instead of carrying a whole-size sum it adds one slice into every step
+ * (an RNN's input projection: T times its size in memory traffic). -1
+ * otherwise. */
+static int sliced_capture(Arena *a, Node *scan, Node *w) {
+  Dim start = ir_attr(scan, "start")->dims[0], steps = ir_attr(scan, "steps")->dims[0];
+  if (!dim_is_const(start) || dim_value(start) != 0)
+    return -1;
+  for (int i = 0; i < scan->body->nout; i++)
+    if (scan->body->out[i] == w)
+      return -1;
+  Node *t = NULL;
+  for (Node *x = scan->body->first; x; x = x->next)
+    if (x->op == OP_SCAN_INDEX)
+      t = x;
+  PtrVec all = {0};
+  collect(scan->body, &all, a);
+  int axis = -1;
+  for (int i = 0; i < all.n; i++) {
+    Node *x = all.v[i];
+    for (int k = 0; k < x->nin; k++) {
+      if (x->in[k] != w)
+        continue;
+      int top = 0;
+      for (Node *y = scan->body->first; y && !top; y = y->next)
+        top = y == x;
+      int ax = (int)ir_attr_int(x, "axis", 0);
+      if (!top || x->op != OP_TAKE || k != 0 || !t || x->in[1] != t ||
+          (axis >= 0 && ax != axis) || ax < 0 || ax >= w->type.rank ||
+          !dim_eq(w->type.dim[ax], steps))
+        return -1;
+      axis = ax;
+    }
+  }
+  return axis;
+}
+
 /* The backward of a scan: a scan in the other direction carrying the
  * gradients of the carries and sums of the gradients of captured values;
  * each step recomputes the forward step from the stacked carries. */
@@ -786,11 +826,19 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
   int64_t yaxes[256];
   for (int i = 0; i < ny; i++)
     yaxes[i] = axes->ints[i];
-  PtrVec cap = {0}, wanted = {0};
+  PtrVec cap = {0}, wanted = {0}, sliced = {0};
+  int64_t saxes[256];
   captures(a, scan, &cap);
   for (int i = 0; i < cap.n; i++)
-    if (needs(m, cap.v[i]) && dtype_is_float(((Node *)cap.v[i])->type.dtype))
-      vec_push(a, &wanted, cap.v[i]);
+    if (needs(m, cap.v[i]) && dtype_is_float(((Node *)cap.v[i])->type.dtype)) {
+      int ax = sliced_capture(a, scan, cap.v[i]);
+      if (ax >= 0 && sliced.n < 256) {
+        saxes[sliced.n] = ax;
+        vec_push(a, &sliced, cap.v[i]);
+      } else {
+        vec_push(a, &wanted, cap.v[i]);
+      }
+    }
   Node **stack = stack_carries(b, scan, list, n);
   /* initial carries of the backward scan */
   int nb = nc + wanted.n;
@@ -852,6 +900,13 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
     map_fit(a, &g, w->id);
     g.need[w->id] = 1;
   }
+  for (int j = 0; j < sliced.n; j++) /* the slices of sliced captures */
+    for (Node *x = scan->body->first; x; x = x->next)
+      if (x->op == OP_TAKE && x->in[0] == sliced.v[j]) {
+        Node *c = map_get(&map, x);
+        map_fit(a, &g, c->id);
+        g.need[c->id] = 1;
+      }
   int nl;
   Node **body = region_list(a, rs->body, &nl);
   int from = 0;
@@ -859,7 +914,7 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
     from++;
   mark(a, &g, body, nl);
   backprop(&in, &g, body + from, nl - from);
-  Node **out = arena_alloc(a, sizeof(Node *) * (size_t)(nb + 1));
+  Node **out = arena_alloc(a, sizeof(Node *) * (size_t)(nb + sliced.n + 1));
   for (int i = 0; i < nc; i++) {
     Node *d = map_get(&g, h[i]);
     out[i] = d ? d : zeros(&in, h[i]->type);
@@ -868,16 +923,34 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
     Node *d = map_get(&g, wanted.v[j]);
     out[nc + j] = d ? mk2(&in, OP_ADD, dcarry[nc + j], d) : dcarry[nc + j];
   }
+  for (int j = 0; j < sliced.n; j++) { /* yielded along their axis */
+    Node *d = NULL, *c = NULL;
+    for (Node *x = scan->body->first; x; x = x->next)
+      if (x->op == OP_TAKE && x->in[0] == sliced.v[j]) {
+        c = map_get(&map, x);
+        Node *dc = map_get(&g, c);
+        if (dc)
+          d = d ? mk2(&in, OP_ADD, d, dc) : dc;
+      }
+    out[nb + j] = d ? d : zeros(&in, c->type);
+  }
   rs->body->out = out;
-  rs->body->nout = nb;
+  rs->body->nout = nb + sliced.n;
+  for (int i = 0; i < rs->nattr; i++)
+    if (!strcmp(rs->attr[i].key, "axes"))
+      rs->attr[i] = attr_ints(a, "axes", sliced.n, saxes);
   b->loc = scan->loc;
   shape_infer(b->c, b->mod, rs);
   for (int i = 0; i < nb; i++) {
     Node *target = i < nc ? scan->in[i] : wanted.v[i - nc];
     if (i < nc && !needs(m, target))
       continue;
-    Attr ga = attr_int("index", i);
+    Attr ga = attr_int("index", sliced.n + i); /* after the yields */
     accumulate(b, m, target, mk(b, OP_GET, 1, &rs, 1, &ga));
+  }
+  for (int j = 0; j < sliced.n; j++) {
+    Attr ga = attr_int("index", j);
+    accumulate(b, m, sliced.v[j], mk(b, OP_GET, 1, &rs, 1, &ga));
   }
 }
 
