@@ -6,10 +6,12 @@
  *
  * Needs: differentiated IR (no grad node). Produces: text only. */
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "nnc.h"
+#include "nnc_runtime.h"
 
 typedef struct Emitter {
   Ctx *c;
@@ -28,6 +30,7 @@ typedef struct Emitter {
   int *slot;          /* workspace slot by node id, -1 for none */
   int *uses;          /* users by node id */
   char *absorbed;     /* permutes folded into a matmul */
+  int64_t *grad_off;  /* matmuls adding straight into m->grads: offset + 1 */
   int nslots, slotcap;
   struct Slot *slots; /* by slot index */
   int *pos;           /* by node id: top-level schedule position */
@@ -181,6 +184,7 @@ static int needs_slot(const Node *n) {
 }
 
 static const char *conv_shape(Emitter *e, const Node *n);
+static double conv_scratch_at(Emitter *e, const Node *n, int at);
 
 /* Workspace layout. Every stored value (and each convolution's im2col
  * scratch) is a slot; plan_region lists them with their size in C and the
@@ -189,20 +193,28 @@ typedef struct Slot {
   const char *size; /* bytes, unaligned, as C */
   const char *note; /* name and type, for the plan's comment */
   int birth, death; /* top-level positions: written, last read */
-  double est;       /* bytes with every symbol at 64 (to pick buffers) */
+  double est;       /* bytes with every symbol at 64: to pick buffers */
+  double bytes;     /* bytes at the options' sizes: to report */
 } Slot;
 
-static double estimate(Emitter *e, Type t) {
-  int64_t vals[64];
-  for (int i = 0; i < 64; i++)
-    vals[i] = 64;
+/* A dimension with every symbol at 64 (at = 0: the sizes the planner
+ * weighs, the same whatever is reported) or at the options' sizes. */
+static int64_t size_at(Emitter *e, Dim d, int at) {
+  int64_t vals[256];
+  for (int i = 0; i < 256; i++)
+    vals[i] = at && e->o->sizes && i < e->mod->syms.n ? e->o->sizes[i] : 64;
+  return dim_eval(d, vals);
+}
+
+static double estimate(Emitter *e, Type t, int at) {
   Dim n = dim_const(&e->c->arena, 1);
   for (int k = 0; k < t.rank; k++)
     dim_mul(&e->c->arena, n, t.dim[k], &n);
-  return (double)dim_eval(n, vals) * (t.dtype == DT_F64 ? 8 : t.dtype == DT_BOOL ? 1 : 4);
+  return (double)size_at(e, n, at) * (t.dtype == DT_F64 ? 8 : t.dtype == DT_BOOL ? 1 : 4);
 }
 
-static int add_slot(Emitter *e, const char *size, const char *note, int pos, double est) {
+static int add_slot(Emitter *e, const char *size, const char *note, int pos, double est,
+                    double bytes) {
   if (e->nslots == e->slotcap) {
     int cap = e->slotcap ? 2 * e->slotcap : 64;
     e->slots = arena_grow(&e->c->arena, e->slots, sizeof(Slot) * (size_t)e->slotcap,
@@ -211,6 +223,7 @@ static int add_slot(Emitter *e, const char *size, const char *note, int pos, dou
   }
   Slot *sl = &e->slots[e->nslots];
   sl->size = size, sl->note = note, sl->birth = sl->death = pos, sl->est = est;
+  sl->bytes = bytes;
   return e->nslots++;
 }
 
@@ -226,13 +239,13 @@ static void plan_region(Emitter *e, Region *r, int top) {
     else
       e->pos[n->id] = pos;
     e->slot[n->id] = -1;
-    if (n->op == OP_PERMUTE && e->absorbed[n->id])
+    if ((n->op == OP_PERMUTE && e->absorbed[n->id]) || e->grad_off[n->id])
       ;
     else if (needs_slot(n))
       e->slot[n->id] = add_slot(e, value_size(e, n->type),
                                 arena_printf(&e->c->arena, "%s %s", e->cname[n->id],
                                              typestr(e, n->type)),
-                                pos, estimate(e, n->type));
+                                pos, estimate(e, n->type, 0), estimate(e, n->type, 1));
     if (op_has_body(n->op))
       for (int i = 0; i < n->nresult - (int)ir_attr_int(n, "ncarry", 0); i++) {
         const char *who = NULL; /* the get reading it, which names it */
@@ -243,7 +256,7 @@ static void plan_region(Emitter *e, Region *r, int top) {
                          who ? arena_printf(&e->c->arena, "%s %s", who, typestr(e, n->result[i]))
                              : arena_printf(&e->c->arena, "%s result %d %s", e->cname[n->id],
                                             i, typestr(e, n->result[i])),
-                         pos, estimate(e, n->result[i]));
+                         pos, estimate(e, n->result[i], 0), estimate(e, n->result[i], 1));
         if (i == 0)
           e->slot[n->id] = k;
       }
@@ -252,7 +265,8 @@ static void plan_region(Emitter *e, Region *r, int top) {
       /* im2col scratch: the slot after the value's */
       add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_conv2d_workspace(&(nnc_conv_shape)%s)",
                                e->real, conv_shape(e, n)),
-               arena_printf(&e->c->arena, "im2col of %s", e->cname[n->id]), pos, 0);
+               arena_printf(&e->c->arena, "im2col of %s", e->cname[n->id]), pos,
+               conv_scratch_at(e, n, 0), conv_scratch_at(e, n, 1));
     if (n->op == OP_FUSED) /* members live in registers */
       for (Node *m = n->body->first; m; m = m->next)
         e->slot[m->id] = -1;
@@ -311,6 +325,42 @@ static void mark_reads(Emitter *e, Region *r) {
  * in size, one of the same size first); a buffer is as large as its
  * largest slot, computed from the symbolic dimensions in the plan
  * function. Without sharing (-O0) each slot is its own buffer. */
+static double aligned(double bytes) { return ceil(bytes / 64) * 64; }
+
+/* The plan at the options' sizes, to plan_out: the workspace against the
+ * sum of its values (each in its own buffer); with plan_detail, each
+ * buffer's offset and size and the values it holds, with the schedule
+ * positions that write and last read them. */
+static void report_plan(Emitter *e, Func *fn, const int *order, const int *buf, int nb) {
+  FILE *f = e->o->plan_out;
+  int n = e->nslots;
+  double *size = arena_alloc(&e->c->arena, sizeof(double) * (size_t)(nb + 1));
+  double planned = 0, unplanned = 0;
+  for (int i = 0; i < n; i++) {
+    double b = aligned(e->slots[i].bytes);
+    unplanned += b;
+    if (b > size[buf[i]])
+      size[buf[i]] = b;
+  }
+  for (int b = 0; b < nb; b++)
+    planned += size[b];
+  fprintf(f, "  %-5s %-20s %10.2f MB planned, %10.2f MB unplanned (%d values in %d buffers)\n",
+          fn->kind == FN_TRAIN ? "train" : "fn", fn->name, planned / 1e6, unplanned / 1e6, n, nb);
+  if (!e->o->plan_detail)
+    return;
+  double off = 0;
+  for (int b = 0; b < nb; b++) {
+    fprintf(f, "    buffer %d: offset %.0f, %.0f bytes\n", b, off, size[b]);
+    for (int i = 0; i < n; i++)
+      if (buf[order[i]] == b) {
+        const Slot *sl = &e->slots[order[i]];
+        fprintf(f, "      %-44s %12.0f bytes, written at %d, last read at %d\n", sl->note,
+                sl->bytes, sl->birth, sl->death);
+      }
+    off += size[b];
+  }
+}
+
 static void plan_buffers(Emitter *e, Func *fn, int share) {
   Arena *a = &e->c->arena;
   int n = e->nslots;
@@ -372,6 +422,8 @@ static void plan_buffers(Emitter *e, Func *fn, int share) {
     sb_printf(&e->plan, "  %st; t += b;\n", offs.s);
     sb_free(&offs);
   }
+  if (e->o->plan_out)
+    report_plan(e, fn, order, buf, nb);
 }
 
 static void count_uses(Emitter *e, Region *r) {
@@ -415,6 +467,27 @@ static void find_absorbed(Emitter *e, Region *r) {
       e->absorbed[n->id] = e->absorbed[n->id] && e->absorbed[n->id] == e->uses[n->id];
 }
 
+/* The element offset of parameter `name` in the parameter (and gradient)
+ * block. */
+static int64_t param_offset(Emitter *e, const char *name) {
+  for (int i = 0; i < e->md->params.n; i++)
+    if (!strcmp(((ParamDecl *)e->md->params.v[i])->name, name))
+      return e->poff[i];
+  return 0;
+}
+
+/* A weight gradient computed by a plain 2-D matmul that nothing else reads:
+ * the GEMM adds it into the gradient block itself (beta 1), with no
+ * temporary and no accumulating loop. */
+static void find_grad_gemms(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    Node *x = n->op == OP_ACCUM_GRAD ? n->in[0] : NULL;
+    if (x && x->op == OP_MATMUL && e->uses[x->id] == 1 && x->type.rank == 2 &&
+        x->in[0]->type.rank == 2 && x->in[1]->type.rank == 2)
+      e->grad_off[x->id] = param_offset(e, ir_attr(n, "name")->s) + 1;
+  }
+}
+
 /* ------------------------------------------------------------ values */
 
 /* The C expression of a node's data pointer (after its declaration). */
@@ -436,15 +509,17 @@ static const char *elem(Emitter *e, const Node *n, const char *idx) {
 static void declare(Emitter *e, Node *n) {
   const char *ct = ctype(e, n->type.dtype), *nm = e->cname[n->id];
   const char *ty = typestr(e, n->type);
+  if (e->grad_off[n->id]) {
+    out(e, "%s *%s = m->grads + %lld; /* %s, a weight gradient the GEMM adds into */\n", ct, nm,
+        (long long)(e->grad_off[n->id] - 1), ty);
+    return;
+  }
   switch (n->op) {
   case OP_INPUT: return; /* a function argument */
   case OP_PARAM:
   case OP_BUFFER: {
     const char *name = ir_attr(n, "name")->s;
-    int64_t off = 0;
-    for (int i = 0; i < e->md->params.n; i++)
-      if (!strcmp(((ParamDecl *)e->md->params.v[i])->name, name))
-        off = e->poff[i];
+    int64_t off = param_offset(e, name);
     if (n->op == OP_PARAM)
       out(e, "%s *%s = m->params + %lld; /* %s */\n", ct, nm, (long long)off,
           ty);
@@ -1375,6 +1450,15 @@ static void emit_matmul(Emitter *e, Node *n) {
   const char *N = rb == 1 ? "1" : dimc(e, bt.dim[rb - 1]);
   const char *pa = ta ? ptr(e, A->in[0]) : ptr(e, A);
   const char *pb = tb ? ptr(e, B->in[0]) : ptr(e, B);
+  if (ra >= 3 && rb == 2 && !ta) {
+    /* [..., M, K] @ [K, N]: the batch rows are one [P*M, K] matrix, so one
+     * GEMM (a Linear layer on [B, T, in]) rather than one per batch entry */
+    M = prodc(e, &at, 0, ra - 1);
+    out(e, "nnc_%sgemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n",
+        e->o->real == DT_F32 ? "s" : "d", tb, M, N, K, pa, K, pb, tb ? K : N,
+        e->grad_off[n->id] ? 1 : 0, ptr(e, n), N);
+    return;
+  }
   int nb = ct.rank - (ra == 1 ? 0 : 1) - (rb == 1 ? 0 : 1);
   Type batch = ct;
   batch.rank = nb;
@@ -1386,9 +1470,9 @@ static void emit_matmul(Emitter *e, Node *n) {
   const char *oa = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, ab, nb), M, K);
   const char *ob = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, bb, nb), K, N);
   const char *oc = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, batch, nb), M, N);
-  out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, 0, %s + %s, %s);\n",
+  out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, %d, %s + %s, %s);\n",
       e->o->real == DT_F32 ? "s" : "d", ta, tb, M, N, K, pa, oa, ta ? M : K, pb, ob,
-      tb ? K : N, ptr(e, n), oc, N);
+      tb ? K : N, e->grad_off[n->id] ? 1 : 0, ptr(e, n), oc, N);
   close_loops(e, batch);
 }
 
@@ -1571,22 +1655,28 @@ static int64_t attr2(const Node *n, const char *key, int i, int64_t dflt) {
 
 /* The nnc_conv_shape of the convolution behind a conv-family node:
  * input [n,c,h,w] -> output [n,o,oh,ow] with a [o, c/g, kh, kw] kernel. */
-static const char *conv_shape(Emitter *e, const Node *n) {
-  Type in, outp, wt;
+/* A convolution node's input, weight and output types (the convolution
+ * that maps `in` to `outp`; a transposed one maps its output to its input). */
+static void conv_types(const Node *n, Type *in, Type *wt, Type *outp) {
   switch (n->op) {
   case OP_CONV2D:
-    in = n->in[0]->type, wt = n->in[1]->type, outp = n->type;
+    *in = n->in[0]->type, *wt = n->in[1]->type, *outp = n->type;
     break;
   case OP_CONV2D_GRAD_INPUT:
-    in = n->type, wt = n->in[1]->type, outp = n->in[0]->type;
+    *in = n->type, *wt = n->in[1]->type, *outp = n->in[0]->type;
     break;
   case OP_CONV2D_GRAD_WEIGHT:
-    in = n->in[0]->type, wt = n->type, outp = n->in[1]->type;
+    *in = n->in[0]->type, *wt = n->type, *outp = n->in[1]->type;
     break;
-  default: /* conv_transpose2d: the conv maps its output to its input */
-    in = n->type, wt = n->in[1]->type, outp = n->in[0]->type;
+  default: /* conv_transpose2d */
+    *in = n->type, *wt = n->in[1]->type, *outp = n->in[0]->type;
     break;
   }
+}
+
+static const char *conv_shape(Emitter *e, const Node *n) {
+  Type in, outp, wt;
+  conv_types(n, &in, &wt, &outp);
   return arena_printf(
       &e->c->arena, "{%s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %lld, %lld, %lld, %lld}",
       dimc(e, in.dim[0]), dimc(e, in.dim[1]), dimc(e, in.dim[2]), dimc(e, in.dim[3]),
@@ -1595,6 +1685,23 @@ static const char *conv_shape(Emitter *e, const Node *n) {
       (long long)attr2(n, "padding", 0, 0), (long long)attr2(n, "padding", 1, 0),
       (long long)attr2(n, "dilation", 0, 1), (long long)attr2(n, "dilation", 1, 1),
       (long long)ir_attr_int(n, "groups", 1));
+}
+
+/* Bytes of a convolution's im2col scratch (at as for size_at): what the
+ * runtime's nnc_conv2d_workspace asks for there. */
+static double conv_scratch_at(Emitter *e, const Node *n, int at) {
+  Type in, outp, wt;
+  conv_types(n, &in, &wt, &outp);
+  nnc_conv_shape s = {size_at(e, in.dim[0], at), size_at(e, in.dim[1], at),
+                      size_at(e, in.dim[2], at), size_at(e, in.dim[3], at),
+                      size_at(e, outp.dim[1], at), size_at(e, wt.dim[2], at),
+                      size_at(e, wt.dim[3], at), size_at(e, outp.dim[2], at),
+                      size_at(e, outp.dim[3], at),
+                      attr2(n, "stride", 0, 1), attr2(n, "stride", 1, 1),
+                      attr2(n, "padding", 0, 0), attr2(n, "padding", 1, 0),
+                      attr2(n, "dilation", 0, 1), attr2(n, "dilation", 1, 1),
+                      ir_attr_int(n, "groups", 1)};
+  return (double)nnc_conv2d_workspace(&s) * (e->o->real == DT_F64 ? 8 : 4);
 }
 
 static const char *pool_shape(Emitter *e, const Node *n) {
@@ -1794,10 +1901,11 @@ static void emit_node(Emitter *e, Node *n) {
   case OP_FUSED: emit_fused(e, n); break;
   case OP_ACCUM_GRAD: {
     const char *name = ir_attr(n, "name")->s;
-    int64_t off = 0;
-    for (int i = 0; i < e->md->params.n; i++)
-      if (!strcmp(((ParamDecl *)e->md->params.v[i])->name, name))
-        off = e->poff[i];
+    int64_t off = param_offset(e, name);
+    if (e->grad_off[n->in[0]->id]) {
+      out(e, "/* d %s: added by the GEMM above */\n", name);
+      break;
+    }
     out(e, "for (int64_t i = 0; i < %s; i++) /* d %s */\n", numelc(e, n->type), name);
     out(e, "  m->grads[%lld + i] += %s;\n", (long long)off, elem(e, n->in[0], "i"));
     break;
@@ -2025,6 +2133,7 @@ static void emit_func(Emitter *e, Func *fn) {
   e->slot = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->uses = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->absorbed = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->grad_off = arena_alloc(a, sizeof(int64_t) * (size_t)(fn->next_id + 1));
   e->pos = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->nslots = e->npos = 0;
   sb_free(&e->plan);
@@ -2032,6 +2141,8 @@ static void emit_func(Emitter *e, Func *fn) {
   name_nodes(e, &fn->body, &used);
   count_uses(e, &fn->body);
   find_absorbed(e, &fn->body);
+  if (e->o->share_buffers)
+    find_grad_gemms(e, &fn->body);
   plan_region(e, &fn->body, -1);
   plan_buffers(e, fn, e->o->share_buffers);
   int syms[64], ns = entry_syms(e, fn, syms);
@@ -2495,6 +2606,15 @@ static void emit_model(Emitter *e, Model *md) {
   e->p = lower(&e->c->arena, md->name);
   e->S = md->name;
   layout(e);
+  if (e->o->plan_out) {
+    StrBuf at = {0};
+    for (int i = 0; i < e->mod->syms.n; i++)
+      sb_printf(&at, "%s%s=%lld", i ? ", " : "", e->mod->syms.name[i],
+                (long long)(e->o->sizes ? e->o->sizes[i] : 64));
+    fprintf(e->o->plan_out, "model %s: workspace per call%s%s\n", md->name,
+            at.len ? " at " : "", at.len ? at.s : "");
+    sb_free(&at);
+  }
   emit_struct(e);
   emit_tables(e);
   fprintf(e->f, "\nstatic char *%s_reserve(%s *m, size_t need);\n", e->p, e->S);

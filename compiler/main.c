@@ -17,8 +17,10 @@ typedef struct Options {
   const char *input;
   const char *output;
   const char *freeze; /* --freeze NAMES */
+  const char *sizes;  /* --sizes B=64,T=32 */
   int read_ir;
   int summary;
+  int dump_plan;      /* --dump-ir=plan */
   Emit emit;
   DType real;
   PassOptions passes;
@@ -33,9 +35,14 @@ static void usage(FILE *f) {
       "  --emit=c|ir|dot    what to write: C (the default with -o), the IR\n"
       "                     after all passes, or a Graphviz graph\n"
       "  --dump-ir=PASS     print the IR after PASS (elab, verify, grad, "
-      "simplify, fuse)\n"
+      "simplify, fuse),\n"
+      "                     or, with plan, after fuse and then every buffer\n"
+      "                     of the memory plan with its offset and size\n"
       "  --summary          print each layer with its output shape and "
-      "parameter count\n"
+      "parameter count,\n"
+      "                     and each entry's workspace, planned and unplanned\n"
+      "  --sizes B=64,...   the symbol values --summary and --dump-ir=plan\n"
+      "                     measure at (a bare value sets every symbol; 64)\n"
       "  --dtype f32|f64    the floating-point type of the generated code\n"
       "  -O0, -O1           without or with simplification and fusion\n"
       "                     (default -O1)\n"
@@ -77,12 +84,17 @@ static int is_opt(const char *arg, const char *opt) {
 }
 
 static void parse_pass(Options *o, const char *pass) {
+  if (!strcmp(pass, "plan")) {
+    o->passes.dump_after = "fuse";
+    o->dump_plan = 1;
+    return;
+  }
   for (int k = 0; nnc_pass_names[k]; k++)
     if (!strcmp(nnc_pass_names[k], pass)) {
       o->passes.dump_after = pass;
       return;
     }
-  bad_usage("unknown pass '%s' for --dump-ir (elab, verify, grad, simplify, fuse)",
+  bad_usage("unknown pass '%s' for --dump-ir (elab, verify, grad, simplify, fuse, plan)",
             pass);
 }
 
@@ -115,6 +127,8 @@ static void parse_args(int argc, char **argv, Options *o, Ctx *c) {
         bad_usage("--dtype is f32 or f64, not '%s'", v);
     } else if (!strcmp(a, "--summary")) {
       o->summary = 1;
+    } else if (is_opt(a, "--sizes")) {
+      o->sizes = value_of(argc, argv, &i, "--sizes");
     } else if (!strcmp(a, "--read-ir")) {
       o->read_ir = 1;
     } else if (is_opt(a, "--stdlib")) {
@@ -178,14 +192,65 @@ static void write_c(Ctx *c, const Options *o, Module *m) {
   char *h_path = arena_strdup(&c->arena, o->output);
   h_path[n - 1] = 'h';
   const char *slash = strrchr(h_path, '/');
-  EmitOptions eo = {o->real, slash ? slash + 1 : h_path, o->input,
-                    o->passes.opt_level > 0};
+  EmitOptions eo = {.real = o->real, .header_name = slash ? slash + 1 : h_path,
+                    .source_name = o->input, .share_buffers = o->passes.opt_level > 0};
   char *ctmp, *htmp;
   FILE *cf = open_tmp(c, o->output, &ctmp);
   FILE *hf = open_tmp(c, h_path, &htmp);
   nnc_emit_c(c, m, &eo, cf, hf);
   commit_file(c, hf, htmp, h_path);
   commit_file(c, cf, ctmp, o->output);
+}
+
+/* --sizes [VALUE,]NAME=VALUE,...: a value per symbol of the module; a bare
+ * VALUE sets every symbol not named, 64 without one. */
+static int64_t *symbol_sizes(Ctx *c, const Module *m, const char *spec) {
+  int64_t *v = arena_alloc(&c->arena, sizeof(int64_t) * (size_t)(m->syms.n + 1));
+  for (int i = 0; i < m->syms.n; i++)
+    v[i] = 64;
+  for (const char *p = spec; p && *p;) {
+    const char *eq = strchr(p, '='), *end = strchr(p, ',');
+    if (!end)
+      end = p + strlen(p);
+    char *num = NULL;
+    if (!eq || eq > end) { /* a bare value: every symbol */
+      long long all = strtoll(p, &num, 10);
+      if (num != end || all < 1)
+        bad_usage("--sizes takes [VALUE,]NAME=VALUE,... with values above 0, not '%s'", spec);
+      for (int i = 0; i < m->syms.n; i++)
+        v[i] = all;
+      p = *end ? end + 1 : end;
+      continue;
+    }
+    long long val = strtoll(eq + 1, &num, 10);
+    if (num != end || val < 1)
+      bad_usage("--sizes takes [VALUE,]NAME=VALUE,... with values above 0, not '%s'", spec);
+    int k = -1;
+    for (int i = 0; i < m->syms.n; i++)
+      if (strlen(m->syms.name[i]) == (size_t)(eq - p) && !strncmp(m->syms.name[i], p, (size_t)(eq - p)))
+        k = i;
+    if (k < 0)
+      bad_usage("--sizes names a symbol the model does not have: '%s'", p);
+    v[k] = val;
+    p = *end ? end + 1 : end;
+  }
+  return v;
+}
+
+/* --summary's workspace lines and --dump-ir=plan's buffers: the C is
+ * generated as for -o, into nothing, with the plan reported. */
+static void report_plans(Ctx *c, const Options *o, Module *m, const int64_t *sizes) {
+  FILE *sink = fopen("/dev/null", "w");
+  if (!sink)
+    nnc_fatal(c, "cannot open /dev/null: %s", strerror(errno));
+  EmitOptions eo = {.real = o->real, .header_name = "model.h", .source_name = o->input,
+                    .share_buffers = o->passes.opt_level > 0,
+                    .sizes = sizes, .plan_out = stdout,
+                    .plan_detail = o->dump_plan};
+  if (o->summary)
+    fputc('\n', stdout);
+  nnc_emit_c(c, m, &eo, sink, sink);
+  fclose(sink);
 }
 
 static int run(Ctx *c, const Options *o) {
@@ -195,9 +260,12 @@ static int run(Ctx *c, const Options *o) {
   else
     m = nnc_elaborate(c, o->input);
   nnc_freeze(c, m, o->freeze);
+  const int64_t *sizes = symbol_sizes(c, m, o->sizes); /* checked before any output */
   if (o->summary)
     nnc_summary(stdout, m);
   nnc_run_passes(c, m, &o->passes);
+  if (o->summary || o->dump_plan)
+    report_plans(c, o, m, sizes);
   switch (o->emit) {
   case EMIT_IR:
   case EMIT_DOT:

@@ -456,7 +456,15 @@ typedef struct EmitOptions {
   const char *header_name; /* how model.c includes its header: "model.h" */
   const char *source_name; /* the .nn file, for comments */
   int share_buffers;       /* memory planning: values whose lifetimes do
-                              not overlap share workspace (off at -O0) */
+                              not overlap share workspace, and weight
+                              gradients go straight into the gradient
+                              block (off at -O0) */
+  const int64_t *sizes;    /* a value per symbol (mod->syms) for the sizes
+                              the planner weighs and reports; NULL: 64 */
+  FILE *plan_out;          /* when set, each entry's workspace at `sizes`:
+                              one line each, or with plan_detail every
+                              buffer's offset and size and its values */
+  int plan_detail;
 } EmitOptions;
 /* Writes the C source and header of every model; errors via nnc_error. */
 void nnc_emit_c(Ctx *c, Module *m, const EmitOptions *o, FILE *c_out,

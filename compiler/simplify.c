@@ -382,6 +382,46 @@ static void merge_sums(Env *e, Region *r, Node *prev, Node *n) {
   n->attr[0] = shape;
 }
 
+/* sum over the batch axes of permute(X) @ C, X and C of the same batch
+ * [..., K, M] and [..., K, N]: one product over the batch and K together,
+ * reshape(X)^T @ reshape(C) with [P*K, M] and [P*K, N] views, instead of a
+ * GEMM per batch entry, a copy of the permute and a sum (a Linear layer's
+ * weight gradient on [B, T, in] inputs: one GEMM for all B*T rows). */
+static void batch_sum_product(Env *e, Region *r, Node *prev, Node *n) {
+  Node *m = n->nin ? n->in[0] : NULL;
+  if (n->op != OP_SUM || !m || m->op != OP_MATMUL || m->nattr || m->id >= e->nuses ||
+      e->uses[m->id] != 1 || ir_attr_int(n, "keepdim", 0))
+    return;
+  Node *a = m->in[0], *c = m->in[1];
+  int k = m->type.rank - 2;
+  if (k < 1 || a->op != OP_PERMUTE || a->type.rank != k + 2 || c->type.rank != k + 2)
+    return;
+  Node *x = a->in[0];
+  const Attr *p = ir_attr(a, "perm"), *ax = ir_attr(n, "axes");
+  if (!p || p->ints[k] != k + 1 || p->ints[k + 1] != k || !ax || ax->n != k)
+    return;
+  for (int j = 0; j < k; j++)
+    if (p->ints[j] != j || ax->ints[j] != j || !dim_eq(x->type.dim[j], c->type.dim[j]) ||
+        !dim_eq(x->type.dim[j], m->type.dim[j]))
+      return;
+  Dim rows = x->type.dim[k];
+  for (int j = 0; j < k; j++)
+    if (!dim_mul(e->a, rows, x->type.dim[j], &rows))
+      return;
+  Dim xs[2] = {rows, x->type.dim[k + 1]}, cs[2] = {rows, c->type.dim[k + 1]};
+  Attr xa = attr_dims(e->a, "shape", 2, xs), ca = attr_dims(e->a, "shape", 2, cs);
+  Node *x2 = insert_before(e, r, prev, n, OP_RESHAPE, 1, &x, 1, &xa);
+  Node *c2 = insert_before(e, r, x2->next == n ? x2 : prev, n, OP_RESHAPE, 1, &c, 1, &ca);
+  Node *pv = c2->next == n ? c2 : x2->next == n ? x2 : prev;
+  Node *xt = transposed(e, r, pv, n, x2);
+  n->op = OP_MATMUL;
+  n->nin = 2;
+  n->in = arena_alloc(e->a, sizeof(Node *) * 2);
+  n->in[0] = xt;
+  n->in[1] = c2;
+  n->nattr = 0;
+}
+
 static void count_uses(Env *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     for (int i = 0; i < n->nin; i++)
@@ -404,6 +444,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
     if (n->body && n->op != OP_FUSED) /* a fused group is left as it is */
       rewrite(e, n->body, seen);
     fold(e->a, n);
+    batch_sum_product(e, r, prev, n);
     transpose_product(e, r, prev, n);
     read_through_expands(e, r, prev, n);
     merge_sums(e, r, prev, n);

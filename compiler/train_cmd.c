@@ -286,7 +286,8 @@ static void generate(Ctx *c, const TrainCmd *t, Source *s) {
   s->mf = open_memstream(&s->main, &s->mainlen);
   if (!s->cf || !s->hf || !s->mf)
     nnc_fatal(c, "out of memory");
-  EmitOptions eo = {t->real, "model.h", t->input, 1};
+  EmitOptions eo = {.real = t->real, .header_name = "model.h", .source_name = t->input,
+                    .share_buffers = 1};
   nnc_emit_c(c, m, &eo, s->cf, s->hf);
   fprintf(s->mf,
           "/* main.c — written by nnc train: the trainer of model %s (%s). "

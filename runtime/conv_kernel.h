@@ -115,7 +115,7 @@ static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t
     NNC_FN(im2col)(s, cg, x + ((n0 + j) * s->c + g * cg) * hw, col + j * P, cnt * P);
 }
 
-/* With a workspace, images go through GEMM in chunks (conv_chunk): the
+/* With a workspace, images go through GEMM in chunks (nnc_conv2d_chunk): the
  * im2col matrices of a chunk side by side, one GEMM per chunk and group,
  * its result rows copied to their images (or written in place when the
  * chunk is one image). A 1x1 convolution reads x itself, per image. */
@@ -124,7 +124,7 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
   if (ws && !conv_pointwise(s)) {
-    const int64_t nb = conv_chunk(s);
+    const int64_t nb = nnc_conv2d_chunk(s);
     REAL *col = ws, *tmp = ws + K * nb * ohw;
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
       const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
@@ -173,7 +173,7 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
   if (ws && !conv_pointwise(s)) {
-    const int64_t nb = conv_chunk(s);
+    const int64_t nb = nnc_conv2d_chunk(s);
     REAL *col = ws, *tmp = ws + K * nb * ohw;
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
       const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
@@ -220,7 +220,7 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
   if (ws && !conv_pointwise(s)) {
-    const int64_t nb = conv_chunk(s);
+    const int64_t nb = nnc_conv2d_chunk(s);
     REAL *col = ws, *tmp = ws + K * nb * ohw;
     for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
       const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;

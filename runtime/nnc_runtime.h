@@ -89,7 +89,7 @@ static inline float nnc_expf(float x) {
    * integer minima, as float selects (which may trap, and which gcc
    * threads through the function) would keep the loop from vectorising. */
   uint32_t xu = nnc_f32_bits_(x);
-  uint32_t nan = (xu & 0x7FFFFFFFu) > 0x7F800000u;
+  uint32_t is_nan = (xu & 0x7FFFFFFFu) > 0x7F800000u;
   uint32_t lo = 0xC2D00000u; /* -104.0f: negative patterns above it are below it */
   xu = xu > lo ? lo : xu;
   int32_t xi = (int32_t)xu, hi = 0x42B1999A; /* 88.8f */
@@ -111,7 +111,7 @@ static inline float nnc_expf(float x) {
   float s1 = nnc_f32_from_bits_((uint32_t)(h + 127) << 23);
   float s2 = nnc_f32_from_bits_((uint32_t)(ni - h + 127) << 23);
   uint32_t y = nnc_f32_bits_(p * s1 * s2);
-  return nnc_f32_from_bits_(y | ((0u - nan) & 0x7FC00000u));
+  return nnc_f32_from_bits_(y | ((0u - is_nan) & 0x7FC00000u));
 }
 
 static inline float nnc_tanhf(float x) {
@@ -122,9 +122,9 @@ static inline float nnc_tanhf(float x) {
   p = p * z - 5.37397155531e-2f;
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
-  float small = x * (1.0f + z * p); /* keeps -0 */
-  float big = copysignf(1.0f - 2.0f / (nnc_expf(2.0f * a) + 1.0f), x);
-  return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F200000u, small, big); /* 0.625f */
+  float near0 = x * (1.0f + z * p); /* keeps -0 */
+  float tail = copysignf(1.0f - 2.0f / (nnc_expf(2.0f * a) + 1.0f), x);
+  return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F200000u, near0, tail); /* 0.625f */
 }
 
 static inline float nnc_erff(float x) {
@@ -137,15 +137,15 @@ static inline float nnc_erff(float x) {
   s = s * z + 1.0e-1f;
   s = s * z - 3.3333333e-1f;
   s = s * z + 1.0f;
-  float small = 1.12837917f * x * s;
+  float near0 = 1.12837917f * x * s;
   float t = 1.0f / (1.0f + 0.3275911f * a);
   float q = 1.061405429f;
   q = q * t - 1.453152027f;
   q = q * t + 1.421413741f;
   q = q * t - 0.284496736f;
   q = q * t + 0.254829592f;
-  float big = copysignf(1.0f - q * t * nnc_expf(-z), x);
-  return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F000000u, small, big); /* 0.5f */
+  float tail = copysignf(1.0f - q * t * nnc_expf(-z), x);
+  return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F000000u, near0, tail); /* 0.5f */
 }
 
 /* ------------------------------------------------------------- GEMM */
@@ -190,7 +190,30 @@ typedef struct nnc_conv_shape {
 } nnc_conv_shape;
 
 /* Elements (float or double, as the function) of the workspace. */
-size_t nnc_conv2d_workspace(const nnc_conv_shape *s);
+/* Images per GEMM. An image with fewer than 128 output pixels makes a
+ * narrow GEMM (LeNet's second layer: 16 x 100, inner size 150) that runs
+ * far below the GEMM library's speed; side by side, as many as keep a
+ * chunk's im2col matrix near 2^18 elements (1 MiB of floats, within L2),
+ * they make one wide one, for the price of copying the result rows to
+ * their images. Wider images go one at a time, without copies. Inline, so
+ * that nnc sizes the workspace (--summary) as the kernels use it. */
+static inline int64_t nnc_conv2d_chunk(const nnc_conv_shape *s) {
+  int64_t g = s->groups > 0 ? s->groups : 1;
+  if (s->oh * s->ow >= 128)
+    return 1;
+  int64_t per = (s->c / g) * s->kh * s->kw * s->oh * s->ow;
+  int64_t nb = per > 0 ? ((int64_t)1 << 18) / per : 1;
+  if (nb > s->n)
+    nb = s->n;
+  return nb < 1 ? 1 : nb;
+}
+/* Elements of scratch a convolution of shape s uses: a chunk's im2col
+ * matrix, then its GEMM result (o / groups rows). */
+static inline size_t nnc_conv2d_workspace(const nnc_conv_shape *s) {
+  int64_t g = s->groups > 0 ? s->groups : 1;
+  int64_t rows = (s->c / g) * s->kh * s->kw + s->o / g;
+  return (size_t)(rows * nnc_conv2d_chunk(s) * s->oh * s->ow);
+}
 void nnc_conv2d_f32(const nnc_conv_shape *s, const float *x, const float *w,
                     float *y, float *ws);
 void nnc_conv2d_grad_input_f32(const nnc_conv_shape *s, const float *dy,

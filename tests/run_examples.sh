@@ -6,6 +6,8 @@
 #   nnc --summary F
 #   nnc --emit=dot F | gc -n       (valid Graphviz, when graphviz is installed)
 #
+# Then --summary's workspace lines at --sizes, and bad --sizes values
+# (exit 2).
 # An example with a line `#   FILE:LINE:COL: error: ...` is meant to fail:
 # nnc must exit 1 and print exactly that first line (examples/bad.nn).
 # Runs from the source root; NNC and SRCDIR as in run_golden.sh. Each of the
@@ -68,6 +70,21 @@ for f in examples/*.nn; do
       bad "$f: --emit=dot is not valid Graphviz"
     fi
   fi
+done
+
+# the workspace lines of --summary, at the sizes --sizes gives
+: >"$tmp/err"
+"$NNC" --summary --sizes B=8 examples/lenet.nn >"$tmp/out" 2>"$tmp/err"
+if [ $? = 0 ] && grep -q '^model LeNet: workspace per call at B=8$' "$tmp/out" &&
+  grep -Eq '^  train step +[0-9.]+ MB planned, +[0-9.]+ MB unplanned \([0-9]+ values in [0-9]+ buffers\)$' "$tmp/out"; then
+  ok
+else
+  cat "$tmp/out" >>"$tmp/err"
+  bad "--summary --sizes B=8: no workspace lines at B=8"
+fi
+for spec in B=0 X=3 B=two =4; do
+  "$NNC" --summary --sizes "$spec" examples/lenet.nn >"$tmp/out" 2>"$tmp/err"
+  if [ $? = 2 ] && grep -q "^nnc: --sizes" "$tmp/err"; then ok; else bad "--sizes $spec: expected exit 2 and a --sizes message"; fi
 done
 
 test_finish

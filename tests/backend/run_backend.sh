@@ -10,7 +10,9 @@
 # agree with the optimised build within 1e-4 (relative, with an absolute
 # floor of 1e-5); where the compiler has OpenMP, the C also compiles with
 # -fopenmp -Werror and runs with every parallel loop split over 3 threads,
-# to the same numbers. Ends with `N passed, N failed`.
+# to the same numbers. The memory plan that `nnc --dump-ir=plan` reports
+# must add up to the workspace the generated code asks for. Ends with
+# `N passed, N failed`.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common.sh"
@@ -71,9 +73,23 @@ for f in "$SRCDIR"/examples/*.nn; do
   # minutes to optimise
   if build_smoke "$b" "$prefix" && "$tmp/$b" "$tmp/$b.fused" >"$tmp/log" 2>&1; then
     ok
+    cp "$tmp/log" "$tmp/log.run"
   else
     bad "$b: running its entry points"
     continue
+  fi
+  # the memory plan nnc reports (--dump-ir=plan, every symbol at 3, as
+  # smoke.c runs) is the workspace the generated code asks for
+  if "$NNC" --dump-ir=plan --sizes 3 "$f" 2>"$tmp/log" | awk '
+      /^model .*: workspace per call/ { plan++ } # the first model, as smoke.c
+      plan == 1 && /^  (fn|train) / { e = $2; total[e] = 0; order[++n] = e }
+      plan == 1 && /^    buffer [0-9]+: offset / { total[e] += $5 }
+      END { for (i = 1; i <= n; i++) print "workspace " order[i] " " total[order[i]] }' \
+      >"$tmp/$b.plan" && grep '^workspace ' "$tmp/log.run" | cmp -s - "$tmp/$b.plan"; then
+    ok
+  else
+    { cat "$tmp/$b.plan"; grep '^workspace ' "$tmp/log.run"; } >>"$tmp/log"
+    bad "$b: the workspace of --dump-ir=plan differs from the generated code's"
   fi
   # OpenMP: every loop split over 3 threads (NNC_PARALLEL_MIN=1) gives the
   # same numbers

@@ -57,6 +57,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 64; i++)
     syms[i] = 3;
   int bad = 0;
+  for (int e = 0; e < D->nentries; e++) /* as nnc --dump-ir=plan --sizes 3 */
+    printf("workspace %s %zu\n", D->entries[e].name, D->entries[e].workspace(syms));
   for (int e = 0; e < D->nentries; e++) {
     const nnc_entry_desc *en = &D->entries[e];
     void *in[32] = {0}, *out[32] = {0};
