@@ -16,7 +16,8 @@
  * `get` nodes read the yields. Values used only inside are never stored.
  *
  * Needs: simplified IR without grad nodes. Produces: fused nodes in the
- * top region of each function; scan bodies are left as they are. */
+ * top region of each function and in each scan body (a step's elementwise
+ * chain is one loop). */
 #include <string.h>
 
 #include "nnc.h"
@@ -414,10 +415,12 @@ static void sink(Fuser *u, Region *r, int n) {
   r->last = n ? v[n - 1] : NULL;
 }
 
-static void fuse_func(Ctx *c, Module *mod, Func *f) {
+/* Fuses the nodes of region r (a function's body or a scan's): values of
+ * r are read only inside it, its outputs (results, yields, carries) count
+ * as read after its last node. */
+static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r) {
   Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}};
   Fuser *u = &u0;
-  Region *r = &f->body;
   int n = 0, nops = 0;
   for (Node *x = r->first; x; x = x->next)
     n++, nops += x->nin;
@@ -535,7 +538,28 @@ static void fuse_func(Ctx *c, Module *mod, Func *f) {
   for (int gi = 0; gi < u->groups.n; gi++)
     if (built[gi].fused)
       shape_infer(c, mod, built[gi].fused);
+}
+
+/* The scans of region r, nested ones included, have their bodies fused. */
+static void fuse_scans(Ctx *c, Module *mod, Func *f, Region *r) {
+  for (Node *x = r->first; x; x = x->next)
+    if (x->op == OP_SCAN) {
+      fuse_region(c, mod, f, x->body);
+      fuse_scans(c, mod, f, x->body);
+    }
+}
+
+static void fuse_func(Ctx *c, Module *mod, Func *f) {
+  fuse_region(c, mod, f, &f->body);
+  fuse_scans(c, mod, f, &f->body);
   ir_func_names(c, f);
+}
+
+static int has_fused(const Region *r) {
+  for (const Node *x = r->first; x; x = x->next)
+    if (x->op == OP_FUSED || (x->op == OP_SCAN && has_fused(x->body)))
+      return 1;
+  return 0;
 }
 
 void pass_fuse(Ctx *c, Module *m) {
@@ -543,10 +567,7 @@ void pass_fuse(Ctx *c, Module *m) {
     Model *md = m->models.v[i];
     for (int j = 0; j < md->funcs.n; j++) {
       Func *f = md->funcs.v[j];
-      int fused = 0;
-      for (Node *x = f->body.first; x && !fused; x = x->next)
-        fused = x->op == OP_FUSED;
-      if (!fused) /* an IR read back keeps the groups it has */
+      if (!has_fused(&f->body)) /* an IR read back keeps the groups it has */
         fuse_func(c, m, f);
     }
   }
