@@ -44,4 +44,15 @@ int nnc_rt_errf(char *err, size_t errlen, const char *fmt, ...)
 #define NNC_CAT(a, b) NNC_CAT_(a, b)
 #define NNC_FN(name) NNC_CAT(name, SFX)
 
+/* On a function whose short copy and zero loops must stay loops: gcc and
+ * clang otherwise turn them into memcpy and memset calls, which cost more
+ * than the few values they move (im2col's runs on small images). */
+#if defined(__clang__)
+#define NNC_NO_LIBCALLS __attribute__((no_builtin))
+#elif defined(__GNUC__)
+#define NNC_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NNC_NO_LIBCALLS
+#endif
+
 #endif
