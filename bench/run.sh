@@ -63,7 +63,7 @@ blas_libs=$(pkg-config --libs openblas)
 cflags="-std=c99 -O2 -march=native -D_POSIX_C_SOURCE=200809L -DNNC_HAVE_OPENBLAS=1 $blas_cflags"
 objs=
 for src in errors gemm rng optim safetensors data metrics conv; do
-  $CC $cflags -c "$top/runtime/$src.c" -o "$out/rt_$src.o"
+  $CC $cflags -fno-math-errno -c "$top/runtime/$src.c" -o "$out/rt_$src.o" # as Makefile.am
   objs="$objs $out/rt_$src.o"
 done
 rm -f "$out/libnncrt_bench.a"

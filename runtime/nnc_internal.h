@@ -55,4 +55,13 @@ int nnc_rt_errf(char *err, size_t errlen, const char *fmt, ...)
 #define NNC_NO_LIBCALLS
 #endif
 
+/* On the small loops the optimizer steps are specialised from: inlined
+ * into each caller, where their options are constants. */
+#if defined(__GNUC__)
+#define NNC_INLINE inline __attribute__((always_inline))
+#else
+#define NNC_INLINE inline
+#endif
+
+
 #endif

@@ -20,13 +20,17 @@ double nnc_clip_factor(double norm, double clip_norm) {
 }
 
 #define REAL float
+#define SQRT sqrtf
 #define SFX f32
 #include "optim_kernel.h"
 #undef REAL
+#undef SQRT
 #undef SFX
 
 #define REAL double
+#define SQRT sqrt
 #define SFX f64
 #include "optim_kernel.h"
 #undef REAL
+#undef SQRT
 #undef SFX
