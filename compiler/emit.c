@@ -97,12 +97,13 @@ static const char *typestr(Emitter *e, Type t) {
 }
 
 /* A math function of the real type: exp -> expf for float, or the
- * runtime's inline nnc_expf, nnc_tanhf and nnc_erff, which gcc vectorises
- * (nnc_runtime.h). */
+ * runtime's inline nnc_expf, nnc_logf, nnc_tanhf and nnc_erff, which gcc
+ * vectorises (nnc_runtime.h). */
 static const char *fn(Emitter *e, const char *name) {
   if (e->o->real != DT_F32)
     return name;
-  if (!strcmp(name, "exp") || !strcmp(name, "tanh") || !strcmp(name, "erf"))
+  if (!strcmp(name, "exp") || !strcmp(name, "log") || !strcmp(name, "tanh") ||
+      !strcmp(name, "erf"))
     return arena_printf(&e->c->arena, "nnc_%sf", name);
   return arena_printf(&e->c->arena, "%sf", name);
 }

@@ -50,12 +50,15 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------- float math */
-/* exp, tanh and erf of float for generated f32 code (f64 code calls libm).
+/* exp, log, tanh and erf of float for generated f32 code (f64 code calls
+ * libm).
  * Branch-free and inline, so that gcc vectorises the loops that call them
  * (libm's expf, tanhf and erff are calls it cannot vectorise without
  * -ffast-math). Checked against libm in tests/unit/check_runtime.c:
  *   nnc_expf   within 2 ulp; 0 below -104, infinity above 88.8 (as expf,
  *              subnormal results included); NaN stays NaN.
+ *   nnc_logf   within 2 ulp (subnormals included); -infinity at 0, NaN
+ *              below it.
  *   nnc_tanhf  within 3 ulp (Cephes' odd polynomial below 0.625, else
  *              1 - 2 / (e^2x + 1)).
  *   nnc_erff   within 4e-7 absolute and 1e-6 relative below 0.5 (Taylor
@@ -112,6 +115,42 @@ static inline float nnc_expf(float x) {
   float s2 = nnc_f32_from_bits_((uint32_t)(ni - h + 127) << 23);
   uint32_t y = nnc_f32_bits_(p * s1 * s2);
   return nnc_f32_from_bits_(y | ((0u - is_nan) & 0x7FC00000u));
+}
+
+static inline float nnc_logf(float x) {
+  /* x = 2^e m, m in [sqrt(1/2), sqrt(2)): log x = e ln2 + log m, log m by
+   * Cephes' logf polynomial in f = m - 1. Subnormals are scaled by 2^23
+   * first; 0, negatives, infinity and NaN are put right at the end, with
+   * integer selects (as nnc_expf, to keep the loop vectorisable). */
+  uint32_t u = nnc_f32_bits_(x);
+  uint32_t sub = 0u - (uint32_t)(u < 0x00800000u); /* masks: all ones or 0 */
+  uint32_t v = (nnc_f32_bits_(x * 8388608.0f) & sub) | (u & ~sub);
+  int32_t e = (int32_t)((v >> 23) & 0xFFu) - 127 - (int32_t)(23u & sub);
+  uint32_t mb = (v & 0x007FFFFFu) | 0x3F800000u; /* m in [1, 2) */
+  uint32_t big = (uint32_t)(mb > 0x3FB504F3u);   /* m > sqrt(2): halve it */
+  mb -= big << 23;
+  e += (int32_t)big;
+  float f = nnc_f32_from_bits_(mb) - 1.0f, z = f * f, fe = (float)e;
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z;
+  y = y + fe * -2.12194440e-4f;
+  y = y - 0.5f * z;
+  uint32_t r = nnc_f32_bits_(f + y + fe * 0.693359375f);
+  uint32_t zero = 0u - (uint32_t)((u & 0x7FFFFFFFu) == 0);             /* +-0: -inf */
+  uint32_t neg = 0u - (uint32_t)(u > 0x80000000u);                     /* below 0: NaN */
+  uint32_t keep = 0u - (uint32_t)(u >= 0x7F800000u && u < 0x80000000u); /* +inf, NaN */
+  r = (r & ~zero) | (0xFF800000u & zero);
+  r = (r & ~neg) | (0x7FC00000u & neg);
+  r = (r & ~keep) | (u & keep);
+  return nnc_f32_from_bits_(r);
 }
 
 static inline float nnc_tanhf(float x) {

@@ -1734,7 +1734,7 @@ static double ulps(float got, double exact) {
   return fabs((double)got - exact) / step;
 }
 
-/* nnc_expf, nnc_tanhf and nnc_erff against libm's double functions over a
+/* nnc_expf, nnc_logf, nnc_tanhf and nnc_erff against libm's double functions over a
  * dense sweep, through a loop the compiler may vectorise (as generated
  * code's is), and at the special values. */
 START_TEST(test_float_math) {
@@ -1783,6 +1783,17 @@ START_TEST(test_float_math) {
                 abs_err, rel_err);
   free(x);
   free(y);
+  worst = 0; /* log: every 4099th positive finite float, subnormals included */
+  for (uint32_t u = 1; u < 0x7F800000u; u += 4099) {
+    float v;
+    memcpy(&v, &u, sizeof v);
+    double u_err = ulps(nnc_logf(v), log((double)v));
+    worst = u_err > worst ? u_err : worst;
+  }
+  ck_assert_msg(worst <= 2, "logf: %g ulp", worst);
+  ck_assert(nnc_logf(1) == 0 && nnc_logf(0) == -INFINITY && nnc_logf(-0.0f) == -INFINITY);
+  ck_assert(isnan(nnc_logf(-1)) && isnan(nnc_logf(-INFINITY)) && isnan(nnc_logf(NAN)));
+  ck_assert(nnc_logf(INFINITY) == INFINITY);
   ck_assert(isnan(nnc_expf(NAN)) && isnan(nnc_tanhf(NAN)) && isnan(nnc_erff(NAN)));
   ck_assert(isnan(nnc_expf(-NAN)));
   ck_assert(isinf(nnc_expf(INFINITY)) && nnc_expf(-INFINITY) == 0);
