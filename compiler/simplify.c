@@ -229,6 +229,20 @@ static Node *transposed(Env *e, Region *r, Node *prev, Node *at, Node *a) {
   return insert_before(e, r, prev, at, OP_PERMUTE, 1, &a, 1, &attr);
 }
 
+/* The node right before n once `made` was placed there by insert_before (a
+ * node found already visible stays where it was). */
+static Node *pred(Node *made, Node *n, Node *prev) { return made->next == n ? made : prev; }
+
+/* n becomes the matrix product a @ b. */
+static void become_matmul(Env *e, Node *n, Node *a, Node *b) {
+  n->op = OP_MATMUL;
+  n->nin = 2;
+  n->in = arena_alloc(e->a, sizeof(Node *) * 2);
+  n->in[0] = a;
+  n->in[1] = b;
+  n->nattr = 0;
+}
+
 /* (A B)^T = B^T A^T for 2-d matrices whose product has no other reader: the
  * transposes become GEMM flags instead of a copy of the product (the weight
  * gradient of a Linear layer, computed as x^T g and then transposed). */
@@ -239,13 +253,8 @@ static void transpose_product(Env *e, Region *r, Node *prev, Node *n) {
       a->id >= e->nuses || e->uses[a->id] != 1)
     return;
   Node *bt = transposed(e, r, prev, n, a->in[1]);
-  Node *at = transposed(e, r, bt->next == n ? bt : prev, n, a->in[0]);
-  n->op = OP_MATMUL;
-  n->nin = 2;
-  n->in = arena_alloc(e->a, sizeof(Node *) * 2);
-  n->in[0] = bt;
-  n->in[1] = at;
-  n->nattr = 0;
+  Node *at = transposed(e, r, pred(bt, n, prev), n, a->in[0]);
+  become_matmul(e, n, bt, at);
 }
 
 /* Whether operands of these types broadcast to exactly type t: on every
@@ -411,15 +420,10 @@ static void batch_sum_product(Env *e, Region *r, Node *prev, Node *n) {
   Dim xs[2] = {rows, x->type.dim[k + 1]}, cs[2] = {rows, c->type.dim[k + 1]};
   Attr xa = attr_dims(e->a, "shape", 2, xs), ca = attr_dims(e->a, "shape", 2, cs);
   Node *x2 = insert_before(e, r, prev, n, OP_RESHAPE, 1, &x, 1, &xa);
-  Node *c2 = insert_before(e, r, x2->next == n ? x2 : prev, n, OP_RESHAPE, 1, &c, 1, &ca);
-  Node *pv = c2->next == n ? c2 : x2->next == n ? x2 : prev;
-  Node *xt = transposed(e, r, pv, n, x2);
-  n->op = OP_MATMUL;
-  n->nin = 2;
-  n->in = arena_alloc(e->a, sizeof(Node *) * 2);
-  n->in[0] = xt;
-  n->in[1] = c2;
-  n->nattr = 0;
+  prev = pred(x2, n, prev);
+  Node *c2 = insert_before(e, r, prev, n, OP_RESHAPE, 1, &c, 1, &ca);
+  Node *xt = transposed(e, r, pred(c2, n, prev), n, x2);
+  become_matmul(e, n, xt, c2);
 }
 
 static void count_uses(Env *e, Region *r) {
