@@ -41,6 +41,8 @@ typedef struct Emitter {
                          offset (buffers) */
   int64_t nparams, nbuf_bytes;
   int scan_depth;     /* nested scans name their counters step1, pos1 */
+  int plan_dx;        /* the top-level node being planned is only_dx */
+  int ndx_slots;      /* slots marked dx */
   uint32_t *only_dx;  /* by node id: the input gradients that alone need
                          it (bit k: dx_k), 0 when anything else does */
 } Emitter;
@@ -196,6 +198,8 @@ typedef struct Slot {
   int birth, death; /* top-level positions: written, last read */
   double est;       /* bytes with every symbol at 64: to pick buffers */
   double bytes;     /* bytes at the options' sizes: to report */
+  int dx;           /* computed for input gradients only: its buffers go
+                       last, and a call without dx reserves none of them */
 } Slot;
 
 /* A dimension with every symbol at 64 (at = 0: the sizes the planner
@@ -225,6 +229,7 @@ static int add_slot(Emitter *e, const char *size, const char *note, int pos, dou
   Slot *sl = &e->slots[e->nslots];
   sl->size = size, sl->note = note, sl->birth = sl->death = pos, sl->est = est;
   sl->bytes = bytes;
+  sl->dx = e->plan_dx;
   return e->nslots++;
 }
 
@@ -235,10 +240,12 @@ static const char *value_size(Emitter *e, Type t) {
 static void plan_region(Emitter *e, Region *r, int top) {
   int pos = top;
   for (Node *n = r->first; n; n = n->next) {
-    if (top < 0) /* the top region: positions count its nodes */
+    if (top < 0) { /* the top region: positions count its nodes */
       pos = e->pos[n->id] = e->npos++;
-    else
+      e->plan_dx = e->only_dx && e->only_dx[n->id];
+    } else {
       e->pos[n->id] = pos;
+    }
     e->slot[n->id] = -1;
     if ((n->op == OP_PERMUTE && e->absorbed[n->id]) || e->grad_off[n->id])
       ;
@@ -332,7 +339,8 @@ static double aligned(double bytes) { return ceil(bytes / 64) * 64; }
  * sum of its values (each in its own buffer); with plan_detail, each
  * buffer's offset and size and the values it holds, with the schedule
  * positions that write and last read them. */
-static void report_plan(Emitter *e, Func *fn, const int *order, const int *buf, int nb) {
+static void report_plan(Emitter *e, Func *fn, const int *order, const int *buf,
+                        const int *border, const int *bdx, int nb) {
   FILE *f = e->o->plan_out;
   int n = e->nslots;
   double *size = arena_alloc(&e->c->arena, sizeof(double) * (size_t)(nb + 1));
@@ -343,15 +351,24 @@ static void report_plan(Emitter *e, Func *fn, const int *order, const int *buf, 
     if (b > size[buf[i]])
       size[buf[i]] = b;
   }
-  for (int b = 0; b < nb; b++)
+  double dx = 0;
+  for (int b = 0; b < nb; b++) {
     planned += size[b];
-  fprintf(f, "  %-5s %-20s %10.2f MB planned, %10.2f MB unplanned (%d values in %d buffers)\n",
+    if (bdx[b])
+      dx += size[b];
+  }
+  fprintf(f, "  %-5s %-20s %10.2f MB planned, %10.2f MB unplanned (%d values in %d buffers)",
           fn->kind == FN_TRAIN ? "train" : "fn", fn->name, planned / 1e6, unplanned / 1e6, n, nb);
+  if (dx > 0)
+    fprintf(f, "; %.2f MB of it only for input gradients", dx / 1e6);
+  fputc('\n', f);
   if (!e->o->plan_detail)
     return;
   double off = 0;
-  for (int b = 0; b < nb; b++) {
-    fprintf(f, "    buffer %d: offset %.0f, %.0f bytes\n", b, off, size[b]);
+  for (int bi = 0; bi < nb; bi++) {
+    int b = border[bi];
+    fprintf(f, "    buffer %d: offset %.0f, %.0f bytes%s\n", bi, off, size[b],
+            bdx[b] ? " (input gradients only)" : "");
     for (int i = 0; i < n; i++)
       if (buf[order[i]] == b) {
         const Slot *sl = &e->slots[order[i]];
@@ -381,13 +398,14 @@ static void plan_buffers(Emitter *e, Func *fn, int share) {
   int *bdeath = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
   int *bfirst = arena_alloc(a, sizeof(int) * (size_t)(n + 1)); /* its first slot */
   double *best = arena_alloc(a, sizeof(double) * (size_t)(n + 1));
+  int *bdx = arena_alloc(a, sizeof(int) * (size_t)(n + 1)); /* buffer holds dx slots */
   int nb = 0;
   for (int i = 0; i < n; i++) {
     Slot *sl = &e->slots[order[i]];
     int pick = -1;
     double score = 0;
     for (int b = 0; share && b < nb; b++) {
-      if (bdeath[b] >= sl->birth)
+      if (bdeath[b] >= sl->birth || bdx[b] != sl->dx)
         continue;
       double d = !strcmp(e->slots[bfirst[b]].size, sl->size) ? -1
                  : best[b] > sl->est                         ? best[b] - sl->est
@@ -399,6 +417,7 @@ static void plan_buffers(Emitter *e, Func *fn, int share) {
       pick = nb++;
       bfirst[pick] = order[i];
       best[pick] = 0;
+      bdx[pick] = sl->dx;
     }
     buf[order[i]] = pick;
     bdeath[pick] = sl->death;
@@ -406,7 +425,18 @@ static void plan_buffers(Emitter *e, Func *fn, int share) {
       best[pick] = sl->est;
   }
   sb_printf(&e->plan, "  size_t b;\n  /* %d values in %d buffers */\n", n, nb);
-  for (int b = 0; b < nb; b++) {
+  /* buffers of values for input gradients only last; off[n] is where they
+   * start: all a call without input gradients needs */
+  int *border = arena_alloc(a, sizeof(int) * (size_t)(nb + 1));
+  int k = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int b = 0; b < nb; b++)
+      if (bdx[b] == pass)
+        border[k++] = b;
+  for (int bi = 0; bi < nb; bi++) {
+    int b = border[bi];
+    if (bdx[b] && (bi == 0 || !bdx[border[bi - 1]]))
+      sb_printf(&e->plan, "  off[%d] = t; /* what follows: input gradients only */\n", n);
     StrBuf offs = {0};
     for (int i = 0, first = 1; i < n; i++) {
       if (buf[order[i]] != b)
@@ -423,8 +453,10 @@ static void plan_buffers(Emitter *e, Func *fn, int share) {
     sb_printf(&e->plan, "  %st; t += b;\n", offs.s);
     sb_free(&offs);
   }
+  if (nb == 0 || !bdx[border[nb - 1]])
+    sb_printf(&e->plan, "  off[%d] = t;\n", n);
   if (e->o->plan_out)
-    report_plan(e, fn, order, buf, nb);
+    report_plan(e, fn, order, buf, border, bdx, nb);
 }
 
 static void count_uses(Emitter *e, Region *r) {
@@ -1983,8 +2015,7 @@ static void emit_body(Emitter *e, Func *f) {
     emit_region(e, &f->body);
     return;
   }
-  input_grad_masks(e, f);
-  uint32_t open = 0;
+  uint32_t open = 0; /* e->only_dx: input_grad_masks, before planning */
   for (Node *n = f->body.first; n; n = n->next) {
     uint32_t mk = e->only_dx[n->id];
     if (mk != open) {
@@ -2144,7 +2175,13 @@ static void emit_func(Emitter *e, Func *fn) {
   find_absorbed(e, &fn->body);
   if (e->o->share_buffers)
     find_grad_gemms(e, &fn->body);
+  e->only_dx = NULL;
+  if (train)
+    input_grad_masks(e, fn);
   plan_region(e, &fn->body, -1);
+  e->ndx_slots = 0;
+  for (int i = 0; i < e->nslots; i++)
+    e->ndx_slots += e->slots[i].dx;
   plan_buffers(e, fn, e->o->share_buffers);
   int syms[64], ns = entry_syms(e, fn, syms);
   const char *P = e->p, *N = fn->name;
@@ -2158,7 +2195,7 @@ static void emit_func(Emitter *e, Func *fn) {
     fprintf(e->f, "  (void)%s;\n", e->mod->syms.name[syms[i]]);
   fprintf(e->f, "%s  return t;\n}\n\n", e->plan.s ? e->plan.s : "  (void)off;\n");
   fprintf(e->f, "size_t %s_%s_workspace(%s) {\n  size_t off[%d];\n  return %s_%s_plan(off%s);\n}\n\n",
-          P, N, ns ? dp + 2 : "void", nslots, P, N, da);
+          P, N, ns ? dp + 2 : "void", nslots + 1, P, N, da);
   const char *run = train ? arena_printf(a, "%s_%s_run", P, N) : arena_printf(a, "%s_%s", P, N);
   fprintf(e->f, "%sint %s(%s *m%s%s, void *ws) {\n", train ? "static " : "", run, e->S, dp,
           data_params(e, fn, train));
@@ -2168,8 +2205,17 @@ static void emit_func(Emitter *e, Func *fn) {
   for (int i = 0; train && i < fn->nin; i++)
     if (dtype_is_float(fn->inputs[i]->type.dtype))
       out(e, "(void)dx_%d; /* written only when the loss depends on it */\n", i);
-  out(e, "size_t off[%d];\n", nslots);
+  out(e, "size_t off[%d];\n", nslots + 1);
   out(e, "size_t need = %s_%s_plan(off%s);\n", P, N, da);
+  if (e->ndx_slots) { /* without input gradients, their buffers are not reserved */
+    StrBuf b = {0};
+    for (int i = 0; i < fn->nin; i++)
+      if (dtype_is_float(fn->inputs[i]->type.dtype))
+        sb_printf(&b, "%s!dx_%d", b.len ? " && " : "", i);
+    if (b.len)
+      out(e, "if (%s)\n  need = off[%d];\n", b.s, e->nslots);
+    sb_free(&b);
+  }
   out(e, "char *w = ws ? (char *)ws : %s_reserve(m, need);\n", P);
   out(e, "if (!w) return NNC_ENOMEM;\n");
   declare_region(e, &fn->body);
