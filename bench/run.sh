@@ -55,21 +55,11 @@ if [ ! -x "$build/compiler/nnc" ]; then
 fi
 make -s -C "$build" compiler/nnc >/dev/null
 
-# The runtime and the models at -O2 -march=native, as a user would build them.
 out=$build/bench
 mkdir -p "$out"
-blas_cflags=$(pkg-config --cflags openblas)
-blas_libs=$(pkg-config --libs openblas)
-cflags="-std=c99 -O2 -march=native -D_POSIX_C_SOURCE=200809L -DNNC_HAVE_OPENBLAS=1 $blas_cflags"
-objs=
-for src in errors gemm rng optim safetensors data metrics conv; do
-  $CC $cflags -fno-math-errno -c "$top/runtime/$src.c" -o "$out/rt_$src.o" # as Makefile.am
-  objs="$objs $out/rt_$src.o"
-done
-rm -f "$out/libnncrt_bench.a"
-ar rcs "$out/libnncrt_bench.a" $objs
 
-# The generated loops run on OpenMP threads when the compiler has it.
+# The generated loops and the runtime's convolutions and pooling run on
+# OpenMP threads when the compiler has it.
 # OpenBLAS (Debian's pthreads build) keeps its own threads: with OpenMP's
 # default of spinning after a parallel loop the two pools fight over the
 # cores (the cnn_bn step went from 50 to 125-150 ms at 2 threads), so
@@ -79,6 +69,18 @@ omp=
 if echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o "$out/omp_probe" 2>/dev/null; then
   omp=-fopenmp
 fi
+
+# The runtime and the models at -O2 -march=native, as a user would build them.
+blas_cflags=$(pkg-config --cflags openblas)
+blas_libs=$(pkg-config --libs openblas)
+cflags="-std=c99 -O2 -march=native -D_POSIX_C_SOURCE=200809L -DNNC_HAVE_OPENBLAS=1 $blas_cflags"
+objs=
+for src in errors gemm rng optim safetensors data metrics conv; do
+  $CC $cflags $omp -fno-math-errno -c "$top/runtime/$src.c" -o "$out/rt_$src.o" # as Makefile.am
+  objs="$objs $out/rt_$src.o"
+done
+rm -f "$out/libnncrt_bench.a"
+ar rcs "$out/libnncrt_bench.a" $objs
 
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (autodetected)} threads=$THREADS steps=$STEPS warmup=$WARMUP openmp=${omp:-no}"
 results=$out/results.txt

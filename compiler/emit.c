@@ -1721,7 +1721,8 @@ static const char *conv_shape(Emitter *e, const Node *n) {
 }
 
 /* Bytes of a convolution's im2col scratch (at as for size_at): what the
- * runtime's nnc_conv2d_workspace asks for there. */
+ * runtime's nnc_conv2d_workspace asks for there on one thread (each
+ * thread of the runtime's convolutions takes as much again). */
 static double conv_scratch_at(Emitter *e, const Node *n, int at) {
   Type in, outp, wt;
   conv_types(n, &in, &wt, &outp);
@@ -1734,7 +1735,7 @@ static double conv_scratch_at(Emitter *e, const Node *n, int at) {
                       attr2(n, "padding", 0, 0), attr2(n, "padding", 1, 0),
                       attr2(n, "dilation", 0, 1), attr2(n, "dilation", 1, 1),
                       ir_attr_int(n, "groups", 1)};
-  return (double)nnc_conv2d_workspace(&s) * (e->o->real == DT_F64 ? 8 : 4);
+  return (double)nnc_conv2d_scratch(&s) * (e->o->real == DT_F64 ? 8 : 4);
 }
 
 static const char *pool_shape(Emitter *e, const Node *n) {

@@ -34,6 +34,9 @@
 #ifndef NNC_RUNTIME_LIBS
 #define NNC_RUNTIME_LIBS "-lopenblas -lz -lm"
 #endif
+#ifndef NNC_OPENMP_CFLAGS /* the runtime's OpenMP: generated loops use it too */
+#define NNC_OPENMP_CFLAGS ""
+#endif
 #ifndef NNC_BUILD_CFLAGS
 #define NNC_BUILD_CFLAGS ""
 #endif
@@ -497,8 +500,8 @@ static void compile(Ctx *c, const TrainCmd *t, const Toolchain *tc,
                     const char *dir, const char *bin) {
   char *tmp = arena_printf(&c->arena, "%s.tmp.%ld", bin, (long)getpid());
   char *cmd =
-      arena_printf(&c->arena, "%s -O2 -std=c99 %s -I%s -o %s %s %s %s %s %s",
-                   tc->cc, tc->cflags, shq(c, tc->incdir), shq(c, tmp),
+      arena_printf(&c->arena, "%s -O2 -std=c99 %s %s -I%s -o %s %s %s %s %s %s",
+                   tc->cc, NNC_OPENMP_CFLAGS, tc->cflags, shq(c, tc->incdir), shq(c, tmp),
                    shq(c, arena_printf(&c->arena, "%s/main.c", dir)),
                    shq(c, arena_printf(&c->arena, "%s/model.c", dir)),
                    shq(c, tc->lib), tc->ldflags, NNC_RUNTIME_LIBS);
@@ -555,6 +558,9 @@ static void run_trainer(Ctx *c, const TrainCmd *t, char *bin) {
   for (int i = 0; i < t->npass; i++)
     av[i + 1] = t->pass[i];
   av[t->npass + 1] = NULL;
+  /* OpenMP's threads sleep when idle: spinning, they would take the cores
+   * from the GEMM library's own threads (a user's setting stays) */
+  setenv("OMP_WAIT_POLICY", "passive", 0);
   fflush(NULL);
   execv(bin, av);
   nnc_fatal(c, "cannot run %s: %s", bin, strerror(errno));

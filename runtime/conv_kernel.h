@@ -33,39 +33,40 @@ static NNC_NO_LIBCALLS void NNC_FN(copy_run)(REAL *restrict dst, const REAL *res
     dst[i] = src[i];
 }
 
-/* col (cg*kh*kw, oh*ow), rows ld apart, = the receptive fields of x (cg,
- * h, w), 0 in the padding. Per kernel position, each output row is zeros,
- * a run of input (a copy when the stride is 1) and zeros. */
-static NNC_NO_LIBCALLS void NNC_FN(im2col)(const nnc_conv_shape *s, int64_t cg,
-                                           const REAL *x, REAL *col, int64_t ld) {
-  for (int64_t ci = 0; ci < cg; ci++)
-    for (int64_t ki = 0; ki < s->kh; ki++)
-      for (int64_t kj = 0; kj < s->kw; kj++) {
-        REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ld;
-        int64_t lo, hi, off = kj * s->dw - s->pw;
-        NNC_FN(col_range)(s, kj, &lo, &hi);
-        for (int64_t oy = 0; oy < s->oh; oy++) {
-          int64_t iy = oy * s->sh - s->ph + ki * s->dh;
-          REAL *r = row + oy * s->ow;
-          if (iy < 0 || iy >= s->h) {
-            for (int64_t ox = 0; ox < s->ow; ox++)
-              r[ox] = 0;
-            continue;
-          }
-          const REAL *xr = x + (ci * s->h + iy) * s->w + off;
-          for (int64_t ox = 0; ox < lo; ox++)
-            r[ox] = 0;
-          if (s->sw == 1 && hi - lo <= 64)
-            NNC_FN(copy_run)(r + lo, xr + lo, hi - lo);
-          else if (s->sw == 1)
-            memcpy(r + lo, xr + lo, sizeof(REAL) * (size_t)(hi - lo));
-          else
-            for (int64_t ox = lo; ox < hi; ox++)
-              r[ox] = xr[ox * s->sw];
-          for (int64_t ox = hi; ox < s->ow; ox++)
-            r[ox] = 0;
-        }
+/* Rows [r0, r1) of the im2col matrix (cg*kh*kw, oh*ow) of x (cg, h, w)
+ * into col, rows ld apart (row r at col + (r - r0) * ld), 0 in the
+ * padding. Per kernel position, each output row is zeros, a run of input
+ * (a copy when the stride is 1) and zeros. */
+static NNC_NO_LIBCALLS void NNC_FN(im2col)(const nnc_conv_shape *s, const REAL *x,
+                                           REAL *col, int64_t ld, int64_t r0,
+                                           int64_t r1) {
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t ci = r / (s->kh * s->kw), ki = r / s->kw % s->kh, kj = r % s->kw;
+    REAL *row = col + (r - r0) * ld;
+    int64_t lo, hi, off = kj * s->dw - s->pw;
+    NNC_FN(col_range)(s, kj, &lo, &hi);
+    for (int64_t oy = 0; oy < s->oh; oy++) {
+      int64_t iy = oy * s->sh - s->ph + ki * s->dh;
+      REAL *rr = row + oy * s->ow;
+      if (iy < 0 || iy >= s->h) {
+        for (int64_t ox = 0; ox < s->ow; ox++)
+          rr[ox] = 0;
+        continue;
       }
+      const REAL *xr = x + (ci * s->h + iy) * s->w + off;
+      for (int64_t ox = 0; ox < lo; ox++)
+        rr[ox] = 0;
+      if (s->sw == 1 && hi - lo <= 64)
+        NNC_FN(copy_run)(rr + lo, xr + lo, hi - lo);
+      else if (s->sw == 1)
+        memcpy(rr + lo, xr + lo, sizeof(REAL) * (size_t)(hi - lo));
+      else
+        for (int64_t ox = lo; ox < hi; ox++)
+          rr[ox] = xr[ox * s->sw];
+      for (int64_t ox = hi; ox < s->ow; ox++)
+        rr[ox] = 0;
+    }
+  }
 }
 
 /* dx (cg, h, w) += the receptive fields in col (rows ld apart), the
@@ -124,35 +125,51 @@ static const REAL *NNC_FN(dy_chunk)(const nnc_conv_shape *s, const REAL *dy, int
   return tmp;
 }
 
-/* The im2col matrix of images n0..n0+cnt-1, group g: (cg*kh*kw, cnt*P). */
+/* Rows [r0, r1) of the im2col matrix of images n0..n0+cnt-1, group g:
+ * (r1 - r0, cnt*P). */
 static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t n0,
-                                 int64_t cnt, int64_t g, REAL *col) {
+                                 int64_t cnt, int64_t g, REAL *col, int64_t r0,
+                                 int64_t r1) {
   const int64_t cg = s->c / s->groups, P = s->oh * s->ow, hw = s->h * s->w;
   for (int64_t j = 0; j < cnt; j++)
-    NNC_FN(im2col)(s, cg, x + ((n0 + j) * s->c + g * cg) * hw, col + j * P, cnt * P);
+    NNC_FN(im2col)(s, x + ((n0 + j) * s->c + g * cg) * hw, col + j * P, cnt * P, r0, r1);
 }
 
 /* With a workspace, images go through GEMM in chunks (nnc_conv2d_chunk): the
  * im2col matrices of a chunk side by side, one GEMM per chunk and group,
  * its result rows copied to their images (or written in place when the
- * chunk is one image). A 1x1 convolution reads x itself, per image. */
+ * chunk is one image); a 1x1 convolution reads x itself, an image at a
+ * time. Chunks are shared out over the runtime's threads, each with its
+ * own scratch (nnc_conv2d_scratch elements) and GEMMs on one thread. */
 void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                         REAL *y, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
-  if (ws && !conv_pointwise(s)) {
-    const int64_t nb = nnc_conv2d_chunk(s);
-    REAL *col = ws, *tmp = ws + K * nb * ohw;
-    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
-      const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
-      for (int64_t g = 0; g < s->groups; g++) {
-        NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col);
-        REAL *yg = y + (n0 * s->o + g * og) * ohw;
-        GEMM(0, 0, og, ld, K, 1, w + g * og * K, K, col, ld, 0, cnt == 1 ? yg : tmp, ld);
-        if (cnt > 1)
-          NNC_FN(scatter_rows)(s, tmp, n0, cnt, g, y);
+  if (ws) {
+    const int pw = conv_pointwise(s);
+    const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s), chunks = (s->n + nb - 1) / nb;
+    const int team = conv_team(chunks), was = conv_gemm_single(team);
+    NNC_OMP_(parallel num_threads(team) if (team > 1))
+    {
+      REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)conv_thread(),
+           *tmp = col + K * nb * ohw;
+      NNC_OMP_(for schedule(static))
+      for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t n0 = ch * nb, cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
+        for (int64_t g = 0; g < s->groups; g++) {
+          const REAL *b = col;
+          if (pw)
+            b = x + (n0 * s->c + g * cg) * hw;
+          else
+            NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col, 0, K);
+          REAL *yg = y + (n0 * s->o + g * og) * ohw;
+          GEMM(0, 0, og, ld, K, 1, w + g * og * K, K, b, ld, 0, cnt == 1 ? yg : tmp, ld);
+          if (cnt > 1)
+            NNC_FN(scatter_rows)(s, tmp, n0, cnt, g, y);
+        }
       }
     }
+    conv_gemm_restore(team, was);
     return;
   }
   for (int64_t ni = 0; ni < s->n; ni++)
@@ -160,10 +177,6 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
       const REAL *xg = x + (ni * s->c + g * cg) * hw;
       const REAL *wg = w + g * og * K;
       REAL *yg = y + (ni * s->o + g * og) * ohw;
-      if (ws) {
-        GEMM(0, 0, og, ohw, K, 1, wg, K, xg, ohw, 0, yg, ohw);
-        continue;
-      }
       for (int64_t oc = 0; oc < og; oc++)
         for (int64_t oy = 0; oy < s->oh; oy++)
           for (int64_t ox = 0; ox < s->ow; ox++) {
@@ -189,18 +202,31 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
                                    const REAL *w, REAL *dx, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
-  if (ws && !conv_pointwise(s)) {
-    const int64_t nb = nnc_conv2d_chunk(s);
-    REAL *col = ws, *tmp = ws + K * nb * ohw;
-    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
-      const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
-      for (int64_t g = 0; g < s->groups; g++) {
-        const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
-        GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 0, col, ld);
-        for (int64_t j = 0; j < cnt; j++)
-          NNC_FN(col2im)(s, cg, col + j * ohw, ld, dx + ((n0 + j) * s->c + g * cg) * hw);
+  if (ws) {
+    const int pw = conv_pointwise(s);
+    const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s), chunks = (s->n + nb - 1) / nb;
+    const int team = conv_team(chunks), was = conv_gemm_single(team);
+    NNC_OMP_(parallel num_threads(team) if (team > 1))
+    {
+      REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)conv_thread(),
+           *tmp = col + K * nb * ohw;
+      NNC_OMP_(for schedule(static))
+      for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t n0 = ch * nb, cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
+        for (int64_t g = 0; g < s->groups; g++) {
+          const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
+          REAL *dxg = dx + (n0 * s->c + g * cg) * hw;
+          if (pw) { /* col is dx itself */
+            GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 1, dxg, ld);
+            continue;
+          }
+          GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 0, col, ld);
+          for (int64_t j = 0; j < cnt; j++)
+            NNC_FN(col2im)(s, cg, col + j * ohw, ld, dxg + j * s->c * hw);
+        }
       }
     }
+    conv_gemm_restore(team, was);
     return;
   }
   for (int64_t ni = 0; ni < s->n; ni++)
@@ -208,10 +234,6 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
       REAL *dxg = dx + (ni * s->c + g * cg) * hw;
       const REAL *wg = w + g * og * K;
       const REAL *dyg = dy + (ni * s->o + g * og) * ohw;
-      if (ws) {
-        GEMM(1, 0, K, ohw, og, 1, wg, K, dyg, ohw, 1, dxg, hw);
-        continue;
-      }
       for (int64_t oc = 0; oc < og; oc++)
         for (int64_t oy = 0; oy < s->oh; oy++)
           for (int64_t ox = 0; ox < s->ow; ox++) {
@@ -232,21 +254,35 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
     }
 }
 
+/* The weight gradient sums over images: each thread takes a share of its
+ * columns (rows of the im2col matrix) over all chunks in order, so every
+ * element is summed by one thread in the same order. */
 void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                     const REAL *dy, REAL *dw, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
-  if (ws && !conv_pointwise(s)) {
-    const int64_t nb = nnc_conv2d_chunk(s);
-    REAL *col = ws, *tmp = ws + K * nb * ohw;
-    for (int64_t n0 = 0; n0 < s->n; n0 += nb) {
-      const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
-      for (int64_t g = 0; g < s->groups; g++) {
-        const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
-        NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col);
-        GEMM(0, 1, og, K, ld, 1, d, ld, col, ld, 1, dw + g * og * K, K);
+  if (ws) {
+    const int pw = conv_pointwise(s);
+    const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s);
+    const int team = conv_team(K / 8 > 1 ? K / 8 : 1), was = conv_gemm_single(team);
+    NNC_OMP_(parallel num_threads(team) if (team > 1))
+    {
+      const int64_t t = conv_thread(), nt = conv_threads_now();
+      const int64_t k0 = K * t / nt, k1 = K * (t + 1) / nt;
+      REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)t, *tmp = col + K * nb * ohw;
+      for (int64_t n0 = 0; n0 < s->n && k1 > k0; n0 += nb) {
+        const int64_t cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
+        for (int64_t g = 0; g < s->groups; g++) {
+          const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp), *b = col;
+          if (pw)
+            b = x + (n0 * s->c + g * cg + k0) * hw;
+          else
+            NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col, k0, k1);
+          GEMM(0, 1, og, k1 - k0, ld, 1, d, ld, b, ld, 1, dw + g * og * K + k0, K);
+        }
       }
     }
+    conv_gemm_restore(team, was);
     return;
   }
   for (int64_t ni = 0; ni < s->n; ni++)
@@ -254,10 +290,6 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
       const REAL *xg = x + (ni * s->c + g * cg) * hw;
       const REAL *dyg = dy + (ni * s->o + g * og) * ohw;
       REAL *dwg = dw + g * og * K;
-      if (ws) {
-        GEMM(0, 1, og, K, ohw, 1, dyg, ohw, xg, ohw, 1, dwg, K);
-        continue;
-      }
       for (int64_t oc = 0; oc < og; oc++)
         for (int64_t ci = 0; ci < cg; ci++)
           for (int64_t ki = 0; ki < s->kh; ki++)
@@ -342,6 +374,7 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
  * by the exact rule of pool_argmax_inside. */
 static void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
                                 REAL *y) {
+  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++)
     for (int64_t oy = 0; oy < s->oh; oy++) {
       const int64_t at = 2 * oy * s->w;
@@ -366,6 +399,7 @@ static void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
  * row holding a NaN takes the exact rule instead. */
 static void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
                                      const REAL *dy, REAL *dx, int set) {
+  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++) {
     if (set && s->h % 2) /* the row no window covers */
       memset(dx + (p * s->h + s->h - 1) * s->w, 0, sizeof(REAL) * (size_t)s->w);
@@ -402,6 +436,7 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
     return;
   }
   const int inside = NNC_FN(pool_inside)(s);
+  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     REAL *yp = y + p * s->oh * s->ow;
@@ -422,6 +457,7 @@ void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
     return;
   }
   const int inside = NNC_FN(pool_inside)(s);
+  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     const REAL *dyp = dy + p * s->oh * s->ow;
@@ -451,6 +487,7 @@ void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
 
 void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
   const REAL inv = (REAL)1 / (REAL)(s->kh * s->kw);
+  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     REAL *yp = y + p * s->oh * s->ow;
@@ -469,6 +506,7 @@ void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
 void NNC_FN(nnc_avgpool2d_grad)(const nnc_pool_shape *s, const REAL *dy,
                                 REAL *dx) {
   const REAL inv = (REAL)1 / (REAL)(s->kh * s->kw);
+  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *dyp = dy + p * s->oh * s->ow;
     REAL *dxp = dx + p * s->h * s->w;

@@ -11,6 +11,9 @@
 #ifdef NNC_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Blocking of the portable kernels: MR x NR register tiles (the
  * micro-kernel is written for 4 x 4), (MC, KC) panels of A and (KC, NC)
@@ -89,11 +92,25 @@ const char *nnc_gemm_backend(void) {
 #endif
 }
 
-void nnc_set_num_threads(int n) {
+int nnc_gemm_threads_(int n) {
 #ifdef NNC_HAVE_OPENBLAS
-  if (n > 0)
+  int was = openblas_get_num_threads();
+  if (n > 0 && n != was)
     openblas_set_num_threads(n);
+  return was;
 #else
   (void)n;
+  return 0;
+#endif
+}
+
+void nnc_set_num_threads(int n) {
+  if (n < 1)
+    return;
+#ifdef NNC_HAVE_OPENBLAS
+  openblas_set_num_threads(n);
+#endif
+#ifdef _OPENMP
+  omp_set_num_threads(n);
 #endif
 }

@@ -29,6 +29,19 @@ void nnc_dgemm_portable(int trans_a, int trans_b, int64_t m, int64_t n,
                         const double *b, int64_t ldb, double beta, double *c,
                         int64_t ldc);
 
+/* Sets the GEMM library's thread count to n and returns the one it had
+ * (0 with the portable kernels, which have no threads). */
+int nnc_gemm_threads_(int n);
+
+/* An OpenMP directive in runtime code, nothing without OpenMP:
+ * NNC_OMP_(parallel for) */
+#if defined(_OPENMP)
+#define NNC_OMP_PRAGMA_(x) _Pragma(#x)
+#define NNC_OMP_(x) NNC_OMP_PRAGMA_(omp x)
+#else
+#define NNC_OMP_(x)
+#endif
+
 /* ---------------------------------------------------------- errors.c */
 /* Formats a message into err[0..errlen) (nothing when err is NULL or
  * errlen is 0); always returns -1 so that callers can `return

@@ -199,8 +199,9 @@ void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                int64_t ldb, double beta, double *c, int64_t ldc);
 /* Which implementation is linked: "openblas" or "portable". */
 const char *nnc_gemm_backend(void);
-/* GEMM threads (OpenBLAS's own setting); n < 1 and the portable kernel
- * (single-threaded) ignore it. */
+/* The runtime's threads: the GEMM library's (OpenBLAS's own setting; the
+ * portable kernel has one) and, when the runtime is built with OpenMP,
+ * OpenMP's, on which its convolutions and pooling run. n < 1: no change. */
 void nnc_set_num_threads(int n);
 /* The thread count of generated code (OpenMP, when it is built with it)
  * and of the GEMM library together; the runtime setting for both. */
@@ -246,12 +247,26 @@ static inline int64_t nnc_conv2d_chunk(const nnc_conv_shape *s) {
     nb = s->n;
   return nb < 1 ? 1 : nb;
 }
-/* Elements of scratch a convolution of shape s uses: a chunk's im2col
- * matrix, then its GEMM result (o / groups rows). */
-static inline size_t nnc_conv2d_workspace(const nnc_conv_shape *s) {
+/* Elements of scratch one thread of a convolution of shape s uses: a
+ * chunk's im2col matrix, then its GEMM result (o / groups rows). */
+static inline size_t nnc_conv2d_scratch(const nnc_conv_shape *s) {
   int64_t g = s->groups > 0 ? s->groups : 1;
   int64_t rows = (s->c / g) * s->kh * s->kw + s->o / g;
   return (size_t)(rows * nnc_conv2d_chunk(s) * s->oh * s->ow);
+}
+/* The threads the runtime's convolutions and pooling run on: OpenMP's
+ * (omp_get_max_threads(), 1 inside a parallel region) when the runtime is
+ * built with OpenMP, else 1. Inside a convolution each thread takes whole
+ * chunks of images (forward, input gradient) or a share of the weight
+ * gradient's columns, with its own scratch, and the GEMM library runs on
+ * one thread; results do not depend on the thread count. */
+int nnc_conv_threads(void);
+/* Elements of the workspace of a convolution of shape s: a thread's
+ * scratch for each of nnc_conv_threads(). Generated code asks at every
+ * call, so a workspace sized by a model's *_workspace() function must be
+ * sized again after the thread count grows. */
+static inline size_t nnc_conv2d_workspace(const nnc_conv_shape *s) {
+  return nnc_conv2d_scratch(s) * (size_t)nnc_conv_threads();
 }
 void nnc_conv2d_f32(const nnc_conv_shape *s, const float *x, const float *w,
                     float *y, float *ws);

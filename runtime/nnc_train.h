@@ -75,7 +75,8 @@ extern "C" {
   X("--out", "DIR",                                                            \
     "where report.txt, learning_curves.svg and the image grids go "           \
     "(default .)")                                                             \
-  X("--threads", "N", "GEMM threads (default: OpenBLAS's choice)")             \
+  X("--threads", "N",                                                          \
+    "threads of the GEMM library and of OpenMP (default: every core)")       \
   X("--quiet", NULL,                                                           \
     "print only the test accuracy line (and errors); no progress bar")         \
   X("--help", NULL, "print this help")

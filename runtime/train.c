@@ -1897,7 +1897,7 @@ int nnc_train_main(const nnc_model_desc *d, int argc, char **argv) {
     warning("--patience with --val-fraction 0: early stopping watches the "
             "training loss");
   if (t.o.threads > 0)
-    nnc_set_num_threads(t.o.threads);
+    nnc_set_threads(t.o.threads);
   rc = load_data(&t.data, &t.o) || find_plan(d, &t.data, &t.o, &t.p) ||
        (t.p.labels && check_labels(&t.data, t.p.k)) || prepare_inputs(&t) ||
        alloc_buffers(&t) || setup_model(&t) || open_report(&t);

@@ -1398,25 +1398,29 @@ START_TEST(test_conv_im2col_edges) {
 END_TEST
 
 /* Shapes whose images go through GEMM in several chunks (2 then 1, 4 then
- * 1; and wide images one at a time): the workspace path against the
- * direct loops (which test_conv checks against finite differences), f32. */
+ * 1; and wide images one at a time) and a 1x1 convolution (x itself as the
+ * im2col matrix): the workspace path on one thread and on three (the
+ * runtime's threads, when it is built with OpenMP: chunks shared out, the
+ * weight gradient's columns split) against the direct loops (which
+ * test_conv checks against finite differences), f32. */
 START_TEST(test_conv_chunks) {
   const nnc_conv_shape shapes[] = {
       conv_shape(3, 128, 12, 12, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1), /* 2 + 1 */
       conv_shape(5, 128, 12, 11, 4, 3, 3, 1, 1, 0, 1, 1, 1, 2), /* 4 + 1, groups */
       conv_shape(2, 16, 70, 66, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* wide: 1 + 1 */
+      conv_shape(3, 24, 9, 9, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1),   /* 1x1 */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const nnc_conv_shape *s = &shapes[i];
-    ck_assert_int_lt(nnc_conv2d_workspace(s),
-                     (size_t)(s->c / s->groups * s->kh * s->kw + s->o / s->groups) *
-                         (size_t)(s->n * s->oh * s->ow));
+    if (s->kh > 1)
+      ck_assert_int_lt(nnc_conv2d_scratch(s),
+                       (size_t)(s->c / s->groups * s->kh * s->kw + s->o / s->groups) *
+                           (size_t)(s->n * s->oh * s->ow));
     int64_t nx = s->n * s->c * s->h * s->w, nw = s->o * (s->c / s->groups) * s->kh * s->kw;
     int64_t ny = s->n * s->o * s->oh * s->ow;
     float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw);
     float *r = malloc(sizeof(float) * (size_t)ny);
-    float *ws = malloc(sizeof(float) * nnc_conv2d_workspace(s));
-    float *out[2][3];
+    float *out[3][3];
     nnc_rng g;
     nnc_rng_seed(&g, 40 + i);
     for (int64_t k = 0; k < nx; k++)
@@ -1425,23 +1429,33 @@ START_TEST(test_conv_chunks) {
       w[k] = (float)urand(&g);
     for (int64_t k = 0; k < ny; k++)
       r[k] = (float)urand(&g);
-    for (int path = 0; path < 2; path++) {
+    for (int path = 0; path < 3; path++) { /* direct, 1 thread, 3 threads */
+      nnc_set_num_threads(path == 2 ? 3 : 1);
+      if (path == 2)
+        ck_assert_uint_eq(nnc_conv2d_workspace(s),
+                          nnc_conv2d_scratch(s) * (size_t)nnc_conv_threads());
+      float *ws = path ? malloc(sizeof(float) * nnc_conv2d_workspace(s)) : NULL;
       out[path][0] = calloc((size_t)ny, sizeof(float));
       out[path][1] = calloc((size_t)nx, sizeof(float));
       out[path][2] = calloc((size_t)nw, sizeof(float));
-      nnc_conv2d_f32(s, x, w, out[path][0], path ? ws : NULL);
-      nnc_conv2d_grad_input_f32(s, r, w, out[path][1], path ? ws : NULL);
-      nnc_conv2d_grad_weight_f32(s, x, r, out[path][2], path ? ws : NULL);
+      nnc_conv2d_f32(s, x, w, out[path][0], ws);
+      nnc_conv2d_grad_input_f32(s, r, w, out[path][1], ws);
+      nnc_conv2d_grad_weight_f32(s, x, r, out[path][2], ws);
+      free(ws);
     }
+    nnc_set_num_threads(1);
     const int64_t len[3] = {ny, nx, nw};
     for (int t = 0; t < 3; t++) {
-      for (int64_t k = 0; k < len[t]; k++)
-        ck_assert_msg(fabsf(out[0][t][k] - out[1][t][k]) <= 1e-3f * (1 + fabsf(out[0][t][k])),
-                      "shape %d output %d [%lld]: %g vs %g", (int)i, t, (long long)k,
-                      out[0][t][k], out[1][t][k]);
-      free(out[0][t]), free(out[1][t]);
+      for (int path = 1; path < 3; path++)
+        for (int64_t k = 0; k < len[t]; k++)
+          ck_assert_msg(fabsf(out[0][t][k] - out[path][t][k]) <=
+                            1e-3f * (1 + fabsf(out[0][t][k])),
+                        "shape %d output %d path %d [%lld]: %g vs %g", (int)i, t,
+                        path, (long long)k, out[0][t][k], out[path][t][k]);
+      for (int path = 0; path < 3; path++)
+        free(out[path][t]);
     }
-    free(x), free(w), free(r), free(ws);
+    free(x), free(w), free(r);
   }
 }
 END_TEST
@@ -1477,7 +1491,7 @@ START_TEST(test_conv_transposed) {
                     w[((c * co + o) * k + a) * k + b];
             }
   double ws[(2 * 3 * 3 + 4) * 4 * 3]; /* im2col, then the GEMM result */
-  ck_assert_uint_le(nnc_conv2d_workspace(&s), sizeof ws / sizeof ws[0]);
+  ck_assert_uint_le(nnc_conv2d_scratch(&s), sizeof ws / sizeof ws[0]);
   for (int path = 0; path < 2; path++) {
     memset(y, 0, sizeof y);
     nnc_conv2d_grad_input_f64(&s, x, w, y, path ? ws : NULL);
