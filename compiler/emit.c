@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnc.h"
@@ -45,6 +46,13 @@ typedef struct Emitter {
   int ndx_slots;      /* slots marked dx */
   uint32_t *only_dx;  /* by node id: the input gradients that alone need
                          it (bit k: dx_k), 0 when anything else does */
+  /* outlining (see "Kernels" below): the names an entry's code may pass
+   * to a kernel, the model's kernels so far, and those not yet written */
+  struct Name **names;  /* hash table, NAME_BUCKETS */
+  struct Kernel **kernels;
+  int nkernels;
+  int outlining;        /* inside an entry's body */
+  StrBuf pending;       /* kernel definitions to write before the entry */
 } Emitter;
 
 /* ------------------------------------------------------------ helpers */
@@ -1805,6 +1813,7 @@ static void emit_pool(Emitter *e, Node *n) {
 /* -------------------------------------------------------------- scan */
 
 static void emit_region(Emitter *e, Region *r);
+static void add_name(Emitter *e, const char *name, const char *type);
 
 static Node *carry_node(Region *body, int i) {
   for (Node *x = body->first; x; x = x->next)
@@ -1846,6 +1855,8 @@ static void emit_scan(Emitter *e, Node *n) {
   int d = e->scan_depth++;
   const char *stp = arena_printf(&e->c->arena, "step%d", d);
   const char *pos = arena_printf(&e->c->arena, "pos%d", d);
+  if (e->names) /* kernels inside the loop take the counters */
+    add_name(e, stp, "int64_t"), add_name(e, pos, "int64_t");
   out(e, "for (int64_t %s = 0; %s < %s; %s++) {\n", stp, stp, steps, stp);
   e->indent++;
   if (ir_attr_int(n, "reverse", 0))
@@ -1874,11 +1885,213 @@ static void emit_scan(Emitter *e, Node *n) {
   e->indent--;
   e->scan_depth--;
   out(e, "}\n");
+  if (e->names) /* declared by this code, outside it unknown */
+    add_name(e, stp, NULL), add_name(e, pos, NULL);
+}
+
+
+/* ----------------------------------------------------------- kernels */
+/* The loops of each node become a function of their own, a kernel,
+ * called from the entry with the buffers they touch: gcc optimises many
+ * small functions in a fraction of the time one huge function takes
+ * (register allocation and data flow grow faster than the function), and
+ * nodes whose loops differ only in their buffers (the layers of a
+ * transformer, or in their sizes' names) share one kernel. A kernel
+ * takes the dimensions and scan counters it reads as d0, d1, ..., then its
+ * buffers as p0, p1, ..., in order of first use; the call keeps the
+ * node's comment. Code without a loop
+ * (GEMM, convolution and pooling calls) stays in the entry. */
+
+enum { NAME_BUCKETS = 1024, KERNEL_BUCKETS = 1024 };
+
+typedef struct Name {
+  const char *name;
+  const char *type; /* "float *": a buffer; "int64_t": a scalar; NULL: gone */
+  struct Name *next;
+} Name;
+
+typedef struct Kernel {
+  uint64_t hash;
+  const char *key, *name;
+  struct Kernel *next;
+} Kernel;
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static Name *find_name(Emitter *e, const char *s, size_t n) {
+  for (Name *x = e->names[hash_bytes(s, n) % NAME_BUCKETS]; x; x = x->next)
+    if (!strncmp(x->name, s, n) && !x->name[n])
+      return x;
+  return NULL;
+}
+
+/* Names what `name` is in the entry's code (type NULL: nothing). */
+static void add_name(Emitter *e, const char *name, const char *type) {
+  Name *x = find_name(e, name, strlen(name));
+  if (!x) {
+    Name **b = &e->names[hash_bytes(name, strlen(name)) % NAME_BUCKETS];
+    x = arena_alloc(&e->c->arena, sizeof *x);
+    x->name = name;
+    x->next = *b;
+    *b = x;
+  }
+  x->type = type;
+}
+
+static void add_node_names(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    add_name(e, e->cname[n->id],
+             arena_printf(&e->c->arena, "%s *", ctype(e, n->type.dtype)));
+    if (n->body)
+      add_node_names(e, n->body);
+  }
+}
+
+/* text without comments, each line moved left by `ind` columns and right
+ * by 2, blank lines dropped. */
+static void kernel_lines(const char *text, int ind, StrBuf *b) {
+  StrBuf t = {0};
+  for (const char *q = text; *q; q++) {
+    if (q[0] == '/' && q[1] == '*') {
+      const char *c = strstr(q + 2, "*/");
+      if (!c)
+        break;
+      q = c + 1;
+      continue;
+    }
+    sb_putc(&t, *q);
+  }
+  for (const char *l = t.s ? t.s : ""; *l;) {
+    const char *nl = strchr(l, '\n');
+    size_t n = nl ? (size_t)(nl - l) : strlen(l);
+    while (n > 0 && l[n - 1] == ' ')
+      n--;
+    size_t k = 0;
+    while (k < n && k < (size_t)ind && l[k] == ' ')
+      k++;
+    if (k < n)
+      sb_printf(b, "  %.*s\n", (int)(n - k), l + k);
+    l = nl ? nl + 1 : l + strlen(l);
+  }
+  sb_free(&t);
+}
+
+/* Writes the code `text` that emit_node produced for n (at e->indent) as
+ * a call of a kernel, or as it is. */
+static void outline(Emitter *e, Node *n, const char *text) {
+  const char *body = text; /* after the leading comment lines */
+  for (;;) {
+    const char *q = body, *nl = strchr(body, '\n');
+    while (*q == ' ')
+      q++;
+    if (!nl || strncmp(q, "/*", 2) || strncmp(nl - 2, "*/", 2))
+      break;
+    body = nl + 1;
+  }
+  if (!strstr(body, "for (") || strstr(body, "return")) {
+    fputs(text, e->f);
+    return;
+  }
+  StrBuf code = {0}, canon = {0}, sig = {0}, bufs = {0}, args = {0}, sargs = {0};
+  kernel_lines(body, 2 * e->indent, &code);
+  PtrVec seen = {0}; /* the buffers, in order */
+  int ok = 1;
+  for (const char *q = code.s; ok && *q;) {
+    int start = (isalpha((unsigned char)*q) || *q == '_') &&
+                (q == code.s || !(isalnum((unsigned char)q[-1]) || q[-1] == '_'));
+    if (!start) {
+      sb_putc(&canon, *q++);
+      continue;
+    }
+    size_t len = 0;
+    while (isalnum((unsigned char)q[len]) || q[len] == '_')
+      len++;
+    int member = (q > code.s && q[-1] == '.') || (q - code.s >= 2 && q[-1] == '>' && q[-2] == '-');
+    Name *x = member ? NULL : find_name(e, q, len);
+    if (!x || !x->type) { /* the kernel's own (d0 and p0 would clash) */
+      ok = !(strchr("dp", *q) && isdigit((unsigned char)q[1]));
+      sb_printf(&canon, "%.*s", (int)len, q);
+    } else if (!strcmp(x->type, "int64_t")) {
+      int k = 0, ns = 0;
+      for (; k < seen.n && seen.v[k] != x; k++)
+        ns += strcmp(((Name *)seen.v[k])->type, "int64_t") == 0;
+      if (k == seen.n) { /* scalars come first */
+        vec_push(&e->c->arena, &seen, x);
+        sb_printf(&sig, "%sint64_t d%d", sig.len ? ", " : "", ns);
+        sb_printf(&sargs, "%s%s", sargs.len ? ", " : "", x->name);
+      }
+      sb_printf(&canon, "d%d", ns);
+    } else {
+      int k = 0, nb = 0;
+      for (; k < seen.n && seen.v[k] != x; k++)
+        nb += strcmp(((Name *)seen.v[k])->type, "int64_t") != 0;
+      if (k == seen.n) {
+        vec_push(&e->c->arena, &seen, x);
+        sb_printf(&bufs, ", %sp%d", x->type, nb);
+        sb_printf(&args, ", %s", x->name);
+      }
+      sb_printf(&canon, "p%d", nb);
+    }
+    q += len;
+  }
+  if (!ok || !canon.s) {
+    fputs(text, e->f);
+  } else {
+    const char *params = arena_printf(&e->c->arena, "%s%s", sig.s ? sig.s : "",
+                                      bufs.s ? bufs.s + (sig.s ? 0 : 2) : "");
+    const char *key = arena_printf(&e->c->arena, "%s\n%s", params, canon.s);
+    uint64_t h = hash_bytes(key, strlen(key));
+    Kernel *k = e->kernels[h % KERNEL_BUCKETS];
+    while (k && (k->hash != h || strcmp(k->key, key)))
+      k = k->next;
+    if (!k) {
+      k = arena_alloc(&e->c->arena, sizeof *k);
+      k->hash = h;
+      k->key = key;
+      k->name = arena_printf(&e->c->arena, "%s_%s_k%d", e->p,
+                             n->op == OP_FUSED ? "fused" : nnc_ops[n->op].name,
+                             ++e->nkernels);
+      k->next = e->kernels[h % KERNEL_BUCKETS];
+      e->kernels[h % KERNEL_BUCKETS] = k;
+      sb_printf(&e->pending, "static void %s(%s) {\n%s}\n\n", k->name,
+                *params ? params : "void", canon.s);
+    }
+    fwrite(text, 1, (size_t)(body - text), e->f);
+    const char *a = arena_printf(&e->c->arena, "%s%s", sargs.s ? sargs.s : "",
+                                 args.s ? args.s + (sargs.s ? 0 : 2) : "");
+    out(e, "%s(%s);\n", k->name, a);
+  }
+  sb_free(&code), sb_free(&canon), sb_free(&sig), sb_free(&bufs);
+  sb_free(&args), sb_free(&sargs);
+}
+
+static void emit_node_code(Emitter *e, Node *n);
+
+/* A node's code, through a kernel inside an entry's body. */
+static void emit_node(Emitter *e, Node *n) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mf = e->outlining ? open_memstream(&buf, &len) : NULL, *f = e->f;
+  if (!mf) {
+    emit_node_code(e, n);
+    return;
+  }
+  e->f = mf;
+  emit_node_code(e, n);
+  fclose(mf);
+  e->f = f;
+  outline(e, n, buf ? buf : "");
+  free(buf);
 }
 
 /* ---------------------------------------------------------- dispatch */
 
-static void emit_node(Emitter *e, Node *n) {
+static void emit_node_code(Emitter *e, Node *n) {
   switch (n->op) {
   case OP_INPUT: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE: case OP_GET:
   case OP_SCAN_INDEX: case OP_SCAN_CARRY: case OP_MINIMIZE: case OP_UPDATE:
@@ -2189,6 +2402,30 @@ static void emit_func(Emitter *e, Func *fn) {
   const char *dp = dim_params(e, syms, ns), *da = dim_args(e, syms, ns, NULL);
   int nslots = e->nslots ? e->nslots : 1;
 
+  /* the entry's text waits for the kernels its body creates */
+  FILE *real = e->f, *mf = NULL;
+  char *text = NULL;
+  size_t tlen = 0;
+  if (!e->kernels)
+    e->kernels = arena_alloc(a, sizeof(Kernel *) * KERNEL_BUCKETS);
+  e->names = arena_alloc(a, sizeof(Name *) * NAME_BUCKETS);
+  add_node_names(e, &fn->body);
+  for (int i = 0; i < fn->nin; i++)
+    add_name(e, e->cname[fn->inputs[i]->id],
+             arena_printf(a, "const %s *", ctype(e, fn->inputs[i]->type.dtype)));
+  for (int i = 0; i < fn->body.nout; i++)
+    add_name(e, arena_printf(a, "out%d", i),
+             arena_printf(a, "%s *", ctype(e, fn->body.out[i]->type.dtype)));
+  for (int i = 0; train && i < fn->nin; i++)
+    add_name(e, arena_printf(a, "dx_%d", i), arena_printf(a, "%s *", e->real));
+  add_name(e, "m", arena_printf(a, "%s *", e->S));
+  add_name(e, "w", "char *");
+  add_name(e, "off", "size_t *");
+  for (int i = 0; i < ns; i++)
+    add_name(e, e->mod->syms.name[syms[i]], "int64_t");
+  mf = open_memstream(&text, &tlen);
+  if (mf)
+    e->f = mf;
   fprintf(e->f, "\n/* ---- %s %s */\n\n", train ? "train" : "fn", N);
   header_comment(e, e->f, fn);
   fprintf(e->f, "static size_t %s_%s_plan(size_t *off%s) {\n  size_t t = 0;\n", P, N, dp);
@@ -2221,7 +2458,9 @@ static void emit_func(Emitter *e, Func *fn) {
   out(e, "if (!w) return NNC_ENOMEM;\n");
   declare_region(e, &fn->body);
   out(e, "(void)w;\n");
+  e->outlining = mf != NULL;
   emit_body(e, fn);
+  e->outlining = 0;
   for (int i = 0; i < fn->body.nout; i++) {
     Node *o = fn->body.out[i];
     out(e, "/* result %d: %s */\n", i, fn->out_names[i]);
@@ -2243,6 +2482,17 @@ static void emit_func(Emitter *e, Func *fn) {
   out(e, "return 0;\n");
   e->indent = 0;
   fprintf(e->f, "}\n");
+  if (mf) { /* the kernels, then the entry */
+    fclose(mf);
+    e->f = real;
+    if (e->pending.len)
+      fprintf(e->f, "\n/* kernels of %s (each node's loops, see docs/api.md) */\n\n%.*s",
+              N, (int)e->pending.len - 1, e->pending.s);
+    fputs(text ? text : "", e->f);
+    free(text);
+    sb_free(&e->pending);
+  }
+  e->names = NULL;
   /* header */
   fprintf(e->h, "\n");
   header_comment(e, e->h, fn);
