@@ -1898,7 +1898,7 @@ static void emit_scan(Emitter *e, Node *n) {
  * nodes whose loops differ only in their buffers (the layers of a
  * transformer, or in their sizes' names) share one kernel. A kernel
  * takes the dimensions and scan counters it reads as d0, d1, ..., then its
- * buffers as p0, p1, ..., in order of first use; the call keeps the
+ * buffers as b0, b1, ..., in order of first use; the call keeps the
  * node's comment. Code without a loop
  * (GEMM, convolution and pooling calls) stays in the entry. */
 
@@ -2013,8 +2013,8 @@ static void outline(Emitter *e, Node *n, const char *text) {
       len++;
     int member = (q > code.s && q[-1] == '.') || (q - code.s >= 2 && q[-1] == '>' && q[-2] == '-');
     Name *x = member ? NULL : find_name(e, q, len);
-    if (!x || !x->type) { /* the kernel's own (d0 and p0 would clash) */
-      ok = !(strchr("dp", *q) && isdigit((unsigned char)q[1]));
+    if (!x || !x->type) { /* the kernel's own (d0 and b0 would clash) */
+      ok = !(strchr("db", *q) && isdigit((unsigned char)q[1]));
       sb_printf(&canon, "%.*s", (int)len, q);
     } else if (!strcmp(x->type, "int64_t")) {
       int k = 0, ns = 0;
@@ -2032,10 +2032,10 @@ static void outline(Emitter *e, Node *n, const char *text) {
         nb += strcmp(((Name *)seen.v[k])->type, "int64_t") != 0;
       if (k == seen.n) {
         vec_push(&e->c->arena, &seen, x);
-        sb_printf(&bufs, ", %sp%d", x->type, nb);
+        sb_printf(&bufs, ", %sb%d", x->type, nb);
         sb_printf(&args, ", %s", x->name);
       }
-      sb_printf(&canon, "p%d", nb);
+      sb_printf(&canon, "b%d", nb);
     }
     q += len;
   }
