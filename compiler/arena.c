@@ -101,6 +101,20 @@ void vec_push(Arena *a, PtrVec *v, void *p) {
   v->v[v->n++] = p;
 }
 
+/* Room for n more bytes and the terminating 0. */
+static void sb_reserve(StrBuf *b, size_t n) {
+  if (b->len + n + 1 <= b->cap)
+    return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + n + 1)
+    cap *= 2;
+  char *s = realloc(b->s, cap);
+  if (!s)
+    oom();
+  b->s = s;
+  b->cap = cap;
+}
+
 void sb_vprintf(StrBuf *b, const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
@@ -108,18 +122,16 @@ void sb_vprintf(StrBuf *b, const char *fmt, va_list ap) {
   va_end(ap2);
   if (n < 0)
     return;
-  if (b->len + (size_t)n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + (size_t)n + 1)
-      cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s)
-      oom();
-    b->s = s;
-    b->cap = cap;
-  }
+  sb_reserve(b, (size_t)n);
   vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
   b->len += (size_t)n;
+}
+
+void sb_putn(StrBuf *b, const char *s, size_t n) {
+  sb_reserve(b, n);
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = 0;
 }
 
 void sb_printf(StrBuf *b, const char *fmt, ...) {
@@ -129,7 +141,7 @@ void sb_printf(StrBuf *b, const char *fmt, ...) {
   va_end(ap);
 }
 
-void sb_putc(StrBuf *b, char c) { sb_printf(b, "%c", c); }
+void sb_putc(StrBuf *b, char c) { sb_putn(b, &c, 1); }
 
 void sb_free(StrBuf *b) {
   free(b->s);

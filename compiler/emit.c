@@ -154,11 +154,57 @@ static int is_c_keyword(const char *s) {
 
 /* ------------------------------------------------------ C names, slots */
 
-static void name_nodes(Emitter *e, Region *r, PtrVec *used) {
+/* The names of an entry's C code (buffers, sizes, counters), by hash:
+ * name_nodes keeps them unique, the kernels (below) look them up. */
+enum { NAME_BUCKETS = 1024, KERNEL_BUCKETS = 1024 };
+
+typedef struct Name {
+  const char *name;
+  const char *type; /* "float *": a buffer; "int64_t": a scalar; NULL: gone */
+  struct Name *next;
+} Name;
+
+typedef struct Kernel {
+  uint64_t hash;
+  const char *key, *name;
+  struct Kernel *next;
+} Kernel;
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static Name *find_name(Emitter *e, const char *s, size_t n) {
+  for (Name *x = e->names[hash_bytes(s, n) % NAME_BUCKETS]; x; x = x->next)
+    if (!strncmp(x->name, s, n) && !x->name[n])
+      return x;
+  return NULL;
+}
+
+/* Names what `name` is in the entry's code (type NULL: nothing). */
+static void add_name(Emitter *e, const char *name, const char *type) {
+  Name *x = find_name(e, name, strlen(name));
+  if (!x) {
+    Name **b = &e->names[hash_bytes(name, strlen(name)) % NAME_BUCKETS];
+    x = arena_alloc(&e->c->arena, sizeof *x);
+    x->name = name;
+    x->next = *b;
+    *b = x;
+  }
+  x->type = type;
+}
+
+static void name_nodes(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     char buf[256];
     size_t k = 0;
-    for (const char *s = n->name; *s && k < sizeof buf - 8; s++)
+    const char *src = n->op == OP_ACCUM_GRAD /* its block of m->grads */
+                          ? arena_printf(&e->c->arena, "d_%s", ir_attr(n, "name")->s)
+                          : n->name;
+    for (const char *s = src; *s && k < sizeof buf - 8; s++)
       buf[k++] = isalnum((unsigned char)*s) ? *s : '_';
     buf[k] = 0;
     const char *base = isdigit((unsigned char)buf[0]) || is_c_keyword(buf)
@@ -168,18 +214,12 @@ static void name_nodes(Emitter *e, Region *r, PtrVec *used) {
       if (!strcmp(base, e->mod->syms.name[i]))
         base = arena_printf(&e->c->arena, "v_%s", buf);
     const char *name = base;
-    for (int d = 1;; d++) {
-      int clash = 0;
-      for (int i = 0; i < used->n && !clash; i++)
-        clash = !strcmp(used->v[i], name);
-      if (!clash)
-        break;
+    for (int d = 1; find_name(e, name, strlen(name)); d++)
       name = arena_printf(&e->c->arena, "%s_%d", base, d);
-    }
-    vec_push(&e->c->arena, used, (void *)name);
+    add_name(e, name, "");
     e->cname[n->id] = name;
     if (n->body)
-      name_nodes(e, n->body, used);
+      name_nodes(e, n->body);
   }
 }
 
@@ -572,7 +612,12 @@ static void declare(Emitter *e, Node *n) {
   case OP_RESHAPE:
     out(e, "%s *%s = (%s *)%s; /* %s, a view */\n", ct, nm, ct, ptr(e, n->in[0]), ty);
     return;
-  case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_UPDATE: case OP_MINIMIZE:
+  case OP_ACCUM_GRAD: /* its parameter's block of m->grads */
+    if (!e->grad_off[n->in[0]->id])
+      out(e, "%s *%s = m->grads + %lld; /* %s, the gradient of %s */\n", ct, nm,
+          (long long)param_offset(e, ir_attr(n, "name")->s), ty, ir_attr(n, "name")->s);
+    return;
+  case OP_INPUT_GRAD: case OP_UPDATE: case OP_MINIMIZE:
   case OP_SCAN: case OP_GET: case OP_FUSED:
     return;
   default:
@@ -1121,7 +1166,7 @@ static void emit_fused(Emitter *e, Node *n) {
     StrBuf pb = {0};
     for (int k = 0; k < nred; k++)
       sb_printf(&pb, "%sp%d[8] = {0}", k ? ", " : "", k);
-    out(e, "%s %s;\n", e->real, pb.s);
+    out(e, "%s %s;\n", e->real, pb.s ? pb.s : "");
     sb_free(&pb);
     row_loop(e, chunked ? "cn" : l, chunked ? -1 : known_len(L), iv(F->ng - 1), 0,
              fused_row, F);
@@ -1129,7 +1174,7 @@ static void emit_fused(Emitter *e, Node *n) {
     StrBuf ab = {0};
     for (int k = 0; k < nred; k++)
       sb_printf(&ab, "%sacc%d[k] += p%d[k];", k ? " " : "", k, k);
-    out(e, "  { %s }\n", ab.s);
+    out(e, "  { %s }\n", ab.s ? ab.s : "");
     sb_free(&ab);
     if (chunked)
       e->indent--, out(e, "}\n");
@@ -1813,7 +1858,6 @@ static void emit_pool(Emitter *e, Node *n) {
 /* -------------------------------------------------------------- scan */
 
 static void emit_region(Emitter *e, Region *r);
-static void add_name(Emitter *e, const char *name, const char *type);
 
 static Node *carry_node(Region *body, int i) {
   for (Node *x = body->first; x; x = x->next)
@@ -1898,50 +1942,10 @@ static void emit_scan(Emitter *e, Node *n) {
  * nodes whose loops differ only in their buffers (the layers of a
  * transformer, or in their sizes' names) share one kernel. A kernel
  * takes the dimensions and scan counters it reads as d0, d1, ..., then its
- * buffers as b0, b1, ..., in order of first use; the call keeps the
- * node's comment. Code without a loop
- * (GEMM, convolution and pooling calls) stays in the entry. */
-
-enum { NAME_BUCKETS = 1024, KERNEL_BUCKETS = 1024 };
-
-typedef struct Name {
-  const char *name;
-  const char *type; /* "float *": a buffer; "int64_t": a scalar; NULL: gone */
-  struct Name *next;
-} Name;
-
-typedef struct Kernel {
-  uint64_t hash;
-  const char *key, *name;
-  struct Kernel *next;
-} Kernel;
-
-static uint64_t hash_bytes(const char *s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-  return h;
-}
-
-static Name *find_name(Emitter *e, const char *s, size_t n) {
-  for (Name *x = e->names[hash_bytes(s, n) % NAME_BUCKETS]; x; x = x->next)
-    if (!strncmp(x->name, s, n) && !x->name[n])
-      return x;
-  return NULL;
-}
-
-/* Names what `name` is in the entry's code (type NULL: nothing). */
-static void add_name(Emitter *e, const char *name, const char *type) {
-  Name *x = find_name(e, name, strlen(name));
-  if (!x) {
-    Name **b = &e->names[hash_bytes(name, strlen(name)) % NAME_BUCKETS];
-    x = arena_alloc(&e->c->arena, sizeof *x);
-    x->name = name;
-    x->next = *b;
-    *b = x;
-  }
-  x->type = type;
-}
+ * buffers as b0, b1, ..., in order of first use; the values of a fused
+ * group's members (v_NAME elsewhere) are u0, u1, .... The call keeps the
+ * node's comment. Code without a loop (GEMM, convolution and pooling
+ * calls) stays in the entry. */
 
 static void add_node_names(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
@@ -1974,11 +1978,25 @@ static void kernel_lines(const char *text, int ind, StrBuf *b) {
     size_t k = 0;
     while (k < n && k < (size_t)ind && l[k] == ' ')
       k++;
-    if (k < n)
-      sb_printf(b, "  %.*s\n", (int)(n - k), l + k);
+    if (k < n) {
+      sb_putn(b, "  ", 2);
+      sb_putn(b, l + k, n - k);
+      sb_putc(b, '\n');
+    }
     l = nl ? nl + 1 : l + strlen(l);
   }
   sb_free(&t);
+}
+
+/* Appends c and then k in decimal: b12. */
+static void put_name(StrBuf *b, char c, int k) {
+  char t[16];
+  int n = (int)sizeof t;
+  do
+    t[--n] = (char)('0' + k % 10);
+  while ((k /= 10) > 0 && n > 1);
+  t[--n] = c;
+  sb_putn(b, t + n, sizeof t - (size_t)n);
 }
 
 /* Writes the code `text` that emit_node produced for n (at e->indent) as
@@ -1999,7 +2017,7 @@ static void outline(Emitter *e, Node *n, const char *text) {
   }
   StrBuf code = {0}, canon = {0}, sig = {0}, bufs = {0}, args = {0}, sargs = {0};
   kernel_lines(body, 2 * e->indent, &code);
-  PtrVec seen = {0}; /* the buffers, in order */
+  PtrVec seen = {0}, vals = {0}; /* the sizes and buffers; member values */
   int ok = 1;
   for (const char *q = code.s; ok && *q;) {
     int start = (isalpha((unsigned char)*q) || *q == '_') &&
@@ -2013,9 +2031,18 @@ static void outline(Emitter *e, Node *n, const char *text) {
       len++;
     int member = (q > code.s && q[-1] == '.') || (q - code.s >= 2 && q[-1] == '>' && q[-2] == '-');
     Name *x = member ? NULL : find_name(e, q, len);
-    if (!x || !x->type) { /* the kernel's own (d0 and b0 would clash) */
-      ok = !(strchr("db", *q) && isdigit((unsigned char)q[1]));
-      sb_printf(&canon, "%.*s", (int)len, q);
+    if (!x || !x->type) { /* the kernel's own (d0, b0 and u0 would clash) */
+      ok = !(strchr("dbu", *q) && isdigit((unsigned char)q[1]));
+      if (q[0] == 'v' && q[1] == '_') { /* a fused member's value: v_NAME */
+        int k = 0;
+        while (k < vals.n && (strlen(vals.v[k]) != len || strncmp(vals.v[k], q, len)))
+          k++;
+        if (k == vals.n)
+          vec_push(&e->c->arena, &vals, arena_printf(&e->c->arena, "%.*s", (int)len, q));
+        put_name(&canon, 'u', k);
+      } else {
+        sb_putn(&canon, q, len);
+      }
     } else if (!strcmp(x->type, "int64_t")) {
       int k = 0, ns = 0;
       for (; k < seen.n && seen.v[k] != x; k++)
@@ -2025,7 +2052,7 @@ static void outline(Emitter *e, Node *n, const char *text) {
         sb_printf(&sig, "%sint64_t d%d", sig.len ? ", " : "", ns);
         sb_printf(&sargs, "%s%s", sargs.len ? ", " : "", x->name);
       }
-      sb_printf(&canon, "d%d", ns);
+      put_name(&canon, 'd', ns);
     } else {
       int k = 0, nb = 0;
       for (; k < seen.n && seen.v[k] != x; k++)
@@ -2035,7 +2062,7 @@ static void outline(Emitter *e, Node *n, const char *text) {
         sb_printf(&bufs, ", %sb%d", x->type, nb);
         sb_printf(&args, ", %s", x->name);
       }
-      sb_printf(&canon, "b%d", nb);
+      put_name(&canon, 'b', nb);
     }
     q += len;
   }
@@ -2058,7 +2085,7 @@ static void outline(Emitter *e, Node *n, const char *text) {
                              ++e->nkernels);
       k->next = e->kernels[h % KERNEL_BUCKETS];
       e->kernels[h % KERNEL_BUCKETS] = k;
-      sb_printf(&e->pending, "static void %s(%s) {\n%s}\n\n", k->name,
+      sb_printf(&e->pending, "NNC_KERNEL void %s(%s) {\n%s}\n\n", k->name,
                 *params ? params : "void", canon.s);
     }
     fwrite(text, 1, (size_t)(body - text), e->f);
@@ -2148,13 +2175,12 @@ static void emit_node_code(Emitter *e, Node *n) {
   case OP_FUSED: emit_fused(e, n); break;
   case OP_ACCUM_GRAD: {
     const char *name = ir_attr(n, "name")->s;
-    int64_t off = param_offset(e, name);
     if (e->grad_off[n->in[0]->id]) {
       out(e, "/* d %s: added by the GEMM above */\n", name);
       break;
     }
     out(e, "for (int64_t i = 0; i < %s; i++) /* d %s */\n", numelc(e, n->type), name);
-    out(e, "  m->grads[%lld + i] += %s;\n", (long long)off, elem(e, n->in[0], "i"));
+    out(e, "  %s[i] += %s;\n", ptr(e, n), elem(e, n->in[0], "i"));
     break;
   }
   case OP_INPUT_GRAD: {
@@ -2383,8 +2409,8 @@ static void emit_func(Emitter *e, Func *fn) {
   e->pos = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->nslots = e->npos = 0;
   sb_free(&e->plan);
-  PtrVec used = {0};
-  name_nodes(e, &fn->body, &used);
+  e->names = arena_alloc(a, sizeof(Name *) * NAME_BUCKETS);
+  name_nodes(e, &fn->body);
   count_uses(e, &fn->body);
   find_absorbed(e, &fn->body);
   if (e->o->share_buffers)
@@ -2408,7 +2434,6 @@ static void emit_func(Emitter *e, Func *fn) {
   size_t tlen = 0;
   if (!e->kernels)
     e->kernels = arena_alloc(a, sizeof(Kernel *) * KERNEL_BUCKETS);
-  e->names = arena_alloc(a, sizeof(Name *) * NAME_BUCKETS);
   add_node_names(e, &fn->body);
   for (int i = 0; i < fn->nin; i++)
     add_name(e, e->cname[fn->inputs[i]->id],

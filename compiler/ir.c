@@ -11,6 +11,7 @@ typedef struct NameTab {
   int n, cap; /* cap is a power of two */
   const char **key;
   Node **node;
+  int *next; /* by the slot of a name in use: the suffix to try next */
 } NameTab;
 
 static uint32_t name_hash(const char *s) {
@@ -32,11 +33,13 @@ static void name_grow(Arena *a, NameTab *t) {
   t->cap = old.cap ? old.cap * 2 : 64;
   t->key = arena_alloc(a, sizeof *t->key * (size_t)t->cap);
   t->node = arena_alloc(a, sizeof *t->node * (size_t)t->cap);
+  t->next = arena_alloc(a, sizeof *t->next * (size_t)t->cap);
   for (int i = 0; i < old.cap; i++)
     if (old.key[i]) {
       int j = name_slot(t, old.key[i]);
       t->key[j] = old.key[i];
       t->node[j] = old.node[i];
+      t->next[j] = old.next[i];
     }
 }
 
@@ -63,15 +66,19 @@ Node *ir_func_lookup(const Func *f, const char *name) {
   return n && n->name && !strcmp(n->name, name) ? n : NULL;
 }
 
-/* The requested name if free, else name.1, name.2, ...; tN for none. */
+/* The requested name if free, else name.1, name.2, ...; tN for none. The
+ * base name's slot remembers where the search for a free suffix stopped. */
 static const char *unique_name(Arena *a, Func *f, const char *want, int id) {
   const char *base = want ? want : arena_printf(a, "t%d", id);
   if (!name_get(f->names, base))
     return want ? arena_strdup(a, base) : base;
-  for (int k = 1;; k++) {
+  int at = name_slot(f->names, base);
+  for (int k = f->names->next[at] > 0 ? f->names->next[at] : 1;; k++) {
     const char *s = arena_printf(a, "%s.%d", base, k);
-    if (!name_get(f->names, s))
+    if (!name_get(f->names, s)) {
+      f->names->next[name_slot(f->names, base)] = k + 1; /* after a grow too */
       return s;
+    }
   }
 }
 
@@ -414,7 +421,7 @@ static void verify_inputs(Verify *v) {
 }
 
 static void verify_func(Ctx *c, Module *m, Model *model, Func *f) {
-  Verify v = {c, m, model, f, NULL, {0, 0, NULL, NULL}};
+  Verify v = {c, m, model, f, NULL, {0, 0, NULL, NULL, NULL}};
   v.def = arena_alloc(&c->arena, sizeof(Node *) * (size_t)(f->next_id + 1));
   if (f->body.parent)
     nnc_error(c, f->loc, "IR verifier: %s: the body has a parent region",

@@ -42,6 +42,7 @@ void sb_printf(StrBuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sb_vprintf(StrBuf *b, const char *fmt, va_list ap);
 void sb_putc(StrBuf *b, char c);
+void sb_putn(StrBuf *b, const char *s, size_t n); /* n bytes of s */
 void sb_free(StrBuf *b);
 
 /* ----------------------------------------------------------------- diag.c */

@@ -210,14 +210,27 @@ int shape_broadcast(Arena *a, Type x, Type y, Type *out, int *bad_axis) {
   return 1;
 }
 
-/* Broadcasts or reports `what: shapes cannot be broadcast (...)`. */
-static Type bcast(Ctx *c, Module *m, Node *n, const char *what, Type x,
-                  Type y) {
+/* "add of f32[B,3] and f32[3]": n's op and its operands' types, for
+ * messages (built only when there is an error to report). */
+static const char *operands_of(Ctx *c, Module *m, Node *n) {
+  StrBuf b = {0};
+  sb_printf(&b, "%s of ", opn(n));
+  for (int i = 0; i < n->nin; i++) {
+    sb_printf(&b, "%s", i == 0 ? "" : i == n->nin - 1 ? " and " : ", ");
+    type_print(&b, &m->syms, tin(n, i));
+  }
+  const char *r = arena_strdup(&c->arena, b.s);
+  sb_free(&b);
+  return r;
+}
+
+/* Broadcasts or reports `OP of A and B: shapes cannot be broadcast (...)`. */
+static Type bcast(Ctx *c, Module *m, Node *n, Type x, Type y) {
   Type t;
   int ax = 0;
   if (!shape_broadcast(&c->arena, x, y, &t, &ax)) {
     int r = x.rank > y.rank ? x.rank : y.rank;
-    ERR("%s: shapes cannot be broadcast (dimension %d: %s vs %s)", what, ax,
+    ERR("%s: shapes cannot be broadcast (dimension %d: %s vs %s)", operands_of(c, m, n), ax,
         dstr(c, m, x.dim[ax - (r - x.rank)]),
         dstr(c, m, y.dim[ax - (r - y.rank)]));
   }
@@ -227,12 +240,10 @@ static Type bcast(Ctx *c, Module *m, Node *n, const char *what, Type x,
 /* Two operands of one dtype, broadcast together. */
 static Type binary_operands(Ctx *c, Module *m, Node *n) {
   Type a = tin(n, 0), b = tin(n, 1);
-  const char *what = arena_printf(&c->arena, "%s of %s and %s", opn(n),
-                                  tstr(c, m, a), tstr(c, m, b));
   if (a.dtype != b.dtype)
-    ERR("%s: dtypes %s and %s differ", what, dtype_name(a.dtype),
+    ERR("%s: dtypes %s and %s differ", operands_of(c, m, n), dtype_name(a.dtype),
         dtype_name(b.dtype));
-  return bcast(c, m, n, what, a, b);
+  return bcast(c, m, n, a, b);
 }
 
 /* ---------------------------------------------------------- sources */
@@ -328,15 +339,13 @@ static void shape_compare(Ctx *c, Module *m, Node *n) {
 
 static void shape_where(Ctx *c, Module *m, Node *n) {
   Type k = tin(n, 0), a = tin(n, 1), b = tin(n, 2);
-  const char *what = arena_printf(&c->arena, "where of %s, %s and %s",
-                                  tstr(c, m, k), tstr(c, m, a), tstr(c, m, b));
   if (k.dtype != DT_BOOL)
-    ERR("%s: the condition must be bool", what);
+    ERR("%s: the condition must be bool", operands_of(c, m, n));
   if (a.dtype != b.dtype)
-    ERR("%s: dtypes %s and %s differ", what, dtype_name(a.dtype),
+    ERR("%s: dtypes %s and %s differ", operands_of(c, m, n), dtype_name(a.dtype),
         dtype_name(b.dtype));
-  Type ab = bcast(c, m, n, what, a, b);
-  n->type = bcast(c, m, n, what, k, ab);
+  Type ab = bcast(c, m, n, a, b);
+  n->type = bcast(c, m, n, k, ab);
   n->type.dtype = a.dtype;
 }
 
@@ -412,20 +421,18 @@ static Type batch_of(Type t) {
 
 static void shape_matmul(Ctx *c, Module *m, Node *n) {
   Type a = tin(n, 0), b = tin(n, 1);
-  const char *what = arena_printf(&c->arena, "matmul of %s and %s",
-                                  tstr(c, m, a), tstr(c, m, b));
   if (a.dtype != b.dtype)
-    ERR("%s: dtypes %s and %s differ", what, dtype_name(a.dtype),
+    ERR("%s: dtypes %s and %s differ", operands_of(c, m, n), dtype_name(a.dtype),
         dtype_name(b.dtype));
   if (a.dtype == DT_BOOL)
-    ERR("%s: needs numeric tensors", what);
+    ERR("%s: needs numeric tensors", operands_of(c, m, n));
   if (a.rank < 1 || b.rank < 1)
-    ERR("%s: operands need at least one dimension", what);
+    ERR("%s: operands need at least one dimension", operands_of(c, m, n));
   Dim ka = a.dim[a.rank - 1], kb = b.dim[b.rank == 1 ? 0 : b.rank - 2];
   if (!dim_eq(ka, kb))
-    ERR("%s: inner dimensions %s and %s differ", what, dstr(c, m, ka),
+    ERR("%s: inner dimensions %s and %s differ", operands_of(c, m, n), dstr(c, m, ka),
         dstr(c, m, kb));
-  Type bt = bcast(c, m, n, what, batch_of(a), batch_of(b));
+  Type bt = bcast(c, m, n, batch_of(a), batch_of(b));
   int r = bt.rank + (a.rank >= 2) + (b.rank >= 2);
   Type t = tmake(c, a.dtype, r);
   memcpy(t.dim, bt.dim, sizeof(Dim) * (size_t)bt.rank);
@@ -485,26 +492,20 @@ static void shape_expand(Ctx *c, Module *m, Node *n) {
   n->type = t;
 }
 
-/* A constant negative value of d is an error with message `what`. */
-static void need_nonneg(Ctx *c, Node *n, Dim d, const char *what) {
-  if (dim_is_const(d) && dim_value(d) < 0)
-    ERR("%s", what);
-}
+/* Whether d may be at least 0 (a constant negative value may not). */
+static int nonneg(Dim d) { return !(dim_is_const(d) && dim_value(d) < 0); }
 
 static void shape_slice(Ctx *c, Module *m, Node *n) {
   Type x = tin(n, 0);
   int ax = axis_need(c, m, n, "axis", x);
   Dim start = dim1_need(c, n, "start"), stop = dim1_need(c, n, "stop");
   int64_t step = int_opt(c, n, "step", 1);
-  const char *what = arena_printf(
-      &c->arena, "slice %s:%s:%lld of axis %d of %s is out of range",
-      dstr(c, m, start), dstr(c, m, stop), (long long)step, ax, tstr(c, m, x));
   if (step < 1)
     ERR("slice: step must be positive, got %lld", (long long)step);
   Dim len = dsub(c, n, stop, start), q;
-  need_nonneg(c, n, start, what);
-  need_nonneg(c, n, len, what);
-  need_nonneg(c, n, dsub(c, n, x.dim[ax], stop), what);
+  if (!nonneg(start) || !nonneg(len) || !nonneg(dsub(c, n, x.dim[ax], stop)))
+    ERR("slice %s:%s:%lld of axis %d of %s is out of range", dstr(c, m, start),
+        dstr(c, m, stop), (long long)step, ax, tstr(c, m, x));
   if (dim_is_const(len))
     q = dconst(c, (dim_value(len) + step - 1) / step);
   else if (!dim_div_const(&c->arena, len, step, &q) &&

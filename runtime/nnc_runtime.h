@@ -49,6 +49,16 @@ extern "C" {
 #define NNC_PARALLEL(work)
 #endif
 
+/* Before each kernel of generated code (the loops of one node, see
+ * docs/api.md): a function of its own that the compiler keeps out of line.
+ * Inlined into the entry, the kernels would make one huge function again,
+ * and gcc's time grows faster than a function's size. */
+#if defined(__GNUC__)
+#define NNC_KERNEL static __attribute__((noinline))
+#else
+#define NNC_KERNEL static
+#endif
+
 /* ------------------------------------------------- float math */
 /* exp, log, tanh and erf of float for generated f32 code (f64 code calls
  * libm).
