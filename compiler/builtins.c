@@ -776,6 +776,14 @@ static Value *b_take(Elab *e, Args *a) {
   return val_tensor(e, mk(e, (OpKind)self->op, 2, in, 1, &at));
 }
 
+/* softmax_cross_entropy(logits, target): -log softmax(logits)[target] per
+ * row, the classes on the last axis, as one kernel (forward and backward). */
+static Value *b_softmax_xent(Elab *e, Args *a) {
+  check_args(e, a, 2, KEYS("logits", "target"));
+  Node *in[2] = {float_tensor(e, a, 0, "logits"), arg_tensor(e, a, 1, "target")};
+  return val_tensor(e, mk(e, OP_SOFTMAX_XENT, 2, in, 0, NULL));
+}
+
 static Value *b_scatter(Elab *e, Args *a) {
   const Builtin *self = builtin_lookup(bname(a));
   check_args(e, a, 3, KEYS("src", "idx", "n"));
@@ -976,6 +984,7 @@ static const Builtin builtins[] = {
     {"split", b_split, -1},
     {"take", b_take, OP_TAKE},
     {"take_along", b_take, OP_TAKE_ALONG},
+    {"softmax_cross_entropy", b_softmax_xent, OP_SOFTMAX_XENT},
     {"scatter_add", b_scatter, OP_SCATTER_ADD},
     {"scatter_max", b_scatter, OP_SCATTER_MAX},
     {"conv2d", b_conv, -1},

@@ -1445,6 +1445,37 @@ static void emit_reduce(Emitter *e, Node *n) {
   e->indent -= t.rank - nred;
 }
 
+/* The statistics of row xr (len values) for a softmax: its maximum `mx`
+ * and `sum` (double) of exp(xr[j] - mx), each in 8 lanes; with `keep`,
+ * the exponentials are also stored in yr. One exponential per element. */
+static void row_stats(Emitter *e, const char *len, int keep) {
+  const char *R = e->real, *ex = fn(e, "exp");
+  out(e, "%s pm[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};\n", R);
+  out(e, "%s ps[8] = {0};\n", R);
+  out(e, "int64_t j = 0;\n");
+  out(e, "for (; j + 8 <= %s; j += 8)\n", len);
+  out(e, "  for (int k = 0; k < 8; k++)\n");
+  out(e, "    pm[k] = xr[j + k] > pm[k] ? xr[j + k] : pm[k];\n");
+  out(e, "for (; j < %s; j++)\n", len);
+  out(e, "  pm[0] = xr[j] > pm[0] ? xr[j] : pm[0];\n");
+  out(e, "%s mx = pm[0];\n", R);
+  out(e, "for (int k = 1; k < 8; k++)\n");
+  out(e, "  mx = pm[k] > mx ? pm[k] : mx;\n");
+  out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
+  out(e, "  NNC_IVDEP\n");
+  out(e, "  for (int k = 0; k < 8; k++) {\n");
+  out(e, "    const %s v = %s(xr[j + k] - mx);\n", R, ex);
+  out(e, "    %sps[k] += v;\n", keep ? "yr[j + k] = v; " : "");
+  out(e, "  }\n");
+  out(e, "for (; j < %s; j++) {\n", len);
+  out(e, "  const %s v = %s(xr[j] - mx);\n", R, ex);
+  out(e, "  %sps[0] += v;\n", keep ? "yr[j] = v; " : "");
+  out(e, "}\n");
+  out(e, "double sum = 0;\n");
+  out(e, "for (int k = 0; k < 8; k++)\n");
+  out(e, "  sum += ps[k];\n");
+}
+
 /* softmax and log_softmax along one axis: outer x axis x inner. */
 static void emit_softmax(Emitter *e, Node *n) {
   Node *x = n->in[0];
@@ -1454,37 +1485,13 @@ static void emit_softmax(Emitter *e, Node *n) {
              *inner = prodc(e, &t, ax + 1, t.rank);
   const char *X = ptr(e, x), *Y = ptr(e, n);
   if (ax == t.rank - 1) { /* rows: exp once per element, in 8 lanes */
-    const char *R = e->real, *ex = fn(e, "exp");
+    const char *R = e->real;
     out(e, "NNC_PARALLEL(%s)\n", numelc(e, t));
     out(e, "for (int64_t o = 0; o < %s; o++) {\n", outer);
     e->indent++;
     out(e, "const %s *restrict xr = %s + o * %s;\n", R, X, len);
     out(e, "%s *restrict yr = %s + o * %s;\n", R, Y, len);
-    out(e, "%s pm[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};\n", R);
-    out(e, "%s ps[8] = {0};\n", R);
-    out(e, "int64_t j = 0;\n");
-    out(e, "for (; j + 8 <= %s; j += 8)\n", len);
-    out(e, "  for (int k = 0; k < 8; k++)\n");
-    out(e, "    pm[k] = xr[j + k] > pm[k] ? xr[j + k] : pm[k];\n");
-    out(e, "for (; j < %s; j++)\n", len);
-    out(e, "  pm[0] = xr[j] > pm[0] ? xr[j] : pm[0];\n");
-    out(e, "%s mx = pm[0];\n", R);
-    out(e, "for (int k = 1; k < 8; k++)\n");
-    out(e, "  mx = pm[k] > mx ? pm[k] : mx;\n");
-    const char *keep = n->op == OP_SOFTMAX ? "yr[j + k] = v; " : "";
-    out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
-    out(e, "  NNC_IVDEP\n");
-    out(e, "  for (int k = 0; k < 8; k++) {\n");
-    out(e, "    const %s v = %s(xr[j + k] - mx);\n", R, ex);
-    out(e, "    %sps[k] += v;\n", keep);
-    out(e, "  }\n");
-    out(e, "for (; j < %s; j++) {\n", len);
-    out(e, "  const %s v = %s(xr[j] - mx);\n", R, ex);
-    out(e, "  %sps[0] += v;\n", n->op == OP_SOFTMAX ? "yr[j] = v; " : "");
-    out(e, "}\n");
-    out(e, "double sum = 0;\n");
-    out(e, "for (int k = 0; k < 8; k++)\n");
-    out(e, "  sum += ps[k];\n");
+    row_stats(e, len, n->op == OP_SOFTMAX);
     if (n->op == OP_SOFTMAX) {
       out(e, "const %s inv = (%s)(1 / sum);\n", R, R);
       out(e, "NNC_IVDEP\n");
@@ -1518,6 +1525,42 @@ static void emit_softmax(Emitter *e, Node *n) {
         e->real, X, inner);
   e->indent -= 2;
   out(e, "  }\n");
+}
+
+/* softmax_cross_entropy (loss per row: log sum exp - the target's logit)
+ * and its gradient ((softmax - one_hot) * g per row), one pass over each
+ * row for its statistics and, for the gradient, one to write it. The
+ * targets are checked first, so that the rows can go to threads. */
+static void read_index(Emitter *e, const char *var, const char *src, const char *len);
+
+static void emit_softmax_xent(Emitter *e, Node *n) {
+  Node *x = n->in[0], *t = n->in[1];
+  int grad = n->op == OP_SOFTMAX_XENT_GRAD;
+  const char *R = e->real, *len = dimc(e, x->type.dim[x->type.rank - 1]);
+  const char *rows = numelc(e, t->type), *T = ptr(e, t);
+  out(e, "for (int64_t o = 0; o < %s; o++) {\n", rows);
+  e->indent++;
+  read_index(e, "v", arena_printf(&e->c->arena, "%s[o]", T), len);
+  e->indent--;
+  out(e, "}\n");
+  out(e, "NNC_PARALLEL(%s)\n", numelc(e, x->type));
+  out(e, "for (int64_t o = 0; o < %s; o++) {\n", rows);
+  e->indent++;
+  out(e, "const %s *restrict xr = %s + o * %s;\n", R, ptr(e, x), len);
+  out(e, "const int64_t ti = %s[o] < 0 ? %s[o] + %s : %s[o]; /* the target */\n", T, T, len, T);
+  row_stats(e, len, 0);
+  if (!grad) {
+    out(e, "%s[o] = (%s)(((double)mx + log(sum)) - xr[ti]);\n", ptr(e, n), R);
+  } else {
+    out(e, "%s *restrict yr = %s + o * %s;\n", R, ptr(e, n), len);
+    out(e, "const %s gr = %s[o], sc = (%s)(gr / sum);\n", R, ptr(e, n->in[2]), R);
+    out(e, "NNC_IVDEP\n");
+    out(e, "for (j = 0; j < %s; j++)\n", len);
+    out(e, "  yr[j] = %s(xr[j] - mx) * sc;\n", fn(e, "exp"));
+    out(e, "yr[ti] -= gr;\n");
+  }
+  e->indent--;
+  out(e, "}\n");
 }
 
 /* ------------------------------------------------------------ matmul */
@@ -2152,6 +2195,7 @@ static void emit_node_code(Emitter *e, Node *n) {
     emit_reduce(e, n);
     break;
   case OP_SOFTMAX: case OP_LOG_SOFTMAX: emit_softmax(e, n); break;
+  case OP_SOFTMAX_XENT: case OP_SOFTMAX_XENT_GRAD: emit_softmax_xent(e, n); break;
   case OP_MATMUL: emit_matmul(e, n); break;
   case OP_PERMUTE: emit_permute(e, n); break;
   case OP_SLICE: emit_slice(e, n, 0); break;

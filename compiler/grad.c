@@ -423,6 +423,30 @@ static void rule_gather(Rule *r) {
                  in, 2, at);
     break;
   }
+  case OP_SOFTMAX_XENT: { /* (softmax(x) - one_hot(t)) * g, one kernel */
+    Node *in[3] = {x, idx, g};
+    r->d[0] = mk(b, OP_SOFTMAX_XENT_GRAD, 3, in, 0, NULL);
+    break;
+  }
+  case OP_SOFTMAX_XENT_GRAD: { /* y = (p - one_hot(t)) * g[..., None] */
+    int64_t last = x->type.rank - 1;
+    Attr ax = attr_int("axis", last);
+    Node *p = mk(b, OP_SOFTMAX, 1, &x, 1, &ax), *gin = r->n->in[2];
+    Dim dims[64];
+    memcpy(dims, gin->type.dim, sizeof(Dim) * (size_t)gin->type.rank);
+    dims[gin->type.rank] = dim_const(ar, 1);
+    Node *gc = reshape(b, gin, gin->type.rank + 1, dims);
+    /* x: the softmax's Jacobian applied to g * G */
+    Node *h = mk2(b, OP_MUL, g, gc);
+    Node *s = reduce(b, OP_SUM, mk2(b, OP_MUL, h, p), 1, &last, 1);
+    r->d[0] = mk2(b, OP_MUL, p, mk2(b, OP_SUB, h, s));
+    /* g: the sum of G * (p - one_hot(t)) over the classes */
+    Attr oh[2] = {attr_dims(ar, "n", 1, &x->type.dim[last]),
+                  attr_dtype("dtype", x->type.dtype)};
+    Node *hot = mk(b, OP_ONE_HOT, 1, &idx, 2, oh);
+    r->d[2] = reduce(b, OP_SUM, mk2(b, OP_MUL, g, mk2(b, OP_SUB, p, hot)), 1, &last, 0);
+    break;
+  }
   case OP_SCATTER_ADD: r->d[0] = take(b, g, idx, 0); break;
   case OP_SCATTER_MAX: { /* the rows that won get the gradient */
     Node *won = mk2(b, OP_EQ, x, take(b, r->n, idx, 0));
@@ -527,6 +551,7 @@ static int grad_rule(Rule *r) {
     rule_shape(r);
     return 1;
   case OP_TAKE: case OP_TAKE_ALONG: case OP_SCATTER_ADD: case OP_SCATTER_MAX:
+  case OP_SOFTMAX_XENT: case OP_SOFTMAX_XENT_GRAD:
     rule_gather(r);
     return 1;
   case OP_CONV2D: case OP_CONV_TRANSPOSE2D: case OP_MAX_POOL2D:

@@ -580,6 +580,32 @@ static void shape_scatter(Ctx *c, Module *m, Node *n) {
   n->type.dim[0] = dim1_need(c, n, "n");
 }
 
+/* softmax_cross_entropy(x [..., C], t i32[...]): a loss per row, of t's
+ * shape; its gradient (x, t, g of t's shape) has x's type. */
+static void shape_softmax_xent(Ctx *c, Module *m, Node *n) {
+  Type x = tin(n, 0), t = tin(n, 1);
+  need_float(c, m, n, x);
+  need_index(c, m, n, t);
+  int ok = x.rank >= 1 && t.rank == x.rank - 1;
+  for (int i = 0; ok && i < t.rank; i++)
+    ok = dim_eq(x.dim[i], t.dim[i]);
+  if (!ok)
+    ERR("%s of logits %s and targets %s: the targets need the logits' shape "
+        "without its last (class) axis", opn(n), tstr(c, m, x), tstr(c, m, t));
+  n->type = t;
+  n->type.dtype = x.dtype;
+  if (n->op == OP_SOFTMAX_XENT_GRAD) {
+    if (!type_eq(tin(n, 2), n->type))
+      ERR("%s: the gradient %s needs type %s", opn(n), tstr(c, m, tin(n, 2)),
+          tstr(c, m, n->type));
+    n->type = x;
+  }
+}
+
+static void shape_softmax_xent_grad(Ctx *c, Module *m, Node *n) {
+  shape_softmax_xent(c, m, n);
+}
+
 static void shape_one_hot(Ctx *c, Module *m, Node *n) {
   Type idx = tin(n, 0);
   need_index(c, m, n, idx);
