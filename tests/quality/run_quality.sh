@@ -67,7 +67,7 @@ quality() {
     "$PY" "$here/train_pytorch.py" "$name" "$w/w.st" "$DATA" "$epochs" "$schedule" "$augment" \
     >"$w/torch.log" 2>&1 &
   twin=$!
-  OPENBLAS_NUM_THREADS=1 "$NNC" train "$SRCDIR/examples/$name.nn" --epochs "$epochs" \
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$NNC" train "$SRCDIR/examples/$name.nn" --epochs "$epochs" \
     --lr-schedule "$schedule" $aug --seed 42 --quiet --build-dir "$w/build" --out "$w/out" \
     >"$w/nnc.log" 2>&1
   wait "$twin"
