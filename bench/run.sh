@@ -118,7 +118,7 @@ done
 # threads. peak MB: growth of the resident set over the training loop.
 echo
 awk '
-  $1 == "sgemm" { split($2, t, "="); ceil[t[2]] = $4 }
+  $1 == "sgemm" { split($2, st, "="); ceil[st[2]] = $4 }
   $1 == "nnc" && $3 ~ /^(train|infer|infer1)$/ {
     k = $2 " " $3 " " $4; n[k] = $6; order[++cnt] = k
     if ($3 == "train") nmem[k] = $10
