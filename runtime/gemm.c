@@ -52,10 +52,44 @@ static int blas_ok(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t lda,
 }
 #endif
 
+#ifdef NNC_HAVE_OPENBLAS
+/* A product with one row or one column of C is a matrix-vector product:
+ * gemv reads the matrix once without gemm's packing, which costs more than
+ * the product itself at batch 1. The shape of the gemv: the matrix (rows,
+ * cols, ld, transposed), the vector's stride, C's stride. */
+typedef struct Gemv {
+  int trans;
+  blasint rows, cols, ld, incx, incy;
+  int mat_is_a; /* the matrix is A (one column of C), else B (one row) */
+} Gemv;
+
+static Gemv gemv_of(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t lda,
+                    int64_t ldb, int64_t ldc) {
+  Gemv g;
+  if (m == 1) { /* c = a B: B's rows are k (or n when transposed) */
+    g.mat_is_a = 0, g.trans = !tb;
+    g.rows = (blasint)(tb ? n : k), g.cols = (blasint)(tb ? k : n);
+    g.ld = (blasint)ldb, g.incx = (blasint)(ta ? lda : 1), g.incy = 1;
+  } else { /* n == 1: c = A b */
+    g.mat_is_a = 1, g.trans = ta;
+    g.rows = (blasint)(ta ? k : m), g.cols = (blasint)(ta ? m : k);
+    g.ld = (blasint)lda, g.incx = (blasint)(tb ? 1 : ldb), g.incy = (blasint)ldc;
+  }
+  return g;
+}
+#endif
+
 void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const float *a, int64_t lda, const float *b,
                int64_t ldb, float beta, float *c, int64_t ldc) {
 #ifdef NNC_HAVE_OPENBLAS
+  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc) && (m == 1 || n == 1)) {
+    Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    cblas_sgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
+                alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta, c,
+                g.incy);
+    return;
+  }
   if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
@@ -72,6 +106,13 @@ void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const double *a, int64_t lda, const double *b,
                int64_t ldb, double beta, double *c, int64_t ldc) {
 #ifdef NNC_HAVE_OPENBLAS
+  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc) && (m == 1 || n == 1)) {
+    Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    cblas_dgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
+                alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta, c,
+                g.incy);
+    return;
+  }
   if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,

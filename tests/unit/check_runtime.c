@@ -169,7 +169,8 @@ static void check_gemm_case(sgemm_fn sg, dgemm_fn dg, int ta, int tb, int m,
 static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
   static const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},     {17, 13, 29},
                                  {64, 65, 3}, {5, 300, 260}, {70, 9, 300},
-                                 {2, 1, 513}};
+                                 {2, 1, 513}, {1, 300, 260}, {70, 1, 300},
+                                 {1, 1, 77}}; /* one row or column: gemv */
   static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}};
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
