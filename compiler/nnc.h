@@ -244,7 +244,7 @@ typedef enum OpClass {
   X(AVG_POOL2D_GRAD, avg_pool2d_grad, 1, OC_CONV, pool2d_grad) \
   X(GELU_GRAD, gelu_grad, 2, OC_BINARY, gelu_grad) \
   X(SOFTMAX_XENT, softmax_cross_entropy, 2, OC_GATHER, softmax_xent) \
-  X(SOFTMAX_XENT_GRAD, softmax_cross_entropy_grad, 3, OC_GATHER, softmax_xent_grad) \
+  X(SOFTMAX_XENT_GRAD, softmax_cross_entropy_grad, 3, OC_GATHER, softmax_xent) \
   X(MINIMIZE, minimize, 1, OC_SPECIAL, minimize)
 
 typedef enum OpKind {

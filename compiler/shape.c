@@ -602,10 +602,6 @@ static void shape_softmax_xent(Ctx *c, Module *m, Node *n) {
   }
 }
 
-static void shape_softmax_xent_grad(Ctx *c, Module *m, Node *n) {
-  shape_softmax_xent(c, m, n);
-}
-
 static void shape_one_hot(Ctx *c, Module *m, Node *n) {
   Type idx = tin(n, 0);
   need_index(c, m, n, idx);

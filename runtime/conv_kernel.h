@@ -139,37 +139,74 @@ static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t
  * im2col matrices of a chunk side by side, one GEMM per chunk and group,
  * its result rows copied to their images (or written in place when the
  * chunk is one image); a 1x1 convolution reads x itself, an image at a
- * time. Chunks are shared out over the runtime's threads, each with its
- * own scratch (nnc_conv2d_scratch elements) and GEMMs on one thread. */
+ * time. A chunk's work, for the forward pass and the input gradient: `in`
+ * is x or dy, `out` y or dx; col and tmp are the thread's scratch. */
+typedef void NNC_FN(chunk_fn)(const nnc_conv_shape *s, const REAL *in, const REAL *w,
+                              REAL *out, int64_t n0, int64_t cnt, REAL *col, REAL *tmp);
+
+static void NNC_FN(forward_chunk)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
+                                  REAL *y, int64_t n0, int64_t cnt, REAL *col, REAL *tmp) {
+  const int64_t cg = s->c / s->groups, og = s->o / s->groups;
+  const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, ld = cnt * ohw;
+  for (int64_t g = 0; g < s->groups; g++) {
+    const REAL *b = col;
+    if (conv_pointwise(s))
+      b = x + (n0 * s->c + g * cg) * s->h * s->w;
+    else
+      NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col, 0, K);
+    REAL *yg = y + (n0 * s->o + g * og) * ohw;
+    GEMM(0, 0, og, ld, K, 1, w + g * og * K, K, b, ld, 0, cnt == 1 ? yg : tmp, ld);
+    if (cnt > 1)
+      NNC_FN(scatter_rows)(s, tmp, n0, cnt, g, y);
+  }
+}
+
+static void NNC_FN(grad_input_chunk)(const nnc_conv_shape *s, const REAL *dy,
+                                     const REAL *w, REAL *dx, int64_t n0, int64_t cnt,
+                                     REAL *col, REAL *tmp) {
+  const int64_t cg = s->c / s->groups, og = s->o / s->groups;
+  const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+  const int64_t ld = cnt * ohw;
+  for (int64_t g = 0; g < s->groups; g++) {
+    const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
+    REAL *dxg = dx + (n0 * s->c + g * cg) * hw;
+    if (conv_pointwise(s)) { /* col is dx itself */
+      GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 1, dxg, ld);
+      continue;
+    }
+    GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 0, col, ld);
+    for (int64_t j = 0; j < cnt; j++)
+      NNC_FN(col2im)(s, cg, col + j * ohw, ld, dxg + j * s->c * hw);
+  }
+}
+
+/* The chunks shared out over the runtime's threads, each thread with its
+ * own scratch (nnc_conv2d_scratch elements) and its GEMMs on one thread. */
+static void NNC_FN(each_chunk)(const nnc_conv_shape *s, NNC_FN(chunk_fn) *f,
+                               const REAL *in, const REAL *w, REAL *out, REAL *ws) {
+  const int64_t K = s->c / s->groups * s->kh * s->kw, ohw = s->oh * s->ow;
+  const int64_t nb = conv_pointwise(s) ? 1 : nnc_conv2d_chunk(s),
+                chunks = (s->n + nb - 1) / nb;
+  const int team = conv_team(chunks), was = conv_gemm_single(team);
+  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  {
+    REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)conv_thread(),
+         *tmp = col + K * nb * ohw;
+    NNC_OMP_(for schedule(static))
+    for (int64_t ch = 0; ch < chunks; ch++) {
+      const int64_t n0 = ch * nb;
+      f(s, in, w, out, n0, s->n - n0 < nb ? s->n - n0 : nb, col, tmp);
+    }
+  }
+  conv_gemm_restore(team, was);
+}
+
 void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                         REAL *y, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
   if (ws) {
-    const int pw = conv_pointwise(s);
-    const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s), chunks = (s->n + nb - 1) / nb;
-    const int team = conv_team(chunks), was = conv_gemm_single(team);
-    NNC_OMP_(parallel num_threads(team) if (team > 1))
-    {
-      REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)conv_thread(),
-           *tmp = col + K * nb * ohw;
-      NNC_OMP_(for schedule(static))
-      for (int64_t ch = 0; ch < chunks; ch++) {
-        const int64_t n0 = ch * nb, cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
-        for (int64_t g = 0; g < s->groups; g++) {
-          const REAL *b = col;
-          if (pw)
-            b = x + (n0 * s->c + g * cg) * hw;
-          else
-            NNC_FN(im2col_chunk)(s, x, n0, cnt, g, col, 0, K);
-          REAL *yg = y + (n0 * s->o + g * og) * ohw;
-          GEMM(0, 0, og, ld, K, 1, w + g * og * K, K, b, ld, 0, cnt == 1 ? yg : tmp, ld);
-          if (cnt > 1)
-            NNC_FN(scatter_rows)(s, tmp, n0, cnt, g, y);
-        }
-      }
-    }
-    conv_gemm_restore(team, was);
+    NNC_FN(each_chunk)(s, NNC_FN(forward_chunk), x, w, y, ws);
     return;
   }
   for (int64_t ni = 0; ni < s->n; ni++)
@@ -203,30 +240,7 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
   if (ws) {
-    const int pw = conv_pointwise(s);
-    const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s), chunks = (s->n + nb - 1) / nb;
-    const int team = conv_team(chunks), was = conv_gemm_single(team);
-    NNC_OMP_(parallel num_threads(team) if (team > 1))
-    {
-      REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)conv_thread(),
-           *tmp = col + K * nb * ohw;
-      NNC_OMP_(for schedule(static))
-      for (int64_t ch = 0; ch < chunks; ch++) {
-        const int64_t n0 = ch * nb, cnt = s->n - n0 < nb ? s->n - n0 : nb, ld = cnt * ohw;
-        for (int64_t g = 0; g < s->groups; g++) {
-          const REAL *d = NNC_FN(dy_chunk)(s, dy, n0, cnt, g, tmp);
-          REAL *dxg = dx + (n0 * s->c + g * cg) * hw;
-          if (pw) { /* col is dx itself */
-            GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 1, dxg, ld);
-            continue;
-          }
-          GEMM(1, 0, K, ld, og, 1, w + g * og * K, K, d, ld, 0, col, ld);
-          for (int64_t j = 0; j < cnt; j++)
-            NNC_FN(col2im)(s, cg, col + j * ohw, ld, dxg + j * s->c * hw);
-        }
-      }
-    }
-    conv_gemm_restore(team, was);
+    NNC_FN(each_chunk)(s, NNC_FN(grad_input_chunk), dy, w, dx, ws);
     return;
   }
   for (int64_t ni = 0; ni < s->n; ni++)

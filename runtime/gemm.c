@@ -83,14 +83,14 @@ void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const float *a, int64_t lda, const float *b,
                int64_t ldb, float beta, float *c, int64_t ldc) {
 #ifdef NNC_HAVE_OPENBLAS
-  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc) && (m == 1 || n == 1)) {
-    Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
-    cblas_sgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
-                alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta, c,
-                g.incy);
-    return;
-  }
   if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
+    if (m == 1 || n == 1) {
+      Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+      cblas_sgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
+                  alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta,
+                  c, g.incy);
+      return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
                 (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
@@ -106,14 +106,14 @@ void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const double *a, int64_t lda, const double *b,
                int64_t ldb, double beta, double *c, int64_t ldc) {
 #ifdef NNC_HAVE_OPENBLAS
-  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc) && (m == 1 || n == 1)) {
-    Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
-    cblas_dgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
-                alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta, c,
-                g.incy);
-    return;
-  }
   if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
+    if (m == 1 || n == 1) {
+      Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+      cblas_dgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
+                  alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta,
+                  c, g.incy);
+      return;
+    }
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
                 (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
