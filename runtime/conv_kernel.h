@@ -33,61 +33,124 @@ static NNC_NO_LIBCALLS void NNC_FN(copy_run)(REAL *restrict dst, const REAL *res
     dst[i] = src[i];
 }
 
+/* Stride 1 with output rows as long as input rows (ow == w, as "same"
+ * padding gives): the im2col row of kernel position (ci, ki, kj) is the
+ * plane shifted by a constant, output element i reading x[i + shift].
+ * flat_rows returns the rows' part of the shift (the caller adds the
+ * column offset) and sets the flat range [*i0, *i1) of output elements
+ * whose input lies inside the plane's rows; within it, the columns
+ * outside [lo, hi) read a neighbouring row (they are padding). */
+static int NNC_FN(conv_flat)(const nnc_conv_shape *s) {
+  return s->sh == 1 && s->sw == 1 && s->ow == s->w;
+}
+
+static int64_t NNC_FN(flat_rows)(const nnc_conv_shape *s, int64_t ki, int64_t lo,
+                                 int64_t hi, int64_t *i0, int64_t *i1) {
+  const int64_t dy = ki * s->dh - s->ph; /* iy = oy + dy */
+  int64_t y0 = dy < 0 ? -dy : 0, y1 = s->h - dy < s->oh ? s->h - dy : s->oh;
+  if (y1 <= y0 || hi <= lo)
+    y0 = y1 = 0, lo = hi = 0;
+  *i0 = y0 * s->ow + lo, *i1 = y1 > y0 ? (y1 - 1) * s->ow + hi : *i0;
+  return dy * s->w;
+}
+
 /* Rows [r0, r1) of the im2col matrix (cg*kh*kw, oh*ow) of x (cg, h, w)
  * into col, rows ld apart (row r at col + (r - r0) * ld), 0 in the
- * padding. Per kernel position, each output row is zeros, a run of input
- * (a copy when the stride is 1) and zeros. */
+ * padding. With conv_flat, one copy per row and its padding zeroed after;
+ * otherwise per output row zeros, a run of input (a copy when the stride
+ * is 1) and zeros. */
 static NNC_NO_LIBCALLS void NNC_FN(im2col)(const nnc_conv_shape *s, const REAL *x,
                                            REAL *col, int64_t ld, int64_t r0,
                                            int64_t r1) {
+  const int64_t kh = s->kh, kw = s->kw, oh = s->oh, ow = s->ow, h = s->h, w = s->w;
+  const int64_t sh = s->sh, sw = s->sw, ph = s->ph, dh = s->dh;
+  const int flat = NNC_FN(conv_flat)(s);
   for (int64_t r = r0; r < r1; r++) {
-    const int64_t ci = r / (s->kh * s->kw), ki = r / s->kw % s->kh, kj = r % s->kw;
+    const int64_t ci = r / (kh * kw), ki = r / kw % kh, kj = r % kw;
     REAL *row = col + (r - r0) * ld;
+    const REAL *xc = x + ci * h * w;
     int64_t lo, hi, off = kj * s->dw - s->pw;
     NNC_FN(col_range)(s, kj, &lo, &hi);
-    for (int64_t oy = 0; oy < s->oh; oy++) {
-      int64_t iy = oy * s->sh - s->ph + ki * s->dh;
-      REAL *rr = row + oy * s->ow;
-      if (iy < 0 || iy >= s->h) {
-        for (int64_t ox = 0; ox < s->ow; ox++)
+    if (flat) {
+      int64_t i0, i1;
+      const int64_t shift = NNC_FN(flat_rows)(s, ki, lo, hi, &i0, &i1) + off;
+      if (i1 > i0)
+        memcpy(row + i0, xc + i0 + shift, sizeof(REAL) * (size_t)(i1 - i0));
+      memset(row, 0, sizeof(REAL) * (size_t)i0);
+      memset(row + i1, 0, sizeof(REAL) * (size_t)(oh * ow - i1));
+      for (int64_t at = i0 - lo; at < i1; at += ow) { /* the wrapped columns */
+        for (int64_t ox = 0; ox < lo; ox++)
+          row[at + ox] = 0;
+        for (int64_t ox = hi; ox < ow; ox++)
+          row[at + ox] = 0;
+      }
+      continue;
+    }
+    for (int64_t oy = 0; oy < oh; oy++) {
+      const int64_t iy = oy * sh - ph + ki * dh;
+      REAL *rr = row + oy * ow;
+      if (iy < 0 || iy >= h) {
+        for (int64_t ox = 0; ox < ow; ox++)
           rr[ox] = 0;
         continue;
       }
-      const REAL *xr = x + (ci * s->h + iy) * s->w + off;
+      const REAL *xr = xc + iy * w + off;
       for (int64_t ox = 0; ox < lo; ox++)
         rr[ox] = 0;
-      if (s->sw == 1 && hi - lo <= 64)
+      if (sw == 1 && hi - lo <= 64)
         NNC_FN(copy_run)(rr + lo, xr + lo, hi - lo);
-      else if (s->sw == 1)
+      else if (sw == 1)
         memcpy(rr + lo, xr + lo, sizeof(REAL) * (size_t)(hi - lo));
       else
         for (int64_t ox = lo; ox < hi; ox++)
-          rr[ox] = xr[ox * s->sw];
-      for (int64_t ox = hi; ox < s->ow; ox++)
+          rr[ox] = xr[ox * sw];
+      for (int64_t ox = hi; ox < ow; ox++)
         rr[ox] = 0;
     }
   }
 }
 
+/* d[0..n) += c[0..n), vectorised. */
+static void NNC_FN(add_run)(REAL *restrict d, const REAL *restrict c, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    d[i] += c[i];
+}
+
 /* dx (cg, h, w) += the receptive fields in col (rows ld apart), the
- * inverse of im2col. */
-static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg, const REAL *col,
-                           int64_t ld, REAL *dx) {
+ * inverse of im2col. With conv_flat, a row's padding columns are zeroed
+ * in col (scratch) and the row is added in one run. */
+static void NNC_FN(col2im)(const nnc_conv_shape *s, int64_t cg, REAL *col, int64_t ld,
+                           REAL *dx) {
+  const int64_t kh = s->kh, kw = s->kw, oh = s->oh, ow = s->ow, h = s->h, w = s->w;
+  const int flat = NNC_FN(conv_flat)(s);
   for (int64_t ci = 0; ci < cg; ci++)
-    for (int64_t ki = 0; ki < s->kh; ki++)
-      for (int64_t kj = 0; kj < s->kw; kj++) {
-        const REAL *row = col + ((ci * s->kh + ki) * s->kw + kj) * ld;
+    for (int64_t ki = 0; ki < kh; ki++)
+      for (int64_t kj = 0; kj < kw; kj++) {
+        REAL *row = col + ((ci * kh + ki) * kw + kj) * ld;
+        REAL *dxc = dx + ci * h * w;
         int64_t lo, hi, off = kj * s->dw - s->pw;
         NNC_FN(col_range)(s, kj, &lo, &hi);
-        for (int64_t oy = 0; oy < s->oh; oy++) {
-          int64_t iy = oy * s->sh - s->ph + ki * s->dh;
-          if (iy < 0 || iy >= s->h)
+        if (flat) {
+          int64_t i0, i1;
+          const int64_t shift = NNC_FN(flat_rows)(s, ki, lo, hi, &i0, &i1) + off;
+          for (int64_t at = i0 - lo; at < i1; at += ow) {
+            for (int64_t ox = 0; ox < lo; ox++)
+              row[at + ox] = 0;
+            for (int64_t ox = hi; ox < ow; ox++)
+              row[at + ox] = 0;
+          }
+          if (i1 > i0)
+            NNC_FN(add_run)(dxc + i0 + shift, row + i0, i1 - i0);
+          continue;
+        }
+        for (int64_t oy = 0; oy < oh; oy++) {
+          const int64_t iy = oy * s->sh - s->ph + ki * s->dh;
+          if (iy < 0 || iy >= h)
             continue;
-          REAL *xr = dx + (ci * s->h + iy) * s->w + off;
-          const REAL *r = row + oy * s->ow;
+          REAL *xr = dxc + iy * w + off;
+          const REAL *r = row + oy * ow;
           if (s->sw == 1)
-            for (int64_t ox = lo; ox < hi; ox++)
-              xr[ox] += r[ox];
+            NNC_FN(add_run)(xr + lo, r + lo, hi - lo);
           else
             for (int64_t ox = lo; ox < hi; ox++)
               xr[ox * s->sw] += r[ox];

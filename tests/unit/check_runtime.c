@@ -1390,9 +1390,17 @@ START_TEST(test_conv_im2col_edges) {
       conv_shape(2, 2, 9, 12, 3, 3, 3, 1, 1, 2, 3, 1, 1, 1),
       conv_shape(2, 4, 8, 10, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2),
       conv_shape(1, 3, 5, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3), /* depthwise */
+      /* output rows as long as input rows (one shifted copy per row):
+       * kernel taller than the plane, dilated columns wrapping both
+       * ways, one column */
+      conv_shape(2, 2, 3, 5, 3, 5, 3, 1, 1, 3, 1, 1, 1, 1),
+      conv_shape(1, 2, 4, 6, 2, 3, 5, 1, 1, 0, 4, 1, 2, 1),
+      conv_shape(2, 1, 5, 1, 2, 3, 1, 1, 1, 1, 0, 1, 1, 1),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(shapes[i].oh > 0 && shapes[i].ow > 0);
+    if (i >= 9)
+      ck_assert(shapes[i].ow == shapes[i].w);
     check_conv_shape(&shapes[i], 300 + i);
   }
 }
