@@ -20,17 +20,25 @@ static void NNC_FN(col_range)(const nnc_conv_shape *s, int64_t kj, int64_t *lo,
 }
 
 /* dst[0..n) = src[0..n) for the short runs of im2col (a row of a small
- * image: LeNet's are 10 to 28 values), in blocks of 8 that gcc vectorises:
- * a memcpy call per run cost more than the copy (an eighth of LeNet's
- * training step). */
+ * image: LeNet's second layer copies runs of 10), in blocks of 8 that gcc
+ * vectorises, the last block overlapping the one before when n is not a
+ * multiple of 8: a memcpy call per run cost more than the copy (an eighth
+ * of LeNet's training step). */
 static NNC_NO_LIBCALLS void NNC_FN(copy_run)(REAL *restrict dst, const REAL *restrict src,
                                              int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
+  if (n < 8) {
+    for (int64_t i = 0; i < n; i++)
+      dst[i] = src[i];
+    return;
+  }
+  for (int64_t i = 0;; i += 8) {
+    if (i + 8 > n)
+      i = n - 8;
     for (int k = 0; k < 8; k++)
       dst[i + k] = src[i + k];
-  for (; i < n; i++)
-    dst[i] = src[i];
+    if (i + 8 == n)
+      return;
+  }
 }
 
 /* Stride 1 with output rows as long as input rows (ow == w, as "same"
