@@ -70,6 +70,55 @@ static int conv_pointwise(const nnc_conv_shape *s) {
          s->pw == 0 && s->oh == s->h && s->ow == s->w;
 }
 
+/* The direct kernel (conv_kernel.h) is written with GCC's vector types. */
+#if defined(__GNUC__)
+#define NNC_CONV_DIRECT 1
+#define NNC_UNROLL _Pragma("GCC unroll 16")
+#if defined(__clang__)
+#define NNC_DIRECT_OPT
+#else
+#define NNC_DIRECT_OPT __attribute__((optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
+#endif
+#else
+#define NNC_CONV_DIRECT 0
+#endif
+#define NNC_DIRECT_RB 12   /* output pixels per tile: 12 vector registers */
+#define NNC_DIRECT_SLACK 16 /* zeros after the padded planes, with kw */
+
+/* A stride-1 convolution as the direct kernel sees it: ci input planes
+ * (ih, iw) padded by (ph, pw) to (hp, wp) = (oh + kh - 1, ow + kw - 1);
+ * co output planes (oh, ow), the weights of op >= co channels per tap. */
+typedef struct conv_direct {
+  int64_t ci, ih, iw, co, oh, ow, kh, kw, ph, pw, hp, wp, op;
+} conv_direct;
+
+static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co,
+                                  int64_t oh, int64_t ow, const nnc_conv_shape *s,
+                                  int64_t ph, int64_t pw) {
+  conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw,
+                   oh + s->kh - 1, ow + s->kw - 1, (co + 7) / 8 * 8};
+  return d;
+}
+
+/* The forward pass, and the input gradient: dy padded by k - 1 - p. */
+static conv_direct conv_direct_forward(const nnc_conv_shape *s) {
+  return conv_direct_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s, s->ph, s->pw);
+}
+
+static conv_direct conv_direct_input(const nnc_conv_shape *s) {
+  return conv_direct_of(s->o, s->oh, s->ow, s->c, s->h, s->w, s, s->kh - 1 - s->ph,
+                        s->kw - 1 - s->pw);
+}
+
+/* Elements of the weights' copy, and of one thread's padded planes. */
+static size_t conv_direct_weights(const conv_direct *d) {
+  return (size_t)(d->ci * d->kh * d->kw * d->op);
+}
+
+static size_t conv_direct_pad(const conv_direct *d) {
+  return (size_t)(d->ci * d->hp * d->wp + d->kw + NNC_DIRECT_SLACK);
+}
+
 #define REAL float
 #define SFX f32
 #define GEMM nnc_sgemm

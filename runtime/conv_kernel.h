@@ -206,6 +206,131 @@ static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t
     NNC_FN(im2col)(s, x + ((n0 + j) * s->c + g * cg) * hw, col + j * P, cnt * P, r0, r1);
 }
 
+/* ------------------------------------------------ direct convolution */
+#if NNC_CONV_DIRECT
+typedef REAL NNC_FN(vec) __attribute__((vector_size(32)));
+#define VL ((int64_t)(32 / sizeof(REAL)))
+
+/* pad (ci, hp, wp) = plane x (ci, ih, iw) moved by (ph, pw) (either may be
+ * negative: a crop), 0 elsewhere, then kw + NNC_DIRECT_SLACK zeros (the
+ * last tile reads past the last row). */
+static NNC_NO_LIBCALLS void NNC_FN(pad_planes)(const conv_direct *d, const REAL *x,
+                                               REAL *pad) {
+  const int64_t j0 = d->pw > 0 ? d->pw : 0,
+                j1 = d->pw + d->iw < d->wp ? d->pw + d->iw : d->wp;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t i = 0; i < d->hp; i++) {
+      REAL *row = pad + (c * d->hp + i) * d->wp;
+      const int64_t iy = i - d->ph;
+      if (iy < 0 || iy >= d->ih || j1 <= j0) {
+        memset(row, 0, sizeof(REAL) * (size_t)d->wp);
+        continue;
+      }
+      const REAL *xr = x + (c * d->ih + iy) * d->iw - d->pw;
+      for (int64_t j = 0; j < j0; j++)
+        row[j] = 0;
+      NNC_FN(copy_run)(row + j0, xr + j0, j1 - j0);
+      for (int64_t j = j1; j < d->wp; j++)
+        row[j] = 0;
+    }
+  memset(pad + d->ci * d->hp * d->wp, 0, sizeof(REAL) * (size_t)(d->kw + NNC_DIRECT_SLACK));
+}
+
+/* One tile: NNC_DIRECT_RB consecutive pixels of the output computed as
+ * if it were as wide as the padded planes (oh, wp), the columns past ow
+ * (reading across a row's end) dropped; times VL output channels, of
+ * which nv are stored into out (channel v at out[v * P]). The
+ * accumulators live in vector registers; per tap, one weight vector times
+ * each pixel's input value. */
+static NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d, const REAL *pad,
+                                               int64_t f, const REAL *wt, REAL *out,
+                                               int64_t nv, int add) {
+  NNC_FN(vec) acc[NNC_DIRECT_RB], zero = {0};
+  NNC_UNROLL
+  for (int r = 0; r < NNC_DIRECT_RB; r++)
+    acc[r] = zero;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t ki = 0; ki < d->kh; ki++) {
+      const REAL *q = pad + (c * d->hp + ki) * d->wp + f;
+      for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op) {
+        NNC_FN(vec) wv;
+        memcpy(&wv, wt, sizeof wv);
+        NNC_UNROLL
+        for (int r = 0; r < NNC_DIRECT_RB; r++)
+          acc[r] += wv * q[kj + r];
+      }
+    }
+  const int64_t P = d->oh * d->ow;
+  int64_t oy = f / d->wp, ox = f % d->wp;
+  for (int r = 0; r < NNC_DIRECT_RB; r++) {
+    if (ox < d->ow && oy < d->oh) {
+      REAL *o = out + oy * d->ow + ox;
+      for (int64_t v = 0; v < nv; v++)
+        o[v * P] = add ? o[v * P] + acc[r][v] : acc[r][v];
+    }
+    if (++ox == d->wp)
+      ox = 0, oy++;
+  }
+}
+
+/* out (co, oh, ow) = (or += with add) the convolution of one image's
+ * padded planes, in tiles over the flat (oh, wp) grid. */
+static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const REAL *wt,
+                                 REAL *out, int add) {
+  const int64_t last = (d->oh - 1) * d->wp + d->ow; /* past the last pixel */
+  for (int64_t o0 = 0; o0 < d->co; o0 += VL)
+    for (int64_t f = 0; f < last; f += NNC_DIRECT_RB)
+      NNC_FN(direct_tile)(d, pad, f, wt + o0, out + o0 * d->oh * d->ow,
+                          d->co - o0 < VL ? d->co - o0 : VL, add);
+}
+
+/* The images shared out over the runtime's threads: each pads its image
+ * into its own scratch, after the weights (wt, built by the caller at the
+ * start of ws). */
+static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *in,
+                                  REAL *out, int add, REAL *ws) {
+  const int team = conv_team(n), was = conv_gemm_single(team);
+  const REAL *wt = ws;
+  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  {
+    REAL *pad = ws + conv_direct_weights(d) + conv_direct_pad(d) * (size_t)conv_thread();
+    NNC_OMP_(for schedule(static))
+    for (int64_t i = 0; i < n; i++) {
+      NNC_FN(pad_planes)(d, in + i * d->ci * d->ih * d->iw, pad);
+      NNC_FN(direct_image)(d, pad, wt, out + i * d->co * d->oh * d->ow, add);
+    }
+  }
+  conv_gemm_restore(team, was);
+}
+
+/* Forward: taps (c, ki, kj), output channels o. */
+static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
+                                   REAL *y, REAL *ws) {
+  const conv_direct d = conv_direct_forward(s);
+  const int64_t T = s->c * s->kh * s->kw;
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t o = 0; o < d.op; o++)
+      ws[t * d.op + o] = o < s->o ? w[o * T + t] : 0;
+  NNC_FN(direct_images)(&d, s->n, x, y, 0, ws);
+}
+
+/* Input gradient: the convolution of dy, padded by k - 1 - p, with the
+ * kernel flipped and its channels swapped: taps (o, ki, kj) holding
+ * w[o, c, kh-1-ki, kw-1-kj] for output channels c. */
+static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
+                                      const REAL *w, REAL *dx, REAL *ws) {
+  const conv_direct d = conv_direct_input(s);
+  const int64_t kk = s->kh * s->kw;
+  for (int64_t o = 0; o < s->o; o++)
+    for (int64_t t = 0; t < kk; t++)
+      for (int64_t c = 0; c < d.op; c++)
+        ws[(o * kk + t) * d.op + c] = c < s->c ? w[(o * s->c + c) * kk + kk - 1 - t] : 0;
+  NNC_FN(direct_images)(&d, s->n, dy, dx, 1, ws);
+}
+
+#undef VL
+#endif
+
 /* With a workspace, images go through GEMM in chunks (nnc_conv2d_chunk): the
  * im2col matrices of a chunk side by side, one GEMM per chunk and group,
  * its result rows copied to their images (or written in place when the
@@ -276,6 +401,12 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                         REAL *y, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+#if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_direct(s, s->o)) {
+    NNC_FN(direct_forward)(s, x, w, y, ws);
+    return;
+  }
+#endif
   if (ws) {
     NNC_FN(each_chunk)(s, NNC_FN(forward_chunk), x, w, y, ws);
     return;
@@ -310,6 +441,12 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
                                    const REAL *w, REAL *dx, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+#if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_direct(s, s->c)) {
+    NNC_FN(direct_grad_input)(s, dy, w, dx, ws);
+    return;
+  }
+#endif
   if (ws) {
     NNC_FN(each_chunk)(s, NNC_FN(grad_input_chunk), dy, w, dx, ws);
     return;

@@ -257,12 +257,39 @@ static inline int64_t nnc_conv2d_chunk(const nnc_conv_shape *s) {
     nb = s->n;
   return nb < 1 ? 1 : nb;
 }
+/* Whether a pass producing co channels per image (the forward pass: o;
+ * the input gradient: c) runs the direct kernel (given a workspace; the
+ * runtime built by GCC or Clang): stride 1, no dilation, one group, and
+ * few output channels filling most of a vector of 8 (6 to 8, 14 to 16:
+ * LeNet's layers). There im2col's copy and a GEMM with a few rows cost
+ * more than the arithmetic. Otherwise im2col and GEMM. */
+static inline int nnc_conv2d_direct(const nnc_conv_shape *s, int64_t co) {
+  return s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 && s->groups == 1 &&
+         co <= 16 && (co % 8 == 0 || co % 8 >= 6);
+}
+/* The direct kernel's scratch: the weights copied per tap with the
+ * output channels rounded up to 8, and the padded input planes and
+ * kw + 16 zeros, for the forward pass (input x) or the input gradient
+ * (input dy, padded by k - 1 - p), whichever is larger. */
+static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
+  int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
+  if (nnc_conv2d_direct(s, s->o))
+    fwd = s->c * kk * ((s->o + 7) / 8 * 8) +
+          s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 16;
+  if (nnc_conv2d_direct(s, s->c))
+    gin = s->o * kk * ((s->c + 7) / 8 * 8) +
+          s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) + s->kw + 16;
+  return (size_t)(fwd > gin ? fwd : gin);
+}
 /* Elements of scratch one thread of a convolution of shape s uses: a
- * chunk's im2col matrix, then its GEMM result (o / groups rows). */
+ * chunk's im2col matrix, then its GEMM result (o / groups rows); or the
+ * direct kernel's, when larger. */
 static inline size_t nnc_conv2d_scratch(const nnc_conv_shape *s) {
   int64_t g = s->groups > 0 ? s->groups : 1;
   int64_t rows = (s->c / g) * s->kh * s->kw + s->o / g;
-  return (size_t)(rows * nnc_conv2d_chunk(s) * s->oh * s->ow);
+  size_t im2col = (size_t)(rows * nnc_conv2d_chunk(s) * s->oh * s->ow);
+  size_t direct = nnc_conv2d_direct_scratch(s);
+  return im2col > direct ? im2col : direct;
 }
 /* The threads the runtime's convolutions and pooling run on: OpenMP's
  * (omp_get_max_threads(), 1 inside a parallel region) when the runtime is

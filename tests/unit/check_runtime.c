@@ -1374,6 +1374,28 @@ START_TEST(test_conv) {
 }
 END_TEST
 
+/* Shapes the direct kernel takes (stride 1, one group, 6 to 8 or 14 to 16
+ * channels out of the forward pass or the input gradient): tiles across
+ * row ends, a second partial vector of channels, non-square kernels,
+ * padding above k - 1 (the input gradient crops dy), one-row planes. */
+START_TEST(test_conv_direct) {
+  const nnc_conv_shape shapes[] = {
+      conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 7, 5, 6, 6, 2, 3, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(2, 16, 4, 4, 14, 3, 3, 1, 1, 3, 3, 1, 1, 1),
+      conv_shape(1, 8, 1, 9, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(3, 6, 13, 11, 7, 5, 5, 1, 1, 2, 1, 1, 1, 1),
+      conv_shape(2, 15, 12, 30, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), /* LeNet conv2 */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
+              nnc_conv2d_direct(&shapes[i], shapes[i].c));
+    check_conv_shape(&shapes[i], 500 + i);
+  }
+}
+END_TEST
+
 /* Shapes at the edges of im2col's row splitting (zeros, a run of input,
  * zeros): padding wider than half the kernel, stride above the kernel,
  * rows that are all padding, batch 1, non-square planes, dilation with
@@ -1845,6 +1867,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_conv);
   tcase_add_test(tc, test_conv_transposed);
   tcase_add_test(tc, test_conv_im2col_edges);
+  tcase_add_test(tc, test_conv_direct);
   tcase_add_test(tc, test_conv_chunks);
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_pool_nan);
