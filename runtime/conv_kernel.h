@@ -328,6 +328,88 @@ static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   NNC_FN(direct_images)(&d, s->n, dy, dx, 1, ws);
 }
 
+/* Weight gradient: dw[o, t] = the sum over images and pixels of
+ * dy[o, pixel] times the padded input at the pixel moved by tap t. Per
+ * image, dy is laid out on the flat (oh, wp) grid (dyw: zeros in the
+ * columns past ow and in the rows past o, rounded up to 4); a tile is 4
+ * output channels by 3 taps, 12 vector accumulators running over the grid
+ * VL pixels at a time, kept in part (12 vectors) from image to image and
+ * summed across their lanes after the last. A column past ow reads input
+ * across a row's end, times a zero. */
+static NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64_t ld,
+                                               const REAL *const q[3], int64_t len,
+                                               REAL *part) {
+  NNC_FN(vec) acc[4][3];
+  memcpy(acc, part, sizeof acc);
+  for (int64_t f = 0; f < len; f += VL) {
+    NNC_FN(vec) dv[4], xv[3];
+    NNC_UNROLL
+    for (int i = 0; i < 4; i++)
+      memcpy(&dv[i], dyw + i * ld + f, sizeof dv[i]);
+    NNC_UNROLL
+    for (int j = 0; j < 3; j++)
+      memcpy(&xv[j], q[j] + f, sizeof xv[j]);
+    NNC_UNROLL
+    for (int i = 0; i < 4; i++)
+      NNC_UNROLL
+      for (int j = 0; j < 3; j++)
+        acc[i][j] += dv[i] * xv[j];
+  }
+  memcpy(part, acc, sizeof acc);
+}
+
+/* Each thread takes a share of the (4 channels, 3 taps) blocks and runs
+ * over all images in order, padding each image into its own scratch: every
+ * element of dw is summed by one thread in the same order. */
+static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
+                                       const REAL *dy, REAL *dw, REAL *ws) {
+  const conv_direct d = conv_direct_forward(s);
+  const int64_t T = s->c * s->kh * s->kw, kk = s->kh * s->kw, tb = (T + 2) / 3;
+  const int64_t ob = (s->o + 3) / 4, ld = conv_direct_grid(&d), P = s->oh * s->ow;
+  const int64_t len = ((d.oh - 1) * d.wp + d.ow + VL - 1) / VL * VL;
+  const int team = conv_team(ob * tb), was = conv_gemm_single(team);
+  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  {
+    const int64_t t = conv_thread(), nt = conv_threads_now();
+    const int64_t b0 = ob * tb * t / nt, b1 = ob * tb * (t + 1) / nt;
+    REAL *pad = ws + conv_direct_weight_scratch(&d) * (size_t)t,
+         *dyw = pad + conv_direct_pad(&d), *part = dyw + ob * 4 * ld;
+    memset(part, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
+    for (int64_t n = 0; n < s->n && b1 > b0; n++) {
+      NNC_FN(pad_planes)(&d, x + n * s->c * s->h * s->w, pad);
+      memset(dyw, 0, sizeof(REAL) * (size_t)(ob * 4 * ld));
+      for (int64_t o = 0; o < s->o; o++)
+        for (int64_t oy = 0; oy < s->oh; oy++)
+          NNC_FN(copy_run)(dyw + o * ld + oy * d.wp, dy + (n * s->o + o) * P + oy * s->ow,
+                           s->ow);
+      int64_t t0 = b0 % tb * 3, c = t0 / kk, ki = t0 % kk / s->kw, kj = t0 % s->kw;
+      for (int64_t b = b0; b < b1; b++) {
+        const REAL *q[3];
+        for (int j = 0; j < 3; j++, t0++) { /* taps past T read tap 0 */
+          q[j] = t0 < T ? pad + (c * d.hp + ki) * d.wp + kj : pad;
+          if (++kj == s->kw && (kj = 0, ++ki == s->kh))
+            ki = 0, c++;
+        }
+        if (t0 >= T) /* the next block starts at tap 0 */
+          t0 = c = ki = kj = 0;
+        NNC_FN(weight_tile)(dyw + b / tb * 4 * ld, ld, q, len, part + (b - b0) * 12 * VL);
+      }
+    }
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t o0 = b / tb * 4, t0 = b % tb * 3;
+      for (int64_t i = 0; i < 4 && o0 + i < s->o; i++)
+        for (int64_t j = 0; j < 3 && t0 + j < T; j++) {
+          const REAL *lanes = part + ((b - b0) * 12 + i * 3 + j) * VL;
+          REAL sum = 0;
+          for (int64_t l = 0; l < VL; l++)
+            sum += lanes[l];
+          dw[(o0 + i) * T + t0 + j] += sum;
+        }
+    }
+  }
+  conv_gemm_restore(team, was);
+}
+
 #undef VL
 #endif
 
@@ -483,6 +565,12 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                     const REAL *dy, REAL *dw, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+#if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_direct_weight(s)) {
+    NNC_FN(direct_grad_weight)(s, x, dy, dw, ws);
+    return;
+  }
+#endif
   if (ws) {
     const int pw = conv_pointwise(s);
     const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s);

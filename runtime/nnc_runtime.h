@@ -267,15 +267,34 @@ static inline int nnc_conv2d_direct(const nnc_conv_shape *s, int64_t co) {
   return s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 && s->groups == 1 &&
          co <= 16 && (co % 8 == 0 || co % 8 >= 6);
 }
-/* The direct kernel's scratch: the weights copied per tap with the
- * output channels rounded up to 8, and the padded input planes and
- * kw + 16 zeros, for the forward pass (input x) or the input gradient
- * (input dy, padded by k - 1 - p), whichever is larger. */
+/* Whether the weight gradient runs the direct kernel: as the forward
+ * pass, when the columns it computes past each output row (kw - 1 of
+ * every ow + kw - 1) are at most a quarter (LeNet's first layer, not its
+ * second). */
+static inline int nnc_conv2d_direct_weight(const nnc_conv_shape *s) {
+  return nnc_conv2d_direct(s, s->o) && 4 * (s->kw - 1) <= s->ow + s->kw - 1;
+}
+/* The weight gradient's partial sums: 12 vectors of 8 per block of 4
+ * output channels and 3 taps. */
+static inline size_t nnc_conv2d_direct_partials(int64_t o, int64_t taps) {
+  return (size_t)((o + 3) / 4 * ((taps + 2) / 3) * 12 * 8);
+}
+/* The direct kernel's scratch, the largest of: the forward pass's (the
+ * weights copied per tap with the output channels rounded up to 8, and
+ * x's padded planes with kw + 16 zeros), the weight gradient's (x's padded
+ * planes, dy's channels rounded up to 4 on rows as wide as the padded
+ * planes with 16 zeros each, and the partial sums) and the input gradient's (as the
+ * forward pass's, of dy padded by k - 1 - p). */
 static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
+  int64_t padded = s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 16;
   if (nnc_conv2d_direct(s, s->o))
-    fwd = s->c * kk * ((s->o + 7) / 8 * 8) +
-          s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 16;
+    fwd = s->c * kk * ((s->o + 7) / 8 * 8) + padded;
+  if (nnc_conv2d_direct_weight(s)) {
+    int64_t gw = padded + (s->o + 3) / 4 * 4 * (s->oh * (s->ow + s->kw - 1) + 16) +
+                 (int64_t)nnc_conv2d_direct_partials(s->o, s->c * kk);
+    fwd = fwd > gw ? fwd : gw;
+  }
   if (nnc_conv2d_direct(s, s->c))
     gin = s->o * kk * ((s->c + 7) / 8 * 8) +
           s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) + s->kw + 16;

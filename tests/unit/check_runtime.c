@@ -1377,7 +1377,8 @@ END_TEST
 /* Shapes the direct kernel takes (stride 1, one group, 6 to 8 or 14 to 16
  * channels out of the forward pass or the input gradient): tiles across
  * row ends, a second partial vector of channels, non-square kernels,
- * padding above k - 1 (the input gradient crops dy), one-row planes. */
+ * padding above k - 1 (the input gradient crops dy), one-row planes; the
+ * wider ones take it for the weight gradient too. */
 START_TEST(test_conv_direct) {
   const nnc_conv_shape shapes[] = {
       conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -1387,10 +1388,12 @@ START_TEST(test_conv_direct) {
       conv_shape(3, 6, 13, 11, 7, 5, 5, 1, 1, 2, 1, 1, 1, 1),
       conv_shape(2, 15, 12, 30, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1),
       conv_shape(2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), /* LeNet conv2 */
+      conv_shape(1, 8, 1, 20, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
               nnc_conv2d_direct(&shapes[i], shapes[i].c));
+    ck_assert(nnc_conv2d_direct_weight(&shapes[i]) == (i < 3 || i == 5 || i == 7));
     check_conv_shape(&shapes[i], 500 + i);
   }
 }
@@ -1430,9 +1433,11 @@ END_TEST
 
 /* Shapes whose images go through GEMM in several chunks (2 then 1, 4 then
  * 1; and wide images one at a time) and a 1x1 convolution (x itself as the
- * im2col matrix): the workspace path on one thread and on three (the
- * runtime's threads, when it is built with OpenMP: chunks shared out, the
- * weight gradient's columns split) against the direct loops (which
+ * im2col matrix), and LeNet's layers (the direct kernel: images shared
+ * out, the weight gradient's blocks split): the workspace path on one
+ * thread and on three (the runtime's threads, when it is built with
+ * OpenMP: chunks shared out, the weight gradient's columns split) against
+ * the direct loops (which
  * test_conv checks against finite differences), f32. */
 START_TEST(test_conv_chunks) {
   const nnc_conv_shape shapes[] = {
@@ -1440,6 +1445,8 @@ START_TEST(test_conv_chunks) {
       conv_shape(5, 128, 12, 11, 4, 3, 3, 1, 1, 0, 1, 1, 1, 2), /* 4 + 1, groups */
       conv_shape(2, 16, 70, 66, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* wide: 1 + 1 */
       conv_shape(3, 24, 9, 9, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1),   /* 1x1 */
+      conv_shape(5, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1),   /* direct kernel */
+      conv_shape(5, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1),  /* direct, im2col */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const nnc_conv_shape *s = &shapes[i];
