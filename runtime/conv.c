@@ -82,12 +82,13 @@ static int conv_pointwise(const nnc_conv_shape *s) {
 #else
 #define NNC_CONV_DIRECT 0
 #endif
-#define NNC_DIRECT_RB 12   /* output pixels per tile: 12 vector registers */
-#define NNC_DIRECT_SLACK 16 /* zeros after the padded planes, with kw */
+#define NNC_DIRECT_SLACK 32 /* zeros after the padded planes, with kw: a
+                               tile reads up to 32 pixels past its start */
 
 /* A stride-1 convolution as the direct kernel sees it: ci input planes
  * (ih, iw) padded by (ph, pw) to (hp, wp) = (oh + kh - 1, ow + kw - 1);
- * co output planes (oh, ow), the weights of op >= co channels per tap. */
+ * co output planes (oh, ow), the weights of op = co + 5 channels per tap
+ * (a block of 6 channels starting at the last reads 5 zeros past it). */
 typedef struct conv_direct {
   int64_t ci, ih, iw, co, oh, ow, kh, kw, ph, pw, hp, wp, op;
 } conv_direct;
@@ -96,7 +97,7 @@ static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co
                                   int64_t oh, int64_t ow, const nnc_conv_shape *s,
                                   int64_t ph, int64_t pw) {
   conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw,
-                   oh + s->kh - 1, ow + s->kw - 1, (co + 7) / 8 * 8};
+                   oh + s->kh - 1, ow + s->kw - 1, co + 5};
   return d;
 }
 
@@ -119,7 +120,7 @@ static size_t conv_direct_pad(const conv_direct *d) {
   return (size_t)(d->ci * d->hp * d->wp + d->kw + NNC_DIRECT_SLACK);
 }
 
-/* The weight gradient's dy on the flat grid: a row of (oh, wp) and 16
+/* The weight gradient's dy on the flat grid: a row of (oh, wp) and 32
  * zeros per channel; and a thread's scratch: the padded planes, dy's
  * channels rounded up to 4, and the partial sums of its blocks (at most
  * all of them; 8 lanes counted for either type). */

@@ -236,52 +236,89 @@ static NNC_NO_LIBCALLS void NNC_FN(pad_planes)(const conv_direct *d, const REAL 
   memset(pad + d->ci * d->hp * d->wp, 0, sizeof(REAL) * (size_t)(d->kw + NNC_DIRECT_SLACK));
 }
 
-/* One tile: NNC_DIRECT_RB consecutive pixels of the output computed as
- * if it were as wide as the padded planes (oh, wp), the columns past ow
- * (reading across a row's end) dropped; times VL output channels, of
- * which nv are stored into out (channel v at out[v * P]). The
- * accumulators live in vector registers; per tap, one weight vector times
- * each pixel's input value. */
-static NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d, const REAL *pad,
-                                               int64_t f, const REAL *wt, REAL *out,
-                                               int64_t nv, int add) {
-  NNC_FN(vec) acc[NNC_DIRECT_RB], zero = {0};
+/* One tile: cb output channels (nc of them stored, into out, channel i at
+ * out[i * P]) by nv vectors of consecutive pixels of the output computed
+ * as if it were as wide as the padded planes (oh, wp), the columns past
+ * ow (reading across a row's end) dropped. cb * nv = 12 accumulators in
+ * vector registers; per tap, nv vectors of input times each channel's
+ * weight (wt[t * op + i]): 8 loads for 12 products when cb is 6. cb and nv
+ * are constants in each caller. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
+                                                          const REAL *pad, int64_t f,
+                                                          const REAL *wt, REAL *out,
+                                                          int64_t nc, int add,
+                                                          const int cb, const int nv) {
+  NNC_FN(vec) acc[12], zero = {0};
   NNC_UNROLL
-  for (int r = 0; r < NNC_DIRECT_RB; r++)
-    acc[r] = zero;
+  for (int a = 0; a < cb * nv; a++)
+    acc[a] = zero;
   for (int64_t c = 0; c < d->ci; c++)
     for (int64_t ki = 0; ki < d->kh; ki++) {
       const REAL *q = pad + (c * d->hp + ki) * d->wp + f;
       for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op) {
-        NNC_FN(vec) wv;
-        memcpy(&wv, wt, sizeof wv);
+        NNC_FN(vec) xv[4];
         NNC_UNROLL
-        for (int r = 0; r < NNC_DIRECT_RB; r++)
-          acc[r] += wv * q[kj + r];
+        for (int v = 0; v < nv; v++)
+          memcpy(&xv[v], q + kj + v * VL, sizeof xv[v]);
+        NNC_UNROLL
+        for (int i = 0; i < cb; i++)
+          NNC_UNROLL
+          for (int v = 0; v < nv; v++)
+            acc[i * nv + v] += wt[i] * xv[v];
       }
     }
   const int64_t P = d->oh * d->ow;
   int64_t oy = f / d->wp, ox = f % d->wp;
-  for (int r = 0; r < NNC_DIRECT_RB; r++) {
-    if (ox < d->ow && oy < d->oh) {
-      REAL *o = out + oy * d->ow + ox;
-      for (int64_t v = 0; v < nv; v++)
-        o[v * P] = add ? o[v * P] + acc[r][v] : acc[r][v];
+  for (int v = 0; v < nv; v++)
+    for (int64_t l = 0; l < VL; l++) {
+      if (ox < d->ow && oy < d->oh) {
+        REAL *o = out + oy * d->ow + ox;
+        for (int64_t i = 0; i < nc; i++)
+          o[i * P] = add ? o[i * P] + acc[i * nv + v][l] : acc[i * nv + v][l];
+      }
+      if (++ox == d->wp)
+        ox = 0, oy++;
     }
-    if (++ox == d->wp)
-      ox = 0, oy++;
-  }
+}
+
+/* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
+static NNC_DIRECT_OPT void NNC_FN(direct_tile6)(const conv_direct *d, const REAL *pad,
+                                                int64_t f, const REAL *wt, REAL *out,
+                                                int64_t nc, int add) {
+  NNC_FN(direct_tile)(d, pad, f, wt, out, nc, add, 6, 2);
+}
+
+static NNC_DIRECT_OPT void NNC_FN(direct_tile4)(const conv_direct *d, const REAL *pad,
+                                                int64_t f, const REAL *wt, REAL *out,
+                                                int64_t nc, int add) {
+  NNC_FN(direct_tile)(d, pad, f, wt, out, nc, add, 4, 3);
+}
+
+static NNC_DIRECT_OPT void NNC_FN(direct_tile3)(const conv_direct *d, const REAL *pad,
+                                                int64_t f, const REAL *wt, REAL *out,
+                                                int64_t nc, int add) {
+  NNC_FN(direct_tile)(d, pad, f, wt, out, nc, add, 3, 4);
 }
 
 /* out (co, oh, ow) = (or += with add) the convolution of one image's
- * padded planes, in tiles over the flat (oh, wp) grid. */
+ * padded planes: channels in blocks of 6 (5 as a block of 6), then one of
+ * 4 or 3; pixels in tiles over the flat (oh, wp) grid. */
 static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const REAL *wt,
                                  REAL *out, int add) {
   const int64_t last = (d->oh - 1) * d->wp + d->ow; /* past the last pixel */
-  for (int64_t o0 = 0; o0 < d->co; o0 += VL)
-    for (int64_t f = 0; f < last; f += NNC_DIRECT_RB)
-      NNC_FN(direct_tile)(d, pad, f, wt + o0, out + o0 * d->oh * d->ow,
-                          d->co - o0 < VL ? d->co - o0 : VL, add);
+  for (int64_t c0 = 0; c0 < d->co;) {
+    const int64_t left = d->co - c0, cb = left >= 5 ? 6 : left == 4 ? 4 : 3;
+    const int64_t nc = left < cb ? left : cb, step = 12 / cb * VL;
+    REAL *o = out + c0 * d->oh * d->ow;
+    for (int64_t f = 0; f < last; f += step)
+      if (cb == 6)
+        NNC_FN(direct_tile6)(d, pad, f, wt + c0, o, nc, add);
+      else if (cb == 4)
+        NNC_FN(direct_tile4)(d, pad, f, wt + c0, o, nc, add);
+      else
+        NNC_FN(direct_tile3)(d, pad, f, wt + c0, o, nc, add);
+    c0 += nc;
+  }
 }
 
 /* The images shared out over the runtime's threads: each pads its image

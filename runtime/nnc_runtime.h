@@ -260,12 +260,12 @@ static inline int64_t nnc_conv2d_chunk(const nnc_conv_shape *s) {
 /* Whether a pass producing co channels per image (the forward pass: o;
  * the input gradient: c) runs the direct kernel (given a workspace; the
  * runtime built by GCC or Clang): stride 1, no dilation, one group, and
- * few output channels filling most of a vector of 8 (6 to 8, 14 to 16:
- * LeNet's layers). There im2col's copy and a GEMM with a few rows cost
- * more than the arithmetic. Otherwise im2col and GEMM. */
+ * 4 to 16 output channels (LeNet's layers). There im2col's copy and a
+ * GEMM with a few rows cost more than the arithmetic. Otherwise im2col
+ * and GEMM. */
 static inline int nnc_conv2d_direct(const nnc_conv_shape *s, int64_t co) {
   return s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 && s->groups == 1 &&
-         co <= 16 && (co % 8 == 0 || co % 8 >= 6);
+         co >= 4 && co <= 16;
 }
 /* Whether the weight gradient runs the direct kernel: as the forward
  * pass, when the columns it computes past each output row (kw - 1 of
@@ -280,24 +280,24 @@ static inline size_t nnc_conv2d_direct_partials(int64_t o, int64_t taps) {
   return (size_t)((o + 3) / 4 * ((taps + 2) / 3) * 12 * 8);
 }
 /* The direct kernel's scratch, the largest of: the forward pass's (the
- * weights copied per tap with the output channels rounded up to 8, and
- * x's padded planes with kw + 16 zeros), the weight gradient's (x's padded
- * planes, dy's channels rounded up to 4 on rows as wide as the padded
- * planes with 16 zeros each, and the partial sums) and the input gradient's (as the
+ * weights copied per tap, output channels and 5 zeros, and x's padded
+ * planes with kw + 32 zeros), the weight gradient's (x's padded planes,
+ * dy's channels rounded up to 4 on rows as wide as the padded planes with
+ * 32 zeros each, and the partial sums) and the input gradient's (as the
  * forward pass's, of dy padded by k - 1 - p). */
 static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
-  int64_t padded = s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 16;
+  int64_t padded = s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 32;
   if (nnc_conv2d_direct(s, s->o))
-    fwd = s->c * kk * ((s->o + 7) / 8 * 8) + padded;
+    fwd = s->c * kk * (s->o + 5) + padded;
   if (nnc_conv2d_direct_weight(s)) {
-    int64_t gw = padded + (s->o + 3) / 4 * 4 * (s->oh * (s->ow + s->kw - 1) + 16) +
+    int64_t gw = padded + (s->o + 3) / 4 * 4 * (s->oh * (s->ow + s->kw - 1) + 32) +
                  (int64_t)nnc_conv2d_direct_partials(s->o, s->c * kk);
     fwd = fwd > gw ? fwd : gw;
   }
   if (nnc_conv2d_direct(s, s->c))
-    gin = s->o * kk * ((s->c + 7) / 8 * 8) +
-          s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) + s->kw + 16;
+    gin = s->o * kk * (s->c + 5) + s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) +
+          s->kw + 32;
   return (size_t)(fwd > gin ? fwd : gin);
 }
 /* Elements of scratch one thread of a convolution of shape s uses: a

@@ -1374,9 +1374,9 @@ START_TEST(test_conv) {
 }
 END_TEST
 
-/* Shapes the direct kernel takes (stride 1, one group, 6 to 8 or 14 to 16
- * channels out of the forward pass or the input gradient): tiles across
- * row ends, a second partial vector of channels, non-square kernels,
+/* Shapes the direct kernel takes (stride 1, one group, 4 to 16 channels
+ * out of the forward pass or the input gradient): tiles across row ends,
+ * every block of channels (6, 5 as 6, 4, 3 after 6s), non-square kernels,
  * padding above k - 1 (the input gradient crops dy), one-row planes; the
  * wider ones take it for the weight gradient too. */
 START_TEST(test_conv_direct) {
@@ -1389,11 +1389,14 @@ START_TEST(test_conv_direct) {
       conv_shape(2, 15, 12, 30, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1),
       conv_shape(2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), /* LeNet conv2 */
       conv_shape(1, 8, 1, 20, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(2, 4, 6, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 9, 7, 8, 10, 3, 2, 1, 1, 1, 0, 1, 1, 1),
+      conv_shape(2, 13, 5, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
               nnc_conv2d_direct(&shapes[i], shapes[i].c));
-    ck_assert(nnc_conv2d_direct_weight(&shapes[i]) == (i < 3 || i == 5 || i == 7));
+    ck_assert_int_eq(nnc_conv2d_direct_weight(&shapes[i]), i < 3 || i == 5 || (i >= 7 && i <= 9));
     check_conv_shape(&shapes[i], 500 + i);
   }
 }
