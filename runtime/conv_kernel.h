@@ -268,8 +268,21 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
       }
     }
   const int64_t P = d->oh * d->ow;
-  int64_t oy = f / d->wp, ox = f % d->wp;
-  for (int v = 0; v < nv; v++)
+  for (int v = 0; v < nv; v++) {
+    int64_t oy = (f + v * VL) / d->wp, ox = (f + v * VL) % d->wp;
+    if (ox + VL <= d->ow && oy < d->oh) { /* VL pixels of one row */
+      for (int64_t i = 0; i < nc; i++) {
+        REAL *o = out + i * P + oy * d->ow + ox;
+        NNC_FN(vec) r = acc[i * nv + v];
+        if (add) {
+          NNC_FN(vec) was;
+          memcpy(&was, o, sizeof was);
+          r += was;
+        }
+        memcpy(o, &r, sizeof r);
+      }
+      continue;
+    }
     for (int64_t l = 0; l < VL; l++) {
       if (ox < d->ow && oy < d->oh) {
         REAL *o = out + oy * d->ow + ox;
@@ -279,6 +292,7 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
       if (++ox == d->wp)
         ox = 0, oy++;
     }
+  }
 }
 
 /* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
