@@ -382,79 +382,101 @@ static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
 /* Weight gradient: dw[o, t] = the sum over images and pixels of
  * dy[o, pixel] times the padded input at the pixel moved by tap t. Per
  * image, dy is laid out on the flat (oh, wp) grid (dyw: zeros in the
- * columns past ow and in the rows past o, rounded up to 4); a tile is 4
- * output channels by 3 taps, 12 vector accumulators running over the grid
- * VL pixels at a time, kept in part (12 vectors) from image to image and
- * summed across their lanes after the last. A column past ow reads input
- * across a row's end, times a zero. */
-static NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64_t ld,
-                                               const REAL *const q[3], int64_t len,
-                                               REAL *part) {
-  NNC_FN(vec) acc[4][3];
+ * columns past ow and in the rows past o); a tile is ob output channels
+ * by tb taps (4 by 3 or 3 by 4, whichever wastes less), 12 vector
+ * accumulators running over the grid VL pixels at a time, kept in part
+ * from image to image and summed across their lanes after the last. A
+ * column past ow reads input across a row's end, times a zero. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64_t ld,
+                                                          const REAL *const *q,
+                                                          int64_t len, REAL *part,
+                                                          const int ob, const int tb) {
+  NNC_FN(vec) acc[12];
   memcpy(acc, part, sizeof acc);
   for (int64_t f = 0; f < len; f += VL) {
-    NNC_FN(vec) dv[4], xv[3];
+    NNC_FN(vec) dv[4], xv[4];
     NNC_UNROLL
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < ob; i++)
       memcpy(&dv[i], dyw + i * ld + f, sizeof dv[i]);
     NNC_UNROLL
-    for (int j = 0; j < 3; j++)
+    for (int j = 0; j < tb; j++)
       memcpy(&xv[j], q[j] + f, sizeof xv[j]);
     NNC_UNROLL
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < ob; i++)
       NNC_UNROLL
-      for (int j = 0; j < 3; j++)
-        acc[i][j] += dv[i] * xv[j];
+      for (int j = 0; j < tb; j++)
+        acc[i * tb + j] += dv[i] * xv[j];
   }
   memcpy(part, acc, sizeof acc);
 }
 
-/* Each thread takes a share of the (4 channels, 3 taps) blocks and runs
+static NNC_DIRECT_OPT void NNC_FN(weight_tile43)(const REAL *dyw, int64_t ld,
+                                                 const REAL *const *q, int64_t len,
+                                                 REAL *part) {
+  NNC_FN(weight_tile)(dyw, ld, q, len, part, 4, 3);
+}
+
+static NNC_DIRECT_OPT void NNC_FN(weight_tile34)(const REAL *dyw, int64_t ld,
+                                                 const REAL *const *q, int64_t len,
+                                                 REAL *part) {
+  NNC_FN(weight_tile)(dyw, ld, q, len, part, 3, 4);
+}
+
+/* Each thread takes a share of the (ob channels, tb taps) blocks and runs
  * over all images in order, padding each image into its own scratch: every
  * element of dw is summed by one thread in the same order. */
 static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                        const REAL *dy, REAL *dw, REAL *ws) {
   const conv_direct d = conv_direct_forward(s);
-  const int64_t T = s->c * s->kh * s->kw, kk = s->kh * s->kw, tb = (T + 2) / 3;
-  const int64_t ob = (s->o + 3) / 4, ld = conv_direct_grid(&d), P = s->oh * s->ow;
+  const int64_t T = s->c * s->kh * s->kw, kk = s->kh * s->kw;
+  const int64_t w43 = (s->o + 3) / 4 * 4 * ((T + 2) / 3 * 3),
+                w34 = (s->o + 2) / 3 * 3 * ((T + 3) / 4 * 4);
+  const int64_t ob = w34 < w43 ? 3 : 4, tb = 12 / ob;
+  const int64_t nob = (s->o + ob - 1) / ob, ntb = (T + tb - 1) / tb, nb = nob * ntb;
+  const int64_t ld = conv_direct_grid(&d), P = s->oh * s->ow;
   const int64_t len = ((d.oh - 1) * d.wp + d.ow + VL - 1) / VL * VL;
-  const int team = conv_team(ob * tb), was = conv_gemm_single(team);
+  const int team = conv_team(nb), was = conv_gemm_single(team);
   NNC_OMP_(parallel num_threads(team) if (team > 1))
   {
     const int64_t t = conv_thread(), nt = conv_threads_now();
-    const int64_t b0 = ob * tb * t / nt, b1 = ob * tb * (t + 1) / nt;
+    const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
     REAL *pad = ws + conv_direct_weight_scratch(&d) * (size_t)t,
-         *dyw = pad + conv_direct_pad(&d), *part = dyw + ob * 4 * ld;
+         *dyw = pad + conv_direct_pad(&d), *part = dyw + nob * ob * ld;
     memset(part, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
     for (int64_t n = 0; n < s->n && b1 > b0; n++) {
       NNC_FN(pad_planes)(&d, x + n * s->c * s->h * s->w, pad);
-      memset(dyw, 0, sizeof(REAL) * (size_t)(ob * 4 * ld));
+      memset(dyw, 0, sizeof(REAL) * (size_t)(nob * ob * ld));
       for (int64_t o = 0; o < s->o; o++)
         for (int64_t oy = 0; oy < s->oh; oy++)
           NNC_FN(copy_run)(dyw + o * ld + oy * d.wp, dy + (n * s->o + o) * P + oy * s->ow,
                            s->ow);
-      int64_t t0 = b0 % tb * 3, c = t0 / kk, ki = t0 % kk / s->kw, kj = t0 % s->kw;
+      int64_t t0 = b0 % ntb * tb, c = t0 / kk, ki = t0 % kk / s->kw, kj = t0 % s->kw;
       for (int64_t b = b0; b < b1; b++) {
-        const REAL *q[3];
-        for (int j = 0; j < 3; j++, t0++) { /* taps past T read tap 0 */
+        const REAL *q[4];
+        for (int64_t j = 0; j < tb; j++, t0++) { /* taps past T read tap 0 */
           q[j] = t0 < T ? pad + (c * d.hp + ki) * d.wp + kj : pad;
           if (++kj == s->kw && (kj = 0, ++ki == s->kh))
             ki = 0, c++;
         }
         if (t0 >= T) /* the next block starts at tap 0 */
           t0 = c = ki = kj = 0;
-        NNC_FN(weight_tile)(dyw + b / tb * 4 * ld, ld, q, len, part + (b - b0) * 12 * VL);
+        const REAL *dyb = dyw + b / ntb * ob * ld;
+        REAL *pb = part + (b - b0) * 12 * VL;
+        if (ob == 4)
+          NNC_FN(weight_tile43)(dyb, ld, q, len, pb);
+        else
+          NNC_FN(weight_tile34)(dyb, ld, q, len, pb);
       }
     }
     for (int64_t b = b0; b < b1; b++) {
-      const int64_t o0 = b / tb * 4, t0 = b % tb * 3;
-      for (int64_t i = 0; i < 4 && o0 + i < s->o; i++)
-        for (int64_t j = 0; j < 3 && t0 + j < T; j++) {
-          const REAL *lanes = part + ((b - b0) * 12 + i * 3 + j) * VL;
+      const int64_t o0 = b / ntb * ob, t1 = b % ntb * tb;
+      for (int64_t i = 0; i < ob && o0 + i < s->o; i++)
+        for (int64_t j = 0; j < tb && t1 + j < T; j++) {
+          const REAL *lanes = part + ((b - b0) * 12 + i * tb + j) * VL;
           REAL sum = 0;
           for (int64_t l = 0; l < VL; l++)
             sum += lanes[l];
-          dw[(o0 + i) * T + t0 + j] += sum;
+          dw[(o0 + i) * T + t1 + j] += sum;
         }
     }
   }

@@ -275,15 +275,15 @@ static inline int nnc_conv2d_direct_weight(const nnc_conv_shape *s) {
   return nnc_conv2d_direct(s, s->o) && 4 * (s->kw - 1) <= s->ow + s->kw - 1;
 }
 /* The weight gradient's partial sums: 12 vectors of 8 per block of 4
- * output channels and 3 taps. */
+ * output channels and 3 taps or 3 and 4 (at most this many blocks). */
 static inline size_t nnc_conv2d_direct_partials(int64_t o, int64_t taps) {
-  return (size_t)((o + 3) / 4 * ((taps + 2) / 3) * 12 * 8);
+  return (size_t)((o + 2) / 3 * ((taps + 2) / 3) * 12 * 8);
 }
 /* The direct kernel's scratch, the largest of: the forward pass's (the
  * weights copied per tap, output channels and 5 zeros, and x's padded
  * planes with kw + 32 zeros), the weight gradient's (x's padded planes,
- * dy's channels rounded up to 4 on rows as wide as the padded planes with
- * 32 zeros each, and the partial sums) and the input gradient's (as the
+ * dy's channels and 3 more on rows as wide as the padded planes with 32
+ * zeros each, and the partial sums) and the input gradient's (as the
  * forward pass's, of dy padded by k - 1 - p). */
 static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
@@ -291,7 +291,7 @@ static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   if (nnc_conv2d_direct(s, s->o))
     fwd = s->c * kk * (s->o + 5) + padded;
   if (nnc_conv2d_direct_weight(s)) {
-    int64_t gw = padded + (s->o + 3) / 4 * 4 * (s->oh * (s->ow + s->kw - 1) + 32) +
+    int64_t gw = padded + (s->o + 3) * (s->oh * (s->ow + s->kw - 1) + 32) +
                  (int64_t)nnc_conv2d_direct_partials(s->o, s->c * kk);
     fwd = fwd > gw ? fwd : gw;
   }
