@@ -82,6 +82,13 @@ static int conv_pointwise(const nnc_conv_shape *s) {
 #else
 #define NNC_CONV_DIRECT 0
 #endif
+/* On the pooling loops: vectorised as at -O3 (at -O2, gcc vectorises only
+ * loops it finds very cheap, and these stride-2 ones it leaves scalar). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NNC_VECTORISE __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define NNC_VECTORISE
+#endif
 #define NNC_DIRECT_SLACK 32 /* zeros after the padded planes, with kw: a
                                tile reads up to 32 pixels past its start */
 

@@ -755,8 +755,8 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
 /* The 2x2 maximum of each output row from its two input rows, branch-free
  * (random data makes branches mispredict); a row holding a NaN is redone
  * by the exact rule of pool_argmax_inside. */
-static void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
-                                REAL *y) {
+static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
+                                              REAL *y) {
   NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++)
     for (int64_t oy = 0; oy < s->oh; oy++) {
@@ -778,36 +778,54 @@ static void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
 }
 
 /* Its backward: each window's gradient goes to the element the forward
- * chose (the first maximum; windows do not overlap), found with selects; a
- * row holding a NaN takes the exact rule instead. */
-static void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
-                                     const REAL *dy, REAL *dx, int set) {
+ * chose (the first maximum; windows do not overlap), found with selects
+ * and written (set: dx is written whole, the columns and row no window
+ * covers zeroed) or added to all four elements, zero to the three others.
+ * A row pair holding a NaN takes the exact rule instead. */
+static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
+                                                   const REAL *dy, REAL *dx, int set) {
   NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
   for (int64_t p = 0; p < s->n * s->c; p++) {
     if (set && s->h % 2) /* the row no window covers */
       memset(dx + (p * s->h + s->h - 1) * s->w, 0, sizeof(REAL) * (size_t)s->w);
     for (int64_t oy = 0; oy < s->oh; oy++) {
-      const int64_t at = 2 * oy * s->w;
-      const REAL *r0 = x + p * s->h * s->w + at, *r1 = r0 + s->w;
-      REAL *d0 = dx + p * s->h * s->w + at;
-      if (set) /* the two rows, zeroed while in cache */
-        memset(d0, 0, sizeof(REAL) * (size_t)(2 * s->w));
-      const REAL *dyr = dy + (p * s->oh + oy) * s->ow;
-      for (int64_t o0 = 0; o0 < s->ow; o0 += 64) { /* 64 windows at a time */
-        const int64_t o1 = o0 + 64 < s->ow ? o0 + 64 : s->ow;
-        int64_t k[64];
-        int nan = 0;
-        for (int64_t ox = o0; ox < o1; ox++) {
+      const int64_t at = 2 * oy * s->w, ow = s->ow;
+      const REAL *restrict r0 = x + p * s->h * s->w + at, *restrict r1 = r0 + s->w;
+      REAL *restrict d0 = dx + p * s->h * s->w + at, *restrict d1 = d0 + s->w;
+      const REAL *restrict dyr = dy + (p * s->oh + oy) * ow;
+      int nan = 0;
+      for (int64_t i = 0; i < 2 * ow; i++)
+        nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
+      if (set && s->w % 2) /* the column no window covers */
+        d0[s->w - 1] = d1[s->w - 1] = 0;
+      if (nan) {
+        if (set)
+          for (int64_t i = 0; i < 2 * ow; i++)
+            d0[i] = d1[i] = 0;
+        for (int64_t ox = 0; ox < ow; ox++)
+          d0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)] += dyr[ox];
+      } else if (set) {
+        for (int64_t ox = 0; ox < ow; ox++) {
           const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
-                     d = r1[2 * ox + 1];
-          const int tb = b > a, td = d > c;
-          const int64_t down = (td ? d : c) > (tb ? b : a); /* arithmetic, */
-          k[ox - o0] = 2 * ox + tb + down * (s->w + td - tb); /* no branch */
-          nan |= (a != a) | (b != b) | (c != c) | (d != d);
+                     d = r1[2 * ox + 1], g = dyr[ox];
+          const REAL top = b > a ? b : a, bot = d > c ? d : c; /* selects on */
+          const REAL gt = bot > top ? 0 : g, gb = bot > top ? g : 0; /* REAL only */
+          d0[2 * ox] = b > a ? 0 : gt;
+          d0[2 * ox + 1] = b > a ? gt : 0;
+          d1[2 * ox] = d > c ? 0 : gb;
+          d1[2 * ox + 1] = d > c ? gb : 0;
         }
-        for (int64_t ox = o0; ox < o1; ox++)
-          d0[nan ? NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)
-                 : k[ox - o0]] += dyr[ox];
+      } else {
+        for (int64_t ox = 0; ox < ow; ox++) {
+          const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
+                     d = r1[2 * ox + 1], g = dyr[ox];
+          const REAL top = b > a ? b : a, bot = d > c ? d : c; /* selects on */
+          const REAL gt = bot > top ? 0 : g, gb = bot > top ? g : 0; /* REAL only */
+          const REAL e0 = b > a ? 0 : gt, e1 = b > a ? gt : 0;
+          const REAL e2 = d > c ? 0 : gb, e3 = d > c ? gb : 0;
+          d0[2 * ox] += e0, d0[2 * ox + 1] += e1;
+          d1[2 * ox] += e2, d1[2 * ox + 1] += e3;
+        }
       }
     }
   }
