@@ -1374,11 +1374,11 @@ START_TEST(test_conv) {
 }
 END_TEST
 
-/* Shapes the direct kernel takes (stride 1, one group, 4 to 16 channels
+/* Shapes the direct kernel takes (stride 1, one group, 4 to 32 channels
  * out of the forward pass or the input gradient): tiles across row ends,
  * every block of channels (6, 5 as 6, 4, 3 after 6s), non-square kernels,
  * padding above k - 1 (the input gradient crops dy), one-row planes; the
- * wider ones take it for the weight gradient too. */
+ * wider ones with up to 16 channels take it for the weight gradient too. */
 START_TEST(test_conv_direct) {
   const nnc_conv_shape shapes[] = {
       conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -1392,6 +1392,7 @@ START_TEST(test_conv_direct) {
       conv_shape(2, 4, 6, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
       conv_shape(1, 9, 7, 8, 10, 3, 2, 1, 1, 1, 0, 1, 1, 1),
       conv_shape(2, 13, 5, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(2, 20, 6, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 6 blocks, 4 */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
