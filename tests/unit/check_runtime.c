@@ -1374,35 +1374,6 @@ START_TEST(test_conv) {
 }
 END_TEST
 
-/* Shapes the direct kernel takes (stride 1, one group, 4 to 32 channels
- * out of the forward pass or the input gradient): tiles across row ends,
- * every block of channels (6, 5 as 6, 4, 3 after 6s), non-square kernels,
- * padding above k - 1 (the input gradient crops dy), one-row planes; the
- * wider ones with up to 16 channels take it for the weight gradient too. */
-START_TEST(test_conv_direct) {
-  const nnc_conv_shape shapes[] = {
-      conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
-      conv_shape(1, 7, 5, 6, 6, 2, 3, 1, 1, 0, 2, 1, 1, 1),
-      conv_shape(2, 16, 4, 4, 14, 3, 3, 1, 1, 3, 3, 1, 1, 1),
-      conv_shape(1, 8, 1, 9, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
-      conv_shape(3, 6, 13, 11, 7, 5, 5, 1, 1, 2, 1, 1, 1, 1),
-      conv_shape(2, 15, 12, 30, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1),
-      conv_shape(2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), /* LeNet conv2 */
-      conv_shape(1, 8, 1, 20, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
-      conv_shape(2, 4, 6, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
-      conv_shape(1, 9, 7, 8, 10, 3, 2, 1, 1, 1, 0, 1, 1, 1),
-      conv_shape(2, 13, 5, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1),
-      conv_shape(2, 20, 6, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 6 blocks, 4 */
-  };
-  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-    ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
-              nnc_conv2d_direct(&shapes[i], shapes[i].c));
-    ck_assert_int_eq(nnc_conv2d_direct_weight(&shapes[i]), i < 3 || i == 5 || (i >= 7 && i <= 9));
-    check_conv_shape(&shapes[i], 500 + i);
-  }
-}
-END_TEST
-
 /* Shapes at the edges of im2col's row splitting (zeros, a run of input,
  * zeros): padding wider than half the kernel, stride above the kernel,
  * rows that are all padding, batch 1, non-square planes, dilation with
@@ -1435,14 +1406,63 @@ START_TEST(test_conv_im2col_edges) {
 }
 END_TEST
 
+/* The workspace paths of shape s on one thread and on three (the
+ * runtime's threads, when it is built with OpenMP) against the plain loops
+ * (which test_conv checks against finite differences), forward, input
+ * gradient and weight gradient, f32 and f64. */
+#define CONV_PATHS(REAL, SFX, TOL)                                                   \
+  static void conv_paths_##SFX(const nnc_conv_shape *s, uint64_t seed) {            \
+    int64_t nx = s->n * s->c * s->h * s->w;                                          \
+    int64_t nw = s->o * (s->c / s->groups) * s->kh * s->kw;                          \
+    int64_t ny = s->n * s->o * s->oh * s->ow;                                        \
+    REAL *x = malloc(sizeof(REAL) * (size_t)nx), *w = malloc(sizeof(REAL) * (size_t)nw); \
+    REAL *r = malloc(sizeof(REAL) * (size_t)ny);                                     \
+    REAL *out[3][3];                                                                 \
+    nnc_rng g;                                                                       \
+    nnc_rng_seed(&g, seed);                                                          \
+    for (int64_t k = 0; k < nx; k++)                                                 \
+      x[k] = (REAL)urand(&g);                                                        \
+    for (int64_t k = 0; k < nw; k++)                                                 \
+      w[k] = (REAL)urand(&g);                                                        \
+    for (int64_t k = 0; k < ny; k++)                                                 \
+      r[k] = (REAL)urand(&g);                                                        \
+    for (int path = 0; path < 3; path++) { /* plain loops, 1 thread, 3 threads */  \
+      nnc_set_num_threads(path == 2 ? 3 : 1);                                        \
+      if (path == 2)                                                                 \
+        ck_assert_uint_eq(nnc_conv2d_workspace(s),                                   \
+                          nnc_conv2d_scratch(s) * (size_t)nnc_conv_threads());       \
+      REAL *ws = path ? malloc(sizeof(REAL) * nnc_conv2d_workspace(s)) : NULL;       \
+      out[path][0] = calloc((size_t)ny, sizeof(REAL));                               \
+      out[path][1] = calloc((size_t)nx, sizeof(REAL));                               \
+      out[path][2] = calloc((size_t)nw, sizeof(REAL));                               \
+      nnc_conv2d_##SFX(s, x, w, out[path][0], ws);                                   \
+      nnc_conv2d_grad_input_##SFX(s, r, w, out[path][1], ws);                        \
+      nnc_conv2d_grad_weight_##SFX(s, x, r, out[path][2], ws);                       \
+      free(ws);                                                                      \
+    }                                                                                \
+    nnc_set_num_threads(1);                                                          \
+    const int64_t len[3] = {ny, nx, nw};                                             \
+    for (int t = 0; t < 3; t++) {                                                    \
+      for (int path = 1; path < 3; path++)                                           \
+        for (int64_t k = 0; k < len[t]; k++)                                         \
+          ck_assert_msg(fabs((double)out[0][t][k] - (double)out[path][t][k]) <=      \
+                            TOL * (1 + fabs((double)out[0][t][k])),                  \
+                        #SFX " seed %d output %d path %d [%lld]: %g vs %g",         \
+                        (int)seed, t, path, (long long)k, (double)out[0][t][k],      \
+                        (double)out[path][t][k]);                                    \
+      for (int path = 0; path < 3; path++)                                           \
+        free(out[path][t]);                                                          \
+    }                                                                                \
+    free(x), free(w), free(r);                                                       \
+  }
+CONV_PATHS(float, f32, 1e-3)
+CONV_PATHS(double, f64, 1e-10)
+#undef CONV_PATHS
+
 /* Shapes whose images go through GEMM in several chunks (2 then 1, 4 then
- * 1; and wide images one at a time) and a 1x1 convolution (x itself as the
+ * 1; and wide images one at a time), a 1x1 convolution (x itself as the
  * im2col matrix), and LeNet's layers (the direct kernel: images shared
- * out, the weight gradient's blocks split): the workspace path on one
- * thread and on three (the runtime's threads, when it is built with
- * OpenMP: chunks shared out, the weight gradient's columns split) against
- * the direct loops (which
- * test_conv checks against finite differences), f32. */
+ * out, the weight gradient's blocks split). */
 START_TEST(test_conv_chunks) {
   const nnc_conv_shape shapes[] = {
       conv_shape(3, 128, 12, 12, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1), /* 2 + 1 */
@@ -1458,46 +1478,39 @@ START_TEST(test_conv_chunks) {
       ck_assert_int_lt(nnc_conv2d_scratch(s),
                        (size_t)(s->c / s->groups * s->kh * s->kw + s->o / s->groups) *
                            (size_t)(s->n * s->oh * s->ow));
-    int64_t nx = s->n * s->c * s->h * s->w, nw = s->o * (s->c / s->groups) * s->kh * s->kw;
-    int64_t ny = s->n * s->o * s->oh * s->ow;
-    float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw);
-    float *r = malloc(sizeof(float) * (size_t)ny);
-    float *out[3][3];
-    nnc_rng g;
-    nnc_rng_seed(&g, 40 + i);
-    for (int64_t k = 0; k < nx; k++)
-      x[k] = (float)urand(&g);
-    for (int64_t k = 0; k < nw; k++)
-      w[k] = (float)urand(&g);
-    for (int64_t k = 0; k < ny; k++)
-      r[k] = (float)urand(&g);
-    for (int path = 0; path < 3; path++) { /* direct, 1 thread, 3 threads */
-      nnc_set_num_threads(path == 2 ? 3 : 1);
-      if (path == 2)
-        ck_assert_uint_eq(nnc_conv2d_workspace(s),
-                          nnc_conv2d_scratch(s) * (size_t)nnc_conv_threads());
-      float *ws = path ? malloc(sizeof(float) * nnc_conv2d_workspace(s)) : NULL;
-      out[path][0] = calloc((size_t)ny, sizeof(float));
-      out[path][1] = calloc((size_t)nx, sizeof(float));
-      out[path][2] = calloc((size_t)nw, sizeof(float));
-      nnc_conv2d_f32(s, x, w, out[path][0], ws);
-      nnc_conv2d_grad_input_f32(s, r, w, out[path][1], ws);
-      nnc_conv2d_grad_weight_f32(s, x, r, out[path][2], ws);
-      free(ws);
-    }
-    nnc_set_num_threads(1);
-    const int64_t len[3] = {ny, nx, nw};
-    for (int t = 0; t < 3; t++) {
-      for (int path = 1; path < 3; path++)
-        for (int64_t k = 0; k < len[t]; k++)
-          ck_assert_msg(fabsf(out[0][t][k] - out[path][t][k]) <=
-                            1e-3f * (1 + fabsf(out[0][t][k])),
-                        "shape %d output %d path %d [%lld]: %g vs %g", (int)i, t,
-                        path, (long long)k, out[0][t][k], out[path][t][k]);
-      for (int path = 0; path < 3; path++)
-        free(out[path][t]);
-    }
-    free(x), free(w), free(r);
+    conv_paths_f32(s, 40 + i);
+  }
+}
+END_TEST
+
+
+/* Shapes the direct kernel takes (stride 1, one group, 4 to 32 channels
+ * out of the forward pass or the input gradient): tiles across row ends,
+ * every block of channels (6, 5 as 6, 4, 3 after 6s), non-square kernels,
+ * padding above k - 1 (the input gradient crops dy), one-row planes; the
+ * wider ones with up to 16 channels take it for the weight gradient too.
+ * Against the plain loops, f32 and f64, on one thread and three. */
+START_TEST(test_conv_direct) {
+  const nnc_conv_shape shapes[] = {
+      conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 7, 5, 6, 6, 2, 3, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(1, 14, 2, 2, 16, 3, 3, 1, 1, 3, 3, 1, 1, 1),
+      conv_shape(1, 8, 1, 9, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(2, 6, 6, 5, 7, 5, 5, 1, 1, 2, 1, 1, 1, 1),
+      conv_shape(1, 15, 3, 20, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 6, 7, 8, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), /* as LeNet conv2 */
+      conv_shape(1, 8, 1, 20, 16, 1, 5, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(2, 4, 6, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 9, 7, 8, 10, 3, 2, 1, 1, 1, 0, 1, 1, 1),
+      conv_shape(2, 13, 5, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 8, 4, 4, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 5 blocks of 6, 3 */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
+              nnc_conv2d_direct(&shapes[i], shapes[i].c));
+    ck_assert_int_eq(nnc_conv2d_direct_weight(&shapes[i]), i < 3 || i == 5 || (i >= 7 && i <= 9));
+    conv_paths_f32(&shapes[i], 500 + i);
+    conv_paths_f64(&shapes[i], 600 + i);
   }
 }
 END_TEST
