@@ -70,18 +70,31 @@ static int conv_pointwise(const nnc_conv_shape *s) {
          s->pw == 0 && s->oh == s->h && s->ow == s->w;
 }
 
-/* The direct kernel (conv_kernel.h) is written with GCC's vector types. */
-#if defined(__GNUC__)
+/* The direct kernel (conv_kernel.h) is written with GCC's vector types
+ * of 32 bytes and compiled for AVX2 and FMA whatever the runtime's own
+ * flags, and taken only on a processor that has them (the runtime is
+ * usually built without -march: with SSE2 alone GCC splits every vector
+ * operation and the kernel runs far slower than im2col and GEMM, whose
+ * library chooses its kernels at run time too). Other targets and
+ * compilers use im2col and GEMM throughout. */
+#if defined(__GNUC__) && defined(__x86_64__)
 #define NNC_CONV_DIRECT 1
+#define NNC_VEC_BYTES 32
 #define NNC_UNROLL _Pragma("GCC unroll 16")
 #if defined(__clang__)
-#define NNC_DIRECT_OPT
+#define NNC_DIRECT_OPT __attribute__((target("avx2,fma")))
 #else
-#define NNC_DIRECT_OPT __attribute__((optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
+#define NNC_DIRECT_OPT                                                                 \
+  __attribute__((target("avx2,fma"),                                                  \
+                 optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
 #endif
+static int conv_direct_cpu(void) {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
 #else
 #define NNC_CONV_DIRECT 0
 #endif
+
 /* On the pooling loops: vectorised as at -O3 (at -O2, gcc vectorises only
  * loops it finds very cheap, and these stride-2 ones it leaves scalar). */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -208,8 +208,8 @@ static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t
 
 /* ------------------------------------------------ direct convolution */
 #if NNC_CONV_DIRECT
-typedef REAL NNC_FN(vec) __attribute__((vector_size(32)));
-#define VL ((int64_t)(32 / sizeof(REAL)))
+typedef REAL NNC_FN(vec) __attribute__((vector_size(NNC_VEC_BYTES)));
+#define VL ((int64_t)(NNC_VEC_BYTES / sizeof(REAL)))
 
 /* pad (ci, hp, wp) = plane x (ci, ih, iw) moved by (ph, pw) (either may be
  * negative: a crop), 0 elsewhere, then kw + NNC_DIRECT_SLACK zeros (the
@@ -557,7 +557,7 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
-  if (ws && nnc_conv2d_direct(s, s->o)) {
+  if (ws && nnc_conv2d_direct(s, s->o) && conv_direct_cpu()) {
     NNC_FN(direct_forward)(s, x, w, y, ws);
     return;
   }
@@ -597,7 +597,7 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
-  if (ws && nnc_conv2d_direct(s, s->c)) {
+  if (ws && nnc_conv2d_direct(s, s->c) && conv_direct_cpu()) {
     NNC_FN(direct_grad_input)(s, dy, w, dx, ws);
     return;
   }
@@ -639,7 +639,7 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
-  if (ws && nnc_conv2d_direct_weight(s)) {
+  if (ws && nnc_conv2d_direct_weight(s) && conv_direct_cpu()) {
     NNC_FN(direct_grad_weight)(s, x, dy, dw, ws);
     return;
   }

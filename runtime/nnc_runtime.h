@@ -258,8 +258,10 @@ static inline int64_t nnc_conv2d_chunk(const nnc_conv_shape *s) {
   return nb < 1 ? 1 : nb;
 }
 /* Whether a pass producing co channels per image (the forward pass: o;
- * the input gradient: c) runs the direct kernel (given a workspace; the
- * runtime built by GCC or Clang): stride 1, no dilation, one group, and
+ * the input gradient: c) runs the direct kernel (given a workspace, on
+ * x86-64 with AVX2 and FMA, the runtime built by GCC or Clang; the
+ * workspace is sized for it in any case): stride 1, no dilation, one
+ * group, and
  * 4 to 32 output channels (LeNet's layers; the 32-channel 3x3 layers of
  * a small CNN, whose input gradient it computes in 57% of the time of
  * im2col and GEMM, and whose forward pass in 86%). With more channels
