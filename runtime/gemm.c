@@ -79,51 +79,36 @@ static Gemv gemv_of(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t lda
 }
 #endif
 
-void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-               float alpha, const float *a, int64_t lda, const float *b,
-               int64_t ldb, float beta, float *c, int64_t ldc) {
+/* nnc_sgemm and nnc_dgemm: OpenBLAS when it can take the sizes (gemv for
+ * one row or one column of C), else the portable loops. */
 #ifdef NNC_HAVE_OPENBLAS
-  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
-    if (m == 1 || n == 1) {
-      Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
-      cblas_sgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
-                  alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta,
-                  c, g.incy);
-      return;
-    }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
-                (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
-                (blasint)ldc);
-    return;
+#define NNC_GEMM_BLAS(GEMV, GEMM)                                                      \
+  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {                             \
+    if (m == 1 || n == 1) {                                                            \
+      Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);                      \
+      GEMV(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols, alpha,  \
+           g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta, c, g.incy);     \
+      return;                                                                          \
+    }                                                                                  \
+    GEMM(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,                           \
+         trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,      \
+         alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);              \
+    return;                                                                            \
   }
+#else
+#define NNC_GEMM_BLAS(GEMV, GEMM)
 #endif
-  nnc_sgemm_portable(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                     ldc);
-}
-
-void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-               double alpha, const double *a, int64_t lda, const double *b,
-               int64_t ldb, double beta, double *c, int64_t ldc) {
-#ifdef NNC_HAVE_OPENBLAS
-  if (blas_ok(trans_a, trans_b, m, n, k, lda, ldb, ldc)) {
-    if (m == 1 || n == 1) {
-      Gemv g = gemv_of(trans_a, trans_b, m, n, k, lda, ldb, ldc);
-      cblas_dgemv(CblasRowMajor, g.trans ? CblasTrans : CblasNoTrans, g.rows, g.cols,
-                  alpha, g.mat_is_a ? a : b, g.ld, g.mat_is_a ? b : a, g.incx, beta,
-                  c, g.incy);
-      return;
-    }
-    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
-                (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
-                (blasint)ldc);
-    return;
+#define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE)                              \
+  void NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, REAL alpha,      \
+            const REAL *a, int64_t lda, const REAL *b, int64_t ldb, REAL beta, REAL *c,  \
+            int64_t ldc) {                                                             \
+    NNC_GEMM_BLAS(GEMV, GEMM)                                                          \
+    PORTABLE(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);          \
   }
-#endif
-  nnc_dgemm_portable(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                     ldc);
-}
+NNC_GEMM_DEFINE(nnc_sgemm, float, cblas_sgemv, cblas_sgemm, nnc_sgemm_portable)
+NNC_GEMM_DEFINE(nnc_dgemm, double, cblas_dgemv, cblas_dgemm, nnc_dgemm_portable)
+#undef NNC_GEMM_DEFINE
+#undef NNC_GEMM_BLAS
 
 const char *nnc_gemm_backend(void) {
 #ifdef NNC_HAVE_OPENBLAS
