@@ -154,6 +154,42 @@ static size_t conv_direct_weight_scratch(const conv_direct *d) {
          nnc_conv2d_direct_partials(d->co, taps);
 }
 
+/* A Winograd pass (nnc_conv2d_winograd) from ci planes (ih, iw), padded
+ * by (ph, pw) (negative: a crop), to co planes (oh, ow): (th, tw) tiles of
+ * 2x2 output pixels; padded planes of hp rows, each row its even columns
+ * then its odd ones, half of each; strips of `rows` rows of tiles; the
+ * scratch's parts (nnc_winograd_parts). */
+typedef struct conv_wino {
+  int64_t ci, ih, iw, co, oh, ow, ph, pw, th, tw, hp, half, rows;
+  size_t part[4];
+} conv_wino;
+
+static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, int64_t oh,
+                              int64_t ow, int64_t ph, int64_t pw) {
+  conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, (oh + 1) / 2, (ow + 1) / 2, 0, 0, 0,
+                 {0, 0, 0, 0}};
+  g.hp = 2 * g.th + 2;
+  g.half = nnc_winograd_half(g.tw);
+  g.rows = nnc_winograd_rows(g.th, g.tw);
+  nnc_winograd_parts(ci, co, oh, ow, g.part);
+  return g;
+}
+
+/* A thread's share of the scratch: all but the shared kernel. */
+static size_t conv_wino_thread(const conv_wino *g) {
+  return g->part[1] + g->part[2] + g->part[3];
+}
+
+/* Two vectors' lanes interleaved: lo = a0 b0 a1 b1 ..., hi the rest; and
+ * split: ev = a0 a2 ... b0 b2 ..., od the odd lanes. */
+#if NNC_CONV_DIRECT && (defined(__clang__) || __GNUC__ >= 12)
+#define NNC_ZIP(a, b, lo, hi)                                                          \
+  ((lo) = __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11),                    \
+   (hi) = __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15))
+#define NNC_UNZIP(a, b, ev, od)                                                        \
+  ((ev) = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14),                   \
+   (od) = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15))
+#endif
 #define REAL float
 #define SFX f32
 #define GEMM nnc_sgemm
@@ -162,6 +198,14 @@ static size_t conv_direct_weight_scratch(const conv_direct *d) {
 #undef SFX
 #undef GEMM
 
+#ifdef NNC_ZIP
+#undef NNC_ZIP
+#undef NNC_UNZIP
+#define NNC_ZIP(a, b, lo, hi)                                                          \
+  ((lo) = __builtin_shufflevector(a, b, 0, 4, 1, 5), (hi) = __builtin_shufflevector(a, b, 2, 6, 3, 7))
+#define NNC_UNZIP(a, b, ev, od)                                                        \
+  ((ev) = __builtin_shufflevector(a, b, 0, 2, 4, 6), (od) = __builtin_shufflevector(a, b, 1, 3, 5, 7))
+#endif
 #define REAL double
 #define SFX f64
 #define GEMM nnc_dgemm

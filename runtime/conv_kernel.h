@@ -483,6 +483,306 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   conv_gemm_restore(team, was);
 }
 
+
+/* ------------------------------------------- Winograd F(2x2, 3x3) */
+/* A pass (conv_wino) runs per image and per strip of tile rows: the input
+ * tiles transformed (V = Bᵀ d B, 16 values per 4x4 tile and channel);
+ * for each of the 16 positions a product of the transformed kernel (U =
+ * G k Gᵀ, ci by co) with V (ci by the strip's tiles), by the direct
+ * kernel's tiles as a 1x1 convolution; the products transformed back (Aᵀ
+ * M A: 2x2 pixels per tile). Position xi = 4 i + j is row i, column j of
+ * a tile. The input gradient is the same pass on dy with the kernel
+ * flipped and its channels swapped, as in the direct kernel. */
+
+/* U[xi][c][o] (o up to co + 5, zeros past co) = G k Gᵀ, k the 3x3 kernel
+ * from input channel c to output channel o: w[o, c] (forward) or w[c, o]
+ * turned by 180 degrees (flip: the input gradient). */
+static void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip, REAL *u) {
+  const int64_t op = g->co + 5;
+  memset(u, 0, sizeof(REAL) * g->part[0]);
+  for (int64_t o = 0; o < g->co; o++)
+    for (int64_t c = 0; c < g->ci; c++) {
+      const REAL *k = w + (flip ? c * g->co + o : o * g->ci + c) * 9;
+      REAL a[3][3], t[4][3];
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+          a[i][j] = flip ? k[8 - 3 * i - j] : k[3 * i + j];
+      for (int j = 0; j < 3; j++) {
+        t[0][j] = a[0][j];
+        t[1][j] = (a[0][j] + a[1][j] + a[2][j]) / 2;
+        t[2][j] = (a[0][j] - a[1][j] + a[2][j]) / 2;
+        t[3][j] = a[2][j];
+      }
+      for (int i = 0; i < 4; i++) {
+        const REAL r[4] = {t[i][0], (t[i][0] + t[i][1] + t[i][2]) / 2,
+                           (t[i][0] - t[i][1] + t[i][2]) / 2, t[i][2]};
+        for (int j = 0; j < 4; j++)
+          u[((4 * i + j) * g->ci + c) * op + o] = r[j];
+      }
+    }
+}
+
+/* One image's padded planes, each row's even columns, then its odd ones
+ * (a tile's columns 2 tx .. 2 tx + 3 are then even[tx], odd[tx],
+ * even[tx + 1], odd[tx + 1]: vectors of consecutive tiles are plain
+ * loads); zeros outside the input. */
+static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x, REAL *pl) {
+  const int64_t w2 = 2 * g->half, odd = g->pw & 1;
+  /* x's even columns 2 m go to half he at m + oe, its odd ones to ho at
+   * m + oo (padded column 2 m + pw is even when pw is) */
+  const int64_t oe = odd ? (g->pw - 1) / 2 : g->pw / 2, oo = odd ? (g->pw + 1) / 2 : oe;
+  for (int64_t c = 0; c < g->ci; c++)
+    for (int64_t i = 0; i < g->hp; i++) {
+      REAL *ev = pl + (c * g->hp + i) * w2, *od = ev + g->half;
+      const int64_t iy = i - g->ph;
+      memset(ev, 0, sizeof(REAL) * (size_t)w2);
+      if (iy < 0 || iy >= g->ih)
+        continue;
+      const REAL *xr = x + (c * g->ih + iy) * g->iw;
+      REAL *he = odd ? od : ev, *ho = odd ? ev : od;
+      for (int64_t m = 0; 2 * m < g->iw; m += VL) {
+#ifdef NNC_UNZIP
+        if (2 * (m + VL) <= g->iw && m + oe >= 0 && m + oo >= 0 && m + oe + VL <= g->half &&
+            m + oo + VL <= g->half) {
+          NNC_FN(vec) a, b, e, f;
+          memcpy(&a, xr + 2 * m, sizeof a);
+          memcpy(&b, xr + 2 * m + VL, sizeof b);
+          NNC_UNZIP(a, b, e, f);
+          memcpy(he + m + oe, &e, sizeof e);
+          memcpy(ho + m + oo, &f, sizeof f);
+          continue;
+        }
+#endif
+        for (int64_t j = 2 * m; j < 2 * (m + VL) && j < g->iw; j++) {
+          const int64_t pj = j + g->pw;
+          if (pj >= 0 && pj < w2)
+            (pj & 1 ? od : ev)[pj >> 1] = xr[j];
+        }
+      }
+    }
+}
+
+/* V[xi][c][p] for the nr tile rows from ty0, p = r * tw + tx, rows of ldv
+ * (a vector past a row's last tile spills into the next row's first, written
+ * after, or into the 8 past the strip). */
+static NNC_DIRECT_OPT void NNC_FN(wino_input)(const conv_wino *g, const REAL *pl,
+                                              int64_t ty0, int64_t nr, REAL *v,
+                                              int64_t ldv) {
+  const int64_t w2 = 2 * g->half, xs = g->ci * ldv;
+  for (int64_t c = 0; c < g->ci; c++)
+    for (int64_t r = 0; r < nr; r++) {
+      const REAL *row = pl + (c * g->hp + 2 * (ty0 + r)) * w2;
+      for (int64_t tx = 0; tx < g->tw; tx += VL) {
+        NNC_FN(vec) h[4][4];
+        NNC_UNROLL
+        for (int i = 0; i < 4; i++) {
+          const REAL *ev = row + i * w2 + tx, *od = ev + g->half;
+          NNC_FN(vec) a, b, e, f;
+          memcpy(&a, ev, sizeof a);
+          memcpy(&b, od, sizeof b);
+          memcpy(&e, ev + 1, sizeof e);
+          memcpy(&f, od + 1, sizeof f);
+          h[i][0] = a - e;
+          h[i][1] = b + e;
+          h[i][2] = e - b;
+          h[i][3] = b - f;
+        }
+        REAL *q = v + c * ldv + r * g->tw + tx;
+        NNC_UNROLL
+        for (int j = 0; j < 4; j++) {
+          const NNC_FN(vec) t[4] = {h[0][j] - h[2][j], h[1][j] + h[2][j], h[2][j] - h[1][j],
+                                    h[1][j] - h[3][j]};
+          NNC_UNROLL
+          for (int i = 0; i < 4; i++)
+            memcpy(q + (4 * i + j) * xs, &t[i], sizeof t[i]);
+        }
+      }
+    }
+}
+
+/* M[xi] (co rows of ldm) = U[xi]ᵀ V[xi] for the n tiles of a strip: tiles
+ * of cb channels by nv vectors of tiles, as the direct kernel's but with
+ * no taps and no row ends (a tile's last vector may run past n, into the
+ * 32 past each row of M); over ci, 2 to 4 loads and 3 to 6 broadcasts
+ * per 12 multiply-adds. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_tile)(const REAL *v, int64_t ldv,
+                                                        int64_t ci, const REAL *u,
+                                                        int64_t op, REAL *m, int64_t ldm,
+                                                        int64_t nc, const int cb,
+                                                        const int nv) {
+  NNC_FN(vec) acc[12], zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < cb * nv; a++)
+    acc[a] = zero;
+  for (int64_t c = 0; c < ci; c++, v += ldv, u += op) {
+    NNC_FN(vec) xv[4];
+    NNC_UNROLL
+    for (int k = 0; k < nv; k++)
+      memcpy(&xv[k], v + k * VL, sizeof xv[k]);
+    NNC_UNROLL
+    for (int i = 0; i < cb; i++)
+      NNC_UNROLL
+      for (int k = 0; k < nv; k++)
+        acc[i * nv + k] += u[i] * xv[k];
+  }
+  for (int64_t i = 0; i < nc; i++)
+    for (int k = 0; k < nv; k++)
+      memcpy(m + i * ldm + k * VL, &acc[i * nv + k], sizeof acc[0]);
+}
+
+#define NNC_WINO_TILE(CB, NV)                                                          \
+  static NNC_DIRECT_OPT void NNC_FN(wino_tile##CB)(const REAL *v, int64_t ldv,          \
+                                                   int64_t ci, const REAL *u, int64_t op, \
+                                                   REAL *m, int64_t ldm, int64_t nc) {  \
+    NNC_FN(wino_tile)(v, ldv, ci, u, op, m, ldm, nc, CB, NV);                          \
+  }
+NNC_WINO_TILE(6, 2)
+NNC_WINO_TILE(4, 3)
+NNC_WINO_TILE(3, 4)
+#undef NNC_WINO_TILE
+
+/* The block of channels that wastes least on co channels and n tiles
+ * (counting the loads per multiply-add: 8 per 12 with 6, 7 with 4 or 3). */
+static int NNC_FN(wino_block)(int64_t co, int64_t n) {
+  int best = 6;
+  int64_t cost = -1;
+  for (int cb = 6; cb >= 3; cb -= cb == 6 ? 2 : 1) {
+    const int64_t w = 12 / cb * VL;
+    const int64_t c = (co + cb - 1) / cb * cb * ((n + w - 1) / w * w) * (12 / cb + cb);
+    if (cost < 0 || c < cost)
+      best = cb, cost = c;
+  }
+  return best;
+}
+
+static void NNC_FN(wino_gemm)(const conv_wino *g, const REAL *v, int64_t ldv, const REAL *u,
+                              REAL *m, int64_t ldm, int64_t n, int cb) {
+  const int64_t op = g->co + 5, step = 12 / cb * VL;
+  for (int64_t c0 = 0; c0 < g->co; c0 += cb) {
+    const int64_t nc = g->co - c0 < cb ? g->co - c0 : cb;
+    for (int64_t f = 0; f < n; f += step) {
+      REAL *mb = m + c0 * ldm + f;
+      if (cb == 6)
+        NNC_FN(wino_tile6)(v + f, ldv, g->ci, u + c0, op, mb, ldm, nc);
+      else if (cb == 4)
+        NNC_FN(wino_tile4)(v + f, ldv, g->ci, u + c0, op, mb, ldm, nc);
+      else
+        NNC_FN(wino_tile3)(v + f, ldv, g->ci, u + c0, op, mb, ldm, nc);
+    }
+  }
+}
+
+/* The strip's output pixels (or += with add) from its products M[xi][o][p]
+ * (rows of ldm), Aᵀ M A; pixels past (oh, ow) dropped. A tile's two
+ * columns are interleaved in registers (NNC_ZIP) when the runtime's
+ * compiler has __builtin_shufflevector. */
+static NNC_DIRECT_OPT void NNC_FN(wino_output)(const conv_wino *g, const REAL *m,
+                                               int64_t ldm, int64_t ty0, int64_t nr,
+                                               REAL *y, int add) {
+  const int64_t xs = g->co * ldm;
+  for (int64_t o = 0; o < g->co; o++)
+    for (int64_t r = 0; r < nr; r++) {
+      const int64_t oy = 2 * (ty0 + r);
+      for (int64_t tx = 0; tx < g->tw; tx += VL) {
+        const REAL *q = m + o * ldm + r * g->tw + tx;
+        NNC_FN(vec) mm[16], t0[4], t1[4];
+        NNC_UNROLL
+        for (int k = 0; k < 16; k++)
+          memcpy(&mm[k], q + k * xs, sizeof mm[k]);
+        NNC_UNROLL
+        for (int j = 0; j < 4; j++) {
+          t0[j] = mm[j] + mm[4 + j] + mm[8 + j];
+          t1[j] = mm[4 + j] - mm[8 + j] - mm[12 + j];
+        }
+        const NNC_FN(vec) yv[2][2] = {{t0[0] + t0[1] + t0[2], t0[1] - t0[2] - t0[3]},
+                                      {t1[0] + t1[1] + t1[2], t1[1] - t1[2] - t1[3]}};
+        const int64_t left = g->ow - 2 * tx, cols = left < 2 * VL ? left : 2 * VL;
+        NNC_UNROLL
+        for (int rr = 0; rr < 2; rr++) {
+          if (oy + rr >= g->oh)
+            break;
+          REAL *out = y + (o * g->oh + oy + rr) * g->ow + 2 * tx;
+          NNC_FN(vec) lo, hi;
+#ifdef NNC_ZIP
+          NNC_ZIP(yv[rr][0], yv[rr][1], lo, hi);
+#else
+          for (int64_t l = 0; l < VL; l++) {
+            REAL e = yv[rr][0][l], f = yv[rr][1][l];
+            if (l < VL / 2)
+              lo[2 * l] = e, lo[2 * l + 1] = f;
+            else
+              hi[2 * l - VL] = e, hi[2 * l + 1 - VL] = f;
+          }
+#endif
+          if (cols == 2 * VL) {
+            if (add) {
+              NNC_FN(vec) w0, w1;
+              memcpy(&w0, out, sizeof w0);
+              memcpy(&w1, out + VL, sizeof w1);
+              lo += w0, hi += w1;
+            }
+            memcpy(out, &lo, sizeof lo);
+            memcpy(out + VL, &hi, sizeof hi);
+            continue;
+          }
+          REAL lv[2 * VL];
+          memcpy(lv, &lo, sizeof lo);
+          memcpy(lv + VL, &hi, sizeof hi);
+          if (add)
+            for (int64_t l = 0; l < cols; l++)
+              out[l] += lv[l];
+          else
+            for (int64_t l = 0; l < cols; l++)
+              out[l] = lv[l];
+        }
+      }
+    }
+}
+
+/* The images shared out over the threads; U (built by the caller) at the
+ * start of ws, then each thread's planes, V and M. */
+static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in,
+                                REAL *out, int add, REAL *ws) {
+  const int team = conv_team(nimg), was = conv_gemm_single(team);
+  const REAL *u = ws;
+  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  {
+    REAL *pl = ws + g->part[0] + conv_wino_thread(g) * (size_t)conv_thread();
+    REAL *v = pl + g->part[1], *m = v + g->part[2];
+    memset(v, 0, sizeof(REAL) * (g->part[2] + g->part[3])); /* read past, dropped */
+    NNC_OMP_(for schedule(static))
+    for (int64_t i = 0; i < nimg; i++) {
+      NNC_FN(wino_planes)(g, in + i * g->ci * g->ih * g->iw, pl);
+      for (int64_t ty0 = 0; ty0 < g->th; ty0 += g->rows) {
+        const int64_t nr = g->th - ty0 < g->rows ? g->th - ty0 : g->rows;
+        const int64_t n = nr * g->tw, ldv = n + 8, ldm = n + 32;
+        const int cb = NNC_FN(wino_block)(g->co, n);
+        NNC_FN(wino_input)(g, pl, ty0, nr, v, ldv);
+        for (int xi = 0; xi < 16; xi++)
+          NNC_FN(wino_gemm)(g, v + xi * g->ci * ldv, ldv, u + xi * g->ci * (g->co + 5),
+                            m + xi * g->co * ldm, ldm, n, cb);
+        NNC_FN(wino_output)(g, m, ldm, ty0, nr, out + i * g->co * g->oh * g->ow, add);
+      }
+    }
+  }
+  conv_gemm_restore(team, was);
+}
+
+static void NNC_FN(wino_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
+                                 REAL *y, REAL *ws) {
+  const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw);
+  NNC_FN(wino_kernel)(&g, w, 0, ws);
+  NNC_FN(wino_images)(&g, s->n, x, y, 0, ws);
+}
+
+static void NNC_FN(wino_grad_input)(const nnc_conv_shape *s, const REAL *dy,
+                                    const REAL *w, REAL *dx, REAL *ws) {
+  const conv_wino g = conv_wino_of(s->o, s->oh, s->ow, s->c, s->h, s->w, 2 - s->ph,
+                                   2 - s->pw);
+  NNC_FN(wino_kernel)(&g, w, 1, ws);
+  NNC_FN(wino_images)(&g, s->n, dy, dx, 1, ws);
+}
+
 #undef VL
 #endif
 
@@ -557,6 +857,10 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_winograd(s, s->c, s->o) && conv_direct_cpu()) {
+    NNC_FN(wino_forward)(s, x, w, y, ws);
+    return;
+  }
   if (ws && nnc_conv2d_direct(s, s->o) && conv_direct_cpu()) {
     NNC_FN(direct_forward)(s, x, w, y, ws);
     return;
@@ -597,6 +901,10 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_winograd(s, s->o, s->c) && conv_direct_cpu()) {
+    NNC_FN(wino_grad_input)(s, dy, w, dx, ws);
+    return;
+  }
   if (ws && nnc_conv2d_direct(s, s->c) && conv_direct_cpu()) {
     NNC_FN(direct_grad_input)(s, dy, w, dx, ws);
     return;

@@ -1515,6 +1515,34 @@ START_TEST(test_conv_direct) {
 }
 END_TEST
 
+/* Shapes Winograd's F(2x2, 3x3) takes (3x3, stride 1, one group, 16
+ * channels or more each way): odd and even padding (x's columns split
+ * into even and odd ones either way round), no padding (the input
+ * gradient pads dy by 2) and padding 3 (it crops dy), unequal padding,
+ * one-pixel planes, odd output sizes (the last tiles cut), rows of tiles
+ * not a multiple of the vectors, several strips with a short last one,
+ * every block of channels. Against the plain loops, f32 and f64, on one
+ * thread and three. */
+START_TEST(test_conv_winograd) {
+  const nnc_conv_shape shapes[] = {
+      conv_shape(2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 20, 5, 5, 17, 3, 3, 1, 1, 0, 0, 1, 1, 1),
+      conv_shape(1, 17, 1, 1, 16, 3, 3, 1, 1, 2, 2, 1, 1, 1),
+      conv_shape(1, 16, 12, 3, 33, 3, 3, 1, 1, 3, 3, 1, 1, 1),
+      conv_shape(2, 16, 30, 10, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* strips 13 + 2 */
+      conv_shape(1, 16, 40, 38, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 19 tiles a row */
+      conv_shape(1, 18, 6, 7, 16, 3, 3, 1, 1, 0, 2, 1, 1, 1),
+      conv_shape(3, 32, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1),   /* as cnn_bn conv3 */
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const nnc_conv_shape *s = &shapes[i];
+    ck_assert(nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_winograd(s, s->o, s->c));
+    conv_paths_f32(s, 700 + i);
+    conv_paths_f64(s, 800 + i);
+  }
+}
+END_TEST
+
 /* A transposed convolution (stride 2, padding 1, output_padding 1) by its
  * definition, against nnc_conv2d_grad_input as the header explains. */
 START_TEST(test_conv_transposed) {
@@ -1892,6 +1920,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_conv_transposed);
   tcase_add_test(tc, test_conv_im2col_edges);
   tcase_add_test(tc, test_conv_direct);
+  tcase_add_test(tc, test_conv_winograd);
   tcase_add_test(tc, test_conv_chunks);
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_pool_nan);
