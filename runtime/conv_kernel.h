@@ -392,7 +392,9 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64
                                                           int64_t len, REAL *part,
                                                           const int ob, const int tb) {
   NNC_FN(vec) acc[12];
-  memcpy(acc, part, sizeof acc);
+  NNC_UNROLL
+  for (int a = 0; a < 12; a++) /* vector by vector: a copy of the whole */
+    memcpy(&acc[a], part + a * VL, sizeof acc[a]); /* went through the stack */
   for (int64_t f = 0; f < len; f += VL) {
     NNC_FN(vec) dv[4], xv[4];
     NNC_UNROLL
@@ -407,7 +409,9 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64
       for (int j = 0; j < tb; j++)
         acc[i * tb + j] += dv[i] * xv[j];
   }
-  memcpy(part, acc, sizeof acc);
+  NNC_UNROLL
+  for (int a = 0; a < 12; a++)
+    memcpy(part + a * VL, &acc[a], sizeof acc[a]);
 }
 
 static NNC_DIRECT_OPT void NNC_FN(weight_tile43)(const REAL *dyw, int64_t ld,
@@ -770,7 +774,7 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
 
 static void NNC_FN(wino_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                                  REAL *y, REAL *ws) {
-  const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw);
+  const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 0);
   NNC_FN(wino_kernel)(&g, w, 0, ws);
   NNC_FN(wino_images)(&g, s->n, x, y, 0, ws);
 }
@@ -778,9 +782,135 @@ static void NNC_FN(wino_forward)(const nnc_conv_shape *s, const REAL *x, const R
 static void NNC_FN(wino_grad_input)(const nnc_conv_shape *s, const REAL *dy,
                                     const REAL *w, REAL *dx, REAL *ws) {
   const conv_wino g = conv_wino_of(s->o, s->oh, s->ow, s->c, s->h, s->w, 2 - s->ph,
-                                   2 - s->pw);
+                                   2 - s->pw, 0);
   NNC_FN(wino_kernel)(&g, w, 1, ws);
   NNC_FN(wino_images)(&g, s->n, dy, dx, 1, ws);
+}
+
+
+/* Weight gradient: dw[o, c] = Gᵀ Y G with Y[xi][o][c] the sum over images
+ * and tiles of DY[xi][o][t] V[xi][c][t]: V as in the forward pass, DY =
+ * A h Aᵀ for the 2x2 of dy h at tile t (A = [1 0; 1 1; 1 -1; 0 -1], zeros
+ * past (oh, ow)), Winograd's F(3x3, 2x2) (the roles of kernel and output
+ * of F(2x2, 3x3) exchanged). DY's tiles of a strip, rows of ldd with zeros
+ * from n on (V's too: the sums run in whole vectors). */
+static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy, int64_t ty0,
+                                           int64_t nr, REAL *d, int64_t ldd) {
+  const int64_t xs = g->co * ldd, n = nr * g->tw;
+  for (int64_t o = 0; o < g->co; o++) {
+    for (int64_t r = 0; r < nr; r++) {
+      const int64_t oy = 2 * (ty0 + r);
+      for (int64_t tx = 0; tx < g->tw; tx += VL) {
+        NNC_FN(vec) e[2], f[2], zero = {0};
+        for (int k = 0; k < 2; k++) { /* rows oy, oy + 1: even and odd pixels */
+          e[k] = f[k] = zero;
+          if (oy + k >= g->oh)
+            continue;
+          const REAL *row = dy + (o * g->oh + oy + k) * g->ow + 2 * tx;
+#ifdef NNC_UNZIP
+          if (2 * (tx + VL) <= g->ow) {
+            NNC_FN(vec) a, b;
+            memcpy(&a, row, sizeof a);
+            memcpy(&b, row + VL, sizeof b);
+            NNC_UNZIP(a, b, e[k], f[k]);
+            continue;
+          }
+#endif
+          for (int64_t l = 0; l < VL && 2 * (tx + l) < g->ow; l++) {
+            e[k][l] = row[2 * l];
+            if (2 * (tx + l) + 1 < g->ow)
+              f[k][l] = row[2 * l + 1];
+          }
+        }
+        const NNC_FN(vec) h[4][2] = {{e[0], f[0]},
+                                     {e[0] + e[1], f[0] + f[1]},
+                                     {e[0] - e[1], f[0] - f[1]},
+                                     {-e[1], -f[1]}};
+        REAL *q = d + o * ldd + r * g->tw + tx;
+        NNC_UNROLL
+        for (int i = 0; i < 4; i++) {
+          const NNC_FN(vec) t[4] = {h[i][0], h[i][0] + h[i][1], h[i][0] - h[i][1], -h[i][1]};
+          NNC_UNROLL
+          for (int j = 0; j < 4; j++)
+            memcpy(q + (4 * i + j) * xs, &t[j], sizeof t[j]);
+        }
+      }
+    }
+    for (int xi = 0; xi < 16; xi++) /* after the spills */
+      memset(d + xi * xs + o * ldd + n, 0, sizeof(REAL) * (size_t)(ldd - n));
+  }
+}
+
+static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
+                                     const REAL *dy, REAL *dw, REAL *ws) {
+  const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 1);
+  const int64_t w43 = (s->o + 3) / 4 * 4 * ((s->c + 2) / 3 * 3),
+                w34 = (s->o + 2) / 3 * 3 * ((s->c + 3) / 4 * 4);
+  const int64_t ob = w34 < w43 ? 3 : 4, tb = 12 / ob;
+  const int64_t nob = (s->o + ob - 1) / ob, ntb = (s->c + tb - 1) / tb, nb = 16 * nob * ntb;
+  REAL *y = ws; /* Y[xi][o][c], in the kernel's part */
+  const int team = conv_team(nb), was = conv_gemm_single(team);
+  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  {
+    const int64_t t = conv_thread(), nt = conv_threads_now();
+    const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
+    REAL *pl = ws + g.part[0] + conv_wino_thread(&g) * (size_t)t;
+    REAL *v = pl + g.part[1], *d = v + g.part[2], *part = d + g.part[3];
+    memset(v, 0, sizeof(REAL) * (g.part[2] + g.part[3]));
+    memset(part, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
+    for (int64_t i = 0; i < s->n && b1 > b0; i++) {
+      NNC_FN(wino_planes)(&g, x + i * s->c * s->h * s->w, pl);
+      for (int64_t ty0 = 0; ty0 < g.th; ty0 += g.rows) {
+        const int64_t nr = g.th - ty0 < g.rows ? g.th - ty0 : g.rows;
+        const int64_t n = nr * g.tw, ldv = n + 8, len = (n + VL - 1) / VL * VL;
+        NNC_FN(wino_input)(&g, pl, ty0, nr, v, ldv);
+        for (int64_t r = 0; r < 16 * s->c; r++)
+          memset(v + r * ldv + n, 0, sizeof(REAL) * 8);
+        NNC_FN(wino_dy)(&g, dy + i * s->o * s->oh * s->ow, ty0, nr, d, ldv);
+        for (int64_t b = b0; b < b1; b++) {
+          const int64_t xi = b / (nob * ntb), o0 = b / ntb % nob * ob, c0 = b % ntb * tb;
+          const REAL *q[4];
+          for (int64_t j = 0; j < tb; j++) /* channels past c read channel 0 */
+            q[j] = v + (xi * s->c + (c0 + j < s->c ? c0 + j : 0)) * ldv;
+          const REAL *db = d + (xi * s->o + o0) * ldv;
+          REAL *pb = part + (b - b0) * 12 * VL;
+          if (ob == 4)
+            NNC_FN(weight_tile43)(db, ldv, q, len, pb);
+          else
+            NNC_FN(weight_tile34)(db, ldv, q, len, pb);
+        }
+      }
+    }
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t xi = b / (nob * ntb), o0 = b / ntb % nob * ob, c0 = b % ntb * tb;
+      for (int64_t i = 0; i < ob && o0 + i < s->o; i++)
+        for (int64_t j = 0; j < tb && c0 + j < s->c; j++) {
+          const REAL *lanes = part + ((b - b0) * 12 + i * tb + j) * VL;
+          REAL sum = 0;
+          for (int64_t l = 0; l < VL; l++)
+            sum += lanes[l];
+          y[(xi * s->o + o0 + i) * s->c + c0 + j] = sum;
+        }
+    }
+  }
+  conv_gemm_restore(team, was);
+  const int64_t oc = s->o * s->c;
+  for (int64_t k = 0; k < oc; k++) { /* dw[o, c] += Gᵀ Y G */
+    REAL m[4][4], t[3][4];
+    for (int xi = 0; xi < 16; xi++)
+      m[xi / 4][xi % 4] = y[xi * oc + k];
+    for (int j = 0; j < 4; j++) {
+      t[0][j] = m[0][j] + (m[1][j] + m[2][j]) / 2;
+      t[1][j] = (m[1][j] - m[2][j]) / 2;
+      t[2][j] = (m[1][j] + m[2][j]) / 2 + m[3][j];
+    }
+    REAL *o = dw + k * 9;
+    for (int i = 0; i < 3; i++) {
+      o[3 * i] += t[i][0] + (t[i][1] + t[i][2]) / 2;
+      o[3 * i + 1] += (t[i][1] - t[i][2]) / 2;
+      o[3 * i + 2] += (t[i][1] + t[i][2]) / 2 + t[i][3];
+    }
+  }
 }
 
 #undef VL
@@ -947,6 +1077,10 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_winograd_weight(s) && conv_direct_cpu()) {
+    NNC_FN(wino_grad_weight)(s, x, dy, dw, ws);
+    return;
+  }
   if (ws && nnc_conv2d_direct_weight(s) && conv_direct_cpu()) {
     NNC_FN(direct_grad_weight)(s, x, dy, dw, ws);
     return;
