@@ -629,9 +629,12 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_tile)(const REAL *v, int64_t l
       for (int k = 0; k < nv; k++)
         acc[i * nv + k] += u[i] * xv[k];
   }
-  for (int64_t i = 0; i < nc; i++)
-    for (int k = 0; k < nv; k++)
-      memcpy(m + i * ldm + k * VL, &acc[i * nv + k], sizeof acc[0]);
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    if (i < nc)
+      NNC_UNROLL
+      for (int k = 0; k < nv; k++)
+        memcpy(m + i * ldm + k * VL, &acc[i * nv + k], sizeof acc[0]);
 }
 
 #define NNC_WINO_TILE(CB, NV)                                                          \
@@ -645,14 +648,16 @@ NNC_WINO_TILE(4, 3)
 NNC_WINO_TILE(3, 4)
 #undef NNC_WINO_TILE
 
-/* The block of channels that wastes least on co channels and n tiles
- * (counting the loads per multiply-add: 8 per 12 with 6, 7 with 4 or 3). */
+/* The block of channels that wastes least on co channels and n tiles,
+ * counting the loads per 12 multiply-adds: 8 with 6 channels, 7 with 4,
+ * and 15 with 3 (its 12 accumulators, 4 vectors of tiles and a weight
+ * need 17 registers of 16: GCC loads the tiles again for each channel). */
 static int NNC_FN(wino_block)(int64_t co, int64_t n) {
   int best = 6;
   int64_t cost = -1;
   for (int cb = 6; cb >= 3; cb -= cb == 6 ? 2 : 1) {
-    const int64_t w = 12 / cb * VL;
-    const int64_t c = (co + cb - 1) / cb * cb * ((n + w - 1) / w * w) * (12 / cb + cb);
+    const int64_t w = 12 / cb * VL, loads = cb == 6 ? 8 : cb == 4 ? 7 : 15;
+    const int64_t c = (co + cb - 1) / cb * cb * ((n + w - 1) / w * w) * loads;
     if (cost < 0 || c < cost)
       best = cb, cost = c;
   }

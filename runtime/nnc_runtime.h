@@ -330,7 +330,7 @@ static inline int nnc_conv2d_winograd_weight(const nnc_conv_shape *s) {
 /* Winograd's tiles run in strips of whole rows of tiles, about 64 tiles
  * (a strip's transformed input and products then stay in cache). */
 static inline int64_t nnc_winograd_rows(int64_t th, int64_t tw) {
-  int64_t r = (64 + tw - 1) / tw;
+  int64_t r = (48 + tw - 1) / tw;
   return r < th ? r : th;
 }
 /* Half a padded row (a multiple of 8, at least tw + 8). */
