@@ -75,8 +75,11 @@ static int conv_pointwise(const nnc_conv_shape *s) {
  * flags, and taken only on a processor that has them (the runtime is
  * usually built without -march: with SSE2 alone GCC splits every vector
  * operation and the kernel runs far slower than im2col and GEMM, whose
- * library chooses its kernels at run time too). Other targets and
- * compilers use im2col and GEMM throughout. */
+ * library chooses its kernels at run time too). GCC also tunes them for
+ * Haswell whatever -mtune or -march=native says: tuned for Zen 2 (as
+ * -march=native on this project's benchmark machine) the Winograd
+ * products ran 40% slower. Other targets and compilers use im2col and
+ * GEMM throughout. */
 #if defined(__GNUC__) && defined(__x86_64__)
 #define NNC_CONV_DIRECT 1
 #define NNC_VEC_BYTES 32
@@ -85,7 +88,7 @@ static int conv_pointwise(const nnc_conv_shape *s) {
 #define NNC_DIRECT_OPT __attribute__((target("avx2,fma")))
 #else
 #define NNC_DIRECT_OPT                                                                 \
-  __attribute__((target("avx2,fma"),                                                  \
+  __attribute__((target("avx2,fma,tune=haswell"),                                     \
                  optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
 #endif
 static int conv_direct_cpu(void) {
