@@ -164,13 +164,13 @@ static size_t conv_direct_weight_scratch(const conv_direct *d) {
  * scratch's parts (nnc_winograd_parts). */
 typedef struct conv_wino {
   int64_t ci, ih, iw, co, oh, ow, ph, pw, th, tw, hp, half, rows;
-  size_t part[5];
+  size_t part[4];
 } conv_wino;
 
 static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, int64_t oh,
                               int64_t ow, int64_t ph, int64_t pw, int weight) {
   conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, (oh + 1) / 2, (ow + 1) / 2, 0, 0, 0,
-                 {0, 0, 0, 0, 0}};
+                 {0, 0, 0, 0}};
   g.hp = 2 * g.th + 2;
   g.half = nnc_winograd_half(g.tw);
   g.rows = nnc_winograd_rows(g.th, g.tw);
@@ -180,7 +180,7 @@ static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, in
 
 /* A thread's share of the scratch: all but the shared kernel. */
 static size_t conv_wino_thread(const conv_wino *g) {
-  return g->part[1] + g->part[2] + g->part[3] + g->part[4];
+  return g->part[1] + g->part[2] + g->part[3];
 }
 
 /* Two vectors' lanes interleaved: lo = a0 b0 a1 b1 ..., hi the rest; and

@@ -794,15 +794,17 @@ static void NNC_FN(wino_grad_input)(const nnc_conv_shape *s, const REAL *dy,
 
 
 /* Weight gradient: dw[o, c] = Gᵀ Y G with Y[xi][o][c] the sum over images
- * and tiles of DY[xi][o][t] V[xi][c][t]: V as in the forward pass, DY =
- * A h Aᵀ for the 2x2 of dy h at tile t (A = [1 0; 1 1; 1 -1; 0 -1], zeros
- * past (oh, ow)), Winograd's F(3x3, 2x2) (the roles of kernel and output
- * of F(2x2, 3x3) exchanged). DY's tiles of a strip, rows of ldd with zeros
- * from n on (V's too: the sums run in whole vectors). */
+ * and tiles of DY[xi][o][t] VT[xi][t][c]: VT the forward pass's transformed
+ * input (Bᵀ d B), laid a row of channels per tile; DY = A h Aᵀ for the 2x2
+ * of dy h at tile t (A = [1 0; 1 1; 1 -1; 0 -1], zeros past (oh, ow)):
+ * Winograd's F(3x3, 2x2), the roles of kernel and output of F(2x2, 3x3)
+ * exchanged. The sums run over a strip's tiles in registers, channels in
+ * the vectors, and are added into Y once per strip. DY's tiles of a
+ * strip, vectors of tiles, rows of ldd. */
 static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy, int64_t ty0,
                                            int64_t nr, REAL *d, int64_t ldd) {
-  const int64_t xs = g->co * ldd, n = nr * g->tw;
-  for (int64_t o = 0; o < g->co; o++) {
+  const int64_t xs = g->co * ldd;
+  for (int64_t o = 0; o < g->co; o++)
     for (int64_t r = 0; r < nr; r++) {
       const int64_t oy = 2 * (ty0 + r);
       for (int64_t tx = 0; tx < g->tw; tx += VL) {
@@ -841,81 +843,166 @@ static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy, i
         }
       }
     }
-    for (int xi = 0; xi < 16; xi++) /* after the spills */
-      memset(d + xi * xs + o * ldd + n, 0, sizeof(REAL) * (size_t)(ldd - n));
-  }
 }
+
+/* x's padded planes with the channels of a pixel side by side: pixel (i,
+ * j) at pl + (i * wpp + j) * cp. Only x's pixels are written: the rest,
+ * zeroed once per call, stays zero. */
+static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *x, REAL *pl,
+                                               int64_t wpp, int64_t cp) {
+  const int64_t j0 = g->pw < 0 ? -g->pw : 0,
+                j1 = g->iw + g->pw > wpp ? wpp - g->pw : g->iw;
+  for (int64_t c = 0; c < g->ci; c++)
+    for (int64_t iy = 0; iy < g->ih; iy++) {
+      const int64_t i = iy + g->ph;
+      if (i < 0 || i >= g->hp)
+        continue;
+      const REAL *xr = x + (c * g->ih + iy) * g->iw;
+      REAL *row = pl + (i * wpp + g->pw) * cp + c;
+      for (int64_t j = j0; j < j1; j++)
+        row[j * cp] = xr[j];
+    }
+}
+
+/* VT[xi][t][c] (rows of cq) for the strip's tiles, VL channels at a time. */
+static NNC_DIRECT_OPT void NNC_FN(wgrad_input)(const conv_wino *g, const REAL *pl,
+                                              int64_t wpp, int64_t cp, int64_t ty0,
+                                              int64_t nr, REAL *vt, int64_t cq) {
+  const int64_t xs = nr * g->tw * cq, ld = wpp * cp;
+  for (int64_t r = 0; r < nr; r++)
+    for (int64_t tx = 0; tx < g->tw; tx++) {
+      const REAL *b = pl + (2 * (ty0 + r) * wpp + 2 * tx) * cp;
+      REAL *q = vt + (r * g->tw + tx) * cq;
+      for (int64_t c0 = 0; c0 < cp; c0 += VL) {
+        NNC_FN(vec) h[4][4];
+        NNC_UNROLL
+        for (int i = 0; i < 4; i++) {
+          NNC_FN(vec) a, bb, e, f;
+          memcpy(&a, b + i * ld + c0, sizeof a);
+          memcpy(&bb, b + i * ld + cp + c0, sizeof bb);
+          memcpy(&e, b + i * ld + 2 * cp + c0, sizeof e);
+          memcpy(&f, b + i * ld + 3 * cp + c0, sizeof f);
+          h[i][0] = a - e;
+          h[i][1] = bb + e;
+          h[i][2] = e - bb;
+          h[i][3] = bb - f;
+        }
+        NNC_UNROLL
+        for (int j = 0; j < 4; j++) {
+          const NNC_FN(vec) t[4] = {h[0][j] - h[2][j], h[1][j] + h[2][j], h[2][j] - h[1][j],
+                                    h[1][j] - h[3][j]};
+          NNC_UNROLL
+          for (int i = 0; i < 4; i++)
+            memcpy(q + (4 * i + j) * xs + c0, &t[i], sizeof t[i]);
+        }
+      }
+    }
+}
+
+/* Y[o0 + i][c0 ...] += the sum over the strip's n tiles of DY (rows dr[i])
+ * times VT (rows of cq from vt): cb rows of o by nv vectors of channels. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wgrad_tile)(const REAL *const *dr,
+                                                        const REAL *vt, int64_t cq,
+                                                        int64_t n, REAL *y, int64_t nc,
+                                                        const int cb, const int nv) {
+  NNC_FN(vec) acc[12], zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < cb * nv; a++)
+    acc[a] = zero;
+  for (int64_t t = 0; t < n; t++, vt += cq) {
+    NNC_FN(vec) xv[4];
+    NNC_UNROLL
+    for (int k = 0; k < nv; k++)
+      memcpy(&xv[k], vt + k * VL, sizeof xv[k]);
+    NNC_UNROLL
+    for (int i = 0; i < cb; i++)
+      NNC_UNROLL
+      for (int k = 0; k < nv; k++)
+        acc[i * nv + k] += dr[i][t] * xv[k];
+  }
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    if (i < nc)
+      NNC_UNROLL
+      for (int k = 0; k < nv; k++) {
+        NNC_FN(vec) was;
+        memcpy(&was, y + i * cq + k * VL, sizeof was);
+        was += acc[i * nv + k];
+        memcpy(y + i * cq + k * VL, &was, sizeof was);
+      }
+}
+
+#define NNC_WGRAD_TILE(CB, NV)                                                         \
+  static NNC_DIRECT_OPT void NNC_FN(wgrad_tile##CB)(const REAL *const *dr,               \
+                                                    const REAL *vt, int64_t cq,          \
+                                                    int64_t n, REAL *y, int64_t nc) {    \
+    NNC_FN(wgrad_tile)(dr, vt, cq, n, y, nc, CB, NV);                                  \
+  }
+NNC_WGRAD_TILE(6, 2)
+NNC_WGRAD_TILE(4, 3)
+NNC_WGRAD_TILE(3, 4)
+#undef NNC_WGRAD_TILE
 
 static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                      const REAL *dy, REAL *dw, REAL *ws) {
   const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 1);
-  const int64_t w43 = (s->o + 3) / 4 * 4 * ((s->c + 2) / 3 * 3),
-                w34 = (s->o + 2) / 3 * 3 * ((s->c + 3) / 4 * 4);
-  const int64_t ob = w34 < w43 ? 3 : 4, tb = 12 / ob;
-  const int64_t nob = (s->o + ob - 1) / ob, ntb = (s->c + tb - 1) / tb, nb = 16 * nob * ntb;
-  REAL *y = ws; /* Y[xi][o][c], in the kernel's part */
+  const int64_t cp = (s->c + VL - 1) / VL * VL, wpp = 2 * g.tw + 2;
+  const int cb = NNC_FN(wino_block)(s->o, cp); /* rows of o, channels in vectors */
+  const int64_t wd = 12 / cb * VL, cq = (cp + wd - 1) / wd * wd;
+  const int64_t nob = (s->o + cb - 1) / cb, nwb = cq / wd, nb = 16 * nob * nwb;
+  REAL *y = ws; /* Y[xi][o][c], rows of cq */
+  memset(y, 0, sizeof(REAL) * (size_t)(16 * s->o * cq));
   const int team = conv_team(nb), was = conv_gemm_single(team);
   NNC_OMP_(parallel num_threads(team) if (team > 1))
   {
     const int64_t t = conv_thread(), nt = conv_threads_now();
     const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
     REAL *pl = ws + g.part[0] + conv_wino_thread(&g) * (size_t)t;
-    REAL *v = pl + g.part[1], *d = v + g.part[2], *part = d + g.part[3];
-    memset(v, 0, sizeof(REAL) * (g.part[2] + g.part[3]));
-    memset(part, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
+    REAL *vt = pl + g.part[1], *d = vt + g.part[2];
+    memset(pl, 0, sizeof(REAL) * conv_wino_thread(&g));
     for (int64_t i = 0; i < s->n && b1 > b0; i++) {
-      NNC_FN(wino_planes)(&g, x + i * s->c * s->h * s->w, pl);
+      NNC_FN(wgrad_planes)(&g, x + i * s->c * s->h * s->w, pl, wpp, cp);
       for (int64_t ty0 = 0; ty0 < g.th; ty0 += g.rows) {
         const int64_t nr = g.th - ty0 < g.rows ? g.th - ty0 : g.rows;
-        const int64_t n = nr * g.tw, ldv = n + 8, len = (n + VL - 1) / VL * VL;
-        NNC_FN(wino_input)(&g, pl, ty0, nr, v, ldv);
-        for (int64_t r = 0; r < 16 * s->c; r++)
-          memset(v + r * ldv + n, 0, sizeof(REAL) * 8);
-        NNC_FN(wino_dy)(&g, dy + i * s->o * s->oh * s->ow, ty0, nr, d, ldv);
+        const int64_t n = nr * g.tw, ldd = n + 8;
+        NNC_FN(wgrad_input)(&g, pl, wpp, cp, ty0, nr, vt, cq);
+        NNC_FN(wino_dy)(&g, dy + i * s->o * s->oh * s->ow, ty0, nr, d, ldd);
         for (int64_t b = b0; b < b1; b++) {
-          const int64_t xi = b / (nob * ntb), o0 = b / ntb % nob * ob, c0 = b % ntb * tb;
-          const REAL *q[4];
-          for (int64_t j = 0; j < tb; j++) /* channels past c read channel 0 */
-            q[j] = v + (xi * s->c + (c0 + j < s->c ? c0 + j : 0)) * ldv;
-          const REAL *db = d + (xi * s->o + o0) * ldv;
-          REAL *pb = part + (b - b0) * 12 * VL;
-          if (ob == 4)
-            NNC_FN(weight_tile43)(db, ldv, q, len, pb);
+          const int64_t xi = b / (nob * nwb), o0 = b / nwb % nob * cb, c0 = b % nwb * wd;
+          const int64_t nc = s->o - o0 < cb ? s->o - o0 : cb;
+          const REAL *dr[6];
+          for (int64_t k = 0; k < 6; k++) /* rows past o read row o0 */
+            dr[k] = d + (xi * s->o + o0 + (k < nc ? k : 0)) * ldd;
+          const REAL *vb = vt + xi * n * cq + c0;
+          REAL *yb = y + (xi * s->o + o0) * cq + c0;
+          if (cb == 6)
+            NNC_FN(wgrad_tile6)(dr, vb, cq, n, yb, nc);
+          else if (cb == 4)
+            NNC_FN(wgrad_tile4)(dr, vb, cq, n, yb, nc);
           else
-            NNC_FN(weight_tile34)(db, ldv, q, len, pb);
+            NNC_FN(wgrad_tile3)(dr, vb, cq, n, yb, nc);
         }
       }
     }
-    for (int64_t b = b0; b < b1; b++) {
-      const int64_t xi = b / (nob * ntb), o0 = b / ntb % nob * ob, c0 = b % ntb * tb;
-      for (int64_t i = 0; i < ob && o0 + i < s->o; i++)
-        for (int64_t j = 0; j < tb && c0 + j < s->c; j++) {
-          const REAL *lanes = part + ((b - b0) * 12 + i * tb + j) * VL;
-          REAL sum = 0;
-          for (int64_t l = 0; l < VL; l++)
-            sum += lanes[l];
-          y[(xi * s->o + o0 + i) * s->c + c0 + j] = sum;
-        }
-    }
   }
   conv_gemm_restore(team, was);
-  const int64_t oc = s->o * s->c;
-  for (int64_t k = 0; k < oc; k++) { /* dw[o, c] += Gᵀ Y G */
-    REAL m[4][4], t[3][4];
-    for (int xi = 0; xi < 16; xi++)
-      m[xi / 4][xi % 4] = y[xi * oc + k];
-    for (int j = 0; j < 4; j++) {
-      t[0][j] = m[0][j] + (m[1][j] + m[2][j]) / 2;
-      t[1][j] = (m[1][j] - m[2][j]) / 2;
-      t[2][j] = (m[1][j] + m[2][j]) / 2 + m[3][j];
+  for (int64_t o = 0; o < s->o; o++)
+    for (int64_t c = 0; c < s->c; c++) { /* dw[o, c] += Gᵀ Y G */
+      REAL m[4][4], tt[3][4];
+      for (int xi = 0; xi < 16; xi++)
+        m[xi / 4][xi % 4] = y[(xi * s->o + o) * cq + c];
+      for (int j = 0; j < 4; j++) {
+        tt[0][j] = m[0][j] + (m[1][j] + m[2][j]) / 2;
+        tt[1][j] = (m[1][j] - m[2][j]) / 2;
+        tt[2][j] = (m[1][j] + m[2][j]) / 2 + m[3][j];
+      }
+      REAL *out = dw + (o * s->c + c) * 9;
+      for (int i = 0; i < 3; i++) {
+        out[3 * i] += tt[i][0] + (tt[i][1] + tt[i][2]) / 2;
+        out[3 * i + 1] += (tt[i][1] - tt[i][2]) / 2;
+        out[3 * i + 2] += (tt[i][1] + tt[i][2]) / 2 + tt[i][3];
+      }
     }
-    REAL *o = dw + k * 9;
-    for (int i = 0; i < 3; i++) {
-      o[3 * i] += t[i][0] + (t[i][1] + t[i][2]) / 2;
-      o[3 * i + 1] += (t[i][1] - t[i][2]) / 2;
-      o[3 * i + 2] += (t[i][1] + t[i][2]) / 2 + t[i][3];
-    }
-  }
 }
 
 #undef VL

@@ -318,14 +318,10 @@ static inline int nnc_conv2d_winograd(const nnc_conv_shape *s, int64_t ci, int64
   return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->dh == 1 &&
          s->dw == 1 && s->groups == 1 && ci >= 16 && co >= 16;
 }
-/* Whether the weight gradient runs Winograd's F(3x3, 2x2) (the forward
- * pass's condition, and at most 1024 pairs of channels): its partial
- * sums, 8 lanes for each of 16 positions and pair, are read and written
- * at each strip of tiles, and past 1024 pairs (cnn_bn's third layer:
- * 2048, 1 MiB of them) they leave the cache and it runs slower than
- * im2col and GEMM. */
+/* Whether the weight gradient runs Winograd's F(3x3, 2x2): where the
+ * forward pass does. */
 static inline int nnc_conv2d_winograd_weight(const nnc_conv_shape *s) {
-  return nnc_conv2d_winograd(s, s->c, s->o) && s->c * s->o <= 1024;
+  return nnc_conv2d_winograd(s, s->c, s->o);
 }
 /* Winograd's tiles run in strips of whole rows of tiles, about 64 tiles
  * (a strip's transformed input and products then stay in cache). */
@@ -336,34 +332,48 @@ static inline int64_t nnc_winograd_rows(int64_t th, int64_t tw) {
 /* Half a padded row (a multiple of 8, at least tw + 8). */
 static inline int64_t nnc_winograd_half(int64_t tw) { return (tw + 15) / 8 * 8; }
 /* The parts of a Winograd pass's scratch, from ci planes to co planes of
- * (oh, ow) pixels: part[0] the transformed kernel (16 matrices of ci by
- * co and 5 zeros), shared by the threads; then a thread's: part[1] the
+ * (oh, ow) pixels, each with 32 zeros after it. The forward pass and the
+ * input gradient: part[0] the transformed kernel (16 matrices of ci by co
+ * and 5 zeros), shared by the threads; then a thread's: part[1] the
  * padded input planes, each row's even columns then its odd ones; part[2]
  * a strip's transformed input (16 matrices of ci rows of its tiles and 8
- * more); part[3] their products (16 of co rows of its tiles and 32 more),
- * or in the weight gradient the strip's transformed dy; 32 zeros after
- * each of these three; part[4], in the weight gradient (weight), the
- * partial sums of its blocks of co by ci. Returns their sum. */
+ * more); part[3] their products (16 of co rows of its tiles and 32 more).
+ * The weight gradient (weight): part[0] the sums (16 matrices of co by ci
+ * and up to 32 more), shared; a thread's: part[1] the padded input, the
+ * channels of a pixel side by side (ci and up to 8 more); part[2] a
+ * strip's transformed input, a row of channels per tile (ci and up to 32
+ * more); part[3] its transformed dy (16 matrices of co rows of its tiles
+ * and 8 more, then 5 rows). Returns their sum. */
 static inline size_t nnc_winograd_parts(int64_t ci, int64_t co, int64_t oh, int64_t ow,
-                                        int weight, size_t part[5]) {
+                                        int weight, size_t part[4]) {
   const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2;
   const int64_t n = nnc_winograd_rows(th, tw) * tw;
-  part[0] = (size_t)(16 * ci * (co + 5));
-  part[1] = (size_t)(ci * (2 * th + 2) * 2 * nnc_winograd_half(tw) + 32);
-  part[2] = (size_t)(16 * ci * (n + 8) + 32);
-  part[3] = (size_t)(16 * co * (n + 32) + 32);
-  part[4] = weight ? 16 * nnc_conv2d_direct_partials(co, ci) : 0;
-  return part[0] + part[1] + part[2] + part[3] + part[4];
+  if (weight) {
+    part[0] = (size_t)(16 * co * (ci + 32) + 32);
+    part[1] = (size_t)((2 * th + 2) * (2 * tw + 2) * (ci + 8) + 32);
+    part[2] = (size_t)(16 * n * (ci + 32) + 32);
+    part[3] = (size_t)((16 * co + 5) * (n + 8) + 32);
+  } else {
+    part[0] = (size_t)(16 * ci * (co + 5) + 32);
+    part[1] = (size_t)(ci * (2 * th + 2) * 2 * nnc_winograd_half(tw) + 32);
+    part[2] = (size_t)(16 * ci * (n + 8) + 32);
+    part[3] = (size_t)(16 * co * (n + 32) + 32);
+  }
+  return part[0] + part[1] + part[2] + part[3];
 }
 /* The Winograd passes' scratch: the largest of the forward pass's, the
  * weight gradient's and the input gradient's, 0 when none runs it. */
 static inline size_t nnc_conv2d_winograd_scratch(const nnc_conv_shape *s) {
-  size_t part[5], fwd = 0, gin = 0;
+  size_t part[4], most = 0, k;
   if (nnc_conv2d_winograd(s, s->c, s->o))
-    fwd = nnc_winograd_parts(s->c, s->o, s->oh, s->ow, nnc_conv2d_winograd_weight(s), part);
-  if (nnc_conv2d_winograd(s, s->o, s->c))
-    gin = nnc_winograd_parts(s->o, s->c, s->h, s->w, 0, part);
-  return fwd > gin ? fwd : gin;
+    most = nnc_winograd_parts(s->c, s->o, s->oh, s->ow, 0, part);
+  if (nnc_conv2d_winograd_weight(s) &&
+      (k = nnc_winograd_parts(s->c, s->o, s->oh, s->ow, 1, part)) > most)
+    most = k;
+  if (nnc_conv2d_winograd(s, s->o, s->c) &&
+      (k = nnc_winograd_parts(s->o, s->c, s->h, s->w, 0, part)) > most)
+    most = k;
+  return most;
 }
 /* Elements of scratch one thread of a convolution of shape s uses: a
  * chunk's im2col matrix, then its GEMM result (o / groups rows); or the
