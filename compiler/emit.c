@@ -1860,10 +1860,9 @@ static void emit_conv(Emitter *e, Node *n) {
     out(e, "nnc_conv2d_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
         ptr(e, n), scratch);
     break;
-  case OP_CONV2D_GRAD_INPUT:
+  case OP_CONV2D_GRAD_INPUT: /* writes the whole gradient */
   case OP_CONV_TRANSPOSE2D:
-    zero(e, n);
-    out(e, "nnc_conv2d_grad_input_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+    out(e, "nnc_conv2d_grad_input_set_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
         ptr(e, n->in[1]), ptr(e, n), scratch);
     break;
   default:

@@ -369,14 +369,14 @@ static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const
  * kernel flipped and its channels swapped: taps (o, ki, kj) holding
  * w[o, c, kh-1-ki, kw-1-kj] for output channels c. */
 static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
-                                      const REAL *w, REAL *dx, REAL *ws) {
+                                      const REAL *w, REAL *dx, REAL *ws, int add) {
   const conv_direct d = conv_direct_input(s);
   const int64_t kk = s->kh * s->kw;
   for (int64_t o = 0; o < s->o; o++)
     for (int64_t t = 0; t < kk; t++)
       for (int64_t c = 0; c < d.op; c++)
         ws[(o * kk + t) * d.op + c] = c < s->c ? w[(o * s->c + c) * kk + kk - 1 - t] : 0;
-  NNC_FN(direct_images)(&d, s->n, dy, dx, 1, ws);
+  NNC_FN(direct_images)(&d, s->n, dy, dx, add, ws);
 }
 
 /* Weight gradient: dw[o, t] = the sum over images and pixels of
@@ -785,11 +785,11 @@ static void NNC_FN(wino_forward)(const nnc_conv_shape *s, const REAL *x, const R
 }
 
 static void NNC_FN(wino_grad_input)(const nnc_conv_shape *s, const REAL *dy,
-                                    const REAL *w, REAL *dx, REAL *ws) {
+                                    const REAL *w, REAL *dx, REAL *ws, int add) {
   const conv_wino g = conv_wino_of(s->o, s->oh, s->ow, s->c, s->h, s->w, 2 - s->ph,
                                    2 - s->pw, 0);
   NNC_FN(wino_kernel)(&g, w, 1, ws);
-  NNC_FN(wino_images)(&g, s->n, dy, dx, 1, ws);
+  NNC_FN(wino_images)(&g, s->n, dy, dx, add, ws);
 }
 
 
@@ -1118,20 +1118,11 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
     }
 }
 
-void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
-                                   const REAL *w, REAL *dx, REAL *ws) {
+/* The im2col and plain paths of the input gradient, adding into dx. */
+static void NNC_FN(grad_input_add)(const nnc_conv_shape *s, const REAL *dy, const REAL *w,
+                                   REAL *dx, REAL *ws) {
   const int64_t cg = s->c / s->groups, og = s->o / s->groups;
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
-#if NNC_CONV_DIRECT
-  if (ws && nnc_conv2d_winograd(s, s->o, s->c) && conv_direct_cpu()) {
-    NNC_FN(wino_grad_input)(s, dy, w, dx, ws);
-    return;
-  }
-  if (ws && nnc_conv2d_direct(s, s->c) && conv_direct_cpu()) {
-    NNC_FN(direct_grad_input)(s, dy, w, dx, ws);
-    return;
-  }
-#endif
   if (ws) {
     NNC_FN(each_chunk)(s, NNC_FN(grad_input_chunk), dy, w, dx, ws);
     return;
@@ -1159,6 +1150,35 @@ void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
               }
           }
     }
+}
+
+/* dx = (add: +=) the input gradient; the direct and Winograd kernels
+ * write it, the other paths add into it, zeroed first unless add. */
+static void NNC_FN(grad_input)(const nnc_conv_shape *s, const REAL *dy, const REAL *w,
+                               REAL *dx, REAL *ws, int add) {
+#if NNC_CONV_DIRECT
+  if (ws && nnc_conv2d_winograd(s, s->o, s->c) && conv_direct_cpu()) {
+    NNC_FN(wino_grad_input)(s, dy, w, dx, ws, add);
+    return;
+  }
+  if (ws && nnc_conv2d_direct(s, s->c) && conv_direct_cpu()) {
+    NNC_FN(direct_grad_input)(s, dy, w, dx, ws, add);
+    return;
+  }
+#endif
+  if (!add)
+    memset(dx, 0, sizeof(REAL) * (size_t)(s->n * s->c * s->h * s->w));
+  NNC_FN(grad_input_add)(s, dy, w, dx, ws);
+}
+
+void NNC_FN(nnc_conv2d_grad_input)(const nnc_conv_shape *s, const REAL *dy,
+                                   const REAL *w, REAL *dx, REAL *ws) {
+  NNC_FN(grad_input)(s, dy, w, dx, ws, 1);
+}
+
+void NNC_FN(nnc_conv2d_grad_input_set)(const nnc_conv_shape *s, const REAL *dy,
+                                       const REAL *w, REAL *dx, REAL *ws) {
+  NNC_FN(grad_input)(s, dy, w, dx, ws, 0);
 }
 
 /* The weight gradient sums over images: each thread takes a share of its

@@ -413,7 +413,13 @@ void nnc_conv2d_grad_input_f64(const nnc_conv_shape *s, const double *dy,
                                const double *w, double *dx, double *ws);
 void nnc_conv2d_grad_weight_f64(const nnc_conv_shape *s, const double *x,
                                 const double *dy, double *dw, double *ws);
-/* nnc_conv2d writes y; the two gradients add into dx and dw.
+void nnc_conv2d_grad_input_set_f32(const nnc_conv_shape *s, const float *dy,
+                                   const float *w, float *dx, float *ws);
+void nnc_conv2d_grad_input_set_f64(const nnc_conv_shape *s, const double *dy,
+                                   const double *w, double *dx, double *ws);
+/* nnc_conv2d writes y; the two gradients add into dx and dw;
+ * nnc_conv2d_grad_input_set writes dx (as zeroing it first, without the
+ * pass over it: the direct and Winograd kernels store their results).
  * A transposed convolution is the input gradient of a convolution: with
  * the shape s of that convolution (input = the transposed conv's output,
  * so output_padding is only a larger s.h, s.w),

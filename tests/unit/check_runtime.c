@@ -1409,7 +1409,8 @@ END_TEST
 /* The workspace paths of shape s on one thread and on three (the
  * runtime's threads, when it is built with OpenMP) against the plain loops
  * (which test_conv checks against finite differences), forward, input
- * gradient and weight gradient, f32 and f64. */
+ * gradient (added into zeros, and written over other values by
+ * nnc_conv2d_grad_input_set) and weight gradient, f32 and f64. */
 #define CONV_PATHS(REAL, SFX, TOL)                                                   \
   static void conv_paths_##SFX(const nnc_conv_shape *s, uint64_t seed) {            \
     int64_t nx = s->n * s->c * s->h * s->w;                                          \
@@ -1417,7 +1418,7 @@ END_TEST
     int64_t ny = s->n * s->o * s->oh * s->ow;                                        \
     REAL *x = malloc(sizeof(REAL) * (size_t)nx), *w = malloc(sizeof(REAL) * (size_t)nw); \
     REAL *r = malloc(sizeof(REAL) * (size_t)ny);                                     \
-    REAL *out[3][3];                                                                 \
+    REAL *out[3][4];                                                                 \
     nnc_rng g;                                                                       \
     nnc_rng_seed(&g, seed);                                                          \
     for (int64_t k = 0; k < nx; k++)                                                 \
@@ -1438,11 +1439,15 @@ END_TEST
       nnc_conv2d_##SFX(s, x, w, out[path][0], ws);                                   \
       nnc_conv2d_grad_input_##SFX(s, r, w, out[path][1], ws);                        \
       nnc_conv2d_grad_weight_##SFX(s, x, r, out[path][2], ws);                       \
+      out[path][3] = malloc(sizeof(REAL) * (size_t)nx); /* written, not added to */ \
+      for (int64_t k = 0; k < nx; k++)                                               \
+        out[path][3][k] = (REAL)1e30;                                                \
+      nnc_conv2d_grad_input_set_##SFX(s, r, w, out[path][3], ws);                    \
       free(ws);                                                                      \
     }                                                                                \
     nnc_set_num_threads(1);                                                          \
-    const int64_t len[3] = {ny, nx, nw};                                             \
-    for (int t = 0; t < 3; t++) {                                                    \
+    const int64_t len[4] = {ny, nx, nw, nx};                                         \
+    for (int t = 0; t < 4; t++) {                                                    \
       for (int path = 1; path < 3; path++)                                           \
         for (int64_t k = 0; k < len[t]; k++)                                         \
           ck_assert_msg(fabs((double)out[0][t][k] - (double)out[path][t][k]) <=      \
