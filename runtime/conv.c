@@ -143,20 +143,6 @@ static size_t conv_direct_pad(const conv_direct *d) {
   return (size_t)(d->ci * d->hp * d->wp + d->kw + NNC_DIRECT_SLACK);
 }
 
-/* The weight gradient's dy on the flat grid: a row of (oh, wp) and 32
- * zeros per channel; and a thread's scratch: the padded planes, dy's
- * channels rounded up to 3 or 4 (at most o + 3), and the partial sums of
- * its blocks (at most all of them; 8 lanes counted for either type). */
-static int64_t conv_direct_grid(const conv_direct *d) {
-  return d->oh * d->wp + NNC_DIRECT_SLACK;
-}
-
-static size_t conv_direct_weight_scratch(const conv_direct *d) {
-  const int64_t taps = d->ci * d->kh * d->kw;
-  return conv_direct_pad(d) + (size_t)((d->co + 3) * conv_direct_grid(d)) +
-         nnc_conv2d_direct_partials(d->co, taps);
-}
-
 /* A Winograd pass (nnc_conv2d_winograd) from ci planes (ih, iw), padded
  * by (ph, pw) (negative: a crop), to co planes (oh, ow): (th, tw) tiles of
  * 2x2 output pixels; padded planes of hp rows, each row its even columns

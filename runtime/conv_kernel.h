@@ -381,12 +381,14 @@ static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
 
 /* Weight gradient: dw[o, t] = the sum over images and pixels of
  * dy[o, pixel] times the padded input at the pixel moved by tap t. Per
- * image, dy is laid out on the flat (oh, wp) grid (dyw: zeros in the
- * columns past ow and in the rows past o); a tile is ob output channels
+ * image, the padded planes are copied kw times, moved left by kj columns
+ * and cut to ow: tap (c, ki, kj) of output pixel f is then element f + ki
+ * * ow of copy kj of plane c, so that a tap's products are one run over
+ * the oh * ow pixels (rounded up to whole vectors: dy is copied to rows
+ * with zeros past the pixels, and past o). A tile is ob output channels
  * by tb taps (4 by 3 or 3 by 4, whichever wastes less), 12 vector
- * accumulators running over the grid VL pixels at a time, kept in part
- * from image to image and summed across their lanes after the last. A
- * column past ow reads input across a row's end, times a zero. */
+ * accumulators running over the pixels VL at a time, kept in part from
+ * image to image and summed across their lanes after the last. */
 static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64_t ld,
                                                           const REAL *const *q,
                                                           int64_t len, REAL *part,
@@ -427,8 +429,9 @@ static NNC_DIRECT_OPT void NNC_FN(weight_tile34)(const REAL *dyw, int64_t ld,
 }
 
 /* Each thread takes a share of the (ob channels, tb taps) blocks and runs
- * over all images in order, padding each image into its own scratch: every
- * element of dw is summed by one thread in the same order. */
+ * over all images in order, laying each image out in its own scratch
+ * (nnc_conv2d_direct_weight_parts): every element of dw is summed by one
+ * thread in the same order. */
 static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                        const REAL *dy, REAL *dw, REAL *ws) {
   const conv_direct d = conv_direct_forward(s);
@@ -437,46 +440,49 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                 w34 = (s->o + 2) / 3 * 3 * ((T + 3) / 4 * 4);
   const int64_t ob = w34 < w43 ? 3 : 4, tb = 12 / ob;
   const int64_t nob = (s->o + ob - 1) / ob, ntb = (T + tb - 1) / tb, nb = nob * ntb;
-  const int64_t ld = conv_direct_grid(&d), P = s->oh * s->ow;
-  const int64_t len = ((d.oh - 1) * d.wp + d.ow + VL - 1) / VL * VL;
+  const int64_t P = s->oh * s->ow, len = (P + VL - 1) / VL * VL, plane = d.hp * s->ow;
+  size_t part[4];
+  const size_t per = nnc_conv2d_direct_weight_parts(s, part);
   const int team = conv_team(nb), was = conv_gemm_single(team);
   NNC_OMP_(parallel num_threads(team) if (team > 1))
   {
     const int64_t t = conv_thread(), nt = conv_threads_now();
     const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
-    REAL *pad = ws + conv_direct_weight_scratch(&d) * (size_t)t,
-         *dyw = pad + conv_direct_pad(&d), *part = dyw + nob * ob * ld;
-    memset(part, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
+    REAL *pad = ws + per * (size_t)t, *xs = pad + part[0], *dyw = xs + part[1],
+         *pt = dyw + part[2];
+    memset(pt, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
+    memset(dyw, 0, sizeof(REAL) * part[2]); /* rows past o, columns past P */
+    memset(xs + part[1] - 8, 0, sizeof(REAL) * 8); /* read past, times a zero */
     for (int64_t n = 0; n < s->n && b1 > b0; n++) {
       NNC_FN(pad_planes)(&d, x + n * s->c * s->h * s->w, pad);
-      memset(dyw, 0, sizeof(REAL) * (size_t)(nob * ob * ld));
+      for (int64_t kj = 0; kj < s->kw; kj++)
+        for (int64_t r = 0; r < s->c * d.hp; r++)
+          NNC_FN(copy_run)(xs + (kj * s->c * d.hp + r) * s->ow, pad + r * d.wp + kj, s->ow);
       for (int64_t o = 0; o < s->o; o++)
-        for (int64_t oy = 0; oy < s->oh; oy++)
-          NNC_FN(copy_run)(dyw + o * ld + oy * d.wp, dy + (n * s->o + o) * P + oy * s->ow,
-                           s->ow);
+        NNC_FN(copy_run)(dyw + o * len, dy + (n * s->o + o) * P, P);
       int64_t t0 = b0 % ntb * tb, c = t0 / kk, ki = t0 % kk / s->kw, kj = t0 % s->kw;
       for (int64_t b = b0; b < b1; b++) {
         const REAL *q[4];
         for (int64_t j = 0; j < tb; j++, t0++) { /* taps past T read tap 0 */
-          q[j] = t0 < T ? pad + (c * d.hp + ki) * d.wp + kj : pad;
+          q[j] = t0 < T ? xs + (kj * s->c + c) * plane + ki * s->ow : xs;
           if (++kj == s->kw && (kj = 0, ++ki == s->kh))
             ki = 0, c++;
         }
         if (t0 >= T) /* the next block starts at tap 0 */
           t0 = c = ki = kj = 0;
-        const REAL *dyb = dyw + b / ntb * ob * ld;
-        REAL *pb = part + (b - b0) * 12 * VL;
+        const REAL *dyb = dyw + b / ntb * ob * len;
+        REAL *pb = pt + (b - b0) * 12 * VL;
         if (ob == 4)
-          NNC_FN(weight_tile43)(dyb, ld, q, len, pb);
+          NNC_FN(weight_tile43)(dyb, len, q, len, pb);
         else
-          NNC_FN(weight_tile34)(dyb, ld, q, len, pb);
+          NNC_FN(weight_tile34)(dyb, len, q, len, pb);
       }
     }
     for (int64_t b = b0; b < b1; b++) {
       const int64_t o0 = b / ntb * ob, t1 = b % ntb * tb;
       for (int64_t i = 0; i < ob && o0 + i < s->o; i++)
         for (int64_t j = 0; j < tb && t1 + j < T; j++) {
-          const REAL *lanes = part + ((b - b0) * 12 + i * tb + j) * VL;
+          const REAL *lanes = pt + ((b - b0) * 12 + i * tb + j) * VL;
           REAL sum = 0;
           for (int64_t l = 0; l < VL; l++)
             sum += lanes[l];
@@ -486,7 +492,6 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   }
   conv_gemm_restore(team, was);
 }
-
 
 /* ------------------------------------------- Winograd F(2x2, 3x3) */
 /* A pass (conv_wino) runs per image and per strip of tile rows: the input
