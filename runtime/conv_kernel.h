@@ -119,7 +119,8 @@ static NNC_NO_LIBCALLS void NNC_FN(im2col)(const nnc_conv_shape *s, const REAL *
 }
 
 /* d[0..n) += c[0..n), vectorised. */
-static void NNC_FN(add_run)(REAL *restrict d, const REAL *restrict c, int64_t n) {
+static NNC_VECTORISE void NNC_FN(add_run)(REAL *restrict d, const REAL *restrict c,
+                                          int64_t n) {
   for (int64_t i = 0; i < n; i++)
     d[i] += c[i];
 }
@@ -1010,6 +1011,79 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     }
 }
 
+/* d[0, n) += c[0, n), whole vectors then one element at a time. */
+static NNC_DIRECT_OPT void NNC_FN(add_vec)(REAL *d, const REAL *c, int64_t n) {
+  int64_t i = 0;
+  for (; i + VL <= n; i += VL) {
+    NNC_FN(vec) a, b;
+    memcpy(&a, d + i, sizeof a);
+    memcpy(&b, c + i, sizeof b);
+    a += b;
+    memcpy(d + i, &a, sizeof a);
+  }
+  for (; i < n; i++)
+    d[i] += c[i];
+}
+
+/* The input gradient as a scatter (nnc_conv2d_scatter_input): per image,
+ * T = Wᵀ dy (rows (c, ki, kj), the sum over o; wino_tile's register tiles
+ * with o as the taps) on the padded width wp, each row added into padded
+ * plane c at ki * wp + kj, then the planes cut to dx. */
+static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
+                                       const REAL *w, REAL *dx, REAL *ws, int add) {
+  const int64_t R = s->c * s->kh * s->kw, op = R + 5, wp = s->ow + s->kw - 1;
+  const int64_t n = s->oh * wp, ld = n + 32, hp = s->oh + s->kh - 1, plane = hp * wp;
+  const int64_t hw = s->h * s->w, P = s->oh * s->ow;
+  const int64_t per = s->o * ld + 32 + R * ld + 32 + s->c * plane;
+  const int cb = NNC_FN(wino_block)(R, n);
+  const int64_t step = 12 / cb * VL, run = n - (s->kw - 1); /* past it, zeros */
+  for (int64_t o = 0; o < s->o; o++) {
+    memcpy(ws + o * op, w + o * R, sizeof(REAL) * (size_t)R);
+    memset(ws + o * op + R, 0, sizeof(REAL) * 5);
+  }
+  const REAL *wt = ws;
+  const int team = conv_team(s->n), was = conv_gemm_single(team);
+  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  {
+    REAL *d = ws + s->o * op + per * (size_t)conv_thread(), *t = d + s->o * ld + 32;
+    REAL *pad = t + R * ld + 32;
+    memset(d, 0, sizeof(REAL) * (size_t)(s->o * ld + 32)); /* columns past ow */
+    NNC_OMP_(for schedule(static))
+    for (int64_t i = 0; i < s->n; i++) {
+      for (int64_t o = 0; o < s->o; o++)
+        for (int64_t oy = 0; oy < s->oh; oy++)
+          NNC_FN(copy_run)(d + o * ld + oy * wp, dy + (i * s->o + o) * P + oy * s->ow,
+                           s->ow);
+      for (int64_t r0 = 0; r0 < R; r0 += cb) {
+        const int64_t nc = R - r0 < cb ? R - r0 : cb;
+        for (int64_t f = 0; f < n; f += step)
+          if (cb == 6)
+            NNC_FN(wino_tile6)(d + f, ld, s->o, wt + r0, op, t + r0 * ld + f, ld, nc);
+          else if (cb == 4)
+            NNC_FN(wino_tile4)(d + f, ld, s->o, wt + r0, op, t + r0 * ld + f, ld, nc);
+          else
+            NNC_FN(wino_tile3)(d + f, ld, s->o, wt + r0, op, t + r0 * ld + f, ld, nc);
+      }
+      memset(pad, 0, sizeof(REAL) * (size_t)(s->c * plane));
+      for (int64_t r = 0; r < R; r++) {
+        const int64_t c = r / (s->kh * s->kw), ki = r / s->kw % s->kh, kj = r % s->kw;
+        NNC_FN(add_vec)(pad + c * plane + ki * wp + kj, t + r * ld, run);
+      }
+      REAL *dxi = dx + i * s->c * hw;
+      for (int64_t c = 0; c < s->c; c++)
+        for (int64_t iy = 0; iy < s->h; iy++) {
+          REAL *restrict o = dxi + (c * s->h + iy) * s->w;
+          const REAL *restrict q = pad + c * plane + (iy + s->ph) * wp + s->pw;
+          if (add)
+            NNC_FN(add_run)(o, q, s->w);
+          else
+            NNC_FN(copy_run)(o, q, s->w);
+        }
+    }
+  }
+  conv_gemm_restore(team, was);
+}
+
 #undef VL
 #endif
 
@@ -1164,6 +1238,10 @@ static void NNC_FN(grad_input)(const nnc_conv_shape *s, const REAL *dy, const RE
 #if NNC_CONV_DIRECT
   if (ws && nnc_conv2d_winograd(s, s->o, s->c) && conv_direct_cpu()) {
     NNC_FN(wino_grad_input)(s, dy, w, dx, ws, add);
+    return;
+  }
+  if (ws && nnc_conv2d_scatter_input(s) && conv_direct_cpu()) {
+    NNC_FN(scatter_grad_input)(s, dy, w, dx, ws, add);
     return;
   }
   if (ws && nnc_conv2d_direct(s, s->c) && conv_direct_cpu()) {

@@ -297,10 +297,33 @@ static inline size_t nnc_conv2d_direct_weight_parts(const nnc_conv_shape *s,
   part[3] = nnc_conv2d_direct_partials(s->o, s->c * s->kh * s->kw);
   return part[0] + part[1] + part[2] + part[3];
 }
+/* Whether the input gradient runs as a scatter (given a workspace, where
+ * the direct kernel would run it): per image, the products of dy with each
+ * tap's weights (c kh kw rows by dy's pixels, the sum over o, by the direct
+ * kernel's register tiles), each then added into the padded input's plane
+ * at its tap's offset. dy is laid on the padded planes' width (oh rows of
+ * ow + kw - 1, zeros past ow), so that each addition is one run. The
+ * direct kernel instead convolves dy padded by k - 1 - p over (h, w + kw -
+ * 1) positions: the scatter is taken when that is more than 1.5 times its
+ * own (oh, ow + kw - 1) (LeNet's second layer: 14 x 18 against 10 x 14). */
+static inline int nnc_conv2d_scatter_input(const nnc_conv_shape *s) {
+  return nnc_conv2d_direct(s, s->c) && 2 * s->h * (s->w + s->kw - 1) >
+                                           3 * s->oh * (s->ow + s->kw - 1);
+}
+/* Its scratch: the weights (o rows of c kh kw and 5 zeros), then a
+ * thread's dy (o rows of oh (ow + kw - 1) and 32 more), products (c kh kw
+ * such rows) and padded planes (c of (oh + kh - 1, ow + kw - 1)), 32
+ * zeros after each of the first two. */
+static inline size_t nnc_conv2d_scatter_scratch(const nnc_conv_shape *s) {
+  const int64_t r = s->c * s->kh * s->kw, wp = s->ow + s->kw - 1;
+  const int64_t ld = s->oh * wp + 32, plane = (s->oh + s->kh - 1) * wp;
+  return (size_t)(s->o * (r + 5) + s->o * ld + 32 + r * ld + 32 + s->c * plane);
+}
 /* The direct kernel's scratch, the largest of: the forward pass's (the
  * weights copied per tap, output channels and 5 zeros, and x's padded
  * planes with kw + 32 zeros), the weight gradient's (above) and the input
- * gradient's (as the forward pass's, of dy padded by k - 1 - p). */
+ * gradient's (the scatter's, or as the forward pass's, of dy padded by
+ * k - 1 - p). */
 static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
   int64_t padded = s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 32;
@@ -311,7 +334,9 @@ static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
     int64_t gw = (int64_t)nnc_conv2d_direct_weight_parts(s, part);
     fwd = fwd > gw ? fwd : gw;
   }
-  if (nnc_conv2d_direct(s, s->c))
+  if (nnc_conv2d_scatter_input(s))
+    gin = (int64_t)nnc_conv2d_scatter_scratch(s);
+  else if (nnc_conv2d_direct(s, s->c))
     gin = s->o * kk * (s->c + 5) + s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) +
           s->kw + 32;
   return (size_t)(fwd > gin ? fwd : gin);

@@ -1494,8 +1494,9 @@ END_TEST
  * every block of channels (6, 5 as 6, 4, 3 after 6s), non-square kernels,
  * padding above k - 1 (the input gradient crops dy), one-row planes; the
  * weight gradient too (kw shifted copies of the input, output sizes not
- * a multiple of the vectors). Against the plain loops, f32 and f64, on
- * one thread and three. */
+ * a multiple of the vectors); the input gradient as a scatter where dy's
+ * padding would be most of the direct kernel's work. Against the plain
+ * loops, f32 and f64, on one thread and three. */
 START_TEST(test_conv_direct) {
   const nnc_conv_shape shapes[] = {
       conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -1510,11 +1511,14 @@ START_TEST(test_conv_direct) {
       conv_shape(1, 9, 7, 8, 10, 3, 2, 1, 1, 1, 0, 1, 1, 1),
       conv_shape(2, 13, 5, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1),
       conv_shape(1, 8, 4, 4, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 5 blocks of 6, 3 */
+      conv_shape(2, 5, 9, 11, 7, 4, 3, 1, 1, 0, 0, 1, 1, 1), /* scatter */
+      conv_shape(1, 6, 8, 8, 9, 5, 5, 1, 1, 1, 1, 1, 1, 1),  /* scatter, cut */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
               nnc_conv2d_direct(&shapes[i], shapes[i].c));
     ck_assert(nnc_conv2d_direct_weight(&shapes[i]));
+    ck_assert_int_eq(nnc_conv2d_scatter_input(&shapes[i]), i == 6 || i >= 12);
     conv_paths_f32(&shapes[i], 500 + i);
     conv_paths_f64(&shapes[i], 600 + i);
   }
