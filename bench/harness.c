@@ -34,6 +34,7 @@
 
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
+void openblas_set_num_threads(int n);
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc);
@@ -212,6 +213,7 @@ int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--sgemm") == 0) {
     int threads = atoi(argv[2]);
     nnc_set_threads(threads < 1 ? 1 : threads);
+    openblas_set_num_threads(threads < 1 ? 1 : threads); /* the library's own */
     printf("nnc openblas core %s threads %d\n", openblas_get_corename(),
            openblas_get_num_threads());
     return sgemm(threads);

@@ -58,13 +58,12 @@ make -s -C "$build" compiler/nnc >/dev/null
 out=$build/bench
 mkdir -p "$out"
 
-# The generated loops and the runtime's convolutions and pooling run on
-# OpenMP threads when the compiler has it.
-# OpenBLAS (Debian's pthreads build) keeps its own threads: with OpenMP's
-# default of spinning after a parallel loop the two pools fight over the
-# cores (the cnn_bn step went from 50 to 125-150 ms at 2 threads), so
-# OpenMP threads sleep when idle, on both sides.
-export OMP_WAIT_POLICY=passive
+# The generated loops and the runtime's convolutions, pooling and matrix
+# products run on OpenMP threads when the compiler has it, OpenBLAS on one
+# thread: OpenMP's default wait policy suits nnc's side. PyTorch keeps
+# OpenBLAS's threads (Debian's pthreads build) next to its OpenMP ones, and
+# its OpenMP threads sleep when idle (OMP_WAIT_POLICY=passive), so that the
+# two pools do not fight over the cores.
 omp=
 if echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o "$out/omp_probe" 2>/dev/null; then
   omp=-fopenmp
@@ -105,7 +104,7 @@ for model in $models; do
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
       "$out/harness_$model" "$model" "$STEPS" "$WARMUP" "$t" "$@" | tee -a "$results"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
-      "$PYTHON" "$top/bench/torch_twin.py" "$model" "$STEPS" "$WARMUP" "$t" $syms |
+      OMP_WAIT_POLICY=passive "$PYTHON" "$top/bench/torch_twin.py" "$model" "$STEPS" "$WARMUP" "$t" $syms |
       tee -a "$results"
   done
   first=0

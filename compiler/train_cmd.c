@@ -558,9 +558,6 @@ static void run_trainer(Ctx *c, const TrainCmd *t, char *bin) {
   for (int i = 0; i < t->npass; i++)
     av[i + 1] = t->pass[i];
   av[t->npass + 1] = NULL;
-  /* OpenMP's threads sleep when idle: spinning, they would take the cores
-   * from the GEMM library's own threads (a user's setting stays) */
-  setenv("OMP_WAIT_POLICY", "passive", 0);
   fflush(NULL);
   execv(bin, av);
   nnc_fatal(c, "cannot run %s: %s", bin, strerror(errno));

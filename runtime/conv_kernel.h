@@ -670,19 +670,23 @@ static int NNC_FN(wino_block)(int64_t co, int64_t n) {
   return best;
 }
 
-static void NNC_FN(wino_gemm)(const conv_wino *g, const REAL *v, int64_t ldv, const REAL *u,
-                              REAL *m, int64_t ldm, int64_t n, int cb) {
-  const int64_t op = g->co + 5, step = 12 / cb * VL;
-  for (int64_t c0 = 0; c0 < g->co; c0 += cb) {
-    const int64_t nc = g->co - c0 < cb ? g->co - c0 : cb;
+/* m (rows of ldm, `rows` of them) = uᵀ v over k < K, for n columns:
+ * m[r][f] = the sum of u[k * op + r] v[k * ldv + f], in tiles of cb rows
+ * (op >= rows + 5: a last block of 6 reads up to 5 rows past). */
+static void NNC_FN(tile_product)(const REAL *v, int64_t ldv, int64_t K, const REAL *u,
+                                 int64_t op, int64_t rows, REAL *m, int64_t ldm, int64_t n,
+                                 int cb) {
+  const int64_t step = 12 / cb * VL;
+  for (int64_t r0 = 0; r0 < rows; r0 += cb) {
+    const int64_t nc = rows - r0 < cb ? rows - r0 : cb;
     for (int64_t f = 0; f < n; f += step) {
-      REAL *mb = m + c0 * ldm + f;
+      REAL *mb = m + r0 * ldm + f;
       if (cb == 6)
-        NNC_FN(wino_tile6)(v + f, ldv, g->ci, u + c0, op, mb, ldm, nc);
+        NNC_FN(wino_tile6)(v + f, ldv, K, u + r0, op, mb, ldm, nc);
       else if (cb == 4)
-        NNC_FN(wino_tile4)(v + f, ldv, g->ci, u + c0, op, mb, ldm, nc);
+        NNC_FN(wino_tile4)(v + f, ldv, K, u + r0, op, mb, ldm, nc);
       else
-        NNC_FN(wino_tile3)(v + f, ldv, g->ci, u + c0, op, mb, ldm, nc);
+        NNC_FN(wino_tile3)(v + f, ldv, K, u + r0, op, mb, ldm, nc);
     }
   }
 }
@@ -774,8 +778,8 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
         const int cb = NNC_FN(wino_block)(g->co, n);
         NNC_FN(wino_input)(g, pl, ty0, nr, v, ldv);
         for (int xi = 0; xi < 16; xi++)
-          NNC_FN(wino_gemm)(g, v + xi * g->ci * ldv, ldv, u + xi * g->ci * (g->co + 5),
-                            m + xi * g->co * ldm, ldm, n, cb);
+          NNC_FN(tile_product)(v + xi * g->ci * ldv, ldv, g->ci, u + xi * g->ci * (g->co + 5),
+                               g->co + 5, g->co, m + xi * g->co * ldm, ldm, n, cb);
         NNC_FN(wino_output)(g, m, ldm, ty0, nr, out + i * g->co * g->oh * g->ow, add);
       }
     }
@@ -1036,7 +1040,7 @@ static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   const int64_t hw = s->h * s->w, P = s->oh * s->ow;
   const int64_t per = s->o * ld + 32 + R * ld + 32 + s->c * plane;
   const int cb = NNC_FN(wino_block)(R, n);
-  const int64_t step = 12 / cb * VL, run = n - (s->kw - 1); /* past it, zeros */
+  const int64_t run = n - (s->kw - 1); /* past it, zeros */
   for (int64_t o = 0; o < s->o; o++) {
     memcpy(ws + o * op, w + o * R, sizeof(REAL) * (size_t)R);
     memset(ws + o * op + R, 0, sizeof(REAL) * 5);
@@ -1054,16 +1058,7 @@ static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
         for (int64_t oy = 0; oy < s->oh; oy++)
           NNC_FN(copy_run)(d + o * ld + oy * wp, dy + (i * s->o + o) * P + oy * s->ow,
                            s->ow);
-      for (int64_t r0 = 0; r0 < R; r0 += cb) {
-        const int64_t nc = R - r0 < cb ? R - r0 : cb;
-        for (int64_t f = 0; f < n; f += step)
-          if (cb == 6)
-            NNC_FN(wino_tile6)(d + f, ld, s->o, wt + r0, op, t + r0 * ld + f, ld, nc);
-          else if (cb == 4)
-            NNC_FN(wino_tile4)(d + f, ld, s->o, wt + r0, op, t + r0 * ld + f, ld, nc);
-          else
-            NNC_FN(wino_tile3)(d + f, ld, s->o, wt + r0, op, t + r0 * ld + f, ld, nc);
-      }
+      NNC_FN(tile_product)(d, ld, s->o, wt, op, R, t, ld, n, cb);
       memset(pad, 0, sizeof(REAL) * (size_t)(s->c * plane));
       for (int64_t r = 0; r < R; r++) {
         const int64_t c = r / (s->kh * s->kw), ki = r / s->kw % s->kh, kj = r % s->kw;

@@ -98,10 +98,50 @@ static Gemv gemv_of(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t lda
 #else
 #define NNC_GEMM_BLAS(GEMV, GEMM)
 #endif
+/* With OpenMP and OpenBLAS, the runtime shares a product out over
+ * OpenMP's threads itself, the library on one thread (nnc_set_num_threads):
+ * C's columns (or rows, when it has more rows) in one block per thread,
+ * from NNC_GEMM_SPLIT multiply-adds up; smaller products run on the
+ * calling thread. OpenBLAS's own threads split products of any size
+ * (the 32 x 512 x 128 steps of an LSTM ran slower on two threads than on
+ * one), and its thread count is global, costly to switch per call. */
+#if defined(_OPENMP) && defined(NNC_HAVE_OPENBLAS)
+#define NNC_GEMM_SPLIT ((int64_t)1 << 20)
+static int gemm_team(int64_t m, int64_t n, int64_t k) {
+  if (omp_in_parallel() || m * n * k < NNC_GEMM_SPLIT)
+    return 1;
+  return omp_get_max_threads();
+}
+#define NNC_GEMM_SHARE(NAME)                                                           \
+  {                                                                                    \
+    const int team = gemm_team(m, n, k);                                               \
+    if (team > 1) {                                                                    \
+      const int cols = n >= m;                                                         \
+      const int64_t len = cols ? n : m;                                                \
+      _Pragma("omp parallel num_threads(team)") {                                      \
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();            \
+        const int64_t lo = len * t / nt / 16 * 16,                                     \
+                      hi = t + 1 == nt ? len : len * (t + 1) / nt / 16 * 16;           \
+        if (hi > lo) {                                                                 \
+          if (cols)                                                                    \
+            NAME(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,                       \
+                 trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);             \
+          else                                                                         \
+            NAME(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, \
+                 lda, b, ldb, beta, c + lo * ldc, ldc);                                \
+        }                                                                              \
+      }                                                                                \
+      return;                                                                          \
+    }                                                                                  \
+  }
+#else
+#define NNC_GEMM_SHARE(NAME)
+#endif
 #define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE)                              \
   void NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, REAL alpha,      \
             const REAL *a, int64_t lda, const REAL *b, int64_t ldb, REAL beta, REAL *c,  \
             int64_t ldc) {                                                             \
+    NNC_GEMM_SHARE(NAME)                                                               \
     NNC_GEMM_BLAS(GEMV, GEMM)                                                          \
     PORTABLE(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);          \
   }
@@ -133,7 +173,9 @@ int nnc_gemm_threads_(int n) {
 void nnc_set_num_threads(int n) {
   if (n < 1)
     return;
-#ifdef NNC_HAVE_OPENBLAS
+#if defined(NNC_HAVE_OPENBLAS) && defined(_OPENMP)
+  openblas_set_num_threads(1); /* the runtime shares products out itself */
+#elif defined(NNC_HAVE_OPENBLAS)
   openblas_set_num_threads(n);
 #endif
 #ifdef _OPENMP

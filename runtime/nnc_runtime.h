@@ -209,9 +209,11 @@ void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                int64_t ldb, double beta, double *c, int64_t ldc);
 /* Which implementation is linked: "openblas" or "portable". */
 const char *nnc_gemm_backend(void);
-/* The runtime's threads: the GEMM library's (OpenBLAS's own setting; the
- * portable kernel has one) and, when the runtime is built with OpenMP,
- * OpenMP's, on which its convolutions and pooling run. n < 1: no change. */
+/* The runtime's threads. Built with OpenMP: OpenMP's, on which its
+ * convolutions, pooling and matrix products run (nnc_sgemm shares a
+ * product of 2^20 multiply-adds or more out over them, OpenBLAS itself on
+ * one thread). Without OpenMP: the GEMM library's own (OpenBLAS's
+ * setting; the portable kernel has one). n < 1: no change. */
 void nnc_set_num_threads(int n);
 /* The thread count of generated code (OpenMP, when it is built with it)
  * and of the GEMM library together; the runtime setting for both. */
