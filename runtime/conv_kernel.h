@@ -572,6 +572,29 @@ static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x
     }
 }
 
+/* V = Bᵀ d B of VL tiles at once, d[i] the four columns of row i (Bᵀ =
+ * [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]), position 4 i + j stored at
+ * q + (4 i + j) * xs. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_btdb)(NNC_FN(vec) d[4][4], REAL *q,
+                                                        int64_t xs) {
+  NNC_FN(vec) h[4][4];
+  NNC_UNROLL
+  for (int i = 0; i < 4; i++) {
+    h[i][0] = d[i][0] - d[i][2];
+    h[i][1] = d[i][1] + d[i][2];
+    h[i][2] = d[i][2] - d[i][1];
+    h[i][3] = d[i][1] - d[i][3];
+  }
+  NNC_UNROLL
+  for (int j = 0; j < 4; j++) {
+    const NNC_FN(vec) t[4] = {h[0][j] - h[2][j], h[1][j] + h[2][j], h[2][j] - h[1][j],
+                              h[1][j] - h[3][j]};
+    NNC_UNROLL
+    for (int i = 0; i < 4; i++)
+      memcpy(q + (4 * i + j) * xs, &t[i], sizeof t[i]);
+  }
+}
+
 /* V[xi][c][p] for the nr tile rows from ty0, p = r * tw + tx, rows of ldv
  * (a vector past a row's last tile spills into the next row's first, written
  * after, or into the 8 past the strip). */
@@ -583,76 +606,82 @@ static NNC_DIRECT_OPT void NNC_FN(wino_input)(const conv_wino *g, const REAL *pl
     for (int64_t r = 0; r < nr; r++) {
       const REAL *row = pl + (c * g->hp + 2 * (ty0 + r)) * w2;
       for (int64_t tx = 0; tx < g->tw; tx += VL) {
-        NNC_FN(vec) h[4][4];
+        NNC_FN(vec) d[4][4];
         NNC_UNROLL
         for (int i = 0; i < 4; i++) {
           const REAL *ev = row + i * w2 + tx, *od = ev + g->half;
-          NNC_FN(vec) a, b, e, f;
-          memcpy(&a, ev, sizeof a);
-          memcpy(&b, od, sizeof b);
-          memcpy(&e, ev + 1, sizeof e);
-          memcpy(&f, od + 1, sizeof f);
-          h[i][0] = a - e;
-          h[i][1] = b + e;
-          h[i][2] = e - b;
-          h[i][3] = b - f;
+          memcpy(&d[i][0], ev, sizeof d[i][0]);
+          memcpy(&d[i][1], od, sizeof d[i][1]);
+          memcpy(&d[i][2], ev + 1, sizeof d[i][2]);
+          memcpy(&d[i][3], od + 1, sizeof d[i][3]);
         }
-        REAL *q = v + c * ldv + r * g->tw + tx;
-        NNC_UNROLL
-        for (int j = 0; j < 4; j++) {
-          const NNC_FN(vec) t[4] = {h[0][j] - h[2][j], h[1][j] + h[2][j], h[2][j] - h[1][j],
-                                    h[1][j] - h[3][j]};
-          NNC_UNROLL
-          for (int i = 0; i < 4; i++)
-            memcpy(q + (4 * i + j) * xs, &t[i], sizeof t[i]);
-        }
+        NNC_FN(wino_btdb)(d, v + c * ldv + r * g->tw + tx, xs);
       }
     }
 }
 
-/* M[xi] (co rows of ldm) = U[xi]ᵀ V[xi] for the n tiles of a strip: tiles
- * of cb channels by nv vectors of tiles, as the direct kernel's but with
- * no taps and no row ends (a tile's last vector may run past n, into the
- * 32 past each row of M); over ci, 2 to 4 loads and 3 to 6 broadcasts
- * per 12 multiply-adds. */
-static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_tile)(const REAL *v, int64_t ldv,
-                                                        int64_t ci, const REAL *u,
-                                                        int64_t op, REAL *m, int64_t ldm,
-                                                        int64_t nc, const int cb,
-                                                        const int nv) {
+/* The register tile of the Winograd products (and the scatter): c (cb
+ * rows of ldc, nc of them stored; add: +=) = the sum over k < K of a(i, k)
+ * b[k * ldb + f], a(i, k) = ar[i][k * ak], for nv vectors of columns f;
+ * a tile's last vector may run past the columns wanted, into the slack
+ * past each row of c. Per k: nv loads, cb broadcasts, 12 multiply-adds. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(reg_tile)(const REAL *const *ar, int64_t ak,
+                                                       const REAL *b, int64_t ldb,
+                                                       int64_t K, REAL *c, int64_t ldc,
+                                                       int64_t nc, int add, const int cb,
+                                                       const int nv) {
   NNC_FN(vec) acc[12], zero = {0};
   NNC_UNROLL
-  for (int a = 0; a < cb * nv; a++)
-    acc[a] = zero;
-  for (int64_t c = 0; c < ci; c++, v += ldv, u += op) {
+  for (int i = 0; i < cb * nv; i++)
+    acc[i] = zero;
+  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
     NNC_FN(vec) xv[4];
     NNC_UNROLL
-    for (int k = 0; k < nv; k++)
-      memcpy(&xv[k], v + k * VL, sizeof xv[k]);
+    for (int j = 0; j < nv; j++)
+      memcpy(&xv[j], b + j * VL, sizeof xv[j]);
     NNC_UNROLL
     for (int i = 0; i < cb; i++)
       NNC_UNROLL
-      for (int k = 0; k < nv; k++)
-        acc[i * nv + k] += u[i] * xv[k];
+      for (int j = 0; j < nv; j++)
+        acc[i * nv + j] += ar[i][at] * xv[j];
   }
   NNC_UNROLL
   for (int i = 0; i < cb; i++)
     if (i < nc)
       NNC_UNROLL
-      for (int k = 0; k < nv; k++)
-        memcpy(m + i * ldm + k * VL, &acc[i * nv + k], sizeof acc[0]);
+      for (int j = 0; j < nv; j++) {
+        NNC_FN(vec) r = acc[i * nv + j];
+        if (add) {
+          NNC_FN(vec) was;
+          memcpy(&was, c + i * ldc + j * VL, sizeof was);
+          r += was;
+        }
+        memcpy(c + i * ldc + j * VL, &r, sizeof r);
+      }
 }
 
-#define NNC_WINO_TILE(CB, NV)                                                          \
-  static NNC_DIRECT_OPT void NNC_FN(wino_tile##CB)(const REAL *v, int64_t ldv,          \
-                                                   int64_t ci, const REAL *u, int64_t op, \
-                                                   REAL *m, int64_t ldm, int64_t nc) {  \
-    NNC_FN(wino_tile)(v, ldv, ci, u, op, m, ldm, nc, CB, NV);                          \
+#define NNC_REG_TILE(CB, NV)                                                           \
+  static NNC_DIRECT_OPT void NNC_FN(reg_tile##CB)(const REAL *const *ar, int64_t ak,    \
+                                                  const REAL *b, int64_t ldb, int64_t K, \
+                                                  REAL *c, int64_t ldc, int64_t nc,      \
+                                                  int add) {                             \
+    NNC_FN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV);                      \
   }
-NNC_WINO_TILE(6, 2)
-NNC_WINO_TILE(4, 3)
-NNC_WINO_TILE(3, 4)
-#undef NNC_WINO_TILE
+NNC_REG_TILE(6, 2)
+NNC_REG_TILE(4, 3)
+NNC_REG_TILE(3, 4)
+#undef NNC_REG_TILE
+
+static void NNC_FN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
+                              int64_t K, REAL *c, int64_t ldc, int64_t nc, int add,
+                              int cb) {
+  if (cb == 6)
+    NNC_FN(reg_tile6)(ar, ak, b, ldb, K, c, ldc, nc, add);
+  else if (cb == 4)
+    NNC_FN(reg_tile4)(ar, ak, b, ldb, K, c, ldc, nc, add);
+  else
+    NNC_FN(reg_tile3)(ar, ak, b, ldb, K, c, ldc, nc, add);
+}
 
 /* The block of channels that wastes least on co channels and n tiles,
  * counting the loads per 12 multiply-adds: 8 with 6 channels, 7 with 4,
@@ -679,15 +708,11 @@ static void NNC_FN(tile_product)(const REAL *v, int64_t ldv, int64_t K, const RE
   const int64_t step = 12 / cb * VL;
   for (int64_t r0 = 0; r0 < rows; r0 += cb) {
     const int64_t nc = rows - r0 < cb ? rows - r0 : cb;
-    for (int64_t f = 0; f < n; f += step) {
-      REAL *mb = m + r0 * ldm + f;
-      if (cb == 6)
-        NNC_FN(wino_tile6)(v + f, ldv, K, u + r0, op, mb, ldm, nc);
-      else if (cb == 4)
-        NNC_FN(wino_tile4)(v + f, ldv, K, u + r0, op, mb, ldm, nc);
-      else
-        NNC_FN(wino_tile3)(v + f, ldv, K, u + r0, op, mb, ldm, nc);
-    }
+    const REAL *ar[6];
+    for (int i = 0; i < 6; i++)
+      ar[i] = u + r0 + i;
+    for (int64_t f = 0; f < n; f += step)
+      NNC_FN(reg_tiles)(ar, op, v + f, ldv, K, m + r0 * ldm + f, ldm, nc, 0, cb);
   }
 }
 
@@ -884,74 +909,16 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_input)(const conv_wino *g, const REAL *p
       const REAL *b = pl + (2 * (ty0 + r) * wpp + 2 * tx) * cp;
       REAL *q = vt + (r * g->tw + tx) * cq;
       for (int64_t c0 = 0; c0 < cp; c0 += VL) {
-        NNC_FN(vec) h[4][4];
+        NNC_FN(vec) d[4][4];
         NNC_UNROLL
-        for (int i = 0; i < 4; i++) {
-          NNC_FN(vec) a, bb, e, f;
-          memcpy(&a, b + i * ld + c0, sizeof a);
-          memcpy(&bb, b + i * ld + cp + c0, sizeof bb);
-          memcpy(&e, b + i * ld + 2 * cp + c0, sizeof e);
-          memcpy(&f, b + i * ld + 3 * cp + c0, sizeof f);
-          h[i][0] = a - e;
-          h[i][1] = bb + e;
-          h[i][2] = e - bb;
-          h[i][3] = bb - f;
-        }
-        NNC_UNROLL
-        for (int j = 0; j < 4; j++) {
-          const NNC_FN(vec) t[4] = {h[0][j] - h[2][j], h[1][j] + h[2][j], h[2][j] - h[1][j],
-                                    h[1][j] - h[3][j]};
+        for (int i = 0; i < 4; i++)
           NNC_UNROLL
-          for (int i = 0; i < 4; i++)
-            memcpy(q + (4 * i + j) * xs + c0, &t[i], sizeof t[i]);
-        }
+          for (int j = 0; j < 4; j++)
+            memcpy(&d[i][j], b + i * ld + j * cp + c0, sizeof d[i][j]);
+        NNC_FN(wino_btdb)(d, q + c0, xs);
       }
     }
 }
-
-/* Y[o0 + i][c0 ...] += the sum over the strip's n tiles of DY (rows dr[i])
- * times VT (rows of cq from vt): cb rows of o by nv vectors of channels. */
-static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wgrad_tile)(const REAL *const *dr,
-                                                        const REAL *vt, int64_t cq,
-                                                        int64_t n, REAL *y, int64_t nc,
-                                                        const int cb, const int nv) {
-  NNC_FN(vec) acc[12], zero = {0};
-  NNC_UNROLL
-  for (int a = 0; a < cb * nv; a++)
-    acc[a] = zero;
-  for (int64_t t = 0; t < n; t++, vt += cq) {
-    NNC_FN(vec) xv[4];
-    NNC_UNROLL
-    for (int k = 0; k < nv; k++)
-      memcpy(&xv[k], vt + k * VL, sizeof xv[k]);
-    NNC_UNROLL
-    for (int i = 0; i < cb; i++)
-      NNC_UNROLL
-      for (int k = 0; k < nv; k++)
-        acc[i * nv + k] += dr[i][t] * xv[k];
-  }
-  NNC_UNROLL
-  for (int i = 0; i < cb; i++)
-    if (i < nc)
-      NNC_UNROLL
-      for (int k = 0; k < nv; k++) {
-        NNC_FN(vec) was;
-        memcpy(&was, y + i * cq + k * VL, sizeof was);
-        was += acc[i * nv + k];
-        memcpy(y + i * cq + k * VL, &was, sizeof was);
-      }
-}
-
-#define NNC_WGRAD_TILE(CB, NV)                                                         \
-  static NNC_DIRECT_OPT void NNC_FN(wgrad_tile##CB)(const REAL *const *dr,               \
-                                                    const REAL *vt, int64_t cq,          \
-                                                    int64_t n, REAL *y, int64_t nc) {    \
-    NNC_FN(wgrad_tile)(dr, vt, cq, n, y, nc, CB, NV);                                  \
-  }
-NNC_WGRAD_TILE(6, 2)
-NNC_WGRAD_TILE(4, 3)
-NNC_WGRAD_TILE(3, 4)
-#undef NNC_WGRAD_TILE
 
 static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                      const REAL *dy, REAL *dw, REAL *ws) {
@@ -985,12 +952,7 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
             dr[k] = d + (xi * s->o + o0 + (k < nc ? k : 0)) * ldd;
           const REAL *vb = vt + xi * n * cq + c0;
           REAL *yb = y + (xi * s->o + o0) * cq + c0;
-          if (cb == 6)
-            NNC_FN(wgrad_tile6)(dr, vb, cq, n, yb, nc);
-          else if (cb == 4)
-            NNC_FN(wgrad_tile4)(dr, vb, cq, n, yb, nc);
-          else
-            NNC_FN(wgrad_tile3)(dr, vb, cq, n, yb, nc);
+          NNC_FN(reg_tiles)(dr, 1, vb, cq, n, yb, cq, nc, 1, cb);
         }
       }
     }
@@ -1030,7 +992,7 @@ static NNC_DIRECT_OPT void NNC_FN(add_vec)(REAL *d, const REAL *c, int64_t n) {
 }
 
 /* The input gradient as a scatter (nnc_conv2d_scatter_input): per image,
- * T = Wᵀ dy (rows (c, ki, kj), the sum over o; wino_tile's register tiles
+ * T = Wᵀ dy (rows (c, ki, kj), the sum over o; reg_tile's register tiles
  * with o as the taps) on the padded width wp, each row added into padded
  * plane c at ki * wp + kj, then the planes cut to dx. */
 static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,

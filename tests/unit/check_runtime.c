@@ -1526,12 +1526,13 @@ START_TEST(test_conv_direct) {
 END_TEST
 
 /* Shapes Winograd's F(2x2, 3x3) takes (3x3, stride 1, one group, 16
- * channels or more each way; the weight gradient by F(3x3, 2x2)): odd and even padding (x's columns split
- * into even and odd ones either way round), no padding (the input
- * gradient pads dy by 2) and padding 3 (it crops dy), unequal padding,
- * one-pixel planes, odd output sizes (the last tiles cut), rows of tiles
- * not a multiple of the vectors, several strips with a short last one,
- * every block of channels. Against the plain loops, f32 and f64, on one
+ * channels or more each way; the weight gradient by F(3x3, 2x2)): odd and
+ * even padding (x's columns split into even and odd ones either way
+ * round), no padding (the input gradient pads dy by 2) and padding 3 (it
+ * crops dy), unequal padding, one-pixel planes, odd output sizes (the
+ * last tiles cut), rows of tiles not a multiple of the vectors, several
+ * strips with a short last one, every block of channels, channels not a
+ * multiple of the vectors. Against the plain loops, f32 and f64, on one
  * thread and three. */
 START_TEST(test_conv_winograd) {
   const nnc_conv_shape shapes[] = {
