@@ -111,36 +111,54 @@ static int conv_direct_cpu(void) {
 /* A stride-1 convolution as the direct kernel sees it: ci input planes
  * (ih, iw) padded by (ph, pw) to (hp, wp) = (oh + kh - 1, ow + kw - 1);
  * co output planes (oh, ow), the weights of op = co + 5 channels per tap
- * (a block of 6 channels starting at the last reads 5 zeros past it). */
+ * (a block of 6 channels starting at the last reads 5 zeros past it).
+ * Tap (c, ki, kj) of output position f reads the input at c * sc + ki *
+ * sk + kj * sj + f, positions running over rows of wf: on the padded
+ * planes themselves (sc = hp wp, sk = wp, sj = 1, wf = wp: the columns
+ * past ow computed and dropped), or, compact, on kw copies of them moved
+ * left by kj and cut to ow columns (sc = hp ow, sk = ow, sj = ci hp ow,
+ * wf = ow: none wasted). */
 typedef struct conv_direct {
   int64_t ci, ih, iw, co, oh, ow, kh, kw, ph, pw, hp, wp, op;
+  int64_t sc, sk, sj, wf;
+  int compact;
 } conv_direct;
 
 static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co,
                                   int64_t oh, int64_t ow, const nnc_conv_shape *s,
-                                  int64_t ph, int64_t pw) {
-  conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw,
-                   oh + s->kh - 1, ow + s->kw - 1, co + 5};
+                                  int64_t ph, int64_t pw, int compact) {
+  const int64_t hp = oh + s->kh - 1, wp = ow + s->kw - 1;
+  conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw, hp, wp, co + 5,
+                   hp * wp, wp, 1, wp, compact};
+  if (compact)
+    d.sc = hp * ow, d.sk = ow, d.sj = ci * hp * ow, d.wf = ow;
   return d;
 }
 
 /* The forward pass, and the input gradient: dy padded by k - 1 - p. */
 static conv_direct conv_direct_forward(const nnc_conv_shape *s) {
-  return conv_direct_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s, s->ph, s->pw);
+  return conv_direct_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s, s->ph, s->pw,
+                        nnc_conv2d_direct_compact(s));
 }
 
 static conv_direct conv_direct_input(const nnc_conv_shape *s) {
   return conv_direct_of(s->o, s->oh, s->ow, s->c, s->h, s->w, s, s->kh - 1 - s->ph,
-                        s->kw - 1 - s->pw);
+                        s->kw - 1 - s->pw, 0);
 }
 
-/* Elements of the weights' copy, and of one thread's padded planes. */
+/* Elements of the weights' copy, of one thread's padded planes, and of
+ * their kw copies (compact: nnc_conv2d_direct_copies). */
 static size_t conv_direct_weights(const conv_direct *d) {
   return (size_t)(d->ci * d->kh * d->kw * d->op);
 }
 
-static size_t conv_direct_pad(const conv_direct *d) {
+static size_t conv_direct_planes(const conv_direct *d) {
   return (size_t)(d->ci * d->hp * d->wp + d->kw + NNC_DIRECT_SLACK);
+}
+
+static size_t conv_direct_pad(const conv_direct *d) {
+  return conv_direct_planes(d) +
+         (d->compact ? nnc_conv2d_direct_copies(d->ci, d->hp, d->ow, d->kw) : 0);
 }
 
 /* A Winograd pass (nnc_conv2d_winograd) from ci planes (ih, iw), padded

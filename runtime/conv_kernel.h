@@ -238,14 +238,14 @@ static NNC_NO_LIBCALLS void NNC_FN(pad_planes)(const conv_direct *d, const REAL 
 }
 
 /* One tile: cb output channels (nc of them stored, into out, channel i at
- * out[i * P]) by nv vectors of consecutive pixels of the output computed
- * as if it were as wide as the padded planes (oh, wp), the columns past
- * ow (reading across a row's end) dropped. cb * nv = 12 accumulators in
+ * out[i * P]) by nv vectors of consecutive output positions f (rows of wf:
+ * on the padded planes, positions past ow are computed and dropped;
+ * compact, every position is a pixel). cb * nv = 12 accumulators in
  * vector registers; per tap, nv vectors of input times each channel's
  * weight (wt[t * op + i]): 8 loads for 12 products when cb is 6. cb and nv
  * are constants in each caller. */
 static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
-                                                          const REAL *pad, int64_t f,
+                                                          const REAL *in, int64_t f,
                                                           const REAL *wt, REAL *out,
                                                           int64_t nc, int add,
                                                           const int cb, const int nv) {
@@ -255,12 +255,12 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
     acc[a] = zero;
   for (int64_t c = 0; c < d->ci; c++)
     for (int64_t ki = 0; ki < d->kh; ki++) {
-      const REAL *q = pad + (c * d->hp + ki) * d->wp + f;
-      for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op) {
+      const REAL *q = in + c * d->sc + ki * d->sk + f;
+      for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op, q += d->sj) {
         NNC_FN(vec) xv[4];
         NNC_UNROLL
         for (int v = 0; v < nv; v++)
-          memcpy(&xv[v], q + kj + v * VL, sizeof xv[v]);
+          memcpy(&xv[v], q + v * VL, sizeof xv[v]);
         NNC_UNROLL
         for (int i = 0; i < cb; i++)
           NNC_UNROLL
@@ -270,8 +270,9 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
     }
   const int64_t P = d->oh * d->ow;
   for (int v = 0; v < nv; v++) {
-    int64_t oy = (f + v * VL) / d->wp, ox = (f + v * VL) % d->wp;
-    if (ox + VL <= d->ow && oy < d->oh) { /* VL pixels of one row */
+    int64_t oy = (f + v * VL) / d->wf, ox = (f + v * VL) % d->wf;
+    /* VL pixels in a run of the output: of one row, or any, compact */
+    if (d->compact ? f + (v + 1) * VL <= P : ox + VL <= d->ow && oy < d->oh) {
       for (int64_t i = 0; i < nc; i++) {
         REAL *o = out + i * P + oy * d->ow + ox;
         NNC_FN(vec) r = acc[i * nv + v];
@@ -290,7 +291,7 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
         for (int64_t i = 0; i < nc; i++)
           o[i * P] = add ? o[i * P] + acc[i * nv + v][l] : acc[i * nv + v][l];
       }
-      if (++ox == d->wp)
+      if (++ox == d->wf)
         ox = 0, oy++;
     }
   }
@@ -316,11 +317,11 @@ static NNC_DIRECT_OPT void NNC_FN(direct_tile3)(const conv_direct *d, const REAL
 }
 
 /* out (co, oh, ow) = (or += with add) the convolution of one image's
- * padded planes: channels in blocks of 6 (5 as a block of 6), then one of
- * 4 or 3; pixels in tiles over the flat (oh, wp) grid. */
+ * padded planes (or their copies, compact): channels in blocks of 6 (5 as
+ * a block of 6), then one of 4 or 3; positions in tiles over rows of wf. */
 static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const REAL *wt,
                                  REAL *out, int add) {
-  const int64_t last = (d->oh - 1) * d->wp + d->ow; /* past the last pixel */
+  const int64_t last = (d->oh - 1) * d->wf + d->ow; /* past the last pixel */
   for (int64_t c0 = 0; c0 < d->co;) {
     const int64_t left = d->co - c0, cb = left >= 5 ? 6 : left == 4 ? 4 : 3;
     const int64_t nc = left < cb ? left : cb, step = 12 / cb * VL;
@@ -336,9 +337,18 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
   }
 }
 
+/* kw copies of the padded planes, copy kj moved left by kj columns and cut
+ * to ow: xs[((kj * ci + c) * hp + i) * ow + j] = pad[(c * hp + i) * wp + j +
+ * kj]. */
+static void NNC_FN(shift_planes)(const conv_direct *d, const REAL *pad, REAL *xs) {
+  for (int64_t kj = 0; kj < d->kw; kj++)
+    for (int64_t r = 0; r < d->ci * d->hp; r++)
+      NNC_FN(copy_run)(xs + (kj * d->ci * d->hp + r) * d->ow, pad + r * d->wp + kj, d->ow);
+}
+
 /* The images shared out over the runtime's threads: each pads its image
- * into its own scratch, after the weights (wt, built by the caller at the
- * start of ws). */
+ * (and copies it, compact) into its own scratch, after the weights (wt,
+ * built by the caller at the start of ws). */
 static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *in,
                                   REAL *out, int add, REAL *ws) {
   const int team = conv_team(n), was = conv_gemm_single(team);
@@ -346,10 +356,17 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
   NNC_OMP_(parallel num_threads(team) if (team > 1))
   {
     REAL *pad = ws + conv_direct_weights(d) + conv_direct_pad(d) * (size_t)conv_thread();
+    REAL *xs = pad + conv_direct_planes(d); /* compact: the copies, and 32 zeros */
+    const size_t nx = nnc_conv2d_direct_copies(d->ci, d->hp, d->ow, d->kw);
+    if (d->compact)
+      memset(xs + nx - 32, 0, sizeof(REAL) * 32);
     NNC_OMP_(for schedule(static))
     for (int64_t i = 0; i < n; i++) {
       NNC_FN(pad_planes)(d, in + i * d->ci * d->ih * d->iw, pad);
-      NNC_FN(direct_image)(d, pad, wt, out + i * d->co * d->oh * d->ow, add);
+      if (d->compact)
+        NNC_FN(shift_planes)(d, pad, xs);
+      NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, out + i * d->co * d->oh * d->ow,
+                           add);
     }
   }
   conv_gemm_restore(team, was);
@@ -453,12 +470,10 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
          *pt = dyw + part[2];
     memset(pt, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
     memset(dyw, 0, sizeof(REAL) * part[2]); /* rows past o, columns past P */
-    memset(xs + part[1] - 8, 0, sizeof(REAL) * 8); /* read past, times a zero */
+    memset(xs + part[1] - 32, 0, sizeof(REAL) * 32); /* read past, times a zero */
     for (int64_t n = 0; n < s->n && b1 > b0; n++) {
       NNC_FN(pad_planes)(&d, x + n * s->c * s->h * s->w, pad);
-      for (int64_t kj = 0; kj < s->kw; kj++)
-        for (int64_t r = 0; r < s->c * d.hp; r++)
-          NNC_FN(copy_run)(xs + (kj * s->c * d.hp + r) * s->ow, pad + r * d.wp + kj, s->ow);
+      NNC_FN(shift_planes)(&d, pad, xs);
       for (int64_t o = 0; o < s->o; o++)
         NNC_FN(copy_run)(dyw + o * len, dy + (n * s->o + o) * P, P);
       int64_t t0 = b0 % ntb * tb, c = t0 / kk, ki = t0 % kk / s->kw, kj = t0 % s->kw;

@@ -279,6 +279,20 @@ static inline int nnc_conv2d_direct(const nnc_conv_shape *s, int64_t co) {
 static inline int nnc_conv2d_direct_weight(const nnc_conv_shape *s) {
   return nnc_conv2d_direct(s, s->o) && s->o <= 32;
 }
+/* Whether the direct forward pass runs compact: over kw copies of the
+ * padded input, each moved left by a column and cut to ow columns, so
+ * that a tap's products are one run over the output's pixels; on the
+ * padded planes themselves the kw - 1 columns past each output row are
+ * computed and dropped, taken when they are more than an eighth of the
+ * row (LeNet's second layer: 4 of 14). */
+static inline int nnc_conv2d_direct_compact(const nnc_conv_shape *s) {
+  return 8 * (s->kw - 1) > s->ow + s->kw - 1;
+}
+/* Elements of those copies: kw of ci planes (hp, ow), and 32 more. */
+static inline size_t nnc_conv2d_direct_copies(int64_t ci, int64_t hp, int64_t ow,
+                                              int64_t kw) {
+  return (size_t)(kw * ci * hp * ow + 32);
+}
 /* The weight gradient's partial sums: 12 vectors of 8 per block of 4
  * output channels and 3 taps or 3 and 4 (at most this many blocks). */
 static inline size_t nnc_conv2d_direct_partials(int64_t o, int64_t taps) {
@@ -294,7 +308,7 @@ static inline size_t nnc_conv2d_direct_weight_parts(const nnc_conv_shape *s,
                                                     size_t part[4]) {
   const int64_t hp = s->oh + s->kh - 1, wp = s->ow + s->kw - 1;
   part[0] = (size_t)(s->c * hp * wp + s->kw + 32);
-  part[1] = (size_t)(s->kw * s->c * hp * s->ow + 8);
+  part[1] = nnc_conv2d_direct_copies(s->c, hp, s->ow, s->kw);
   part[2] = (size_t)((s->o + 3) * ((s->oh * s->ow + 7) / 8 * 8));
   part[3] = nnc_conv2d_direct_partials(s->o, s->c * s->kh * s->kw);
   return part[0] + part[1] + part[2] + part[3];
@@ -330,7 +344,10 @@ static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
   int64_t padded = s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 32;
   if (nnc_conv2d_direct(s, s->o))
-    fwd = s->c * kk * (s->o + 5) + padded;
+    fwd = s->c * kk * (s->o + 5) + padded +
+          (nnc_conv2d_direct_compact(s)
+               ? (int64_t)nnc_conv2d_direct_copies(s->c, s->oh + s->kh - 1, s->ow, s->kw)
+               : 0);
   if (nnc_conv2d_direct_weight(s)) {
     size_t part[4];
     int64_t gw = (int64_t)nnc_conv2d_direct_weight_parts(s, part);

@@ -1495,8 +1495,9 @@ END_TEST
  * padding above k - 1 (the input gradient crops dy), one-row planes; the
  * weight gradient too (kw shifted copies of the input, output sizes not
  * a multiple of the vectors); the input gradient as a scatter where dy's
- * padding would be most of the direct kernel's work. Against the plain
- * loops, f32 and f64, on one thread and three. */
+ * padding would be most of the direct kernel's work; the forward pass on
+ * the padded planes and compact. Against the plain loops, f32 and f64, on
+ * one thread and three. */
 START_TEST(test_conv_direct) {
   const nnc_conv_shape shapes[] = {
       conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -1519,6 +1520,10 @@ START_TEST(test_conv_direct) {
               nnc_conv2d_direct(&shapes[i], shapes[i].c));
     ck_assert(nnc_conv2d_direct_weight(&shapes[i]));
     ck_assert_int_eq(nnc_conv2d_scatter_input(&shapes[i]), i == 6 || i >= 12);
+    if (i == 5 || i == 9) /* wide rows: on the padded planes; the others compact */
+      ck_assert(!nnc_conv2d_direct_compact(&shapes[i]));
+    else if (i == 0 || i == 6)
+      ck_assert(nnc_conv2d_direct_compact(&shapes[i]));
     conv_paths_f32(&shapes[i], 500 + i);
     conv_paths_f64(&shapes[i], 600 + i);
   }
