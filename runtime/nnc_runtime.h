@@ -34,10 +34,12 @@ extern "C" {
  * disjoint results (rows of an elementwise op, kept rows of a reduction):
  * built with OpenMP (-fopenmp) it runs on the team's threads when `work`
  * (elements) is at least NNC_PARALLEL_MIN, else on one thread as without
- * OpenMP. With OpenBLAS's own (pthreads) threads, run with
- * OMP_WAIT_POLICY=passive: two pools spinning for the same cores are
- * slower than one thread. Each result is computed by one thread in the same order,
- * so results do not depend on the thread count. */
+ * OpenMP. The runtime built with OpenMP keeps OpenBLAS on one thread
+ * (nnc_set_num_threads); built without it, OpenBLAS runs its own threads,
+ * and code built with OpenMP should then run with OMP_WAIT_POLICY=passive
+ * (two pools spinning for the same cores are slower than one thread).
+ * Each result is computed by one thread in the same order, so results do
+ * not depend on the thread count. */
 #if defined(_OPENMP)
 #ifndef NNC_PARALLEL_MIN /* elements; tests set 1 to split small loops too */
 #define NNC_PARALLEL_MIN 65536
