@@ -513,8 +513,8 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
 /* A pass (conv_wino) runs per image and per strip of tile rows: the input
  * tiles transformed (V = Bᵀ d B, 16 values per 4x4 tile and channel);
  * for each of the 16 positions a product of the transformed kernel (U =
- * G k Gᵀ, ci by co) with V (ci by the strip's tiles), by the direct
- * kernel's tiles as a 1x1 convolution; the products transformed back (Aᵀ
+ * G k Gᵀ, ci by co) with V (ci by the strip's tiles), in register tiles
+ * (reg_tile); the products transformed back (Aᵀ
  * M A: 2x2 pixels per tile). Position xi = 4 i + j is row i, column j of
  * a tile. The input gradient is the same pass on dy with the kernel
  * flipped and its channels swapped, as in the direct kernel. */
