@@ -38,8 +38,8 @@ extern "C" {
  * (nnc_set_num_threads); built without it, OpenBLAS runs its own threads,
  * and code built with OpenMP should then run with OMP_WAIT_POLICY=passive
  * (two pools spinning for the same cores are slower than one thread).
- * Each result is computed by one thread in the same order, so results do
- * not depend on the thread count. */
+ * Each result is computed by one thread in the same order, so the loops'
+ * results do not depend on the thread count. */
 #if defined(_OPENMP)
 #ifndef NNC_PARALLEL_MIN /* elements; tests set 1 to split small loops too */
 #define NNC_PARALLEL_MIN 65536
@@ -449,7 +449,9 @@ static inline size_t nnc_conv2d_scratch(const nnc_conv_shape *s) {
  * built with OpenMP, else 1. Inside a convolution each thread takes whole
  * chunks of images (forward, input gradient) or a share of the weight
  * gradient's columns, with its own scratch, and the GEMM library runs on
- * one thread; results do not depend on the thread count. */
+ * one thread. The direct and Winograd kernels' results do not depend on
+ * the thread count; im2col's weight gradient, whose columns go to GEMMs
+ * of the threads' shares, can differ in the last bits (docs/api.md). */
 int nnc_conv_threads(void);
 /* Elements of the workspace of a convolution of shape s: a thread's
  * scratch for each of nnc_conv_threads(). Generated code asks at every
