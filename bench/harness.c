@@ -140,7 +140,8 @@ static void make_args(const nnc_entry_desc *en, const int64_t *dims, nnc_rng *r,
     }
   }
   for (int i = 0; i < en->nout; i++)
-    out[i] = xmalloc(((size_t)numel(&en->out[i], dims) + 1) * dtype_size(en->out[i].dtype));
+    out[i] = xmalloc(((size_t)numel(&en->out[i], dims) + 1) *
+                     dtype_size(en->out[i].dtype));
 }
 
 static void free_args(const nnc_entry_desc *en, void **in, void **out) {

@@ -209,9 +209,11 @@ static size_t conv_wino_thread(const conv_wino *g) {
 #undef NNC_ZIP
 #undef NNC_UNZIP
 #define NNC_ZIP(a, b, lo, hi)                                                          \
-  ((lo) = __builtin_shufflevector(a, b, 0, 4, 1, 5), (hi) = __builtin_shufflevector(a, b, 2, 6, 3, 7))
+  ((lo) = __builtin_shufflevector(a, b, 0, 4, 1, 5),                                  \
+   (hi) = __builtin_shufflevector(a, b, 2, 6, 3, 7))
 #define NNC_UNZIP(a, b, ev, od)                                                        \
-  ((ev) = __builtin_shufflevector(a, b, 0, 2, 4, 6), (od) = __builtin_shufflevector(a, b, 1, 3, 5, 7))
+  ((ev) = __builtin_shufflevector(a, b, 0, 2, 4, 6),                                  \
+   (od) = __builtin_shufflevector(a, b, 1, 3, 5, 7))
 #endif
 #define REAL double
 #define SFX f64

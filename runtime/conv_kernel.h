@@ -343,7 +343,8 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
 static void NNC_FN(shift_planes)(const conv_direct *d, const REAL *pad, REAL *xs) {
   for (int64_t kj = 0; kj < d->kw; kj++)
     for (int64_t r = 0; r < d->ci * d->hp; r++)
-      NNC_FN(copy_run)(xs + (kj * d->ci * d->hp + r) * d->ow, pad + r * d->wp + kj, d->ow);
+      NNC_FN(copy_run)(xs + (kj * d->ci * d->hp + r) * d->ow, pad + r * d->wp + kj,
+                       d->ow);
 }
 
 /* The images shared out over the runtime's threads: each pads its image
@@ -551,7 +552,8 @@ static void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip, REA
  * (a tile's columns 2 tx .. 2 tx + 3 are then even[tx], odd[tx],
  * even[tx + 1], odd[tx + 1]: vectors of consecutive tiles are plain
  * loads); zeros outside the input. */
-static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x, REAL *pl) {
+static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x,
+                                                REAL *pl) {
   const int64_t w2 = 2 * g->half, odd = g->pw & 1;
   /* x's even columns 2 m go to half he at m + oe, its odd ones to ho at
    * m + oo (padded column 2 m + pw is even when pw is) */
@@ -567,8 +569,8 @@ static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x
       REAL *he = odd ? od : ev, *ho = odd ? ev : od;
       for (int64_t m = 0; 2 * m < g->iw; m += VL) {
 #ifdef NNC_UNZIP
-        if (2 * (m + VL) <= g->iw && m + oe >= 0 && m + oo >= 0 && m + oe + VL <= g->half &&
-            m + oo + VL <= g->half) {
+        if (2 * (m + VL) <= g->iw && m + oe >= 0 && m + oo >= 0 &&
+            m + oe + VL <= g->half && m + oo + VL <= g->half) {
           NNC_FN(vec) a, b, e, f;
           memcpy(&a, xr + 2 * m, sizeof a);
           memcpy(&b, xr + 2 * m + VL, sizeof b);
@@ -687,9 +689,9 @@ NNC_REG_TILE(4, 3)
 NNC_REG_TILE(3, 4)
 #undef NNC_REG_TILE
 
-static void NNC_FN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
-                              int64_t K, REAL *c, int64_t ldc, int64_t nc, int add,
-                              int cb) {
+static void NNC_FN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b,
+                              int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,
+                              int add, int cb) {
   if (cb == 6)
     NNC_FN(reg_tile6)(ar, ak, b, ldb, K, c, ldc, nc, add);
   else if (cb == 4)
@@ -718,8 +720,8 @@ static int NNC_FN(wino_block)(int64_t co, int64_t n) {
  * m[r][f] = the sum of u[k * op + r] v[k * ldv + f], in tiles of cb rows
  * (op >= rows + 5: a last block of 6 reads up to 5 rows past). */
 static void NNC_FN(tile_product)(const REAL *v, int64_t ldv, int64_t K, const REAL *u,
-                                 int64_t op, int64_t rows, REAL *m, int64_t ldm, int64_t n,
-                                 int cb) {
+                                 int64_t op, int64_t rows, REAL *m, int64_t ldm,
+                                 int64_t n, int cb) {
   const int64_t step = 12 / cb * VL;
   for (int64_t r0 = 0; r0 < rows; r0 += cb) {
     const int64_t nc = rows - r0 < cb ? rows - r0 : cb;
@@ -818,8 +820,9 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
         const int cb = NNC_FN(wino_block)(g->co, n);
         NNC_FN(wino_input)(g, pl, ty0, nr, v, ldv);
         for (int xi = 0; xi < 16; xi++)
-          NNC_FN(tile_product)(v + xi * g->ci * ldv, ldv, g->ci, u + xi * g->ci * (g->co + 5),
-                               g->co + 5, g->co, m + xi * g->co * ldm, ldm, n, cb);
+          NNC_FN(tile_product)(v + xi * g->ci * ldv, ldv, g->ci,
+                               u + xi * g->ci * (g->co + 5), g->co + 5, g->co,
+                               m + xi * g->co * ldm, ldm, n, cb);
         NNC_FN(wino_output)(g, m, ldm, ty0, nr, out + i * g->co * g->oh * g->ow, add);
       }
     }
@@ -851,8 +854,9 @@ static void NNC_FN(wino_grad_input)(const nnc_conv_shape *s, const REAL *dy,
  * exchanged. The sums run over a strip's tiles in registers, channels in
  * the vectors, and are added into Y once per strip. DY's tiles of a
  * strip, vectors of tiles, rows of ldd. */
-static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy, int64_t ty0,
-                                           int64_t nr, REAL *d, int64_t ldd) {
+static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy,
+                                           int64_t ty0, int64_t nr, REAL *d,
+                                           int64_t ldd) {
   const int64_t xs = g->co * ldd;
   for (int64_t o = 0; o < g->co; o++)
     for (int64_t r = 0; r < nr; r++) {
@@ -886,7 +890,8 @@ static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy, i
         REAL *q = d + o * ldd + r * g->tw + tx;
         NNC_UNROLL
         for (int i = 0; i < 4; i++) {
-          const NNC_FN(vec) t[4] = {h[i][0], h[i][0] + h[i][1], h[i][0] - h[i][1], -h[i][1]};
+          const NNC_FN(vec) t[4] = {h[i][0], h[i][0] + h[i][1], h[i][0] - h[i][1],
+                                    -h[i][1]};
           NNC_UNROLL
           for (int j = 0; j < 4; j++)
             memcpy(q + (4 * i + j) * xs, &t[j], sizeof t[j]);
@@ -898,8 +903,8 @@ static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy, i
 /* x's padded planes with the channels of a pixel side by side: pixel (i,
  * j) at pl + (i * wpp + j) * cp. Only x's pixels are written: the rest,
  * zeroed once per call, stays zero. */
-static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *x, REAL *pl,
-                                               int64_t wpp, int64_t cp) {
+static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *x,
+                                               REAL *pl, int64_t wpp, int64_t cp) {
   const int64_t j0 = g->pw < 0 ? -g->pw : 0,
                 j1 = g->iw + g->pw > wpp ? wpp - g->pw : g->iw;
   for (int64_t c = 0; c < g->ci; c++)

@@ -127,8 +127,8 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
             NAME(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,                       \
                  trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);             \
           else                                                                         \
-            NAME(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, \
-                 lda, b, ldb, beta, c + lo * ldc, ldc);                                \
+            NAME(trans_a, trans_b, hi - lo, n, k, alpha,                               \
+                 trans_a ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc, ldc); \
         }                                                                              \
       }                                                                                \
       return;                                                                          \

@@ -279,7 +279,7 @@ static inline int nnc_conv2d_direct(const nnc_conv_shape *s, int64_t co) {
  * pass does (LeNet's layers: 0.97 ms against im2col's 1.14 on the second;
  * a small CNN's first layer, 3 channels in, 32 out). */
 static inline int nnc_conv2d_direct_weight(const nnc_conv_shape *s) {
-  return nnc_conv2d_direct(s, s->o) && s->o <= 32;
+  return nnc_conv2d_direct(s, s->o);
 }
 /* Whether the direct forward pass runs compact: over kw copies of the
  * padded input, each moved left by a column and cut to ow columns, so
@@ -317,13 +317,14 @@ static inline size_t nnc_conv2d_direct_weight_parts(const nnc_conv_shape *s,
 }
 /* Whether the input gradient runs as a scatter (given a workspace, where
  * the direct kernel would run it): per image, the products of dy with each
- * tap's weights (c kh kw rows by dy's pixels, the sum over o, by the direct
- * kernel's register tiles), each then added into the padded input's plane
- * at its tap's offset. dy is laid on the padded planes' width (oh rows of
- * ow + kw - 1, zeros past ow), so that each addition is one run. The
- * direct kernel instead convolves dy padded by k - 1 - p over (h, w + kw -
- * 1) positions: the scatter is taken when that is more than 1.5 times its
- * own (oh, ow + kw - 1) (LeNet's second layer: 14 x 18 against 10 x 14). */
+ * tap's weights (c kh kw rows by dy's pixels, the sum over o, by the
+ * Winograd products' register tiles), each then added into the padded
+ * input's plane at its tap's offset. dy is laid on the padded planes'
+ * width (oh rows of ow + kw - 1, zeros past ow), so that each addition is
+ * one run. The direct kernel instead convolves dy padded by k - 1 - p over
+ * (h, w + kw - 1) positions: the scatter is taken when that is more than
+ * 1.5 times its own (oh, ow + kw - 1) (LeNet's second layer: 14 x 18
+ * against 10 x 14). */
 static inline int nnc_conv2d_scatter_input(const nnc_conv_shape *s) {
   return nnc_conv2d_direct(s, s->c) && 2 * s->h * (s->w + s->kw - 1) >
                                            3 * s->oh * (s->ow + s->kw - 1);
@@ -344,17 +345,13 @@ static inline size_t nnc_conv2d_scatter_scratch(const nnc_conv_shape *s) {
  * k - 1 - p). */
 static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   int64_t kk = s->kh * s->kw, fwd = 0, gin = 0;
-  int64_t padded = s->c * (s->oh + s->kh - 1) * (s->ow + s->kw - 1) + s->kw + 32;
+  size_t part[4]; /* part[0]: x's padded planes; part[1]: their copies */
+  const int64_t gw = (int64_t)nnc_conv2d_direct_weight_parts(s, part);
   if (nnc_conv2d_direct(s, s->o))
-    fwd = s->c * kk * (s->o + 5) + padded +
-          (nnc_conv2d_direct_compact(s)
-               ? (int64_t)nnc_conv2d_direct_copies(s->c, s->oh + s->kh - 1, s->ow, s->kw)
-               : 0);
-  if (nnc_conv2d_direct_weight(s)) {
-    size_t part[4];
-    int64_t gw = (int64_t)nnc_conv2d_direct_weight_parts(s, part);
+    fwd = s->c * kk * (s->o + 5) + (int64_t)part[0] +
+          (nnc_conv2d_direct_compact(s) ? (int64_t)part[1] : 0);
+  if (nnc_conv2d_direct_weight(s))
     fwd = fwd > gw ? fwd : gw;
-  }
   if (nnc_conv2d_scatter_input(s))
     gin = (int64_t)nnc_conv2d_scatter_scratch(s);
   else if (nnc_conv2d_direct(s, s->c))
@@ -380,7 +377,7 @@ static inline int nnc_conv2d_winograd(const nnc_conv_shape *s, int64_t ci, int64
 static inline int nnc_conv2d_winograd_weight(const nnc_conv_shape *s) {
   return nnc_conv2d_winograd(s, s->c, s->o);
 }
-/* Winograd's tiles run in strips of whole rows of tiles, about 64 tiles
+/* Winograd's tiles run in strips of whole rows of tiles, about 48 tiles
  * (a strip's transformed input and products then stay in cache). */
 static inline int64_t nnc_winograd_rows(int64_t th, int64_t tw) {
   int64_t r = (48 + tw - 1) / tw;

@@ -1549,7 +1549,7 @@ START_TEST(test_conv_winograd) {
       conv_shape(1, 16, 40, 38, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 19 tiles a row */
       conv_shape(1, 18, 6, 7, 16, 3, 3, 1, 1, 0, 2, 1, 1, 1),
       conv_shape(3, 32, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1),   /* as cnn_bn conv3 */
-      conv_shape(2, 21, 6, 5, 30, 3, 3, 1, 1, 1, 2, 1, 1, 1),   /* 21 channels: 3 vectors */
+      conv_shape(2, 21, 6, 5, 30, 3, 3, 1, 1, 1, 2, 1, 1, 1),   /* 21: 3 vectors */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const nnc_conv_shape *s = &shapes[i];
