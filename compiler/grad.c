@@ -590,6 +590,7 @@ static void accumulate(Builder *b, Map *m, Node *x, Node *d) {
 }
 
 static void captures(Arena *a, Node *scan, PtrVec *out);
+static void replace_uses(Region *r, Node *old, Node *new_);
 
 /* Marks what needs a gradient: the targets (already marked) and every
  * differentiable node with an operand that needs one. */
@@ -748,45 +749,52 @@ static void captures(Arena *a, Node *scan, PtrVec *out) {
   }
 }
 
-/* Makes the scan also stack the carries each step starts from (yields
- * appended after its own), renumbering the `get`s of its final carries;
- * returns the `get`s of the stacks, [steps, ...] each. */
-static Node **stack_carries(Builder *b, Node *scan, Node **list, int n) {
+/* Makes the scan also yield vals[0..k) (values of its body) stacked along
+ * vaxes, after its own yields, renumbering the `get`s of its final carries
+ * among list[0..n); returns the `get`s of the new stacks. */
+static Node **add_yields(Builder *b, Node *scan, int k, Node **vals,
+                         const int64_t *vaxes, Node **list, int n) {
   Arena *a = &b->c->arena;
   Region *body = scan->body;
   int nc = (int)ir_attr_int(scan, "ncarry", 0), ny = body->nout - nc;
-  Node **carry = arena_alloc(a, sizeof(Node *) * (size_t)(nc + 1));
-  for (Node *x = body->first; x; x = x->next)
-    if (x->op == OP_SCAN_CARRY)
-      carry[ir_attr_int(x, "index", 0)] = x;
-  Node **out = arena_alloc(a, sizeof(Node *) * (size_t)(body->nout + nc + 1));
+  Node **out = arena_alloc(a, sizeof(Node *) * (size_t)(body->nout + k + 1));
   memcpy(out, body->out, sizeof(Node *) * (size_t)body->nout);
-  for (int i = 0; i < nc; i++)
-    out[body->nout + i] = carry[i];
+  memcpy(out + body->nout, vals, sizeof(Node *) * (size_t)k);
   body->out = out;
-  body->nout += nc;
+  body->nout += k;
   const Attr *ax = ir_attr(scan, "axes");
-  int64_t axes[256] = {0};
+  int64_t *axes = arena_alloc(a, sizeof(int64_t) * (size_t)(ny + k + 1));
   for (int i = 0; i < ny; i++)
     axes[i] = ax->ints[i];
+  memcpy(axes + ny, vaxes, sizeof(int64_t) * (size_t)k);
   for (int i = 0; i < scan->nattr; i++)
     if (!strcmp(scan->attr[i].key, "axes"))
-      scan->attr[i] = attr_ints(a, "axes", ny + nc, axes);
+      scan->attr[i] = attr_ints(a, "axes", ny + k, axes);
   shape_infer(b->c, b->mod, scan);
   for (int i = 0; i < n; i++)
     if (list[i]->op == OP_GET && list[i]->in[0] == scan) {
-      int64_t k = ir_attr_int(list[i], "index", 0);
-      if (k >= ny)
+      int64_t r = ir_attr_int(list[i], "index", 0);
+      if (r >= ny)
         for (int j = 0; j < list[i]->nattr; j++)
           if (!strcmp(list[i]->attr[j].key, "index"))
-            list[i]->attr[j].i = k + nc;
+            list[i]->attr[j].i = r + k;
     }
-  Node **stack = arena_alloc(a, sizeof(Node *) * (size_t)(nc + 1));
-  for (int i = 0; i < nc; i++) {
+  Node **stack = arena_alloc(a, sizeof(Node *) * (size_t)(k + 1));
+  for (int i = 0; i < k; i++) {
     Attr g = attr_int("index", ny + i);
     stack[i] = mk(b, OP_GET, 1, &scan, 1, &g);
   }
   return stack;
+}
+
+/* Whether x, a node of region r's top level, reads a value computed in r
+ * (a step's value, not one the same in every step). */
+static int reads_step(Region *r, Node *x) {
+  for (int i = 0; i < x->nin; i++)
+    for (Node *y = r->first; y && y != x; y = y->next)
+      if (y == x->in[i])
+        return 1;
+  return 0;
 }
 
 /* The step's position in the stacked outputs: t - start. */
@@ -839,9 +847,107 @@ static int sliced_capture(Arena *a, Node *scan, Node *w) {
   return axis;
 }
 
+/* A per-step gradient the backward scan would otherwise add into a carry
+ * every step, summed over all steps by one node after the scan: a sum of
+ * terms, each a product P^T Q (or its transpose) of two [K, ...] values of
+ * the step, or a sum of one such value over its first axis. The values are
+ * stacked by the scan ([steps, K, ...]) and the sum over the steps becomes
+ * one product (or sum) over steps * K rows: an RNN's recurrent weight
+ * gradient, one GEMM over all steps instead of one small GEMM and a pass
+ * over the whole weight per step. */
+typedef struct Hoist {
+  int nterm;
+  struct { Node *p, *q; int kind; } term[8]; /* kind: 0 P^T Q, 1 its ^T, 2 sum */
+} Hoist;
+
+static int swap_2d(const Node *n) {
+  const Attr *p = n->op == OP_PERMUTE && n->type.rank == 2 ? ir_attr(n, "perm") : NULL;
+  return p && p->ints[0] == 1 && p->ints[1] == 0;
+}
+
+static int hoist_terms(Node *d, Hoist *h) {
+  if (d->op == OP_ADD && type_eq(d->in[0]->type, d->type) &&
+      type_eq(d->in[1]->type, d->type))
+    return hoist_terms(d->in[0], h) && hoist_terms(d->in[1], h);
+  if (h->nterm == 8)
+    return 0;
+  int kind = 0;
+  if (swap_2d(d))
+    d = d->in[0], kind = 1;
+  if (d->op == OP_MATMUL && !d->nattr && d->type.rank == 2 && swap_2d(d->in[0]) &&
+      d->in[1]->type.rank == 2 &&
+      dim_eq(d->in[0]->in[0]->type.dim[0], d->in[1]->type.dim[0])) {
+    h->term[h->nterm].p = d->in[0]->in[0];
+    h->term[h->nterm].q = d->in[1];
+    h->term[h->nterm++].kind = kind;
+    return 1;
+  }
+  const Attr *ax = kind ? NULL : ir_attr(d, "axes");
+  if (d->op == OP_SUM && ax && ax->n == 1 && ax->ints[0] == 0 &&
+      !ir_attr_int(d, "keepdim", 0) && d->in[0]->type.rank >= 2) {
+    h->term[h->nterm].p = d->in[0];
+    h->term[h->nterm].q = NULL;
+    h->term[h->nterm++].kind = 2;
+    return 1;
+  }
+  return 0;
+}
+
+static int in_top(Region *r, Node *x) {
+  for (Node *y = r->first; y; y = y->next)
+    if (y == x)
+      return 1;
+  return 0;
+}
+
+/* Where the stack of step value v over all steps comes from: a stack the
+ * forward scan already made when v is its slice at the step's position
+ * (*stack set), else a new yield of the backward scan (index in *yield). */
+static void stacked(Node *v, Node *pos, Node **stacks, int nstack,
+                    PtrVec *yields, Arena *a, Node **stack, int *yield) {
+  *stack = NULL;
+  if (v->op == OP_TAKE && v->in[1] == pos && ir_attr_int(v, "axis", 0) == 0)
+    for (int i = 0; i < nstack; i++)
+      if (v->in[0] == stacks[i])
+        *stack = stacks[i];
+  if (*stack)
+    return;
+  for (*yield = 0; *yield < yields->n; (*yield)++)
+    if (yields->v[*yield] == v)
+      return;
+  vec_push(a, yields, v);
+}
+
+/* The stack [steps, K, ...] seen as [steps * K, ...]. */
+static Node *rows_view(Builder *b, Node *s) {
+  int r = s->type.rank - 1;
+  Dim *d = arena_alloc(&b->c->arena, sizeof(Dim) * (size_t)(r + 1));
+  for (int i = 0; i < r; i++)
+    d[i] = s->type.dim[i + 1];
+  dim_mul(&b->c->arena, s->type.dim[0], s->type.dim[1], &d[0]); /* checked */
+  return reshape(b, s, r, d);
+}
+
+/* Removes node x from region r's list. */
+static void unlink_node(Region *r, Node *x) {
+  Node *prev = NULL;
+  for (Node *y = r->first; y; prev = y, y = y->next)
+    if (y == x) {
+      if (prev)
+        prev->next = x->next;
+      else
+        r->first = x->next;
+      if (r->last == x)
+        r->last = prev;
+      return;
+    }
+}
+
 /* The backward of a scan: a scan in the other direction carrying the
- * gradients of the carries and sums of the gradients of captured values;
- * each step recomputes the forward step from the stacked carries. */
+ * gradients of the carries and sums of the gradients of captured values.
+ * Each step recomputes the forward step from the stacked carries, except
+ * its matrix products, which the forward scan stacks too (simplify drops
+ * the stacks no backward step reads). */
 static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
                           Node **list, int n) {
   Arena *a = &b->c->arena;
@@ -864,7 +970,24 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
         vec_push(a, &wanted, cap.v[i]);
       }
     }
-  Node **stack = stack_carries(b, scan, list, n);
+  /* the forward scan stacks the carries each step starts from and the
+   * step's matrix products */
+  PtrVec stash = {0};
+  for (Node *x = scan->body->first; x; x = x->next)
+    if (x->op == OP_SCAN_CARRY)
+      vec_push(a, &stash, x);
+  for (int i = 0; i < stash.n; i++) /* in index order */
+    for (int j = i + 1; j < stash.n; j++)
+      if (ir_attr_int(stash.v[j], "index", 0) < ir_attr_int(stash.v[i], "index", 0)) {
+        void *t = stash.v[i];
+        stash.v[i] = stash.v[j];
+        stash.v[j] = t;
+      }
+  for (Node *x = scan->body->first; x; x = x->next)
+    if (x->op == OP_MATMUL && reads_step(scan->body, x))
+      vec_push(a, &stash, x);
+  int64_t *zero = arena_alloc(a, sizeof(int64_t) * (size_t)(stash.n + 1));
+  Node **stack = add_yields(b, scan, stash.n, (Node **)stash.v, zero, list, n);
   /* initial carries of the backward scan */
   int nb = nc + wanted.n;
   Node **init = arena_alloc(a, sizeof(Node *) * (size_t)(nb + 1));
@@ -890,20 +1013,18 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
   /* recompute the forward step */
   Map map = {0}, g = {0};
   Node *pos = step_pos(&in, t, scan);
-  Node **h = arena_alloc(a, sizeof(Node *) * (size_t)(nc + 1));
+  Node **h = arena_alloc(a, sizeof(Node *) * (size_t)(stash.n + 1));
+  for (int i = 0; i < stash.n; i++)
+    h[i] = take(&in, stack[i], pos, 0);
   for (Node *x = scan->body->first; x; x = x->next) {
     map_fit(a, &map, x->id);
     if (x->op == OP_SCAN_INDEX)
       map.g[x->id] = t;
-    else if (x->op == OP_SCAN_CARRY) {
-      int k = (int)ir_attr_int(x, "index", 0);
-      h[k] = map.g[x->id] = take(&in, stack[k], pos, 0);
-    }
+    else if (x->op == OP_SCAN_CARRY)
+      map.g[x->id] = h[ir_attr_int(x, "index", 0)];
   }
-  Node *first_new = NULL;
   int before = b->f->next_id;
   clone_region(&in, &map, scan->body);
-  (void)first_new;
   /* gradients flowing into this step */
   Builder ib = in;
   for (int i = 0; i < nc; i++) {
@@ -939,15 +1060,57 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
     from++;
   mark(a, &g, body, nl);
   backprop(&in, &g, body + from, nl - from);
-  Node **out = arena_alloc(a, sizeof(Node *) * (size_t)(nb + sliced.n + 1));
-  for (int i = 0; i < nc; i++) {
-    Node *d = map_get(&g, h[i]);
-    out[i] = d ? d : zeros(&in, h[i]->type);
+  /* the recomputed products read from their stacks instead */
+  for (int i = nc; i < stash.n; i++) {
+    Node *c = map_get(&map, stash.v[i]);
+    if (c)
+      replace_uses(rs->body, c, h[i]);
   }
+  /* gradients of captured values: hoisted out of the scan or carried */
+  Hoist *hoist = arena_alloc(a, sizeof(Hoist) * (size_t)(wanted.n + 1));
+  PtrVec hy = {0}; /* the backward scan's stacks for hoisted sums */
+  int kept = nc;
   for (int j = 0; j < wanted.n; j++) {
     Node *d = map_get(&g, wanted.v[j]);
-    out[nc + j] = d ? mk2(&in, OP_ADD, dcarry[nc + j], d) : dcarry[nc + j];
+    Hoist *hj = &hoist[j];
+    int ok = d && dim_is_const(ir_attr(scan, "start")->dims[0]) && hoist_terms(d, hj);
+    Dim rows;
+    for (int k = 0; ok && k < hj->nterm; k++)
+      ok = in_top(rs->body, hj->term[k].p) &&
+           (!hj->term[k].q || in_top(rs->body, hj->term[k].q)) &&
+           dim_mul(a, ir_attr(scan, "steps")->dims[0], hj->term[k].p->type.dim[0], &rows);
+    if (!ok)
+      hj->nterm = 0, kept++;
   }
+  Node **out = arena_alloc(a, sizeof(Node *) * (size_t)(kept + sliced.n + nb + 1));
+  Node **kin = arena_alloc(a, sizeof(Node *) * (size_t)(kept + 1));
+  Node **target = arena_alloc(a, sizeof(Node *) * (size_t)(kept + 1));
+  int k = 0;
+  for (int i = 0; i < nb; i++) {
+    if (i >= nc && hoist[i - nc].nterm) { /* no carry */
+      unlink_node(rs->body, dcarry[i]);
+      continue;
+    }
+    for (int q = 0; q < dcarry[i]->nattr; q++)
+      if (!strcmp(dcarry[i]->attr[q].key, "index"))
+        dcarry[i]->attr[q].i = k;
+    kin[k] = init[i];
+    target[k] = i < nc ? scan->in[i] : wanted.v[i - nc];
+    if (i < nc) {
+      Node *d = map_get(&g, h[i]);
+      out[k] = d ? d : zeros(&in, h[i]->type);
+    } else {
+      Node *d = map_get(&g, wanted.v[i - nc]);
+      out[k] = d ? mk2(&in, OP_ADD, dcarry[i], d) : dcarry[i];
+    }
+    k++;
+  }
+  rs->in = kin;
+  rs->nin = kept;
+  for (int i = 0; i < rs->nattr; i++)
+    if (!strcmp(rs->attr[i].key, "ncarry"))
+      rs->attr[i].i = kept;
+  int64_t *oaxes = arena_alloc(a, sizeof(int64_t) * (size_t)(sliced.n + 2 * nb + 1));
   for (int j = 0; j < sliced.n; j++) { /* yielded along their axis */
     Node *d = NULL, *c = NULL;
     for (Node *x = scan->body->first; x; x = x->next)
@@ -957,26 +1120,69 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
         if (dc)
           d = d ? mk2(&in, OP_ADD, d, dc) : dc;
       }
-    out[nb + j] = d ? d : zeros(&in, c->type);
+    out[kept + j] = d ? d : zeros(&in, c->type);
+    oaxes[j] = saxes[j];
   }
+  /* the hoisted sums' factors, stacked along a new first axis */
+  Node **src = arena_alloc(a, sizeof(Node *) * (size_t)(2 * 8 * wanted.n + 1));
+  int *yi = arena_alloc(a, sizeof(int) * (size_t)(2 * 8 * wanted.n + 1));
+  int ns = 0;
+  for (int j = 0; j < wanted.n; j++)
+    for (int q = 0; q < hoist[j].nterm; q++)
+      for (int f = 0; f < 2; f++) {
+        Node *v = f ? hoist[j].term[q].q : hoist[j].term[q].p;
+        if (v)
+          stacked(v, pos, stack, stash.n, &hy, a, &src[ns], &yi[ns]);
+        ns += v != NULL;
+      }
+  for (int i = 0; i < hy.n; i++) {
+    out[kept + sliced.n + i] = hy.v[i];
+    oaxes[sliced.n + i] = 0;
+  }
+  int nyield = sliced.n + hy.n;
   rs->body->out = out;
-  rs->body->nout = nb + sliced.n;
+  rs->body->nout = kept + nyield;
   for (int i = 0; i < rs->nattr; i++)
     if (!strcmp(rs->attr[i].key, "axes"))
-      rs->attr[i] = attr_ints(a, "axes", sliced.n, saxes);
+      rs->attr[i] = attr_ints(a, "axes", nyield, oaxes);
   b->loc = scan->loc;
   shape_infer(b->c, b->mod, rs);
-  for (int i = 0; i < nb; i++) {
-    Node *target = i < nc ? scan->in[i] : wanted.v[i - nc];
-    if (i < nc && !needs(m, target))
+  for (int i = 0; i < kept; i++) {
+    if (i < nc && !needs(m, target[i]))
       continue;
-    Attr ga = attr_int("index", sliced.n + i); /* after the yields */
-    accumulate(b, m, target, mk(b, OP_GET, 1, &rs, 1, &ga));
+    Attr ga = attr_int("index", nyield + i); /* after the yields */
+    accumulate(b, m, target[i], mk(b, OP_GET, 1, &rs, 1, &ga));
   }
   for (int j = 0; j < sliced.n; j++) {
     Attr ga = attr_int("index", j);
     accumulate(b, m, sliced.v[j], mk(b, OP_GET, 1, &rs, 1, &ga));
   }
+  Node **hget = arena_alloc(a, sizeof(Node *) * (size_t)(hy.n + 1));
+  for (int i = 0; i < hy.n; i++) {
+    Attr ga = attr_int("index", sliced.n + i);
+    hget[i] = rows_view(b, mk(b, OP_GET, 1, &rs, 1, &ga));
+  }
+  ns = 0;
+  for (int j = 0; j < wanted.n; j++)
+    for (int q = 0; q < hoist[j].nterm; q++) {
+      Node *f[2] = {NULL, NULL};
+      for (int z = 0; z < 2; z++)
+        if (z == 0 || hoist[j].term[q].q) {
+          f[z] = src[ns] ? rows_view(b, src[ns]) : hget[yi[ns]];
+          ns++;
+        }
+      Node *sum;
+      if (hoist[j].term[q].kind == 2) {
+        int64_t ax0 = 0;
+        sum = reduce(b, OP_SUM, f[0], 1, &ax0, 0);
+      } else {
+        int64_t perm[2] = {1, 0};
+        sum = mk2(b, OP_MATMUL, permute(b, f[0], perm), f[1]);
+        if (hoist[j].term[q].kind == 1)
+          sum = permute(b, sum, perm);
+      }
+      accumulate(b, m, wanted.v[j], sum);
+    }
 }
 
 /* ------------------------------------------------------- the drivers */

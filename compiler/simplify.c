@@ -531,6 +531,73 @@ static void sweep(Region *r, const char *live) {
   r->last = prev;
 }
 
+/* The live `get`s of scan s in region r (and the regions inside). */
+static void scan_gets(Region *r, Node *s, const char *live, char *used, PtrVec *gets,
+                      Arena *a) {
+  for (Node *x = r->first; x; x = x->next) {
+    if (x->op == OP_GET && x->in[0] == s && live[x->id]) {
+      used[ir_attr_int(x, "index", 0)] = 1;
+      vec_push(a, gets, x);
+    }
+    if (x->body)
+      scan_gets(x->body, s, live, used, gets, a);
+  }
+}
+
+/* Drops the yields of live scans that no live `get` reads (a stack the
+ * backward pass did not need, a sequence output nobody uses), renumbering
+ * the `get`s after them; returns whether any went (their producers may
+ * then be dead too). */
+static int drop_yields(Env *e, Region *top, const char *live) {
+  int dropped = 0;
+  PtrVec all = {0};
+  PtrVec stack = {0};
+  vec_push(e->a, &stack, top);
+  while (stack.n) {
+    Region *r = stack.v[--stack.n];
+    for (Node *x = r->first; x; x = x->next) {
+      if (x->body)
+        vec_push(e->a, &stack, x->body);
+      if (x->op == OP_SCAN && live[x->id])
+        vec_push(e->a, &all, x);
+    }
+  }
+  for (int i = 0; i < all.n; i++) {
+    Node *s = all.v[i];
+    int nc = (int)ir_attr_int(s, "ncarry", 0), ny = s->body->nout - nc;
+    char *used = arena_alloc(e->a, (size_t)s->nresult + 1);
+    PtrVec gets = {0};
+    scan_gets(top, s, live, used, &gets, e->a);
+    const Attr *ax = ir_attr(s, "axes");
+    int64_t *axes = arena_alloc(e->a, sizeof(int64_t) * (size_t)(ny + 1));
+    int *to = arena_alloc(e->a, sizeof(int) * (size_t)(s->nresult + 1));
+    int k = 0;
+    for (int y = 0; y < ny; y++)
+      if (used[y]) {
+        s->body->out[nc + k] = s->body->out[nc + y];
+        axes[k] = ax->ints[y];
+        to[y] = k++;
+      }
+    if (k == ny)
+      continue;
+    for (int c = 0; c < nc; c++)
+      to[ny + c] = k + c;
+    for (int g = 0; g < gets.n; g++) {
+      Node *x = gets.v[g];
+      for (int j = 0; j < x->nattr; j++)
+        if (!strcmp(x->attr[j].key, "index"))
+          x->attr[j].i = to[x->attr[j].i];
+    }
+    s->body->nout = nc + k;
+    for (int j = 0; j < s->nattr; j++)
+      if (!strcmp(s->attr[j].key, "axes"))
+        s->attr[j] = attr_ints(e->a, "axes", k, axes);
+    shape_infer(e->c, e->m, s);
+    dropped = 1;
+  }
+  return dropped;
+}
+
 void pass_simplify(Ctx *c, Module *m) {
   for (int i = 0; i < m->models.n; i++) {
     Model *md = m->models.v[i];
@@ -542,7 +609,10 @@ void pass_simplify(Ctx *c, Module *m) {
       count_uses(&e, &f->body);
       rewrite(&e, &f->body, &seen);
       char *live = arena_alloc(&c->arena, (size_t)f->next_id + 1);
-      live_region(&e, &f->body, live);
+      do {
+        memset(live, 0, (size_t)f->next_id + 1);
+        live_region(&e, &f->body, live);
+      } while (drop_yields(&e, &f->body, live));
       sweep(&f->body, live);
       for (int k = 0; k < f->nin; k++)
         f->inputs[k] = resolve(&e, f->inputs[k]);
