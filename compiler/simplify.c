@@ -426,6 +426,60 @@ static void batch_sum_product(Env *e, Region *r, Node *prev, Node *n) {
   become_matmul(e, n, xt, c2);
 }
 
+/* The leaves of a tree of same-type adds rooted at n (inner adds read by
+ * nothing else), up to max; -1 when there are more. */
+static int add_leaves(Env *e, Node *n, Node *root, Node **leaf, int k, int max) {
+  if (n->op == OP_ADD && type_eq(n->in[0]->type, n->type) &&
+      type_eq(n->in[1]->type, n->type) &&
+      (n == root || (n->id < e->nuses && e->uses[n->id] == 1))) {
+    k = add_leaves(e, n->in[0], root, leaf, k, max);
+    return k < 0 ? k : add_leaves(e, n->in[1], root, leaf, k, max);
+  }
+  if (k == max)
+    return -1;
+  leaf[k] = n;
+  return k + 1;
+}
+
+/* A sum of slice gradients whose slices tile the axis (an LSTM's four gate
+ * gradients, each [B, H] placed in a zero [B, 4H]) is their concatenation:
+ * one pass writing each part once instead of a zero-filled buffer per part
+ * and the adds. */
+static void concat_slice_grads(Env *e, Node *n) {
+  Node *leaf[64], *part[64];
+  int k = n->op == OP_ADD ? add_leaves(e, n, n, leaf, 0, 64) : -1;
+  if (k < 2)
+    return;
+  int64_t axis = -1;
+  for (int i = 0; i < k; i++) {
+    Node *x = leaf[i];
+    if (x->op != OP_SLICE_GRAD || ir_attr_int(x, "step", 1) != 1 ||
+        !type_eq(x->type, n->type) || (axis >= 0 && ir_attr_int(x, "axis", 0) != axis))
+      return;
+    axis = ir_attr_int(x, "axis", 0);
+  }
+  Dim at = dim_const(e->a, 0);
+  for (int j = 0; j < k; j++) { /* the part starting where the last stopped */
+    part[j] = NULL;
+    for (int i = 0; i < k && !part[j]; i++)
+      if (leaf[i] && dim_eq(ir_attr(leaf[i], "start")->dims[0], at))
+        part[j] = leaf[i], leaf[i] = NULL;
+    if (!part[j])
+      return;
+    at = ir_attr(part[j], "stop")->dims[0];
+  }
+  if (!dim_eq(at, n->type.dim[axis]))
+    return;
+  n->op = OP_CONCAT;
+  n->nin = k;
+  n->in = arena_alloc(e->a, sizeof(Node *) * (size_t)k);
+  for (int j = 0; j < k; j++)
+    n->in[j] = part[j]->in[0];
+  n->nattr = 1;
+  n->attr = arena_alloc(e->a, sizeof(Attr));
+  n->attr[0] = attr_int("axis", axis);
+}
+
 static void count_uses(Env *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     for (int i = 0; i < n->nin; i++)
@@ -449,6 +503,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
       rewrite(e, n->body, seen);
     fold(e->a, n);
     batch_sum_product(e, r, prev, n);
+    concat_slice_grads(e, n);
     transpose_product(e, r, prev, n);
     read_through_expands(e, r, prev, n);
     merge_sums(e, r, prev, n);
