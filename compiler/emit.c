@@ -1635,11 +1635,47 @@ static void emit_permute(Emitter *e, Node *n) {
   close_loops(e, n->type);
 }
 
+/* Copies `outer` runs of `run` elements: run o from src + o * sstride +
+ * soff to dst + o * dstride + doff (one memcpy each: the generated loops
+ * had no restrict and stayed scalar at -O2). */
+static void copy_runs(Emitter *e, const char *dst, const char *dstride, const char *doff,
+                      const char *src, const char *sstride, const char *soff,
+                      const char *outer, const char *run, DType t) {
+  Arena *a = &e->c->arena;
+  const char *d = strcmp(doff, "0") ? arena_printf(a, " + %s", doff) : "",
+             *s = strcmp(soff, "0") ? arena_printf(a, " + %s", soff) : "";
+  if (!strcmp(outer, "1")) {
+    out(e, "memcpy(%s%s, %s%s, sizeof(%s) * (size_t)%s);\n", dst, d, src, s, ctype(e, t), run);
+    return;
+  }
+  out(e, "for (int64_t o = 0; o < %s; o++)\n", outer);
+  out(e, "  memcpy(%s + o * %s%s, %s + o * %s%s, sizeof(%s) * (size_t)%s);\n", dst, dstride, d,
+      src, sstride, s, ctype(e, t), run);
+}
+
+/* a * b as C, without a factor 1. */
+static const char *times(Emitter *e, const char *a, const char *b) {
+  return !strcmp(b, "1") ? a : !strcmp(a, "1") ? b : arena_printf(&e->c->arena, "%s * %s", a, b);
+}
+
 static void emit_slice(Emitter *e, Node *n, int grad) {
   Node *x = n->in[0];
   int ax = (int)ir_attr_int(n, "axis", 0);
   const char *start = dimc(e, ir_attr(n, "start")->dims[0]);
   int64_t step = ir_attr_int(n, "step", 1);
+  if (step == 1) { /* rows of the part along ax, each one run */
+    const Type *big = grad ? &n->type : &x->type, *part = grad ? &x->type : &n->type;
+    const char *outer = prodc(e, big, 0, ax), *inner = prodc(e, big, ax + 1, big->rank);
+    const char *whole = prodc(e, big, ax, big->rank), *run = prodc(e, part, ax, part->rank);
+    const char *at = times(e, start, inner);
+    if (!grad) {
+      copy_runs(e, ptr(e, n), run, "0", ptr(e, x), whole, at, outer, run, n->type.dtype);
+    } else {
+      zero(e, n);
+      copy_runs(e, ptr(e, n), whole, at, ptr(e, x), run, "0", outer, run, n->type.dtype);
+    }
+    return;
+  }
   const char *sub[64] = {0};
   sub[ax] = arena_printf(&e->c->arena, "%s + %s*%lld", start, iv(ax), (long long)step);
   if (!grad) {
@@ -1659,14 +1695,13 @@ static void emit_slice(Emitter *e, Node *n, int grad) {
 static void emit_concat(Emitter *e, Node *n) {
   int ax = (int)ir_attr_int(n, "axis", 0);
   Dim off = dim_const(&e->c->arena, 0);
+  const char *outer = prodc(e, &n->type, 0, ax), *inner = prodc(e, &n->type, ax + 1, n->type.rank),
+             *whole = prodc(e, &n->type, ax, n->type.rank);
   for (int i = 0; i < n->nin; i++) {
     Node *x = n->in[i];
-    const char *sub[64] = {0};
-    sub[ax] = arena_printf(&e->c->arena, "%s + %s", dimc(e, off), iv(ax));
-    open_loops(e, x->type);
-    out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, sub), ptr(e, x),
-        index_with(e, x->type, NULL));
-    close_loops(e, x->type);
+    const char *run = prodc(e, &x->type, ax, x->type.rank);
+    const char *at = times(e, dimc(e, off), inner);
+    copy_runs(e, ptr(e, n), whole, at, ptr(e, x), run, "0", outer, run, n->type.dtype);
     dim_add(&e->c->arena, off, x->type.dim[ax], &off);
   }
 }
@@ -1690,13 +1725,14 @@ static void emit_take(Emitter *e, Node *n, int grad) {
   out(e, "  for (int64_t j = 0; j < %s; j++) {\n", cnt);
   e->indent += 2;
   read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), len);
-  out(e, "for (int64_t k = 0; k < %s; k++)\n", inner);
-  if (!grad)
-    out(e, "  %s[(o * %s + j) * %s + k] = %s[(o * %s + v) * %s + k];\n", ptr(e, n), cnt,
-        inner, ptr(e, x), len, inner);
-  else
+  if (!grad) {
+    out(e, "memcpy(%s + (o * %s + j) * %s, %s + (o * %s + v) * %s, sizeof(%s) * (size_t)%s);\n",
+        ptr(e, n), cnt, inner, ptr(e, x), len, inner, ctype(e, n->type.dtype), inner);
+  } else {
+    out(e, "for (int64_t k = 0; k < %s; k++)\n", inner);
     out(e, "  %s[(o * %s + v) * %s + k] += %s[(o * %s + j) * %s + k];\n", ptr(e, n), len,
         inner, ptr(e, x), cnt, inner);
+  }
   e->indent -= 2;
   out(e, "  }\n");
 }
