@@ -295,7 +295,8 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if ((n->op == OP_PERMUTE && e->absorbed[n->id]) || e->grad_off[n->id])
+    if (((n->op == OP_PERMUTE || n->op == OP_SLICE) && e->absorbed[n->id]) ||
+        e->grad_off[n->id])
       ;
     else if (needs_slot(n))
       e->slot[n->id] = add_slot(e, value_size(e, n->type),
@@ -338,7 +339,8 @@ static Node *carry_node(Region *body, int i);
  * parameters, buffers). */
 static int slot_of(Emitter *e, Node *x) {
   for (;;) {
-    if (x->op == OP_RESHAPE || (x->op == OP_PERMUTE && e->absorbed[x->id])) {
+    if (x->op == OP_RESHAPE ||
+        ((x->op == OP_PERMUTE || x->op == OP_SLICE) && e->absorbed[x->id])) {
       x = x->in[0];
       continue;
     }
@@ -534,17 +536,31 @@ static int swaps_last(const Node *n) {
   return p->ints[r - 2] == r - 1 && p->ints[r - 1] == r - 2;
 }
 
+/* A slice of unit step read only by fused groups is not copied: it is a
+ * pointer into its operand, and the groups read it with the operand's
+ * strides (an LSTM's four gates, read in place from the [B, 4H] product). */
+static int slice_view(const Node *n) {
+  return n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1;
+}
+
 static void find_absorbed(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     if (n->op == OP_MATMUL)
       for (int i = 0; i < 2; i++)
         if (swaps_last(n->in[i]) && n->in[i]->type.rank == 2)
           e->absorbed[n->in[i]->id]++;
-    if (n->body)
+    if (n->op == OP_FUSED) { /* its operands, and its members' reads of them */
+      for (int i = 0; i < n->nin; i++)
+        e->absorbed[n->in[i]->id] += slice_view(n->in[i]);
+      for (Node *m = n->body->first; m; m = m->next)
+        for (int i = 0; i < m->nin; i++)
+          e->absorbed[m->in[i]->id] += slice_view(m->in[i]);
+    }
+    if (n->body && n->op != OP_FUSED)
       find_absorbed(e, n->body);
   }
   for (Node *n = r->first; n; n = n->next)
-    if (n->op == OP_PERMUTE)
+    if (n->op == OP_PERMUTE || slice_view(n))
       e->absorbed[n->id] = e->absorbed[n->id] && e->absorbed[n->id] == e->uses[n->id];
 }
 
@@ -587,6 +603,13 @@ static const char *elem(Emitter *e, const Node *n, const char *idx) {
 }
 
 /* Declares the pointer of node n at its first appearance. */
+/* a * b as C, without a factor 1. */
+static const char *times(Emitter *e, const char *a, const char *b) {
+  if (!strcmp(a, "0") || !strcmp(b, "0"))
+    return "0";
+  return !strcmp(b, "1") ? a : !strcmp(a, "1") ? b : arena_printf(&e->c->arena, "%s * %s", a, b);
+}
+
 static void declare(Emitter *e, Node *n) {
   const char *ct = ctype(e, n->type.dtype), *nm = e->cname[n->id];
   const char *ty = typestr(e, n->type);
@@ -612,6 +635,17 @@ static void declare(Emitter *e, Node *n) {
   case OP_RESHAPE:
     out(e, "%s *%s = (%s *)%s; /* %s, a view */\n", ct, nm, ct, ptr(e, n->in[0]), ty);
     return;
+  case OP_SLICE:
+    if (e->absorbed[n->id]) { /* see slice_view */
+      Type xt = n->in[0]->type;
+      int ax = (int)ir_attr_int(n, "axis", 0);
+      const char *at = times(e, dimc(e, ir_attr(n, "start")->dims[0]),
+                             prodc(e, &xt, ax + 1, xt.rank));
+      out(e, "%s *%s = (%s *)%s%s%s; /* %s, a view of %s */\n", ct, nm, ct, ptr(e, n->in[0]),
+          strcmp(at, "0") ? " + " : "", strcmp(at, "0") ? at : "", ty, n->in[0]->name);
+      return;
+    }
+    break;
   case OP_ACCUM_GRAD: /* its parameter's block of m->grads */
     if (!e->grad_off[n->in[0]->id])
       out(e, "%s *%s = m->grads + %lld; /* %s, the gradient of %s */\n", ct, nm,
@@ -980,7 +1014,11 @@ static void fused_loops(Emitter *e, Fused *F) {
   for (int j = 0; j < S.rank; j++) {
     if (dim_is_const(S.dim[j]) && dim_value(S.dim[j]) == 1)
       continue;
-    if (last >= 0 && (!F->red || F->red[j] == F->red[last]) &&
+    int cut = 0; /* the sliced axis of a view operand starts a loop of its own */
+    for (int i = 0; i < F->next; i++)
+      cut |= F->ext[i]->op == OP_SLICE && e->absorbed[F->ext[i]->id] &&
+             ir_attr_int(F->ext[i], "axis", 0) == j - (S.rank - F->ext[i]->type.rank);
+    if (last >= 0 && !cut && (!F->red || F->red[j] == F->red[last]) &&
         steps_alike(F->ext, F->next, S.rank, j, last))
       dim_mul(ar, F->len[F->ng - 1], S.dim[j], &F->len[F->ng - 1]);
     else
@@ -988,9 +1026,10 @@ static void fused_loops(Emitter *e, Fused *F) {
     last = j;
     F->sst[F->ng - 1] = prodc(e, &S, j + 1, S.rank);
     for (int i = 0; i < F->next; i++) {
-      Type it = F->ext[i]->type;
+      Node *x = F->ext[i];
+      Type it = x->type, mem = x->op == OP_SLICE && e->absorbed[x->id] ? x->in[0]->type : it;
       F->xst[i * MAX_LOOPS + F->ng - 1] =
-          ew_present(it, S.rank, j) ? prodc(e, &it, j - (S.rank - it.rank) + 1, it.rank)
+          ew_present(it, S.rank, j) ? prodc(e, &mem, j - (S.rank - it.rank) + 1, it.rank)
                                     : NULL;
     }
   }
@@ -1653,11 +1692,6 @@ static void copy_runs(Emitter *e, const char *dst, const char *dstride, const ch
       src, sstride, s, ctype(e, t), run);
 }
 
-/* a * b as C, without a factor 1. */
-static const char *times(Emitter *e, const char *a, const char *b) {
-  return !strcmp(b, "1") ? a : !strcmp(a, "1") ? b : arena_printf(&e->c->arena, "%s * %s", a, b);
-}
-
 static void emit_slice(Emitter *e, Node *n, int grad) {
   Node *x = n->in[0];
   int ax = (int)ir_attr_int(n, "axis", 0);
@@ -2209,7 +2243,7 @@ static void emit_node_code(Emitter *e, Node *n) {
   default:
     break;
   }
-  if (n->op == OP_PERMUTE && e->absorbed[n->id])
+  if ((n->op == OP_PERMUTE || n->op == OP_SLICE) && e->absorbed[n->id])
     return;
   StrBuf b = {0};
   sb_printf(&b, "%s = %s", n->name, nnc_ops[n->op].name);

@@ -87,4 +87,30 @@ for spec in B=0 X=3 B=two =4; do
   if [ $? = 2 ] && grep -q "^nnc: --sizes" "$tmp/err"; then ok; else bad "--sizes $spec: expected exit 2 and a --sizes message"; fi
 done
 
+# what the recurrent examples' generated code must not do: copy their gates
+# out of the step's product (slices read in place by the fused step), add
+# the recurrent weight's gradient into a carry every step (one product over
+# all steps after the backward scan), or compute the step's product again
+# in the backward scan (stacked by the forward scan: one GEMM per step each
+# way)
+for b in lstm gru; do
+  if "$NNC" "examples/$b.nn" -o "$tmp/$b.c" 2>"$tmp/err"; then
+    views=$(grep -c ' a view of ' "$tmp/$b.c")
+    slices=$(grep -c '_slice_k[0-9]*(' "$tmp/$b.c")
+    steps=$(awk '/_step_run\(/ { on = 1 }
+      on && /^ *for \(int64_t step0 = 0/ { n++; match($0, /^ */); ind = RLENGTH; inside = 1; next }
+      inside && /nnc_[sd]gemm\(/ { g[n]++ }
+      inside { match($0, /^ */); if (RLENGTH == ind && $0 ~ /^ *}$/) inside = 0 }
+      END { for (i = 1; i <= n; i++) printf "%d", g[i] }' "$tmp/$b.c")
+    if [ "$views" -ge 6 ] && [ "$slices" = 0 ] && [ -n "$steps" ] &&
+      [ -z "$(echo "$steps" | tr -d 1)" ]; then
+      ok
+    else
+      bad "$b: gate views $views (want 6 or more), slice kernels $slices (want 0), GEMMs per step of each training scan '$steps' (want all 1)"
+    fi
+  else
+    bad "$b: nnc -o failed"
+  fi
+done
+
 test_finish
