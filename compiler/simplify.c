@@ -155,6 +155,7 @@ typedef struct Env {
   Node **repl; /* by id: what a node was replaced with */
   int cap;
   int *uses; /* by id (below nuses): readers of each node */
+  int *sliced; /* by id (below nuses): readers that are unit-step slices */
   int nuses;
   PtrVec *seen; /* the pure nodes visible where rewrite is */
 } Env;
@@ -480,10 +481,58 @@ static void concat_slice_grads(Env *e, Node *n) {
   n->attr[0] = attr_int("axis", axis);
 }
 
+/* A slice of an elementwise op read only by slices is the op of its
+ * operands' slices (an operand broadcast along the axis is read whole):
+ * the op then joins the group of what reads the slice (an LSTM's gate
+ * pre-activations, xw[:, t] + h W^T: the add runs in the cell's fused loop
+ * on views of both operands instead of as a pass of its own). */
+static void slice_through(Env *e, Region *r, Node *prev, Node *n) {
+  Node *a = n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1 ? n->in[0] : NULL;
+  OpClass k = a ? nnc_ops[a->op].cls : OC_SOURCE;
+  if (!a || (k != OC_UNARY && k != OC_BINARY) || !pure(a) || a->id >= e->nuses ||
+      e->uses[a->id] != e->sliced[a->id] || a->nin > 3)
+    return;
+  int ax = (int)ir_attr_int(n, "axis", 0), R = a->type.rank;
+  Node *in[3];
+  for (int i = 0; i < a->nin; i++) {
+    Node *x = a->in[i];
+    int kx = ax - (R - x->type.rank);
+    in[i] = x;
+    if (kx < 0 || (dim_is_const(x->type.dim[kx]) && dim_value(x->type.dim[kx]) == 1))
+      continue; /* broadcast along the axis */
+    if (!dim_eq(x->type.dim[kx], a->type.dim[ax]))
+      return;
+  }
+  for (int i = 0; i < a->nin; i++) {
+    Node *x = a->in[i];
+    int kx = ax - (R - x->type.rank);
+    if (kx < 0 || (dim_is_const(x->type.dim[kx]) && dim_value(x->type.dim[kx]) == 1))
+      continue;
+    Attr at[4];
+    for (int j = 0; j < 4 && j < n->nattr; j++)
+      at[j] = n->attr[j];
+    for (int j = 0; j < n->nattr; j++)
+      if (!strcmp(at[j].key, "axis"))
+        at[j] = attr_int("axis", kx);
+    in[i] = insert_before(e, r, prev, n, OP_SLICE, 1, &x, n->nattr, at);
+    prev = pred(in[i], n, prev);
+    if (x->id < e->nuses)
+      e->uses[x->id]++, e->sliced[x->id]++;
+  }
+  n->op = a->op;
+  n->nin = a->nin;
+  n->in = arena_alloc(e->a, sizeof(Node *) * (size_t)a->nin);
+  memcpy(n->in, in, sizeof(Node *) * (size_t)a->nin);
+  n->nattr = a->nattr;
+  n->attr = a->attr;
+}
+
 static void count_uses(Env *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
-    for (int i = 0; i < n->nin; i++)
+    for (int i = 0; i < n->nin; i++) {
       e->uses[n->in[i]->id]++;
+      e->sliced[n->in[i]->id] += n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1;
+    }
     if (n->body)
       count_uses(e, n->body);
   }
@@ -504,6 +553,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
     fold(e->a, n);
     batch_sum_product(e, r, prev, n);
     concat_slice_grads(e, n);
+    slice_through(e, r, prev, n);
     transpose_product(e, r, prev, n);
     read_through_expands(e, r, prev, n);
     merge_sums(e, r, prev, n);
@@ -659,8 +709,9 @@ void pass_simplify(Ctx *c, Module *m) {
     for (int j = 0; j < md->funcs.n; j++) {
       Func *f = md->funcs.v[j];
       PtrVec seen = {0};
-      Env e = {c, m, f, &c->arena, NULL, 0, NULL, f->next_id, &seen};
+      Env e = {c, m, f, &c->arena, NULL, 0, NULL, NULL, f->next_id, &seen};
       e.uses = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
+      e.sliced = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
       count_uses(&e, &f->body);
       rewrite(&e, &f->body, &seen);
       char *live = arena_alloc(&c->arena, (size_t)f->next_id + 1);
