@@ -295,7 +295,8 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if (((n->op == OP_PERMUTE || n->op == OP_SLICE) && e->absorbed[n->id]) ||
+    if (((n->op == OP_PERMUTE || n->op == OP_SLICE || n->op == OP_TAKE) &&
+         e->absorbed[n->id]) ||
         e->grad_off[n->id])
       ;
     else if (needs_slot(n))
@@ -340,7 +341,8 @@ static Node *carry_node(Region *body, int i);
 static int slot_of(Emitter *e, Node *x) {
   for (;;) {
     if (x->op == OP_RESHAPE ||
-        ((x->op == OP_PERMUTE || x->op == OP_SLICE) && e->absorbed[x->id])) {
+        ((x->op == OP_PERMUTE || x->op == OP_SLICE || x->op == OP_TAKE) &&
+         e->absorbed[x->id])) {
       x = x->in[0];
       continue;
     }
@@ -543,8 +545,27 @@ static int slice_view(const Node *n) {
   return n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1;
 }
 
+/* A take of one index whose rows are contiguous in its operand (no axis
+ * before it longer than 1) is not copied either: a pointer into the
+ * operand, set where the index is read (a scan's step reading its slice of
+ * a stack: the forward pass's stacked carries and products). Not of a
+ * carry, which the step overwrites as it ends. */
+static int take_view(const Node *n) {
+  if (n->op != OP_TAKE || type_numel_const(n->in[1]->type) != 1)
+    return 0;
+  const Node *x = n->in[0];
+  int ax = (int)ir_attr_int(n, "axis", 0);
+  for (int i = 0; i < ax; i++)
+    if (!dim_is_const(x->type.dim[i]) || dim_value(x->type.dim[i]) != 1)
+      return 0;
+  while (x->op == OP_RESHAPE)
+    x = x->in[0];
+  return x->op != OP_SCAN_CARRY;
+}
+
 static void find_absorbed(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
+    e->absorbed[n->id] |= take_view(n);
     if (n->op == OP_MATMUL)
       for (int i = 0; i < 2; i++)
         if (swaps_last(n->in[i]) && n->in[i]->type.rank == 2)
@@ -610,6 +631,30 @@ static const char *times(Emitter *e, const char *a, const char *b) {
   return !strcmp(b, "1") ? a : !strcmp(a, "1") ? b : arena_printf(&e->c->arena, "%s * %s", a, b);
 }
 
+/* A view (a reshape, a slice read in place) of a take's view, directly or
+ * through other views: its pointer is known only once the index is read,
+ * so it is set where the node runs, not where it is declared. */
+static int dynamic_view(Emitter *e, const Node *n) {
+  for (n = n->in[0];; n = n->in[0]) {
+    if (n->op == OP_TAKE && e->absorbed[n->id])
+      return 1;
+    if (!(n->op == OP_RESHAPE || (n->op == OP_SLICE && e->absorbed[n->id])))
+      return 0;
+  }
+}
+
+/* The pointer a reshape or an in-place slice stands for. */
+static const char *view_expr(Emitter *e, const Node *n) {
+  const char *ct = ctype(e, n->type.dtype), *at = "0";
+  if (n->op == OP_SLICE) {
+    Type xt = n->in[0]->type;
+    int ax = (int)ir_attr_int(n, "axis", 0);
+    at = times(e, dimc(e, ir_attr(n, "start")->dims[0]), prodc(e, &xt, ax + 1, xt.rank));
+  }
+  return arena_printf(&e->c->arena, "(%s *)%s%s%s", ct, ptr(e, n->in[0]),
+                      strcmp(at, "0") ? " + " : "", strcmp(at, "0") ? at : "");
+}
+
 static void declare(Emitter *e, Node *n) {
   const char *ct = ctype(e, n->type.dtype), *nm = e->cname[n->id];
   const char *ty = typestr(e, n->type);
@@ -633,16 +678,27 @@ static void declare(Emitter *e, Node *n) {
     return;
   }
   case OP_RESHAPE:
-    out(e, "%s *%s = (%s *)%s; /* %s, a view */\n", ct, nm, ct, ptr(e, n->in[0]), ty);
+    if (dynamic_view(e, n))
+      out(e, "%s *%s = NULL; /* %s, a view of %s, set where made */\n", ct, nm, ty,
+          n->in[0]->name);
+    else
+      out(e, "%s *%s = %s; /* %s, a view */\n", ct, nm, view_expr(e, n), ty);
     return;
+  case OP_TAKE:
+    if (e->absorbed[n->id]) { /* see take_view */
+      out(e, "%s *%s = NULL; /* %s, a view into %s, set where taken */\n", ct, nm, ty,
+          n->in[0]->name);
+      return;
+    }
+    break;
   case OP_SLICE:
     if (e->absorbed[n->id]) { /* see slice_view */
-      Type xt = n->in[0]->type;
-      int ax = (int)ir_attr_int(n, "axis", 0);
-      const char *at = times(e, dimc(e, ir_attr(n, "start")->dims[0]),
-                             prodc(e, &xt, ax + 1, xt.rank));
-      out(e, "%s *%s = (%s *)%s%s%s; /* %s, a view of %s */\n", ct, nm, ct, ptr(e, n->in[0]),
-          strcmp(at, "0") ? " + " : "", strcmp(at, "0") ? at : "", ty, n->in[0]->name);
+      if (dynamic_view(e, n))
+        out(e, "%s *%s = NULL; /* %s, a view of %s, set where made */\n", ct, nm, ty,
+            n->in[0]->name);
+      else
+        out(e, "%s *%s = %s; /* %s, a view of %s */\n", ct, nm, view_expr(e, n), ty,
+            n->in[0]->name);
       return;
     }
     break;
@@ -1753,6 +1809,16 @@ static void emit_take(Emitter *e, Node *n, int grad) {
   Type big = grad ? n->type : x->type; /* the tensor indexed along ax */
   const char *outer = prodc(e, &big, 0, ax), *len = dimc(e, big.dim[ax]),
              *inner = prodc(e, &big, ax + 1, big.rank), *cnt = numelc(e, idx->type);
+  if (!grad && e->absorbed[n->id]) { /* see take_view */
+    out(e, "{\n");
+    e->indent++;
+    read_index(e, "v", arena_printf(&e->c->arena, "%s[0]", ptr(e, idx)), len);
+    out(e, "%s = (%s *)%s + v * %s;\n", ptr(e, n), ctype(e, n->type.dtype), ptr(e, x),
+        inner);
+    e->indent--;
+    out(e, "}\n");
+    return;
+  }
   if (grad)
     zero(e, n);
   out(e, "for (int64_t o = 0; o < %s; o++)\n", outer);
@@ -2231,6 +2297,11 @@ static void emit_node(Emitter *e, Node *n) {
 /* ---------------------------------------------------------- dispatch */
 
 static void emit_node_code(Emitter *e, Node *n) {
+  if ((n->op == OP_RESHAPE || (n->op == OP_SLICE && e->absorbed[n->id])) &&
+      dynamic_view(e, n)) {
+    out(e, "%s = %s; /* a view of %s */\n", ptr(e, n), view_expr(e, n), n->in[0]->name);
+    return;
+  }
   switch (n->op) {
   case OP_INPUT: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE: case OP_GET:
   case OP_SCAN_INDEX: case OP_SCAN_CARRY: case OP_MINIMIZE: case OP_UPDATE:
