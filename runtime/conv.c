@@ -222,3 +222,22 @@ static size_t conv_wino_thread(const conv_wino *g) {
 #undef REAL
 #undef SFX
 #undef GEMM
+
+/* Small products on the register tiles (conv_kernel.h, nnc_gemm_tiles):
+ * where the tiles are not built, the portable kernel, which computes the
+ * same product (nnc_gemm_tiles_ok keeps nnc_sgemm from calling it). */
+#if NNC_CONV_DIRECT
+int nnc_gemm_tiles_ok(void) { return conv_direct_cpu(); }
+#else
+int nnc_gemm_tiles_ok(void) { return 0; }
+void nnc_gemm_tiles_f32(int ta, int64_t m, int64_t n, int64_t k, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, int add, float *c,
+                        int64_t ldc) {
+  nnc_sgemm_portable(ta, 0, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
+}
+void nnc_gemm_tiles_f64(int ta, int64_t m, int64_t n, int64_t k, const double *a,
+                        int64_t lda, const double *b, int64_t ldb, int add, double *c,
+                        int64_t ldc) {
+  nnc_dgemm_portable(ta, 0, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
+}
+#endif

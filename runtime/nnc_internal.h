@@ -29,6 +29,19 @@ void nnc_dgemm_portable(int trans_a, int trans_b, int64_t m, int64_t n,
                         const double *b, int64_t ldb, double beta, double *c,
                         int64_t ldc);
 
+/* conv.c: a small product on the convolutions' register tiles (AVX2 and
+ * FMA); see nnc_gemm_small in gemm.c for when it is taken. c = op(a) b
+ * (add: +=), b not transposed, n a multiple of 8 (f32) or 4 (f64). */
+void nnc_gemm_tiles_f32(int ta, int64_t m, int64_t n, int64_t k, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, int add, float *c,
+                        int64_t ldc);
+void nnc_gemm_tiles_f64(int ta, int64_t m, int64_t n, int64_t k, const double *a,
+                        int64_t lda, const double *b, int64_t ldb, int add, double *c,
+                        int64_t ldc);
+/* Whether this machine and build run nnc_gemm_tiles (x86-64 with AVX2 and
+ * FMA, GCC or Clang). */
+int nnc_gemm_tiles_ok(void);
+
 /* Sets the GEMM library's thread count to n and returns the one it had
  * (0 with the portable kernels, which have no threads). */
 int nnc_gemm_threads_(int n);

@@ -170,12 +170,14 @@ static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
   static const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},     {17, 13, 29},
                                  {64, 65, 3}, {5, 300, 260}, {70, 9, 300},
                                  {2, 1, 513}, {1, 300, 260}, {70, 1, 300},
-                                 {1, 1, 77}}; /* one row or column: gemv */
-  static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}};
+                                 {1, 1, 77}, /* one row or column: gemv */
+                                 {4, 8, 1},   {13, 24, 32},  {64, 64, 32},
+                                 {7, 40, 3},  {5, 12, 7}}; /* small: the tiles */
+  static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}, {1, 1}};
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
       for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-        for (int v = 0; v < 3; v++)
+        for (int v = 0; v < 4; v++)
           check_gemm_case(sg, dg, ta, tb, sizes[s][0], sizes[s][1], sizes[s][2],
                           ab[v][0], ab[v][1]);
 }
@@ -190,6 +192,38 @@ END_TEST
 
 START_TEST(test_gemm_portable) {
   check_gemm_backend(nnc_sgemm_portable, nnc_dgemm_portable);
+}
+END_TEST
+
+/* The register tiles of small products (nnc_gemm_tiles) on their own, for
+ * every shape they take (any rows, C's row a whole number of vectors, B not
+ * transposed, alpha 1, beta 0 or 1), against the naive product; nnc_sgemm
+ * takes them for the small shapes of check_gemm_backend. */
+static void tiles_s(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                    float *c, int64_t ldc) {
+  ck_assert(!tb && alpha == 1 && (beta == 0 || beta == 1));
+  nnc_gemm_tiles_f32(ta, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+}
+static void tiles_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
+                    const double *a, int64_t lda, const double *b, int64_t ldb,
+                    double beta, double *c, int64_t ldc) {
+  ck_assert(!tb && alpha == 1 && (beta == 0 || beta == 1));
+  nnc_gemm_tiles_f64(ta, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+}
+
+START_TEST(test_gemm_tiles) {
+  static const int sizes[][3] = {{1, 8, 5},   {4, 8, 1},    {6, 16, 3},  {7, 24, 9},
+                                 {13, 40, 32}, {64, 64, 32}, {5, 8, 100}, {12, 32, 2}};
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  ck_assert(nnc_gemm_tiles_ok() == (__builtin_cpu_supports("avx2") &&
+                                    __builtin_cpu_supports("fma")));
+#endif
+  for (int ta = 0; ta < 2; ta++)
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+      for (int beta = 0; beta < 2; beta++)
+        check_gemm_case(tiles_s, tiles_d, ta, 0, sizes[s][0], sizes[s][1], sizes[s][2], 1,
+                        beta);
 }
 END_TEST
 
@@ -1926,6 +1960,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_gemm_backend);
   tcase_add_test(tc, test_gemm_portable);
   tcase_add_test(tc, test_gemm_degenerate);
+  tcase_add_test(tc, test_gemm_tiles);
   tcase_add_test(tc, test_rng_known);
   tcase_add_test(tc, test_rng_stats);
   tcase_add_test(tc, test_rng_shuffle);
