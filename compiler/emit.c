@@ -796,6 +796,8 @@ static const char *ew_expr(Emitter *e, Node *n, const char **a) {
                           y, lit(e, 0.5), lit(e, 1), u, lit(e, 0.5), x, lit(e, 1), u, u,
                           lit(e, 0.7978845608028654), lit(e, 1), lit(e, 3 * 0.044715), x, x);
     }
+    if (e->o->real == DT_F32) /* one exponential for erf's tail and phi */
+      return arena_printf(ar, "%s * nnc_gelu_gradf(%s)", y, x);
     return arena_printf(ar, "%s * (%s * (%s + %s(%s * %s)) + %s * %s(%s * %s * %s) * %s)", y,
                         lit(e, 0.5), lit(e, 1), fn(e, "erf"), x, lit(e, 0.70710678118654752),
                         x, fn(e, "exp"), lit(e, -0.5), x, x, lit(e, 0.3989422804014327));

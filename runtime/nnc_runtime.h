@@ -75,7 +75,9 @@ extern "C" {
  *              1 - 2 / (e^2x + 1)).
  *   nnc_erff   within 4e-7 absolute and 1e-6 relative below 0.5 (Taylor
  *              series there; Abramowitz and Stegun 7.1.26, PyTorch's
- *              vectorised erf, above). */
+ *              vectorised erf, above).
+ *   nnc_gelu_gradf  the exact GELU's derivative from the same erf, within
+ *              1e-6 absolute. */
 /* A float's bits and back (memcpy, which gcc turns into a register move). */
 static inline uint32_t nnc_f32_bits_(float f) {
   uint32_t u;
@@ -178,7 +180,8 @@ static inline float nnc_tanhf(float x) {
   return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F200000u, near0, tail); /* 0.625f */
 }
 
-static inline float nnc_erff(float x) {
+/* erf x given e = e^(-x^2) (see nnc_erff; nnc_gelu_gradf shares e). */
+static inline float nnc_erf_given_(float x, float e) {
   float a = fabsf(x);
   float z = x * x;
   /* 2/sqrt(pi) (x - x^3/3 + x^5/10 - x^7/42 + x^9/216 - x^11/1320) */
@@ -195,8 +198,17 @@ static inline float nnc_erff(float x) {
   q = q * t + 1.421413741f;
   q = q * t - 0.284496736f;
   q = q * t + 0.254829592f;
-  float tail = copysignf(1.0f - q * t * nnc_expf(-z), x);
+  float tail = copysignf(1.0f - q * t * e, x);
   return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F000000u, near0, tail); /* 0.5f */
+}
+
+static inline float nnc_erff(float x) { return nnc_erf_given_(x, nnc_expf(-x * x)); }
+
+/* The derivative of the exact GELU, Phi(x) + x phi(x): one exponential,
+ * e^(-x^2 / 2), serves both erf's tail and phi. */
+static inline float nnc_gelu_gradf(float x) {
+  float h = x * 0.707106781f, e = nnc_expf(-h * h);
+  return 0.5f * (1.0f + nnc_erf_given_(h, e)) + x * e * 0.39894228f;
 }
 
 /* ------------------------------------------------------------- GEMM */

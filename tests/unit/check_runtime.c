@@ -1883,9 +1883,9 @@ static double ulps(float got, double exact) {
   return fabs((double)got - exact) / step;
 }
 
-/* nnc_expf, nnc_logf, nnc_tanhf and nnc_erff against libm's double functions over a
- * dense sweep, through a loop the compiler may vectorise (as generated
- * code's is), and at the special values. */
+/* nnc_expf, nnc_logf, nnc_tanhf, nnc_erff and nnc_gelu_gradf against libm's
+ * double functions over a dense sweep, through a loop the compiler may
+ * vectorise (as generated code's is), and at the special values. */
 START_TEST(test_float_math) {
   enum { N = 300000 };
   float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
@@ -1930,6 +1930,15 @@ START_TEST(test_float_math) {
   }
   ck_assert_msg(abs_err <= 4e-7 && rel_err <= 1e-6, "erff: %g absolute, %g relative",
                 abs_err, rel_err);
+  for (int i = 0; i < N; i++) /* Phi(x) + x phi(x) over [-10, 10] */
+    y[i] = nnc_gelu_gradf(x[i] / 2);
+  abs_err = 0;
+  for (int i = 0; i < N; i++) {
+    double v = x[i] / 2, ex = 0.5 * (1 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) /
+                                                                sqrt(2 * 3.14159265358979323846);
+    abs_err = fabs(y[i] - ex) > abs_err ? fabs(y[i] - ex) : abs_err;
+  }
+  ck_assert_msg(abs_err <= 1e-6, "gelu_gradf: %g absolute", abs_err);
   free(x);
   free(y);
   worst = 0; /* log: every 4099th positive finite float, subnormals included */
