@@ -525,12 +525,7 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r) {
   Node *prev = NULL;
   for (Node *x = r->first; x; x = x->next) {
     if ((x->op == OP_FULL || x->op == OP_CONST) && !used_anywhere(r, x)) {
-      if (prev)
-        prev->next = x->next;
-      else
-        r->first = x->next;
-      if (r->last == x)
-        r->last = prev;
+      ir_unlink(r, prev, x);
       continue;
     }
     prev = x;

@@ -933,12 +933,7 @@ static void unlink_node(Region *r, Node *x) {
   Node *prev = NULL;
   for (Node *y = r->first; y; prev = y, y = y->next)
     if (y == x) {
-      if (prev)
-        prev->next = x->next;
-      else
-        r->first = x->next;
-      if (r->last == x)
-        r->last = prev;
+      ir_unlink(r, prev, x);
       return;
     }
 }

@@ -126,6 +126,15 @@ static void attr_copy(Arena *a, Attr *dst, const Attr *src) {
   }
 }
 
+void ir_unlink(Region *r, Node *prev, Node *x) {
+  if (prev)
+    prev->next = x->next;
+  else
+    r->first = x->next;
+  if (r->last == x)
+    r->last = prev;
+}
+
 Node *ir_node(Ctx *c, Module *mod, Func *f, Region *r, OpKind op, int nin,
               Node **in, int nattr, const Attr *attr, const char *name,
               SrcLoc loc) {
