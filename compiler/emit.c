@@ -526,7 +526,10 @@ static void count_uses(Emitter *e, Region *r) {
 }
 
 /* A permute of the last two axes feeding only matmuls becomes a transpose
- * flag of the GEMM instead of a copy. */
+ * flag of the GEMM instead of a copy: any 2-d one, and a batched one as
+ * the first operand (a batched transposed B stays a copy: attention's
+ * per-head products are small, and the runtime's register tiles, faster
+ * than OpenBLAS there, take a transposed A but not B). */
 static int swaps_last(const Node *n) {
   if (n->op != OP_PERMUTE || n->type.rank < 2)
     return 0;
@@ -566,9 +569,10 @@ static int take_view(const Node *n) {
 static void find_absorbed(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     e->absorbed[n->id] |= take_view(n);
-    if (n->op == OP_MATMUL)
+    if (n->op == OP_MATMUL) /* batched: A only (small products take
+                               transposed A on the runtime's tiles) */
       for (int i = 0; i < 2; i++)
-        if (swaps_last(n->in[i]) && n->in[i]->type.rank == 2)
+        if (swaps_last(n->in[i]) && (n->in[i]->type.rank == 2 || i == 0))
           e->absorbed[n->in[i]->id]++;
     if (n->op == OP_FUSED) { /* its operands, and its members' reads of them */
       for (int i = 0; i < n->nin; i++)
