@@ -2172,6 +2172,56 @@ static void kernel_lines(const char *text, int ind, StrBuf *b) {
   sb_free(&t);
 }
 
+static int indent_of(const char *l) {
+  int k = 0;
+  while (l[k] == ' ')
+    k++;
+  return k;
+}
+
+/* With OpenMP, a loop marked NNC_PARALLEL(work) runs as written only when
+ * the work is large enough to be split, and as a plain loop otherwise:
+ * entering a parallel region costs about 0.6 us even when its `if` clause
+ * is false and it runs on one thread (libgomp builds and ends a team of
+ * one, with a futex call), which was a fifth of LeNet's inference at
+ * batch 1. Without OpenMP the preprocessor keeps the plain loop alone, so
+ * the code the compiler sees is the same as before. */
+static void serial_fallback(const char *code, StrBuf *b) {
+  const char *l = code;
+  while (*l) {
+    const char *nl = strchr(l, '\n');
+    size_t n = nl ? (size_t)(nl - l + 1) : strlen(l);
+    int ind = indent_of(l);
+    if (strncmp(l + ind, "NNC_PARALLEL(", 13) || !nl) {
+      sb_putn(b, l, n);
+      l += n;
+      continue;
+    }
+    const char *work = l + ind + 12, *loop = nl + 1, *end = loop;
+    size_t wl = (size_t)(nl - work);
+    /* the loop statement: the `for` line, deeper lines, its closing brace */
+    if (*end) {
+      end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
+      while (*end && indent_of(end) > ind)
+        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
+      if (*end && indent_of(end) == ind && end[ind] == '}')
+        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
+    }
+    sb_printf(b, "%*s#ifdef _OPENMP\n", ind, "");
+    sb_printf(b, "%*sif (%.*s >= NNC_PARALLEL_MIN) {\n", ind, "", (int)wl, work);
+    for (const char *q = l; q < end;) { /* the marked loop, 2 deeper */
+      const char *e = strchr(q, '\n');
+      size_t m = e ? (size_t)(e - q + 1) : strlen(q);
+      sb_putn(b, "  ", 2);
+      sb_putn(b, q, m);
+      q += m;
+    }
+    sb_printf(b, "%*s} else\n%*s#endif\n", ind, "", ind, "");
+    sb_putn(b, loop, (size_t)(end - loop));
+    l = end;
+  }
+}
+
 /* Appends c and then k in decimal: b12. */
 static void put_name(StrBuf *b, char c, int k) {
   char t[16];
@@ -2199,8 +2249,10 @@ static void outline(Emitter *e, Node *n, const char *text) {
     fputs(text, e->f);
     return;
   }
-  StrBuf code = {0}, canon = {0}, sig = {0}, bufs = {0}, args = {0}, sargs = {0};
-  kernel_lines(body, 2 * e->indent, &code);
+  StrBuf code = {0}, canon = {0}, sig = {0}, bufs = {0}, args = {0}, sargs = {0}, raw = {0};
+  kernel_lines(body, 2 * e->indent, &raw);
+  serial_fallback(raw.s ? raw.s : "", &code);
+  sb_free(&raw);
   PtrVec seen = {0}, vals = {0}; /* the sizes and buffers; member values */
   int ok = 1;
   for (const char *q = code.s; ok && *q;) {
