@@ -354,7 +354,7 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
                                   REAL *out, int add, REAL *ws) {
   const int team = conv_team(n), was = conv_gemm_single(team);
   const REAL *wt = ws;
-  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  NNC_PAR_TEAM_(team,
   {
     REAL *pad = ws + conv_direct_weights(d) + conv_direct_pad(d) * (size_t)conv_thread();
     REAL *xs = pad + conv_direct_planes(d); /* compact: the copies, and 32 zeros */
@@ -369,7 +369,7 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
       NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, out + i * d->co * d->oh * d->ow,
                            add);
     }
-  }
+  });
   conv_gemm_restore(team, was);
 }
 
@@ -463,7 +463,7 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   size_t part[4];
   const size_t per = nnc_conv2d_direct_weight_parts(s, part);
   const int team = conv_team(nb), was = conv_gemm_single(team);
-  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  NNC_PAR_TEAM_(team,
   {
     const int64_t t = conv_thread(), nt = conv_threads_now();
     const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
@@ -506,7 +506,7 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
           dw[(o0 + i) * T + t1 + j] += sum;
         }
     }
-  }
+  });
   conv_gemm_restore(team, was);
 }
 
@@ -840,7 +840,7 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
                                 REAL *out, int add, REAL *ws) {
   const int team = conv_team(nimg), was = conv_gemm_single(team);
   const REAL *u = ws;
-  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  NNC_PAR_TEAM_(team,
   {
     REAL *pl = ws + g->part[0] + conv_wino_thread(g) * (size_t)conv_thread();
     REAL *v = pl + g->part[1], *m = v + g->part[2];
@@ -860,7 +860,7 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
         NNC_FN(wino_output)(g, m, ldm, ty0, nr, out + i * g->co * g->oh * g->ow, add);
       }
     }
-  }
+  });
   conv_gemm_restore(team, was);
 }
 
@@ -984,7 +984,7 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   REAL *y = ws; /* Y[xi][o][c], rows of cq */
   memset(y, 0, sizeof(REAL) * (size_t)(16 * s->o * cq));
   const int team = conv_team(nb), was = conv_gemm_single(team);
-  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  NNC_PAR_TEAM_(team,
   {
     const int64_t t = conv_thread(), nt = conv_threads_now();
     const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
@@ -1010,7 +1010,7 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
         }
       }
     }
-  }
+  });
   conv_gemm_restore(team, was);
   for (int64_t o = 0; o < s->o; o++)
     for (int64_t c = 0; c < s->c; c++) { /* dw[o, c] += Gᵀ Y G */
@@ -1063,7 +1063,7 @@ static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   }
   const REAL *wt = ws;
   const int team = conv_team(s->n), was = conv_gemm_single(team);
-  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  NNC_PAR_TEAM_(team,
   {
     REAL *d = ws + s->o * op + per * (size_t)conv_thread(), *t = d + s->o * ld + 32;
     REAL *pad = t + R * ld + 32;
@@ -1091,7 +1091,7 @@ static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
             NNC_FN(copy_run)(o, q, s->w);
         }
     }
-  }
+  });
   conv_gemm_restore(team, was);
 }
 
@@ -1151,7 +1151,7 @@ static void NNC_FN(each_chunk)(const nnc_conv_shape *s, NNC_FN(chunk_fn) *f,
   const int64_t nb = conv_pointwise(s) ? 1 : nnc_conv2d_chunk(s),
                 chunks = (s->n + nb - 1) / nb;
   const int team = conv_team(chunks), was = conv_gemm_single(team);
-  NNC_OMP_(parallel num_threads(team) if (team > 1))
+  NNC_PAR_TEAM_(team,
   {
     REAL *col = ws + nnc_conv2d_scratch(s) * (size_t)conv_thread(),
          *tmp = col + K * nb * ohw;
@@ -1160,7 +1160,7 @@ static void NNC_FN(each_chunk)(const nnc_conv_shape *s, NNC_FN(chunk_fn) *f,
       const int64_t n0 = ch * nb;
       f(s, in, w, out, n0, s->n - n0 < nb ? s->n - n0 : nb, col, tmp);
     }
-  }
+  });
   conv_gemm_restore(team, was);
 }
 
@@ -1296,7 +1296,7 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     const int pw = conv_pointwise(s);
     const int64_t nb = pw ? 1 : nnc_conv2d_chunk(s);
     const int team = conv_team(K / 8 > 1 ? K / 8 : 1), was = conv_gemm_single(team);
-    NNC_OMP_(parallel num_threads(team) if (team > 1))
+    NNC_PAR_TEAM_(team,
     {
       const int64_t t = conv_thread(), nt = conv_threads_now();
       const int64_t k0 = K * t / nt, k1 = K * (t + 1) / nt;
@@ -1312,7 +1312,7 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
           GEMM(0, 1, og, k1 - k0, ld, 1, d, ld, b, ld, 1, dw + g * og * K + k0, K);
         }
       }
-    }
+    });
     conv_gemm_restore(team, was);
     return;
   }
@@ -1405,7 +1405,7 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
  * by the exact rule of pool_argmax_inside. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
                                               REAL *y) {
-  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
+  NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++)
     for (int64_t oy = 0; oy < s->oh; oy++) {
       const int64_t at = 2 * oy * s->w;
@@ -1422,7 +1422,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
       }
       for (int64_t ox = 0; nan && ox < s->ow; ox++)
         yr[ox] = r0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)];
-    }
+    });
 }
 
 /* Its backward: each window's gradient goes to the element the forward
@@ -1432,7 +1432,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
  * A row pair holding a NaN takes the exact rule instead. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
                                                    const REAL *dy, REAL *dx, int set) {
-  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
+  NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     if (set && s->h % 2) /* the row no window covers */
       memset(dx + (p * s->h + s->h - 1) * s->w, 0, sizeof(REAL) * (size_t)s->w);
@@ -1476,7 +1476,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
         }
       }
     }
-  }
+  });
 }
 
 void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
@@ -1485,7 +1485,7 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
     return;
   }
   const int inside = NNC_FN(pool_inside)(s);
-  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
+  NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     REAL *yp = y + p * s->oh * s->ow;
@@ -1496,7 +1496,7 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
             xp[inside ? NNC_FN(pool_argmax_inside)(s, xp + at, at)
                       : NNC_FN(pool_argmax)(s, xp, oy, ox)];
       }
-  }
+  });
 }
 
 void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
@@ -1506,7 +1506,7 @@ void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
     return;
   }
   const int inside = NNC_FN(pool_inside)(s);
-  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
+  NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     const REAL *dyp = dy + p * s->oh * s->ow;
@@ -1517,7 +1517,7 @@ void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
         dxp[inside ? NNC_FN(pool_argmax_inside)(s, xp + at, at)
                    : NNC_FN(pool_argmax)(s, xp, oy, ox)] += dyp[oy * s->ow + ox];
       }
-  }
+  });
 }
 
 /* Writes dx whole: for MaxPool2d(2) each pair of input rows is zeroed
@@ -1536,7 +1536,7 @@ void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
 
 void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
   const REAL inv = (REAL)1 / (REAL)(s->kh * s->kw);
-  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
+  NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *xp = x + p * s->h * s->w;
     REAL *yp = y + p * s->oh * s->ow;
@@ -1549,13 +1549,13 @@ void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
             sum += xp[iy * s->w + ix];
         yp[oy * s->ow + ox] = sum * inv;
       }
-  }
+  });
 }
 
 void NNC_FN(nnc_avgpool2d_grad)(const nnc_pool_shape *s, const REAL *dy,
                                 REAL *dx) {
   const REAL inv = (REAL)1 / (REAL)(s->kh * s->kw);
-  NNC_OMP_(parallel for schedule(static) if (pool_parallel(s)))
+  NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     const REAL *dyp = dy + p * s->oh * s->ow;
     REAL *dxp = dx + p * s->h * s->w;
@@ -1567,5 +1567,5 @@ void NNC_FN(nnc_avgpool2d_grad)(const nnc_pool_shape *s, const REAL *dy,
           for (int64_t ix = x0 < 0 ? 0 : x0; ix < x0 + s->kw && ix < s->w; ix++)
             dxp[iy * s->w + ix] += d;
       }
-  }
+  });
 }
