@@ -632,7 +632,9 @@ static const char *elem(Emitter *e, const Node *n, const char *idx) {
 static const char *times(Emitter *e, const char *a, const char *b) {
   if (!strcmp(a, "0") || !strcmp(b, "0"))
     return "0";
-  return !strcmp(b, "1") ? a : !strcmp(a, "1") ? b : arena_printf(&e->c->arena, "%s * %s", a, b);
+  if (!strcmp(b, "1") || !strcmp(a, "1"))
+    return !strcmp(b, "1") ? a : b;
+  return arena_printf(&e->c->arena, "%s * %s", a, b);
 }
 
 /* A view (a reshape, a slice read in place) of a take's view, directly or
@@ -1089,7 +1091,8 @@ static void fused_loops(Emitter *e, Fused *F) {
     F->sst[F->ng - 1] = prodc(e, &S, j + 1, S.rank);
     for (int i = 0; i < F->next; i++) {
       Node *x = F->ext[i];
-      Type it = x->type, mem = x->op == OP_SLICE && e->absorbed[x->id] ? x->in[0]->type : it;
+      Type it = x->type;
+      Type mem = x->op == OP_SLICE && e->absorbed[x->id] ? x->in[0]->type : it;
       F->xst[i * MAX_LOOPS + F->ng - 1] =
           ew_present(it, S.rank, j) ? prodc(e, &mem, j - (S.rank - it.rank) + 1, it.rank)
                                     : NULL;
@@ -1746,12 +1749,13 @@ static void copy_runs(Emitter *e, const char *dst, const char *dstride, const ch
   const char *d = strcmp(doff, "0") ? arena_printf(a, " + %s", doff) : "",
              *s = strcmp(soff, "0") ? arena_printf(a, " + %s", soff) : "";
   if (!strcmp(outer, "1")) {
-    out(e, "memcpy(%s%s, %s%s, sizeof(%s) * (size_t)%s);\n", dst, d, src, s, ctype(e, t), run);
+    out(e, "memcpy(%s%s, %s%s, sizeof(%s) * (size_t)%s);\n", dst, d, src, s, ctype(e, t),
+        run);
     return;
   }
   out(e, "for (int64_t o = 0; o < %s; o++)\n", outer);
-  out(e, "  memcpy(%s + o * %s%s, %s + o * %s%s, sizeof(%s) * (size_t)%s);\n", dst, dstride, d,
-      src, sstride, s, ctype(e, t), run);
+  out(e, "  memcpy(%s + o * %s%s, %s + o * %s%s, sizeof(%s) * (size_t)%s);\n", dst,
+      dstride, d, src, sstride, s, ctype(e, t), run);
 }
 
 static void emit_slice(Emitter *e, Node *n, int grad) {
@@ -1791,8 +1795,9 @@ static void emit_slice(Emitter *e, Node *n, int grad) {
 static void emit_concat(Emitter *e, Node *n) {
   int ax = (int)ir_attr_int(n, "axis", 0);
   Dim off = dim_const(&e->c->arena, 0);
-  const char *outer = prodc(e, &n->type, 0, ax), *inner = prodc(e, &n->type, ax + 1, n->type.rank),
-             *whole = prodc(e, &n->type, ax, n->type.rank);
+  const char *outer = prodc(e, &n->type, 0, ax);
+  const char *inner = prodc(e, &n->type, ax + 1, n->type.rank);
+  const char *whole = prodc(e, &n->type, ax, n->type.rank);
   for (int i = 0; i < n->nin; i++) {
     Node *x = n->in[i];
     const char *run = prodc(e, &x->type, ax, x->type.rank);
@@ -1832,7 +1837,8 @@ static void emit_take(Emitter *e, Node *n, int grad) {
   e->indent += 2;
   read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), len);
   if (!grad) {
-    out(e, "memcpy(%s + (o * %s + j) * %s, %s + (o * %s + v) * %s, sizeof(%s) * (size_t)%s);\n",
+    out(e, "memcpy(%s + (o * %s + j) * %s, %s + (o * %s + v) * %s, "
+           "sizeof(%s) * (size_t)%s);\n",
         ptr(e, n), cnt, inner, ptr(e, x), len, inner, ctype(e, n->type.dtype), inner);
   } else {
     out(e, "for (int64_t k = 0; k < %s; k++)\n", inner);
