@@ -860,10 +860,6 @@ typedef struct Hoist {
   struct { Node *p, *q; int kind; } term[8]; /* kind: 0 P^T Q, 1 its ^T, 2 sum */
 } Hoist;
 
-static int swap_2d(const Node *n) {
-  const Attr *p = n->op == OP_PERMUTE && n->type.rank == 2 ? ir_attr(n, "perm") : NULL;
-  return p && p->ints[0] == 1 && p->ints[1] == 0;
-}
 
 static int hoist_terms(Node *d, Hoist *h) {
   if (d->op == OP_ADD && type_eq(d->in[0]->type, d->type) &&
@@ -872,9 +868,9 @@ static int hoist_terms(Node *d, Hoist *h) {
   if (h->nterm == 8)
     return 0;
   int kind = 0;
-  if (swap_2d(d))
+  if (ir_swaps_2d(d))
     d = d->in[0], kind = 1;
-  if (d->op == OP_MATMUL && !d->nattr && d->type.rank == 2 && swap_2d(d->in[0]) &&
+  if (d->op == OP_MATMUL && !d->nattr && d->type.rank == 2 && ir_swaps_2d(d->in[0]) &&
       d->in[1]->type.rank == 2 &&
       dim_eq(d->in[0]->in[0]->type.dim[0], d->in[1]->type.dim[0])) {
     h->term[h->nterm].p = d->in[0]->in[0];

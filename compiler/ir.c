@@ -126,6 +126,13 @@ static void attr_copy(Arena *a, Attr *dst, const Attr *src) {
   }
 }
 
+int ir_swaps_2d(const Node *n) {
+  if (n->op != OP_PERMUTE || n->type.rank != 2)
+    return 0;
+  const Attr *p = ir_attr(n, "perm");
+  return p && p->ints[0] == 1 && p->ints[1] == 0;
+}
+
 void ir_unlink(Region *r, Node *prev, Node *x) {
   if (prev)
     prev->next = x->next;

@@ -373,6 +373,8 @@ Func *ir_func_new(Ctx *c, Model *m, const char *name, FuncKind k, SrcLoc loc);
 Node *ir_node(Ctx *c, Module *mod, Func *f, Region *r, OpKind op, int nin,
               Node **in, int nattr, const Attr *attr, const char *name,
               SrcLoc loc);
+/* Whether n is the transpose of a 2-d matrix (permute [1, 0]). */
+int ir_swaps_2d(const Node *n);
 /* Takes x out of r's list; prev is the node before it (NULL: x is first). */
 void ir_unlink(Region *r, Node *prev, Node *x);
 Attr attr_int(const char *k, int64_t v);

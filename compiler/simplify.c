@@ -178,12 +178,6 @@ static void set_repl(Env *e, Node *n, Node *by) {
   e->repl[n->id] = by;
 }
 
-static int swaps_2d(const Node *n) {
-  if (n->op != OP_PERMUTE || n->type.rank != 2)
-    return 0;
-  const Attr *p = ir_attr(n, "perm");
-  return p->ints[0] == 1 && p->ints[1] == 0;
-}
 
 /* A node computing op(in) with these attributes: one already visible
  * (e->seen), else a new one in r right before `at` (whose predecessor is
@@ -223,7 +217,7 @@ static Node *insert_before(Env *e, Region *r, Node *prev, Node *at, OpKind op,
 /* The transpose of `a` as an operand placed before `at` in r: a's own
  * operand when a is a transpose, else a new permute node. */
 static Node *transposed(Env *e, Region *r, Node *prev, Node *at, Node *a) {
-  if (swaps_2d(a))
+  if (ir_swaps_2d(a))
     return a->in[0];
   int64_t perm[2] = {1, 0};
   Attr attr = attr_ints(e->a, "perm", 2, perm);
@@ -249,7 +243,7 @@ static void become_matmul(Env *e, Node *n, Node *a, Node *b) {
  * gradient of a Linear layer, computed as x^T g and then transposed). */
 static void transpose_product(Env *e, Region *r, Node *prev, Node *n) {
   Node *a = n->nin ? n->in[0] : NULL;
-  if (!swaps_2d(n) || a->op != OP_MATMUL || a->type.rank != 2 ||
+  if (!ir_swaps_2d(n) || a->op != OP_MATMUL || a->type.rank != 2 ||
       a->in[0]->type.rank != 2 || a->in[1]->type.rank != 2 || a->nattr ||
       a->id >= e->nuses || e->uses[a->id] != 1)
     return;
