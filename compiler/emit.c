@@ -295,9 +295,7 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if (((n->op == OP_PERMUTE || n->op == OP_SLICE || n->op == OP_TAKE) &&
-         e->absorbed[n->id]) ||
-        e->grad_off[n->id])
+    if (e->absorbed[n->id] || e->grad_off[n->id]) /* a view; a gradient block */
       ;
     else if (needs_slot(n))
       e->slot[n->id] = add_slot(e, value_size(e, n->type),
@@ -340,9 +338,7 @@ static Node *carry_node(Region *body, int i);
  * parameters, buffers). */
 static int slot_of(Emitter *e, Node *x) {
   for (;;) {
-    if (x->op == OP_RESHAPE ||
-        ((x->op == OP_PERMUTE || x->op == OP_SLICE || x->op == OP_TAKE) &&
-         e->absorbed[x->id])) {
+    if (x->op == OP_RESHAPE || e->absorbed[x->id]) {
       x = x->in[0];
       continue;
     }
@@ -566,6 +562,9 @@ static int take_view(const Node *n) {
   return x->op != OP_SCAN_CARRY;
 }
 
+/* Marks the views other than reshapes (e->absorbed; nothing else is ever
+ * marked): transposes folded into GEMMs, slices read in place by fused
+ * groups, takes of contiguous rows. */
 static void find_absorbed(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     e->absorbed[n->id] |= take_view(n);
