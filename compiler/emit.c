@@ -30,7 +30,13 @@ typedef struct Emitter {
   const char **cname; /* by node id */
   int *slot;          /* workspace slot by node id, -1 for none */
   int *uses;          /* users by node id */
-  char *absorbed;     /* permutes folded into a matmul */
+  char *absorbed;     /* slices and takes read in place (find_absorbed) */
+  char *strided;      /* views read through strides (find_strided) */
+  char *written;      /* transposes a product writes (find_written) */
+  Node **into;        /* by product: the transpose or concatenation it
+                         writes into */
+  Node **reader;      /* by node read once: its reader */
+  char *placed;       /* concatenation parts written in place */
   int64_t *grad_off;  /* matmuls adding straight into m->grads: offset + 1 */
   int nslots, slotcap;
   struct Slot *slots; /* by slot index */
@@ -295,7 +301,9 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if (e->absorbed[n->id] || e->grad_off[n->id]) /* a view; a gradient block */
+    if (e->absorbed[n->id] || e->strided[n->id] || e->written[n->id] ||
+        e->grad_off[n->id] || (e->into[n->id] && e->into[n->id]->op == OP_CONCAT))
+      /* a view; a gradient block; a part of a concatenation */
       ;
     else if (needs_slot(n))
       e->slot[n->id] = add_slot(e, value_size(e, n->type),
@@ -333,13 +341,17 @@ static void plan_region(Emitter *e, Region *r, int top) {
 
 static Node *carry_node(Region *body, int i);
 
-/* The slot holding x's data: views (reshape, a transpose folded into a
- * GEMM) and `get` resolve to what they read; -1 for none (inputs,
- * parameters, buffers). */
+/* The slot holding x's data: views (reshapes, strided views, slices and
+ * takes read in place) and `get` resolve to what they read; -1 for none
+ * (inputs, parameters, buffers). */
 static int slot_of(Emitter *e, Node *x) {
   for (;;) {
-    if (x->op == OP_RESHAPE || e->absorbed[x->id]) {
+    if (x->op == OP_RESHAPE || e->absorbed[x->id] || e->strided[x->id] || e->written[x->id]) {
       x = x->in[0];
+      continue;
+    }
+    if (e->into[x->id] && e->into[x->id]->op == OP_CONCAT) {
+      x = e->into[x->id];
       continue;
     }
     if (x->op == OP_GET) {
@@ -352,6 +364,19 @@ static int slot_of(Emitter *e, Node *x) {
       continue;
     }
     return e->slot[x->id];
+  }
+}
+
+/* A concatenation's buffer is written from its first part written in
+ * place (find_written). */
+static void early_births(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    Node *t = e->into[n->id];
+    int k = t && t->op == OP_CONCAT ? e->slot[t->id] : -1;
+    if (k >= 0 && e->slots[k].birth > e->pos[n->id])
+      e->slots[k].birth = e->pos[n->id];
+    if (n->body && n->op != OP_FUSED)
+      early_births(e, n->body);
   }
 }
 
@@ -521,22 +546,6 @@ static void count_uses(Emitter *e, Region *r) {
     e->uses[r->out[i]->id]++;
 }
 
-/* A permute of the last two axes feeding only matmuls becomes a transpose
- * flag of the GEMM instead of a copy: any 2-d one, and a batched one as
- * the first operand (a batched transposed B stays a copy: attention's
- * per-head products are small, and the runtime's register tiles, faster
- * than OpenBLAS there, take a transposed A but not B). */
-static int swaps_last(const Node *n) {
-  if (n->op != OP_PERMUTE || n->type.rank < 2)
-    return 0;
-  const Attr *p = ir_attr(n, "perm");
-  int r = n->type.rank;
-  for (int i = 0; i < r - 2; i++)
-    if (p->ints[i] != i)
-      return 0;
-  return p->ints[r - 2] == r - 1 && p->ints[r - 1] == r - 2;
-}
-
 /* A slice of unit step read only by fused groups is not copied: it is a
  * pointer into its operand, and the groups read it with the operand's
  * strides (an LSTM's four gates, read in place from the [B, 4H] product). */
@@ -562,17 +571,11 @@ static int take_view(const Node *n) {
   return x->op != OP_SCAN_CARRY;
 }
 
-/* Marks the views other than reshapes (e->absorbed; nothing else is ever
- * marked): transposes folded into GEMMs, slices read in place by fused
- * groups, takes of contiguous rows. */
+/* Marks the slices read in place by fused groups and the takes of
+ * contiguous rows (e->absorbed; nothing else is ever marked). */
 static void find_absorbed(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     e->absorbed[n->id] |= take_view(n);
-    if (n->op == OP_MATMUL) /* batched: A only (small products take
-                               transposed A on the runtime's tiles) */
-      for (int i = 0; i < 2; i++)
-        if (swaps_last(n->in[i]) && (n->in[i]->type.rank == 2 || i == 0))
-          e->absorbed[n->in[i]->id]++;
     if (n->op == OP_FUSED) { /* its operands, and its members' reads of them */
       for (int i = 0; i < n->nin; i++)
         e->absorbed[n->in[i]->id] += slice_view(n->in[i]);
@@ -584,7 +587,7 @@ static void find_absorbed(Emitter *e, Region *r) {
       find_absorbed(e, n->body);
   }
   for (Node *n = r->first; n; n = n->next)
-    if (n->op == OP_PERMUTE || slice_view(n))
+    if (slice_view(n))
       e->absorbed[n->id] = e->absorbed[n->id] && e->absorbed[n->id] == e->uses[n->id];
 }
 
@@ -607,6 +610,363 @@ static void find_grad_gemms(Emitter *e, Region *r) {
         x->in[0]->type.rank == 2 && x->in[1]->type.rank == 2)
       e->grad_off[x->id] = param_offset(e, ir_attr(n, "name")->s) + 1;
   }
+}
+
+static const char *iv(int k) {
+  static const char *const names[] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
+  return names[k];
+}
+
+/* ------------------------------------------------------- strided views */
+
+/* A permute, reshape or unit-step slice that only matrix products and
+ * copies read, directly or through other such views, is not computed:
+ * its readers address its elements in the value below the views with a
+ * stride per axis (attention's q, k and v: slices of one biased product,
+ * split into heads and read by the per-head GEMMs with a row stride of
+ * 3 C; the gradients of the heads, gathered by the concatenation that
+ * rejoins them). e->strided marks these nodes. */
+#define VIEW_RANK 8
+typedef struct MView {
+  const Node *base; /* a computed value, stored contiguously */
+  Dim off;          /* elements from base's start */
+  Dim st[VIEW_RANK];
+} MView;
+
+static int view_op(const Node *n) {
+  return n->op == OP_PERMUTE || n->op == OP_RESHAPE ||
+         (n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1);
+}
+
+static int is_one(Dim d) { return dim_is_const(d) && dim_value(d) == 1; }
+
+/* Strides of the reshape of a view (x's dims, strides st) into `to`, or 0
+ * where the view's elements are not evenly spaced in one of the new axes.
+ * Each run of new axes matches one old axis (a split) or one old axis a run
+ * of old ones (a merge, which needs them contiguous in the view). */
+static int reshape_strides(Arena *a, Type x, const Dim *st, Type to, Dim *out) {
+  int i = 0, j = 0;
+  while (i < x.rank || j < to.rank) {
+    if (j < to.rank && is_one(to.dim[j])) { /* any stride serves */
+      out[j++] = dim_const(a, 1);
+      continue;
+    }
+    if (i < x.rank && is_one(x.dim[i])) {
+      i++;
+      continue;
+    }
+    if (i == x.rank || j == to.rank)
+      return 0;
+    if (dim_eq(x.dim[i], to.dim[j])) {
+      out[j++] = st[i++];
+      continue;
+    }
+    Dim p = to.dim[j]; /* split: new axes j..k of old axis i */
+    int k = j;
+    while (k + 1 < to.rank && !dim_eq(p, x.dim[i]))
+      if (!dim_mul(a, p, to.dim[++k], &p))
+        return 0;
+    if (dim_eq(p, x.dim[i])) {
+      Dim s = st[i];
+      for (int q = k; q >= j; q--) {
+        out[q] = s;
+        if (!dim_mul(a, s, to.dim[q], &s))
+          return 0;
+      }
+      i++, j = k + 1;
+      continue;
+    }
+    p = x.dim[i]; /* merge: old axes i..k into new axis j */
+    k = i;
+    while (k + 1 < x.rank && !dim_eq(p, to.dim[j])) {
+      Dim inner;
+      if (!dim_mul(a, st[k + 1], x.dim[k + 1], &inner) || !dim_eq(inner, st[k]) ||
+          !dim_mul(a, p, x.dim[++k], &p))
+        return 0;
+    }
+    if (!dim_eq(p, to.dim[j]))
+      return 0;
+    out[j++] = st[k];
+    i = k + 1;
+  }
+  return 1;
+}
+
+/* The view that view op n makes of its operand's view `in`. */
+static int view_step(Emitter *e, const Node *n, const MView *in, MView *v) {
+  Arena *a = &e->c->arena;
+  Type x = n->in[0]->type, t = n->type;
+  if (t.rank > VIEW_RANK || x.rank > VIEW_RANK)
+    return 0;
+  v->base = in->base;
+  v->off = in->off;
+  if (n->op == OP_PERMUTE) {
+    const Attr *p = ir_attr(n, "perm");
+    for (int j = 0; j < t.rank; j++)
+      v->st[j] = in->st[p->ints[j]];
+    return 1;
+  }
+  if (n->op == OP_SLICE) {
+    int ax = (int)ir_attr_int(n, "axis", 0);
+    Dim at;
+    memcpy(v->st, in->st, sizeof(Dim) * (size_t)t.rank);
+    return dim_mul(a, ir_attr(n, "start")->dims[0], in->st[ax], &at) &&
+           dim_add(a, in->off, at, &v->off);
+  }
+  return reshape_strides(a, x, in->st, t, v->st);
+}
+
+/* n's elements as a view of a computed value: through the strided views
+ * and the transposes folded into GEMMs below it; a computed value is a view
+ * of itself. */
+static int mview(Emitter *e, const Node *n, MView *v) {
+  Arena *a = &e->c->arena;
+  if (e->strided[n->id]) {
+    MView in;
+    return mview(e, n->in[0], &in) && view_step(e, n, &in, v);
+  }
+  if (n->type.rank > VIEW_RANK)
+    return 0;
+  v->base = n;
+  v->off = dim_const(a, 0);
+  Dim s = dim_const(a, 1);
+  for (int j = n->type.rank - 1; j >= 0; j--) {
+    v->st[j] = s;
+    if (!dim_mul(a, s, n->type.dim[j], &s))
+      return 0;
+  }
+  return 1;
+}
+
+/* A matrix operand (the last two axes of a view) as BLAS takes it: the
+ * transpose flag and the leading dimension. 0 when neither axis has
+ * unit stride. */
+typedef struct GemmArg {
+  MView v;
+  int trans;
+  Dim ld;
+} GemmArg;
+
+static int gemm_arg(Emitter *e, const Node *x, GemmArg *g) {
+  if (!mview(e, x, &g->v))
+    return 0;
+  Type t = x->type;
+  int r = t.rank;
+  if (r == 1) {
+    g->trans = 0;
+    g->ld = t.dim[0];
+    return is_one(g->v.st[0]);
+  }
+  Dim rows = t.dim[r - 2], cols = t.dim[r - 1];
+  if (is_one(g->v.st[r - 1]) || is_one(cols)) {
+    g->trans = 0;
+    g->ld = is_one(rows) ? cols : g->v.st[r - 2];
+    return 1;
+  }
+  if (is_one(g->v.st[r - 2]) || is_one(rows)) {
+    g->trans = 1;
+    g->ld = is_one(cols) ? rows : g->v.st[r - 1];
+    return 1;
+  }
+  return 0;
+}
+
+/* Whether matmul u takes its operand i as a view: a batched transposed B
+ * does not (attention's per-head products are small, and the runtime's
+ * register tiles, faster than OpenBLAS there, take a transposed A but not
+ * B: the copy makes it plain). */
+static int matmul_takes(Emitter *e, const Node *u, int i) {
+  GemmArg g;
+  if (!gemm_arg(e, u->in[i], &g))
+    return 0;
+  return !(i == 1 && g.trans && u->in[1]->type.rank > 2);
+}
+
+/* Readers of each strided candidate that take it as a view. */
+static void count_view_uses(Emitter *e, Region *r, int *vu) {
+  for (Node *u = r->first; u; u = u->next) {
+    for (int i = 0; i < u->nin; i++) {
+      Node *x = u->in[i];
+      MView v;
+      if (!e->strided[x->id])
+        continue;
+      if (e->strided[u->id])
+        vu[x->id]++;
+      else if (u->op == OP_MATMUL)
+        vu[x->id] += matmul_takes(e, u, i);
+      else if (u->op == OP_PERMUTE || u->op == OP_CONCAT)
+        vu[x->id] += mview(e, x, &v); /* copies that gather */
+    }
+    if (u->body)
+      count_view_uses(e, u->body, vu);
+  }
+}
+
+static void mark_strided(Emitter *e, Region *r, int on, int *vu, int *changed) {
+  for (Node *n = r->first; n; n = n->next) {
+    MView v;
+    if (on)
+      e->strided[n->id] = view_op(n) && !e->absorbed[n->id] && e->uses[n->id] > 0;
+    else if (e->strided[n->id] && (vu[n->id] != e->uses[n->id] || !mview(e, n, &v)))
+      e->strided[n->id] = 0, *changed = 1;
+    if (n->body && n->op != OP_FUSED)
+      mark_strided(e, n->body, on, vu, changed);
+  }
+}
+
+/* Every candidate first, then those with a reader that needs the value
+ * stored are stored, until no more are. */
+static void find_strided(Emitter *e, Func *fn) {
+  int *vu = arena_alloc(&e->c->arena, sizeof(int) * (size_t)(fn->next_id + 1));
+  int changed = 1;
+  mark_strided(e, &fn->body, 1, vu, &changed);
+  while (changed) {
+    changed = 0;
+    memset(vu, 0, sizeof(int) * (size_t)(fn->next_id + 1));
+    count_view_uses(e, &fn->body, vu);
+    mark_strided(e, &fn->body, 0, vu, &changed);
+  }
+}
+
+/* The reader of each value read once (e->reader), by operand. */
+static void find_readers(Emitter *e, Region *r) {
+  for (Node *u = r->first; u; u = u->next) {
+    for (int i = 0; i < u->nin; i++)
+      e->reader[u->in[i]->id] = u;
+    if (u->body)
+      find_readers(e, u->body);
+  }
+}
+
+static Node *only_reader(Emitter *e, const Node *x) {
+  return e->uses[x->id] == 1 ? e->reader[x->id] : NULL;
+}
+
+/* Where a matrix product may write its result, past the transposes and
+ * reshapes that alone read it: the concatenation that reads their last
+ * (written into its part, which the concatenation then does not copy), or
+ * else the first stored transpose (written in its layout, the transpose
+ * then an alias of the product's buffer). */
+static Node *write_target(Emitter *e, const Node *m, int concat) {
+  const Node *x = m;
+  Node *u;
+  while ((u = only_reader(e, x)) && (u->op == OP_PERMUTE || u->op == OP_RESHAPE)) {
+    if (!concat && u->op == OP_PERMUTE && !e->strided[u->id])
+      return u;
+    x = u;
+  }
+  return concat && u && u->op == OP_CONCAT ? u : NULL;
+}
+
+/* The C of a product that writes into its target (e->into): the target's
+ * layout, carried back through the views between them. */
+static int c_view(Emitter *e, const Node *n, GemmArg *g) {
+  Arena *a = &e->c->arena;
+  Node *t = e->into[n->id];
+  const Node *chain[64]; /* n, then the views up to t's operand */
+  int k = 0;
+  for (const Node *x = n; x != t; x = e->reader[x->id])
+    if (k == 64)
+      return 0;
+    else
+      chain[k++] = x;
+  const Node *x = chain[k - 1];
+  MView *v = &g->v;
+  if (!mview(e, t, v))
+    return 0;
+  if (t->op == OP_CONCAT) { /* x's part of t */
+    int ax = (int)ir_attr_int(t, "axis", 0);
+    Dim at = dim_const(a, 0);
+    for (int i = 0; t->in[i] != x; i++)
+      dim_add(a, at, t->in[i]->type.dim[ax], &at);
+    if (!dim_mul(a, at, v->st[ax], &v->off))
+      return 0;
+  }
+  for (const Node *y = t; ; y = chain[--k]) { /* the view of y's operand */
+    Dim st[VIEW_RANK];
+    const Type in = y->in[0]->type;
+    if (y->op == OP_PERMUTE) {
+      const Attr *pm = ir_attr(y, "perm");
+      for (int j = 0; j < y->type.rank; j++)
+        st[pm->ints[j]] = v->st[j];
+    } else if (y->op == OP_RESHAPE) {
+      if (in.rank > VIEW_RANK || !reshape_strides(a, y->type, v->st, in, st))
+        return 0;
+    } else {
+      memcpy(st, v->st, sizeof(Dim) * (size_t)in.rank); /* concat: the part's */
+    }
+    memcpy(v->st, st, sizeof(Dim) * (size_t)in.rank);
+    if (k == 1)
+      break;
+  }
+  v->base = t->op == OP_CONCAT ? t : n;
+  Type nt = n->type;
+  int r = nt.rank;
+  if (is_one(v->st[r - 1]) || is_one(v->st[r - 2])) {
+    g->trans = !is_one(v->st[r - 1]);
+    g->ld = v->st[g->trans ? r - 1 : r - 2];
+    return 1;
+  }
+  return 0;
+}
+
+/* Products that write into their target (write_target): e->into holds the
+ * target, e->written marks the transposes that are then aliases and
+ * e->placed the concatenation's parts already in place (attention's
+ * per-head outputs, written straight into [B, T, heads, head size] rows;
+ * the gradients of q, k and v, into their thirds of the [B, T, 3 C]
+ * gradient). The target is in the same region, and computed for the same
+ * input gradients. */
+static void find_written(Emitter *e, Region *r) {
+  for (Node *m = r->first; m; m = m->next) {
+    if (m->body && m->op != OP_FUSED)
+      find_written(e, m->body);
+    if (m->op != OP_MATMUL || e->strided[m->id] || e->grad_off[m->id] || m->type.rank < 2)
+      continue;
+    for (int concat = 1; concat >= 0 && !e->into[m->id]; concat--) {
+      Node *t = write_target(e, m, concat);
+      int here = 0;
+      for (Node *q = m->next; q && t && !here; q = q->next)
+        here = q == t;
+      if (!here || (e->only_dx && e->only_dx[m->id] != e->only_dx[t->id]))
+        continue;
+      GemmArg g;
+      e->into[m->id] = t;
+      if (!c_view(e, m, &g)) {
+        e->into[m->id] = NULL;
+        continue;
+      }
+      Node *x = m;
+      while (e->reader[x->id] != t) { /* the views between: nothing to do */
+        x = e->reader[x->id];
+        e->strided[x->id] = 1;
+      }
+      if (t->op == OP_PERMUTE)
+        e->written[t->id] = 1;
+      else
+        e->placed[x->id] = 1;
+    }
+  }
+}
+
+/* Offset of an element of view v of a value of type t, as C: off plus, for
+ * axes j in [0, upto) longer than 1, loop index lead + j times the axis's
+ * stride. */
+static const char *vindex(Emitter *e, const MView *v, Type t, int upto, int lead) {
+  Arena *a = &e->c->arena;
+  StrBuf b = {0};
+  if (!dim_is_const(v->off) || dim_value(v->off) != 0)
+    sb_printf(&b, "%s", dimc(e, v->off));
+  for (int j = 0; j < upto; j++) {
+    if (is_one(t.dim[j]))
+      continue;
+    const char *st = dimc(e, v->st[j]);
+    sb_printf(&b, "%s%s%s%s", b.len ? " + " : "", iv(lead + j),
+              strcmp(st, "1") ? "*" : "", strcmp(st, "1") ? st : "");
+  }
+  const char *s = arena_strdup(a, b.len ? b.s : "0");
+  sb_free(&b);
+  return s;
 }
 
 /* ------------------------------------------------------------ values */
@@ -663,6 +1023,16 @@ static const char *view_expr(Emitter *e, const Node *n) {
 static void declare(Emitter *e, Node *n) {
   const char *ct = ctype(e, n->type.dtype), *nm = e->cname[n->id];
   const char *ty = typestr(e, n->type);
+  if (e->strided[n->id]) /* its readers address what it views */
+    return;
+  if (e->written[n->id]) {
+    const Node *x = n->in[0];
+    while (!e->into[x->id])
+      x = x->in[0];
+    out(e, "%s *%s = %s; /* %s, written by the product %s in this layout */\n", ct, nm,
+        ptr(e, x), ty, x->name);
+    return;
+  }
   if (e->grad_off[n->id]) {
     out(e, "%s *%s = m->grads + %lld; /* %s, a weight gradient the GEMM adds into */\n", ct, nm,
         (long long)(e->grad_off[n->id] - 1), ty);
@@ -726,10 +1096,6 @@ static void declare(Emitter *e, Node *n) {
 
 /* ------------------------------------------------------------ loops */
 
-static const char *iv(int k) {
-  static const char *const names[] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
-  return names[k];
-}
 
 static void open_loops(Emitter *e, Type t) {
   for (int k = 0; k < t.rank; k++) {
@@ -1668,43 +2034,74 @@ static void emit_softmax_xent(Emitter *e, Node *n) {
 
 /* ------------------------------------------------------------ matmul */
 
+/* Whether the batch axes and the rows of a plain (untransposed) view are
+ * one run of rows, ld apart: then the batch is one GEMM. */
+static int rows_merge(Emitter *e, const GemmArg *g, Type t) {
+  int r = t.rank;
+  Dim want;
+  if (!dim_mul(&e->c->arena, g->ld, t.dim[r - 2], &want))
+    return 0;
+  for (int k = r - 3; k >= 0; k--) {
+    if (is_one(t.dim[k]))
+      continue;
+    if (!dim_eq(g->v.st[k], want) || !dim_mul(&e->c->arena, want, t.dim[k], &want))
+      return 0;
+  }
+  return 1;
+}
+
+/* base + offset of a view, as C. */
+static const char *at_expr(Emitter *e, const MView *v, const char *off) {
+  return strcmp(off, "0") ? arena_printf(&e->c->arena, "%s + %s", ptr(e, v->base), off)
+                          : ptr(e, v->base);
+}
+
 static void emit_matmul(Emitter *e, Node *n) {
   Node *A = n->in[0], *B = n->in[1];
-  int ta = 0, tb = 0;
-  if (A->op == OP_PERMUTE && e->absorbed[A->id])
-    ta = 1;
-  if (B->op == OP_PERMUTE && e->absorbed[B->id])
-    tb = 1;
+  GemmArg ga, gb; /* stored values, or strided views that matmul_takes */
+  if (!gemm_arg(e, A, &ga) || !gemm_arg(e, B, &gb))
+    nnc_fatal(e->c, "emit: a matmul operand is not a matrix view");
+  int ta = ga.trans, tb = gb.trans;
   Type at = A->type, bt = B->type, ct = n->type;
   int ra = at.rank, rb = bt.rank;
   const char *M = ra == 1 ? "1" : dimc(e, at.dim[ra - 2]);
   const char *K = dimc(e, at.dim[ra - 1]);
   const char *N = rb == 1 ? "1" : dimc(e, bt.dim[rb - 1]);
-  const char *pa = ta ? ptr(e, A->in[0]) : ptr(e, A);
-  const char *pb = tb ? ptr(e, B->in[0]) : ptr(e, B);
-  if (ra >= 3 && rb == 2 && !ta) {
+  const char *lda = dimc(e, ga.ld), *ldb = rb == 1 ? "1" : dimc(e, gb.ld);
+  const char *sfx = e->o->real == DT_F32 ? "s" : "d";
+  int beta = e->grad_off[n->id] ? 1 : 0;
+  GemmArg gc = {0}; /* C in a transpose's layout (find_written) */
+  if (e->into[n->id] && !c_view(e, n, &gc))
+    nnc_fatal(e->c, "emit: a product's result is not a matrix view");
+  if (ra >= 3 && rb == 2 && !ta && !e->into[n->id] && rows_merge(e, &ga, at)) {
     /* [..., M, K] @ [K, N]: the batch rows are one [P*M, K] matrix, so one
      * GEMM (a Linear layer on [B, T, in]) rather than one per batch entry */
     M = prodc(e, &at, 0, ra - 1);
-    out(e, "nnc_%sgemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n",
-        e->o->real == DT_F32 ? "s" : "d", tb, M, N, K, pa, K, pb, tb ? K : N,
-        e->grad_off[n->id] ? 1 : 0, ptr(e, n), N);
+    out(e, "nnc_%sgemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, tb, M, N, K,
+        at_expr(e, &ga.v, vindex(e, &ga.v, at, 0, 0)), lda,
+        at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), ldb, beta, ptr(e, n), N);
     return;
   }
   int nb = ct.rank - (ra == 1 ? 0 : 1) - (rb == 1 ? 0 : 1);
   Type batch = ct;
   batch.rank = nb;
-  /* batch offsets, broadcast like elementwise operands */
-  Type ab = at, bb = bt;
-  ab.rank = ra >= 2 ? ra - 2 : 0;
-  bb.rank = rb >= 2 ? rb - 2 : 0;
+  int bra = ra >= 2 ? ra - 2 : 0, brb = rb >= 2 ? rb - 2 : 0;
   open_loops(e, batch);
-  const char *oa = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, ab, nb), M, K);
-  const char *ob = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, bb, nb), K, N);
-  const char *oc = arena_printf(&e->c->arena, "(%s) * %s * %s", bindex(e, batch, nb), M, N);
-  out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, %d, %s + %s, %s);\n",
-      e->o->real == DT_F32 ? "s" : "d", ta, tb, M, N, K, pa, oa, ta ? M : K, pb, ob,
-      tb ? K : N, e->grad_off[n->id] ? 1 : 0, ptr(e, n), oc, N);
+  const char *oa = vindex(e, &ga.v, at, bra, nb - bra);
+  const char *ob = vindex(e, &gb.v, bt, brb, nb - brb);
+  const char *pa = at_expr(e, &ga.v, oa), *pb = at_expr(e, &gb.v, ob), *pc, *ldc = N;
+  if (!e->into[n->id]) {
+    pc = arena_printf(&e->c->arena, "%s + (%s) * %s * %s", ptr(e, n), bindex(e, batch, nb), M, N);
+  } else {
+    pc = at_expr(e, &gc.v, vindex(e, &gc.v, ct, nb, 0));
+    ldc = dimc(e, gc.ld);
+  }
+  if (gc.trans) /* C transposed in memory: C^T = B^T A^T */
+    out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, !tb, !ta,
+        N, M, K, pb, ldb, pa, lda, beta, pc, ldc);
+  else
+    out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, ta, tb,
+        M, N, K, pa, lda, pb, ldb, beta, pc, ldc);
   close_loops(e, batch);
 }
 
@@ -1724,18 +2121,23 @@ static const char *index_with(Emitter *e, Type t, const char **sub) {
   return s;
 }
 
+/* dst[i] = the element i of view v of a value of type t, over t's whole
+ * index space (a copy that gathers). */
+static void gather(Emitter *e, const char *dst, const char *dsub[], Type dt, const MView *v,
+                   Type t) {
+  open_loops(e, t);
+  out(e, "%s[%s] = %s[%s];\n", dst, index_with(e, dt, dsub), ptr(e, v->base),
+      vindex(e, v, t, t.rank, 0));
+  close_loops(e, t);
+}
+
+/* A stored transpose: a gather through the permuted view of its operand
+ * (itself a view, or stored). */
 static void emit_permute(Emitter *e, Node *n) {
-  Node *x = n->in[0];
-  const Attr *p = ir_attr(n, "perm");
-  const char *sub[64];
-  for (int j = 0; j < x->type.rank; j++)
-    sub[j] = NULL;
-  for (int j = 0; j < n->type.rank; j++)
-    sub[p->ints[j]] = iv(j);
-  open_loops(e, n->type);
-  out(e, "%s[%s] = %s[%s];\n", ptr(e, n), index_with(e, n->type, NULL), ptr(e, x),
-      index_with(e, x->type, sub));
-  close_loops(e, n->type);
+  MView in, v;
+  if (!mview(e, n->in[0], &in) || !view_step(e, n, &in, &v))
+    nnc_fatal(e->c, "emit: a permute's operand is not a view");
+  gather(e, ptr(e, n), NULL, n->type, &v, n->type);
 }
 
 /* Copies `outer` runs of `run` elements: run o from src + o * sstride +
@@ -1799,9 +2201,19 @@ static void emit_concat(Emitter *e, Node *n) {
   const char *whole = prodc(e, &n->type, ax, n->type.rank);
   for (int i = 0; i < n->nin; i++) {
     Node *x = n->in[i];
-    const char *run = prodc(e, &x->type, ax, x->type.rank);
-    const char *at = times(e, dimc(e, off), inner);
-    copy_runs(e, ptr(e, n), whole, at, ptr(e, x), run, "0", outer, run, n->type.dtype);
+    if (e->placed[x->id]) { /* written there by its product */
+      out(e, "/* part %d: %s, written in place */\n", i, x->name);
+    } else if (e->strided[x->id]) { /* a gather through the view */
+      MView v;
+      const char *sub[VIEW_RANK] = {0};
+      mview(e, x, &v);
+      sub[ax] = arena_printf(&e->c->arena, "%s + %s", iv(ax), dimc(e, off));
+      gather(e, ptr(e, n), sub, n->type, &v, x->type);
+    } else {
+      const char *run = prodc(e, &x->type, ax, x->type.rank);
+      const char *at = times(e, dimc(e, off), inner);
+      copy_runs(e, ptr(e, n), whole, at, ptr(e, x), run, "0", outer, run, n->type.dtype);
+    }
     dim_add(&e->c->arena, off, x->type.dim[ax], &off);
   }
 }
@@ -2360,6 +2772,8 @@ static void emit_node(Emitter *e, Node *n) {
 /* ---------------------------------------------------------- dispatch */
 
 static void emit_node_code(Emitter *e, Node *n) {
+  if (e->strided[n->id] || e->written[n->id])
+    return;
   if ((n->op == OP_RESHAPE || (n->op == OP_SLICE && e->absorbed[n->id])) &&
       dynamic_view(e, n)) {
     out(e, "%s = %s; /* a view of %s */\n", ptr(e, n), view_expr(e, n), n->in[0]->name);
@@ -2377,7 +2791,7 @@ static void emit_node_code(Emitter *e, Node *n) {
   default:
     break;
   }
-  if ((n->op == OP_PERMUTE || n->op == OP_SLICE) && e->absorbed[n->id])
+  if (n->op == OP_SLICE && e->absorbed[n->id])
     return;
   StrBuf b = {0};
   sb_printf(&b, "%s = %s", n->name, nnc_ops[n->op].name);
@@ -2545,8 +2959,7 @@ static void declare_region(Emitter *e, Region *r) {
             ptr(e, carry_node(s->body, k - ny)), typestr(e, n->type));
       continue;
     }
-    if (!(n->op == OP_PERMUTE && e->absorbed[n->id]))
-      declare(e, n);
+    declare(e, n);
     if (n->op == OP_SCAN)
       declare_region(e, n->body);
   }
@@ -2652,6 +3065,11 @@ static void emit_func(Emitter *e, Func *fn) {
   e->slot = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->uses = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->absorbed = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->strided = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->written = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->into = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
+  e->reader = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
+  e->placed = arena_alloc(a, (size_t)fn->next_id + 1);
   e->grad_off = arena_alloc(a, sizeof(int64_t) * (size_t)(fn->next_id + 1));
   e->pos = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->nslots = e->npos = 0;
@@ -2660,12 +3078,16 @@ static void emit_func(Emitter *e, Func *fn) {
   name_nodes(e, &fn->body);
   count_uses(e, &fn->body);
   find_absorbed(e, &fn->body);
+  find_strided(e, fn);
   if (e->o->share_buffers)
     find_grad_gemms(e, &fn->body);
   e->only_dx = NULL;
   if (train)
     input_grad_masks(e, fn);
+  find_readers(e, &fn->body);
+  find_written(e, &fn->body);
   plan_region(e, &fn->body, -1);
+  early_births(e, &fn->body);
   e->ndx_slots = 0;
   for (int i = 0; i < e->nslots; i++)
     e->ndx_slots += e->slots[i].dx;

@@ -475,15 +475,21 @@ static void concat_slice_grads(Env *e, Node *n) {
   n->attr[0] = attr_int("axis", axis);
 }
 
-/* A slice of an elementwise op read only by slices is the op of its
- * operands' slices (an operand broadcast along the axis is read whole):
- * the op then joins the group of what reads the slice (an LSTM's gate
- * pre-activations, xw[:, t] + h W^T: the add runs in the cell's fused loop
- * on views of both operands instead of as a pass of its own). */
+static int elementwise(const Node *n) {
+  OpClass k = nnc_ops[n->op].cls;
+  return k == OC_UNARY || k == OC_BINARY;
+}
+
+/* A slice of an elementwise op read only by slices that elementwise ops
+ * read is the op of its operands' slices (an operand broadcast along the
+ * axis is read whole): the op then joins the group of what reads the slice
+ * (an LSTM's gate pre-activations, xw[:, t] + h W^T: the add runs in the
+ * cell's fused loop on views of both operands instead of as a pass of its
+ * own). Slices that other ops read stay slices of the whole op's result
+ * (attention's q, k and v, views of one biased product for the matmuls). */
 static void slice_through(Env *e, Region *r, Node *prev, Node *n) {
   Node *a = n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1 ? n->in[0] : NULL;
-  OpClass k = a ? nnc_ops[a->op].cls : OC_SOURCE;
-  if (!a || (k != OC_UNARY && k != OC_BINARY) || !pure(a) || a->id >= e->nuses ||
+  if (!a || !elementwise(a) || !pure(a) || a->id >= e->nuses ||
       e->uses[a->id] != e->sliced[a->id] || a->nin > 3)
     return;
   int ax = (int)ir_attr_int(n, "axis", 0), R = a->type.rank;
@@ -521,17 +527,29 @@ static void slice_through(Env *e, Region *r, Node *prev, Node *n) {
   n->attr = a->attr;
 }
 
-static void count_uses(Env *e, Region *r) {
+/* e->uses; `ew` counts the readers that are elementwise ops. */
+static void count_uses(Env *e, Region *r, int *ew) {
   for (Node *n = r->first; n; n = n->next) {
     for (int i = 0; i < n->nin; i++) {
       e->uses[n->in[i]->id]++;
-      e->sliced[n->in[i]->id] += n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1;
+      ew[n->in[i]->id] += elementwise(n);
     }
     if (n->body)
-      count_uses(e, n->body);
+      count_uses(e, n->body, ew);
   }
   for (int i = 0; i < r->nout; i++)
     e->uses[r->out[i]->id]++;
+}
+
+/* e->sliced: the unit-step slices of each node that only elementwise ops
+ * read (see slice_through). */
+static void count_sliced(Env *e, Region *r, const int *ew) {
+  for (Node *n = r->first; n; n = n->next) {
+    if (n->op == OP_SLICE && ir_attr_int(n, "step", 1) == 1 && e->uses[n->id] == ew[n->id])
+      e->sliced[n->in[0]->id]++;
+    if (n->body)
+      count_sliced(e, n->body, ew);
+  }
 }
 
 /* Identities, folding and common subexpressions, in order; `seen` holds the
@@ -706,7 +724,9 @@ void pass_simplify(Ctx *c, Module *m) {
       Env e = {c, m, f, &c->arena, NULL, 0, NULL, NULL, f->next_id, &seen};
       e.uses = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
       e.sliced = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
-      count_uses(&e, &f->body);
+      int *ew = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
+      count_uses(&e, &f->body, ew);
+      count_sliced(&e, &f->body, ew);
       rewrite(&e, &f->body, &seen);
       char *live = arena_alloc(&c->arena, (size_t)f->next_id + 1);
       do {

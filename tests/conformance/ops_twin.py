@@ -3,6 +3,7 @@ shapes through torch.nn / torch.nn.functional with PyTorch's defaults (so
 avg_pool2d counts the padding, count_include_pad=True, as nnc does), and the
 Spec that compare.py runs: in f32 and f64, with a batch of 3 and of 1."""
 import inspect
+import math
 import os
 import re
 
@@ -45,6 +46,8 @@ class Ops(nn.Module):
         self.bn1 = nn.BatchNorm1d(4)
         self.bn1l = nn.BatchNorm1d(4)
         self.ln = nn.LayerNorm(5)
+        self.qkv = nn.Linear(12, 36)
+        self.mha = nn.MultiheadAttention(12, 3, batch_first=True)
 
     def _layer(name, xarg, rarg):  # noqa: N805 (a method factory)
         def entry(self, **a):
@@ -113,6 +116,16 @@ class Ops(nn.Module):
         d = F.gelu(x24, approximate="tanh")
         return (_linear_loss(a, r24) + _linear_loss(b, r25) + _linear_loss(c, r26) +
                 _linear_loss(d, r27)), a, b, c, d
+
+    def t_attn(self, x28, r28, r29):
+        B, T = x28.shape[:2]
+        q, k, v = self.qkv(x28).split(12, 2)
+        heads = lambda t: t.reshape(B, T, 3, 4).transpose(1, 2)  # noqa: E731
+        mask = torch.triu(torch.full((T, T), -1e9, dtype=x28.dtype), 1)
+        s = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(4) + mask
+        a = (s.softmax(-1) @ heads(v)).transpose(1, 2).reshape(B, T, 12)
+        b, _ = self.mha(x28, x28, x28, need_weights=False)
+        return _linear_loss(a, r28) + _linear_loss(b, r29), a, b
 
     def bn2_eval(self, x20):
         return self.bn2(x20)
