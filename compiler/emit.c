@@ -32,7 +32,11 @@ typedef struct Emitter {
   int *uses;          /* users by node id */
   char *absorbed;     /* slices and takes read in place (find_absorbed) */
   char *strided;      /* views read through strides (find_strided) */
-  char *written;      /* transposes a product writes (find_written) */
+  Node **alias;       /* values held in another's buffer: transposes a
+                         product writes (find_written), bias adds the
+                         product starts from (find_biased) */
+  Node **bias;        /* by product: the bias its C starts from */
+  char *passthru;     /* fused members adding a product's bias: its value */
   Node **into;        /* by product: the transpose or concatenation it
                          writes into */
   Node **reader;      /* by node read once: its reader */
@@ -301,7 +305,7 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if (e->absorbed[n->id] || e->strided[n->id] || e->written[n->id] ||
+    if (e->absorbed[n->id] || e->strided[n->id] || e->alias[n->id] ||
         e->grad_off[n->id] || (e->into[n->id] && e->into[n->id]->op == OP_CONCAT))
       /* a view; a gradient block; a part of a concatenation */
       ;
@@ -316,11 +320,13 @@ static void plan_region(Emitter *e, Region *r, int top) {
         for (Node *g = n->next; g && g->op == OP_GET && g->in[0] == n && !who; g = g->next)
           if (ir_attr_int(g, "index", -1) == i)
             who = e->cname[g->id];
-        int k = add_slot(e, value_size(e, n->result[i]),
+        int pass = n->op == OP_FUSED && e->passthru[n->body->out[i]->id]; /* the product */
+        int k = add_slot(e, pass ? "0" : value_size(e, n->result[i]),
                          who ? arena_printf(&e->c->arena, "%s %s", who, typestr(e, n->result[i]))
                              : arena_printf(&e->c->arena, "%s result %d %s", e->cname[n->id],
                                             i, typestr(e, n->result[i])),
-                         pos, estimate(e, n->result[i], 0), estimate(e, n->result[i], 1));
+                         pos, pass ? 0 : estimate(e, n->result[i], 0),
+                         pass ? 0 : estimate(e, n->result[i], 1));
         if (i == 0)
           e->slot[n->id] = k;
       }
@@ -346,8 +352,12 @@ static Node *carry_node(Region *body, int i);
  * (inputs, parameters, buffers). */
 static int slot_of(Emitter *e, Node *x) {
   for (;;) {
-    if (x->op == OP_RESHAPE || e->absorbed[x->id] || e->strided[x->id] || e->written[x->id]) {
+    if (x->op == OP_RESHAPE || e->absorbed[x->id] || e->strided[x->id]) {
       x = x->in[0];
+      continue;
+    }
+    if (e->alias[x->id]) {
+      x = e->alias[x->id];
       continue;
     }
     if (e->into[x->id] && e->into[x->id]->op == OP_CONCAT) {
@@ -911,7 +921,7 @@ static int c_view(Emitter *e, const Node *n, GemmArg *g) {
 }
 
 /* Products that write into their target (write_target): e->into holds the
- * target, e->written marks the transposes that are then aliases and
+ * target, e->alias maps the transposes that are then aliases to it and
  * e->placed the concatenation's parts already in place (attention's
  * per-head outputs, written straight into [B, T, heads, head size] rows;
  * the gradients of q, k and v, into their thirds of the [B, T, 3 C]
@@ -942,9 +952,82 @@ static void find_written(Emitter *e, Region *r) {
         e->strided[x->id] = 1;
       }
       if (t->op == OP_PERMUTE)
-        e->written[t->id] = 1;
+        e->alias[t->id] = m;
       else
         e->placed[x->id] = 1;
+    }
+  }
+}
+
+/* Operand k of add a is a bias of product m: a vector along m's last axis
+ * (every other axis 1), and the sum has m's shape. */
+static int bias_operand(const Node *a, int k, const Node *m) {
+  if (a->op != OP_ADD || a->in[k] != m)
+    return 0;
+  const Node *b = a->in[1 - k];
+  Type bt = b->type, mt = m->type;
+  if (b == m || bt.rank < 1 || bt.rank > mt.rank ||
+      !dtype_is_float(bt.dtype) || a->type.rank != mt.rank ||
+      !dim_eq(bt.dim[bt.rank - 1], mt.dim[mt.rank - 1]))
+    return 0;
+  for (int j = 0; j < bt.rank - 1; j++)
+    if (!is_one(bt.dim[j]))
+      return 0;
+  for (int j = 0; j < mt.rank; j++)
+    if (!dim_eq(a->type.dim[j], mt.dim[j]))
+      return 0;
+  return 1;
+}
+
+/* Whether value b is there when m runs (m in region r or around it). */
+static int ready_before(const Region *r, const Node *b, const Node *m) {
+  if (b->op == OP_PARAM || b->op == OP_INPUT || b->op == OP_BUFFER)
+    return 1;
+  for (const Node *q = r->first; q && q != m; q = q->next)
+    if (q == b)
+      return 1;
+  return 0;
+}
+
+/* A matrix product whose one reader adds a bias to it (a Linear layer)
+ * starts its C from the bias, rows of it, and the GEMM adds into it (beta
+ * 1): no pass that clears C, none that adds the bias. The add is then the
+ * product itself: an alias when it stands alone (e->alias), the product's
+ * value when it is a fused group's member (e->passthru). e->bias holds the
+ * bias by product. */
+static void find_biased(Emitter *e, Region *r) {
+  for (Node *n = r->first; n; n = n->next) {
+    if (n->body && n->op != OP_FUSED)
+      find_biased(e, n->body);
+    for (int i = 0; i < n->nin; i++) {
+      Node *m = n->in[i], *a = n;
+      if (m->op != OP_MATMUL || e->strided[m->id] || e->into[m->id] || e->grad_off[m->id] ||
+          e->bias[m->id] || m->type.rank < 2)
+        continue;
+      if (n->op == OP_FUSED) { /* the one member reading m */
+        int readers = 0;
+        for (Node *q = n->body->first; q; q = q->next)
+          for (int j = 0; j < q->nin; j++)
+            if (q->in[j] == m)
+              readers++, a = q;
+        if (readers != 1 || e->uses[m->id] != 2)
+          continue;
+      } else if (e->uses[m->id] != 1) {
+        continue;
+      }
+      int k = a->in[0] == m ? 0 : 1;
+      if (!bias_operand(a, k, m) || !ready_before(r, a->in[1 - k], m))
+        continue;
+      e->bias[m->id] = a->in[1 - k];
+      if (a == n) {
+        e->alias[a->id] = m;
+        continue;
+      }
+      e->passthru[a->id] = 1;
+      for (int j = 0; j < n->body->nout; j++) /* a result of the group */
+        for (Node *g = n->next; g && g->op == OP_GET && g->in[0] == n; g = g->next)
+          if (n->body->out[j] == a && ir_attr_int(g, "index", -1) == j)
+            e->alias[g->id] = m;
     }
   }
 }
@@ -1025,12 +1108,11 @@ static void declare(Emitter *e, Node *n) {
   const char *ty = typestr(e, n->type);
   if (e->strided[n->id]) /* its readers address what it views */
     return;
-  if (e->written[n->id]) {
-    const Node *x = n->in[0];
-    while (!e->into[x->id])
-      x = x->in[0];
-    out(e, "%s *%s = %s; /* %s, written by the product %s in this layout */\n", ct, nm,
-        ptr(e, x), ty, x->name);
+  if (e->alias[n->id]) {
+    const Node *x = e->alias[n->id];
+    out(e, "%s *%s = %s; /* %s, %s %s */\n", ct, nm, ptr(e, x), ty,
+        n->op == OP_PERMUTE ? "written in this layout by the product" : "the product",
+        x->name);
     return;
   }
   if (e->grad_off[n->id]) {
@@ -1525,19 +1607,34 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
       const char *a[3] = {0};
       for (int i = 0; i < m->nin && i < 3; i++)
         a[i] = fused_value(e, F, m->in[i]);
-      v = ew_expr(e, m, a);
+      v = !e->passthru[m->id] ? ew_expr(e, m, a)
+          : a[m->in[0]->op == OP_MATMUL && e->bias[m->in[0]->id] ? 0 : 1];
     }
     sb_printf(&b, "const %s %s = %s; ", ctype(e, m->type.dtype), local(e, m), v);
   }
   for (int k = 0; k < F->n->body->nout; k++) {
     Node *y = F->n->body->out[k];
-    if (!is_fused_reduction(y))
+    if (!is_fused_reduction(y) && !e->passthru[y->id])
       sb_printf(&b, "r%d[%s] = %s; ", k, fused_index(e, F, F->sst, idx), local(e, y));
   }
   b.s[b.len - 1] = 0; /* the last blank */
   const char *s = arena_printf(ar, "{ %s }", b.s);
   sb_free(&b);
   return s;
+}
+
+/* Whether fused group n reads x only as the bias its products start from
+ * (find_biased): then not at all. */
+static int bias_only(Emitter *e, const Node *n, const Node *x) {
+  int reads = 0;
+  for (const Node *m = n->body->first; m; m = m->next)
+    for (int i = 0; i < m->nin; i++)
+      if (m->in[i] == x) {
+        if (!e->passthru[m->id] || e->bias[m->in[1 - i]->id] != x)
+          return 0;
+        reads++;
+      }
+  return reads > 0;
 }
 
 static void emit_fused(Emitter *e, Node *n) {
@@ -1554,7 +1651,7 @@ static void emit_fused(Emitter *e, Node *n) {
     }
   F->ext = arena_alloc(ar, sizeof(Node *) * (size_t)(n->nin + 1));
   for (int i = 0; i < n->nin; i++)
-    if (!is_literal(n->in[i]))
+    if (!is_literal(n->in[i]) && !bias_only(e, n, n->in[i]))
       F->ext[F->next++] = n->in[i];
   F->xst = arena_alloc(ar, sizeof(char *) * (size_t)(F->next + 1) * MAX_LOOPS);
   fused_loops(e, F);
@@ -1576,6 +1673,8 @@ static void emit_fused(Emitter *e, Node *n) {
   for (int k = 0; k < n->body->nout; k++) {
     Node *y = n->body->out[k];
     const char *ct = ctype(e, y->type.dtype);
+    if (e->passthru[y->id]) /* the product's buffer holds it */
+      continue;
     while (get && !(get->op == OP_GET && get->in[0] == n &&
                     ir_attr_int(get, "index", -1) >= k))
       get = get->next;
@@ -2069,7 +2168,13 @@ static void emit_matmul(Emitter *e, Node *n) {
   const char *N = rb == 1 ? "1" : dimc(e, bt.dim[rb - 1]);
   const char *lda = dimc(e, ga.ld), *ldb = rb == 1 ? "1" : dimc(e, gb.ld);
   const char *sfx = e->o->real == DT_F32 ? "s" : "d";
-  int beta = e->grad_off[n->id] ? 1 : 0;
+  int beta = e->grad_off[n->id] || e->bias[n->id] ? 1 : 0;
+  if (e->bias[n->id]) { /* C starts as rows of the bias (find_biased) */
+    const char *len = dimc(e, ct.dim[ct.rank - 1]);
+    out(e, "for (int64_t r = 0; r < %s; r++)\n", prodc(e, &ct, 0, ct.rank - 1));
+    out(e, "  memcpy(%s + r * %s, %s, sizeof(%s) * (size_t)%s);\n", ptr(e, n), len,
+        ptr(e, e->bias[n->id]), ctype(e, ct.dtype), len);
+  }
   GemmArg gc = {0}; /* C in a transpose's layout (find_written) */
   if (e->into[n->id] && !c_view(e, n, &gc))
     nnc_fatal(e->c, "emit: a product's result is not a matrix view");
@@ -2772,7 +2877,7 @@ static void emit_node(Emitter *e, Node *n) {
 /* ---------------------------------------------------------- dispatch */
 
 static void emit_node_code(Emitter *e, Node *n) {
-  if (e->strided[n->id] || e->written[n->id])
+  if (e->strided[n->id] || e->alias[n->id])
     return;
   if ((n->op == OP_RESHAPE || (n->op == OP_SLICE && e->absorbed[n->id])) &&
       dynamic_view(e, n)) {
@@ -2946,7 +3051,7 @@ static void emit_body(Emitter *e, Func *f) {
 /* Pointers of every value, in order, with their shapes. */
 static void declare_region(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
-    if (n->op == OP_GET) {
+    if (n->op == OP_GET && !e->alias[n->id]) {
       Node *s = n->in[0];
       int k = (int)ir_attr_int(n, "index", 0);
       int nc = (int)ir_attr_int(s, "ncarry", 0), ny = s->nresult - nc;
@@ -3066,7 +3171,9 @@ static void emit_func(Emitter *e, Func *fn) {
   e->uses = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->absorbed = arena_alloc(a, (size_t)fn->next_id + 1);
   e->strided = arena_alloc(a, (size_t)fn->next_id + 1);
-  e->written = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->alias = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
+  e->bias = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
+  e->passthru = arena_alloc(a, (size_t)fn->next_id + 1);
   e->into = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->reader = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->placed = arena_alloc(a, (size_t)fn->next_id + 1);
@@ -3086,6 +3193,7 @@ static void emit_func(Emitter *e, Func *fn) {
     input_grad_masks(e, fn);
   find_readers(e, &fn->body);
   find_written(e, &fn->body);
+  find_biased(e, &fn->body);
   plan_region(e, &fn->body, -1);
   early_births(e, &fn->body);
   e->ndx_slots = 0;
