@@ -37,6 +37,9 @@ typedef struct Emitter {
                          product starts from (find_biased) */
   Node **bias;        /* by product: the bias its C starts from */
   char *passthru;     /* fused members adding a product's bias: its value */
+  Node **home;        /* values a scan's step writes in its stack (find_homes) */
+  int *home_k;        /* their stack */
+  char *home_at;      /* 1: at the next position */
   Node **into;        /* by product: the transpose or concatenation it
                          writes into */
   Node **reader;      /* by node read once: its reader */
@@ -295,6 +298,30 @@ static const char *value_size(Emitter *e, Type t) {
   return arena_printf(&e->c->arena, "sizeof(%s) * (size_t)%s", ctype(e, t.dtype), numelc(e, t));
 }
 
+static Node *carry_node(Region *body, int i);
+
+/* Whether result i of fused group n is a value a scan's step writes in its
+ * stack (find_homes). */
+static int homed_result(Emitter *e, const Node *n, int i) {
+  for (const Node *g = n->next; g && g->op == OP_GET && g->in[0] == n; g = g->next)
+    if (ir_attr_int(g, "index", -1) == i && e->home[g->id])
+      return 1;
+  return 0;
+}
+
+/* Whether stack i of scan n holds a carry (find_homes). */
+static int carry_homed(Emitter *e, const Node *n, int i) {
+  int nc = (int)ir_attr_int(n, "ncarry", 0);
+  if (i >= n->body->nout - nc)
+    return 0;
+  for (int j = 0; j < nc; j++) {
+    const Node *c = carry_node(n->body, j);
+    if (c && e->home[c->id] && e->home_k[c->id] == i)
+      return 1;
+  }
+  return 0;
+}
+
 static void plan_region(Emitter *e, Region *r, int top) {
   int pos = top;
   for (Node *n = r->first; n; n = n->next) {
@@ -305,7 +332,7 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if (e->absorbed[n->id] || e->strided[n->id] || e->alias[n->id] ||
+    if (e->absorbed[n->id] || e->strided[n->id] || e->alias[n->id] || e->home[n->id] ||
         e->grad_off[n->id] || (e->into[n->id] && e->into[n->id]->op == OP_CONCAT))
       /* a view; a gradient block; a part of a concatenation */
       ;
@@ -320,13 +347,20 @@ static void plan_region(Emitter *e, Region *r, int top) {
         for (Node *g = n->next; g && g->op == OP_GET && g->in[0] == n && !who; g = g->next)
           if (ir_attr_int(g, "index", -1) == i)
             who = e->cname[g->id];
-        int pass = n->op == OP_FUSED && e->passthru[n->body->out[i]->id]; /* the product */
-        int k = add_slot(e, pass ? "0" : value_size(e, n->result[i]),
+        /* not stored here: the product's value, or in a scan's stack */
+        int pass = n->op == OP_FUSED && (e->passthru[n->body->out[i]->id] || homed_result(e, n, i));
+        const char *size = value_size(e, n->result[i]);
+        double est = estimate(e, n->result[i], 0), bytes = estimate(e, n->result[i], 1);
+        if (n->op == OP_SCAN && carry_homed(e, n, i)) { /* room for the last carry */
+          Type c = n->body->out[(int)ir_attr_int(n, "ncarry", 0) + i]->type;
+          size = arena_printf(&e->c->arena, "%s + %s", size, value_size(e, c));
+          est += estimate(e, c, 0), bytes += estimate(e, c, 1);
+        }
+        int k = add_slot(e, pass ? "0" : size,
                          who ? arena_printf(&e->c->arena, "%s %s", who, typestr(e, n->result[i]))
                              : arena_printf(&e->c->arena, "%s result %d %s", e->cname[n->id],
                                             i, typestr(e, n->result[i])),
-                         pos, pass ? 0 : estimate(e, n->result[i], 0),
-                         pass ? 0 : estimate(e, n->result[i], 1));
+                         pos, pass ? 0 : est, pass ? 0 : bytes);
         if (i == 0)
           e->slot[n->id] = k;
       }
@@ -345,8 +379,6 @@ static void plan_region(Emitter *e, Region *r, int top) {
   }
 }
 
-static Node *carry_node(Region *body, int i);
-
 /* The slot holding x's data: views (reshapes, strided views, slices and
  * takes read in place) and `get` resolve to what they read; -1 for none
  * (inputs, parameters, buffers). */
@@ -360,6 +392,8 @@ static int slot_of(Emitter *e, Node *x) {
       x = e->alias[x->id];
       continue;
     }
+    if (e->home[x->id])
+      return e->slot[e->home[x->id]->id] + e->home_k[x->id];
     if (e->into[x->id] && e->into[x->id]->op == OP_CONCAT) {
       x = e->into[x->id];
       continue;
@@ -1032,6 +1066,78 @@ static void find_biased(Emitter *e, Region *r) {
   }
 }
 
+/* ------------------------------------------------------- scan stacks */
+
+/* A value a scan's step computes and stacks along the first axis is
+ * written in its stack, at the step's position: the step's pointer to it
+ * moves along the stack, and nothing is copied there as the step ends (the
+ * forward GEMMs of an RNN that its backward reads). A carry stacked that
+ * way, in a scan that runs forwards, lives in its stack too: the step reads
+ * it at its position and writes the new value at the next one, which the
+ * stack has one more of; nothing is copied back into the carry (an LSTM's
+ * h and c). e->home holds the scan, e->home_k the stack, e->home_at 0 or
+ * 1 (the position, or the next). */
+static int homeable(Emitter *e, const Node *s, const Node *y) {
+  int found = 0;
+  for (const Node *x = s->body->first; x && !found; x = x->next)
+    found = x == y;
+  if (!found || e->home[y->id] || e->absorbed[y->id] || e->strided[y->id] || e->alias[y->id] ||
+      e->grad_off[y->id] || e->into[y->id])
+    return 0;
+  if (y->op == OP_GET) /* a fused group's result */
+    return y->in[0]->op == OP_FUSED && !e->passthru[y->in[0]->body->out[ir_attr_int(y, "index", 0)]->id];
+  return needs_slot(y) && y->op != OP_SCAN_INDEX && !(y->op == OP_CONST || y->op == OP_FULL);
+}
+
+static void set_home(Emitter *e, Node *y, Node *s, int k, int at) {
+  e->home[y->id] = s;
+  e->home_k[y->id] = k;
+  e->home_at[y->id] = (char)at;
+}
+
+static void find_homes(Emitter *e, Region *r) {
+  for (Node *s = r->first; s; s = s->next) {
+    if (!s->body || s->op == OP_FUSED)
+      continue;
+    find_homes(e, s->body);
+    if (s->op != OP_SCAN)
+      continue;
+    Region *b = s->body;
+    int nc = (int)ir_attr_int(s, "ncarry", 0), ny = b->nout - nc;
+    const Attr *axes = ir_attr(s, "axes");
+    for (int k = 0; k < ny; k++) {
+      Node *y = b->out[nc + k];
+      if (axes->ints[k] != 0)
+        continue;
+      int i = 0; /* the carry it is, if one */
+      while (i < nc && carry_node(b, i) != y)
+        i++;
+      if (i == nc) {
+        int is_new = 0; /* a carry's new value stays where it is */
+        for (int j = 0; j < nc; j++)
+          is_new |= b->out[j] == y;
+        if (!is_new && homeable(e, s, y))
+          set_home(e, y, s, k, 0);
+        continue;
+      }
+      Node *nv = b->out[i];
+      if (!ir_attr_int(s, "reverse", 0) && nv != y && !e->home[y->id] && homeable(e, s, nv)) {
+        set_home(e, y, s, k, 0);
+        set_home(e, nv, s, k, 1);
+      }
+    }
+  }
+}
+
+/* The step's pointer into its stack, as C. */
+static const char *home_expr(Emitter *e, const Node *y, const char *pos) {
+  const Node *s = e->home[y->id];
+  const char *ct = ctype(e, y->type.dtype);
+  return arena_printf(&e->c->arena, "(%s *)(w + off[%d]) + (%s%s) * %s", ct,
+                      e->slot[s->id] + e->home_k[y->id], pos, e->home_at[y->id] ? " + 1" : "",
+                      numelc(e, y->type));
+}
+
 /* Offset of an element of view v of a value of type t, as C: off plus, for
  * axes j in [0, upto) longer than 1, loop index lead + j times the axis's
  * stride. */
@@ -1084,7 +1190,7 @@ static const char *times(Emitter *e, const char *a, const char *b) {
  * so it is set where the node runs, not where it is declared. */
 static int dynamic_view(Emitter *e, const Node *n) {
   for (n = n->in[0];; n = n->in[0]) {
-    if (n->op == OP_TAKE && e->absorbed[n->id])
+    if ((n->op == OP_TAKE && e->absorbed[n->id]) || e->home[n->id])
       return 1;
     if (!(n->op == OP_RESHAPE || (n->op == OP_SLICE && e->absorbed[n->id])))
       return 0;
@@ -1108,6 +1214,11 @@ static void declare(Emitter *e, Node *n) {
   const char *ty = typestr(e, n->type);
   if (e->strided[n->id]) /* its readers address what it views */
     return;
+  if (e->home[n->id]) {
+    out(e, "%s *%s = NULL; /* %s, in a stack of %s, set each step */\n", ct, nm, ty,
+        e->home[n->id]->name);
+    return;
+  }
   if (e->alias[n->id]) {
     const Node *x = e->alias[n->id];
     out(e, "%s *%s = %s; /* %s, %s %s */\n", ct, nm, ptr(e, x), ty,
@@ -2600,7 +2711,7 @@ static void emit_scan(Emitter *e, Node *n) {
   for (int i = 0; i < nc; i++) {
     Node *cn = carry_node(b, i);
     if (cn)
-      copy(e, ptr(e, cn), n->in[i]);
+      copy(e, e->home[cn->id] ? home_expr(e, cn, "0") : ptr(e, cn), n->in[i]);
   }
   int d = e->scan_depth++;
   const char *stp = arena_printf(&e->c->arena, "step%d", d);
@@ -2616,12 +2727,19 @@ static void emit_scan(Emitter *e, Node *n) {
   Node *ix = index_node(b);
   if (ix)
     out(e, "%s[0] = (int32_t)(%s + %s);\n", ptr(e, ix), start, pos);
+  for (Node *x = b->first; x; x = x->next) /* values in their stacks */
+    if (e->home[x->id] == n)
+      out(e, "%s = %s;\n", ptr(e, x), home_expr(e, x, pos));
   emit_region(e, b);
   for (int k = 0; k < ny; k++) {
     Node *y = b->out[nc + k];
     Type st = n->result[k];
     int ax = (int)axes->ints[k];
     const char *outer = prodc(e, &y->type, 0, ax), *inner = prodc(e, &y->type, ax, y->type.rank);
+    if (e->home[y->id] == n && e->home_k[y->id] == k && !e->home_at[y->id]) {
+      out(e, "/* yield %s: written in place */\n", e->cname[y->id]);
+      continue;
+    }
     out(e, "for (int64_t o = 0; o < %s; o++) /* yield %s */\n", outer, e->cname[y->id]);
     out(e, "  memcpy((%s *)(w + off[%d]) + (o * %s + %s) * %s, %s + o * %s, sizeof(%s) * (size_t)%s);\n",
         ctype(e, st.dtype), e->slot[n->id] + k, steps, pos, inner, ptr(e, y), inner,
@@ -2629,7 +2747,7 @@ static void emit_scan(Emitter *e, Node *n) {
   }
   for (int i = 0; i < nc; i++) {
     Node *cn = carry_node(b, i), *nv = b->out[i];
-    if (cn && nv != cn)
+    if (cn && nv != cn && !e->home[cn->id]) /* else the next step reads it in place */
       copy(e, ptr(e, cn), nv);
   }
   e->indent--;
@@ -3051,7 +3169,7 @@ static void emit_body(Emitter *e, Func *f) {
 /* Pointers of every value, in order, with their shapes. */
 static void declare_region(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
-    if (n->op == OP_GET && !e->alias[n->id]) {
+    if (n->op == OP_GET && !e->alias[n->id] && !e->home[n->id]) {
       Node *s = n->in[0];
       int k = (int)ir_attr_int(n, "index", 0);
       int nc = (int)ir_attr_int(s, "ncarry", 0), ny = s->nresult - nc;
@@ -3059,6 +3177,10 @@ static void declare_region(Emitter *e, Region *r) {
       if (k < ny)
         out(e, "%s *%s = (%s *)(w + off[%d]); /* %s */\n", ct, e->cname[n->id], ct,
             e->slot[s->id] + k, typestr(e, n->type));
+      else if (e->home[carry_node(s->body, k - ny)->id]) /* after the last step */
+        out(e, "%s *%s = (%s *)(w + off[%d]) + %s * %s; /* %s, the final carry */\n", ct,
+            e->cname[n->id], ct, e->slot[s->id] + e->home_k[carry_node(s->body, k - ny)->id],
+            dimc(e, ir_attr(s, "steps")->dims[0]), numelc(e, n->type), typestr(e, n->type));
       else
         out(e, "%s *%s = %s; /* %s, the final carry */\n", ct, e->cname[n->id],
             ptr(e, carry_node(s->body, k - ny)), typestr(e, n->type));
@@ -3174,6 +3296,9 @@ static void emit_func(Emitter *e, Func *fn) {
   e->alias = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->bias = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->passthru = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->home = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
+  e->home_k = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
+  e->home_at = arena_alloc(a, (size_t)fn->next_id + 1);
   e->into = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->reader = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->placed = arena_alloc(a, (size_t)fn->next_id + 1);
@@ -3194,6 +3319,7 @@ static void emit_func(Emitter *e, Func *fn) {
   find_readers(e, &fn->body);
   find_written(e, &fn->body);
   find_biased(e, &fn->body);
+  find_homes(e, &fn->body);
   plan_region(e, &fn->body, -1);
   early_births(e, &fn->body);
   e->ndx_slots = 0;
