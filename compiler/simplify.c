@@ -662,9 +662,10 @@ static void scan_gets(Region *r, Node *s, const char *live, char *used, PtrVec *
 }
 
 /* Drops the yields of live scans that no live `get` reads (a stack the
- * backward pass did not need, a sequence output nobody uses), renumbering
- * the `get`s after them; returns whether any went (their producers may
- * then be dead too). */
+ * backward pass did not need, a sequence output nobody uses) and those that
+ * stack the same value along the same axis as an earlier one (whose `get`s
+ * then read the earlier), renumbering the `get`s after them; returns
+ * whether any went (their producers may then be dead too). */
 static int drop_yields(Env *e, Region *top, const char *live) {
   int dropped = 0;
   PtrVec all = {0};
@@ -688,6 +689,15 @@ static int drop_yields(Env *e, Region *top, const char *live) {
     const Attr *ax = ir_attr(s, "axes");
     int64_t *axes = arena_alloc(e->a, sizeof(int64_t) * (size_t)(ny + 1));
     int *to = arena_alloc(e->a, sizeof(int) * (size_t)(s->nresult + 1));
+    int *dup = arena_alloc(e->a, sizeof(int) * (size_t)(ny + 1)); /* the first alike */
+    for (int y = 0; y < ny; y++) {
+      dup[y] = y;
+      for (int y1 = 0; y1 < y && dup[y] == y; y1++)
+        if (s->body->out[nc + y1] == s->body->out[nc + y] && ax->ints[y1] == ax->ints[y])
+          dup[y] = y1;
+      if (dup[y] != y && used[y])
+        used[dup[y]] = 1, used[y] = 0;
+    }
     int k = 0;
     for (int y = 0; y < ny; y++)
       if (used[y]) {
@@ -695,6 +705,9 @@ static int drop_yields(Env *e, Region *top, const char *live) {
         axes[k] = ax->ints[y];
         to[y] = k++;
       }
+    for (int y = 0; y < ny; y++)
+      if (dup[y] != y)
+        to[y] = to[dup[y]];
     if (k == ny)
       continue;
     for (int c = 0; c < nc; c++)
