@@ -210,6 +210,24 @@ static int sgemm(int threads) {
   return 0;
 }
 
+/* Symbol values from the SYM=VALUE arguments (argv[first] on; 1 when not
+ * given); returns the index of symbol B, -1 when the model has none. */
+static int parse_dims(int argc, char **argv, int first, int64_t *dims) {
+  int batch = -1;
+  for (int s = 0; s < 16; s++)
+    dims[s] = 1;
+  for (int s = 0; s < D->nsyms && s < 16; s++) {
+    size_t n = strlen(D->syms[s]);
+    for (int i = first; i < argc; i++)
+      if (strncmp(argv[i], D->syms[s], n) == 0 && argv[i][n] == '=')
+        dims[s] = atoll(argv[i] + n + 1);
+    if (strcmp(D->syms[s], "B") == 0)
+      batch = s;
+  }
+  return batch;
+}
+
+#ifndef HARNESS_NO_MAIN /* bench/pair.c has its own */
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--sgemm") == 0) {
     int threads = atoi(argv[2]);
@@ -231,17 +249,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   int64_t dims[16];
-  int batch = -1;
-  for (int s = 0; s < 16; s++)
-    dims[s] = 1;
-  for (int s = 0; s < D->nsyms && s < 16; s++) {
-    size_t n = strlen(D->syms[s]);
-    for (int i = 5; i < argc; i++)
-      if (strncmp(argv[i], D->syms[s], n) == 0 && argv[i][n] == '=')
-        dims[s] = atoll(argv[i] + n + 1);
-    if (strcmp(D->syms[s], "B") == 0)
-      batch = s;
-  }
+  int batch = parse_dims(argc, argv, 5, dims);
   nnc_set_threads(threads);
 #ifdef _OPENMP
   const char *omp = "openmp";
@@ -279,3 +287,4 @@ int main(int argc, char **argv) {
   D->destroy(m);
   return 0;
 }
+#endif

@@ -815,14 +815,44 @@ static int gemm_arg(Emitter *e, const Node *x, GemmArg *g) {
   return 0;
 }
 
-/* Whether matmul u takes its operand i as a view: a batched transposed B
+/* Whether the batch axes and the rows of a plain (untransposed) view are
+ * one run of rows, ld apart: then the batch is one GEMM. */
+static int rows_merge(Emitter *e, const GemmArg *g, Type t) {
+  int r = t.rank;
+  Dim want;
+  if (!dim_mul(&e->c->arena, g->ld, t.dim[r - 2], &want))
+    return 0;
+  for (int k = r - 3; k >= 0; k--) {
+    if (is_one(t.dim[k]))
+      continue;
+    if (!dim_eq(g->v.st[k], want) || !dim_mul(&e->c->arena, want, t.dim[k], &want))
+      return 0;
+  }
+  return 1;
+}
+
+/* Whether a product of a batch of matrices by one matrix is one GEMM over
+ * all the batch's rows with its first operand g. */
+static int one_gemm(Emitter *e, const GemmArg *g, Type t) {
+  return !g->trans && rows_merge(e, g, t);
+}
+
+static int batch_by_one(const Node *u) {
+  return u->in[0]->type.rank >= 3 && u->in[1]->type.rank == 2;
+}
+
+/* Whether matmul u takes its operand i as a view. A batched transposed B
  * does not (attention's per-head products are small, and the runtime's
  * register tiles, faster than OpenBLAS there, take a transposed A but not
- * B: the copy makes it plain). */
+ * B: the copy makes it plain); nor does the A of a batch of matrices by one
+ * matrix whose rows would not be one GEMM's (a time-major view of a
+ * batch-first input: one copy, then one GEMM, rather than a GEMM per step). */
 static int matmul_takes(Emitter *e, const Node *u, int i) {
   GemmArg g;
   if (!gemm_arg(e, u->in[i], &g))
     return 0;
+  if (i == 0 && batch_by_one(u))
+    return one_gemm(e, &g, u->in[0]->type);
   return !(i == 1 && g.trans && u->in[1]->type.rank > 2);
 }
 
@@ -976,8 +1006,8 @@ static void find_written(Emitter *e, Region *r) {
         continue;
       GemmArg g;
       e->into[m->id] = t;
-      if (!c_view(e, m, &g)) {
-        e->into[m->id] = NULL;
+      if (!c_view(e, m, &g) || (batch_by_one(m) && !one_gemm(e, &g, m->type))) {
+        e->into[m->id] = NULL; /* (as matmul_takes: one GEMM, then the copy) */
         continue;
       }
       Node *x = m;
@@ -2244,22 +2274,6 @@ static void emit_softmax_xent(Emitter *e, Node *n) {
 
 /* ------------------------------------------------------------ matmul */
 
-/* Whether the batch axes and the rows of a plain (untransposed) view are
- * one run of rows, ld apart: then the batch is one GEMM. */
-static int rows_merge(Emitter *e, const GemmArg *g, Type t) {
-  int r = t.rank;
-  Dim want;
-  if (!dim_mul(&e->c->arena, g->ld, t.dim[r - 2], &want))
-    return 0;
-  for (int k = r - 3; k >= 0; k--) {
-    if (is_one(t.dim[k]))
-      continue;
-    if (!dim_eq(g->v.st[k], want) || !dim_mul(&e->c->arena, want, t.dim[k], &want))
-      return 0;
-  }
-  return 1;
-}
-
 /* base + offset of a view, as C. */
 static const char *at_expr(Emitter *e, const MView *v, const char *off) {
   return strcmp(off, "0") ? arena_printf(&e->c->arena, "%s + %s", ptr(e, v->base), off)
@@ -2289,13 +2303,16 @@ static void emit_matmul(Emitter *e, Node *n) {
   GemmArg gc = {0}; /* C in a transpose's layout (find_written) */
   if (e->into[n->id] && !c_view(e, n, &gc))
     nnc_fatal(e->c, "emit: a product's result is not a matrix view");
-  if (ra >= 3 && rb == 2 && !ta && !e->into[n->id] && rows_merge(e, &ga, at)) {
+  if (batch_by_one(n) && one_gemm(e, &ga, at) &&
+      (!e->into[n->id] || one_gemm(e, &gc, ct))) {
     /* [..., M, K] @ [K, N]: the batch rows are one [P*M, K] matrix, so one
      * GEMM (a Linear layer on [B, T, in]) rather than one per batch entry */
     M = prodc(e, &at, 0, ra - 1);
+    const char *pc = e->into[n->id] ? at_expr(e, &gc.v, vindex(e, &gc.v, ct, 0, 0)) : ptr(e, n);
     out(e, "nnc_%sgemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, tb, M, N, K,
         at_expr(e, &ga.v, vindex(e, &ga.v, at, 0, 0)), lda,
-        at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), ldb, beta, ptr(e, n), N);
+        at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), ldb, beta, pc,
+        e->into[n->id] ? dimc(e, gc.ld) : N);
     return;
   }
   int nb = ct.rank - (ra == 1 ? 0 : 1) - (rb == 1 ? 0 : 1);
