@@ -791,10 +791,8 @@ typedef struct GemmArg {
   Dim ld;
 } GemmArg;
 
-static int gemm_arg(Emitter *e, const Node *x, GemmArg *g) {
-  if (!mview(e, x, &g->v))
-    return 0;
-  Type t = x->type;
+/* The flag and leading dimension of view g->v of a value of type t. */
+static int matrix_axes(GemmArg *g, Type t) {
   int r = t.rank;
   if (r == 1) {
     g->trans = 0;
@@ -813,6 +811,10 @@ static int gemm_arg(Emitter *e, const Node *x, GemmArg *g) {
     return 1;
   }
   return 0;
+}
+
+static int gemm_arg(Emitter *e, const Node *x, GemmArg *g) {
+  return mview(e, x, &g->v) && matrix_axes(g, x->type);
 }
 
 /* Whether the batch axes and the rows of a plain (untransposed) view are
@@ -974,14 +976,7 @@ static int c_view(Emitter *e, const Node *n, GemmArg *g) {
       break;
   }
   v->base = t->op == OP_CONCAT ? t : n;
-  Type nt = n->type;
-  int r = nt.rank;
-  if (is_one(v->st[r - 1]) || is_one(v->st[r - 2])) {
-    g->trans = !is_one(v->st[r - 1]);
-    g->ld = v->st[g->trans ? r - 1 : r - 2];
-    return 1;
-  }
-  return 0;
+  return matrix_axes(g, n->type);
 }
 
 /* Products that write into their target (write_target): e->into holds the
