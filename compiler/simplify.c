@@ -475,6 +475,88 @@ static void concat_slice_grads(Env *e, Node *n) {
   n->attr[0] = attr_int("axis", axis);
 }
 
+/* Whether b is a vector along the last axis of type t: [..., 1, N] or [N]
+ * with N t's last dimension. */
+static int row_vector(const Node *b, Type t) {
+  Type bt = b->type;
+  if (bt.rank < 1 || bt.rank > t.rank || bt.dtype != t.dtype ||
+      !dim_eq(bt.dim[bt.rank - 1], t.dim[t.rank - 1]))
+    return 0;
+  for (int j = 0; j < bt.rank - 1; j++)
+    if (!dim_is_const(bt.dim[j]) || dim_value(bt.dim[j]) != 1)
+      return 0;
+  return 1;
+}
+
+/* The node before x in r, NULL for the first. */
+static Node *node_before(Region *r, const Node *x) {
+  Node *p = NULL;
+  for (Node *q = r->first; q && q != x; q = q->next)
+    p = q;
+  return p;
+}
+
+/* Whether y comes after x in r. */
+static int after(Region *r, const Node *x, const Node *y) {
+  int past = 0;
+  for (const Node *q = r->first; q; q = q->next) {
+    if (q == y)
+      return past;
+    past |= q == x;
+  }
+  return 0;
+}
+
+/* Moves node y of r (a leaf) to just before x. */
+static void move_before(Region *r, Node *y, Node *x) {
+  ir_unlink(r, node_before(r, y), y);
+  Node *p = node_before(r, x);
+  y->next = x;
+  if (p)
+    p->next = y;
+  else
+    r->first = y;
+}
+
+/* (x + b) + c, with b and c vectors along the last axis and the inner sum
+ * read once: x + (b + c), one pass over x instead of two (an LSTM's
+ * x W_ihᵀ + b_ih + b_hh, whose product then starts from the summed bias). */
+static void merge_biases(Env *e, Region *r, Node *prev, Node *n) {
+  if (n->op != OP_ADD || n->nin != 2 || !dtype_is_float(n->type.dtype))
+    return;
+  for (int i = 0; i < 2; i++) {
+    Node *a = n->in[i], *c = n->in[1 - i];
+    if (a->op != OP_ADD || a->id >= e->nuses || e->uses[a->id] != 1 || !row_vector(c, n->type))
+      continue;
+    for (int j = 0; j < 2; j++) {
+      Node *x = a->in[j], *b = a->in[1 - j];
+      int same = x->type.rank == n->type.rank;
+      for (int k = 0; same && k < n->type.rank; k++)
+        same = dim_eq(x->type.dim[k], n->type.dim[k]);
+      if (!same || !row_vector(b, n->type))
+        continue;
+      /* placed before x (a product, which may then start from it) when x
+       * is here: b and c, parameters read where they are first used, move
+       * there too */
+      Node *in[2] = {b, c}, *at = n, *before = prev;
+      int here = 0;
+      for (Node *q = r->first; q != n && !here; q = q->next)
+        here = q == x;
+      for (int k = 0; k < 2 && here; k++)
+        here = in[k]->op == OP_PARAM || !after(r, x, in[k]);
+      for (int k = 0; k < 2 && here; k++)
+        if (after(r, x, in[k]))
+          move_before(r, in[k], x);
+      if (here)
+        at = x, before = node_before(r, x);
+      Node *bc = insert_before(e, r, before, at, OP_ADD, 2, in, 0, NULL);
+      n->in[0] = x;
+      n->in[1] = bc;
+      return;
+    }
+  }
+}
+
 static int elementwise(const Node *n) {
   OpClass k = nnc_ops[n->op].cls;
   return k == OC_UNARY || k == OC_BINARY;
@@ -570,6 +652,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
     read_through_expands(e, r, prev, n);
     merge_sums(e, r, prev, n);
     keepdim_view(e, r, prev, n);
+    merge_biases(e, r, prev, n); /* last: it may move nodes before prev */
     Node *id = identity(n);
     if (id) {
       set_repl(e, n, id);
