@@ -300,11 +300,11 @@ static const char *value_size(Emitter *e, Type t) {
 
 static Node *carry_node(Region *body, int i);
 
-/* Whether result i of fused group n is a value a scan's step writes in its
- * stack (find_homes). */
+/* Whether result i of fused group n is stored elsewhere: in a scan's stack
+ * (find_homes), or in the part of a concatenation (find_placed). */
 static int homed_result(Emitter *e, const Node *n, int i) {
   for (const Node *g = n->next; g && g->op == OP_GET && g->in[0] == n; g = g->next)
-    if (ir_attr_int(g, "index", -1) == i && e->home[g->id])
+    if (ir_attr_int(g, "index", -1) == i && (e->home[g->id] || e->into[g->id]))
       return 1;
   return 0;
 }
@@ -417,8 +417,9 @@ static void early_births(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
     Node *t = e->into[n->id];
     int k = t && t->op == OP_CONCAT ? e->slot[t->id] : -1;
-    if (k >= 0 && e->slots[k].birth > e->pos[n->id])
-      e->slots[k].birth = e->pos[n->id];
+    int at = e->pos[n->op == OP_GET ? n->in[0]->id : n->id]; /* a group's result: the group */
+    if (k >= 0 && e->slots[k].birth > at)
+      e->slots[k].birth = at;
     if (n->body && n->op != OP_FUSED)
       early_births(e, n->body);
   }
@@ -1038,6 +1039,35 @@ static int bias_operand(const Node *a, int k, const Node *m) {
   return 1;
 }
 
+static int is_fused_reduction(const Node *m);
+
+/* A fused group's elementwise result that only a concatenation reads, after
+ * it in the same region, is written into its part there (the gate
+ * gradients of an RNN's backward step, written into the [B, 4H] gradient
+ * its GEMM reads): e->into and e->placed as for products. */
+static void find_placed(Emitter *e, Region *r) {
+  for (Node *g = r->first; g; g = g->next) {
+    if (g->body && g->op != OP_FUSED)
+      find_placed(e, g->body);
+    Node *t = g->op == OP_GET && g->in[0]->op == OP_FUSED ? only_reader(e, g) : NULL;
+    if (!t || t->op != OP_CONCAT || e->home[g->id] || e->into[g->id] ||
+        (e->only_dx && e->only_dx[g->id] != e->only_dx[t->id]))
+      continue;
+    Node *f = g->in[0], *y = f->body->out[ir_attr_int(g, "index", 0)], *s0 = f->body->first;
+    while (s0 && is_fused_reduction(s0)) /* s0: the group's shape (emit_fused) */
+      s0 = s0->next;
+    int same = s0 && !is_fused_reduction(y) && !e->passthru[y->id] &&
+               y->type.rank == s0->type.rank && y->type.rank == t->type.rank;
+    for (int q = 0; same && q < y->type.rank; q++)
+      same = dim_eq(y->type.dim[q], s0->type.dim[q]);
+    int here = 0;
+    for (Node *q = g->next; q && !here; q = q->next)
+      here = q == t;
+    if (same && here)
+      e->into[g->id] = t, e->placed[g->id] = 1;
+  }
+}
+
 /* Whether value b is there when m runs (m in region r or around it). */
 static int ready_before(const Region *r, const Node *b, const Node *m) {
   if (b->op == OP_PARAM || b->op == OP_INPUT || b->op == OP_BUFFER)
@@ -1640,6 +1670,10 @@ typedef struct Fused {
   const char *rst[MAX_LOOPS];  /* stride in a reduction's result (kept) */
   const char **xst;            /* [next][MAX_LOOPS], NULL: broadcast */
   const char *base;            /* start of the innermost row's chunk, or "" */
+  Node **part;                 /* by result: the concatenation it is a part
+                                  of (find_placed), else NULL */
+  int *pax;                    /* by result: that concatenation's axis */
+  const char **ost;            /* [result][MAX_LOOPS]: strides there */
 } Fused;
 
 static int is_literal(const Node *x) { return x->op == OP_CONST && x->type.rank == 0; }
@@ -1661,10 +1695,13 @@ static void fused_loops(Emitter *e, Fused *F) {
   for (int j = 0; j < S.rank; j++) {
     if (dim_is_const(S.dim[j]) && dim_value(S.dim[j]) == 1)
       continue;
-    int cut = 0; /* the sliced axis of a view operand starts a loop of its own */
+    int cut = 0; /* the sliced axis of a view operand starts a loop of its own,
+                    as does the axis of a concatenation a result is part of */
     for (int i = 0; i < F->next; i++)
       cut |= F->ext[i]->op == OP_SLICE && e->absorbed[F->ext[i]->id] &&
              ir_attr_int(F->ext[i], "axis", 0) == j - (S.rank - F->ext[i]->type.rank);
+    for (int k = 0; k < F->n->body->nout; k++)
+      cut |= F->part[k] && F->pax[k] == j;
     if (last >= 0 && !cut && (!F->red || F->red[j] == F->red[last]) &&
         steps_alike(F->ext, F->next, S.rank, j, last))
       dim_mul(ar, F->len[F->ng - 1], S.dim[j], &F->len[F->ng - 1]);
@@ -1672,6 +1709,9 @@ static void fused_loops(Emitter *e, Fused *F) {
       F->len[F->ng] = S.dim[j], F->gred[F->ng++] = F->red ? F->red[j] : 0;
     last = j;
     F->sst[F->ng - 1] = prodc(e, &S, j + 1, S.rank);
+    for (int k = 0; k < F->n->body->nout; k++)
+      if (F->part[k])
+        F->ost[k * MAX_LOOPS + F->ng - 1] = prodc(e, &F->part[k]->type, j + 1, S.rank);
     for (int i = 0; i < F->next; i++) {
       Node *x = F->ext[i];
       Type it = x->type;
@@ -1751,7 +1791,9 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
   for (int k = 0; k < F->n->body->nout; k++) {
     Node *y = F->n->body->out[k];
     if (!is_fused_reduction(y) && !e->passthru[y->id])
-      sb_printf(&b, "r%d[%s] = %s; ", k, fused_index(e, F, F->sst, idx), local(e, y));
+      sb_printf(&b, "r%d[%s] = %s; ", k,
+                fused_index(e, F, F->part[k] ? &F->ost[k * MAX_LOOPS] : F->sst, idx),
+                local(e, y));
   }
   b.s[b.len - 1] = 0; /* the last blank */
   const char *s = arena_printf(ar, "{ %s }", b.s);
@@ -1790,6 +1832,25 @@ static void emit_fused(Emitter *e, Node *n) {
     if (!is_literal(n->in[i]) && !bias_only(e, n, n->in[i]))
       F->ext[F->next++] = n->in[i];
   F->xst = arena_alloc(ar, sizeof(char *) * (size_t)(F->next + 1) * MAX_LOOPS);
+  int nout = n->body->nout;
+  F->part = arena_alloc(ar, sizeof(Node *) * (size_t)(nout + 1));
+  F->pax = arena_alloc(ar, sizeof(int) * (size_t)(nout + 1));
+  F->ost = arena_alloc(ar, sizeof(char *) * (size_t)(nout + 1) * MAX_LOOPS);
+  const char **rptr = arena_alloc(ar, sizeof(char *) * (size_t)(nout + 1));
+  for (Node *g = n->next; g && g->op == OP_GET && g->in[0] == n; g = g->next) {
+    int k = (int)ir_attr_int(g, "index", 0);
+    rptr[k] = ptr(e, g);
+    if (!e->placed[g->id])
+      continue;
+    Node *t = e->into[g->id]; /* its part of t: after the parts before it */
+    int ax = (int)ir_attr_int(t, "axis", 0);
+    Dim off = dim_const(ar, 0);
+    for (int i = 0; t->in[i] != g; i++)
+      dim_add(ar, off, t->in[i]->type.dim[ax], &off);
+    F->part[k] = t, F->pax[k] = ax;
+    rptr[k] = arena_printf(ar, "%s + %s", ptr(e, t),
+                           times(e, dimc(e, off), prodc(e, &t->type, ax + 1, t->type.rank)));
+  }
   fused_loops(e, F);
   /* the members, as comments */
   for (Node *m = n->body->first; m; m = m->next) {
@@ -1815,7 +1876,7 @@ static void emit_fused(Emitter *e, Node *n) {
                     ir_attr_int(get, "index", -1) >= k))
       get = get->next;
     if (get && ir_attr_int(get, "index", -1) == k)
-      out(e, "%s *restrict r%d = %s;\n", ct, k, ptr(e, get));
+      out(e, "%s *restrict r%d = %s;\n", ct, k, rptr[k]);
     else
       out(e, "%s *restrict r%d = (%s *)(w + off[%d]); /* %s */\n", ct, k, ct,
           e->slot[n->id] + k, y->name);
@@ -3181,6 +3242,8 @@ static void emit_body(Emitter *e, Func *f) {
 /* Pointers of every value, in order, with their shapes. */
 static void declare_region(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
+    if (n->op == OP_GET && e->placed[n->id]) /* its group writes the concatenation */
+      continue;
     if (n->op == OP_GET && !e->alias[n->id] && !e->home[n->id]) {
       Node *s = n->in[0];
       int k = (int)ir_attr_int(n, "index", 0);
@@ -3330,6 +3393,7 @@ static void emit_func(Emitter *e, Func *fn) {
     input_grad_masks(e, fn);
   find_readers(e, &fn->body);
   find_written(e, &fn->body);
+  find_placed(e, &fn->body);
   find_biased(e, &fn->body);
   find_homes(e, &fn->body);
   plan_region(e, &fn->body, -1);
