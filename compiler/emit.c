@@ -40,6 +40,8 @@ typedef struct Emitter {
   Node **home;        /* values a scan's step writes in its stack (find_homes) */
   int *home_k;        /* their stack */
   char *home_at;      /* 1: at the next position */
+  Node **ring;        /* carries in two halves of their own slot, and their
+                         new values: the carry (find_homes) */
   Node **into;        /* by product: the transpose or concatenation it
                          writes into */
   Node **reader;      /* by node read once: its reader */
@@ -332,7 +334,12 @@ static void plan_region(Emitter *e, Region *r, int top) {
       e->pos[n->id] = pos;
     }
     e->slot[n->id] = -1;
-    if (e->absorbed[n->id] || e->strided[n->id] || e->alias[n->id] || e->home[n->id] ||
+    if (e->ring[n->id] == n) /* both halves of its ring */
+      e->slot[n->id] = add_slot(e, arena_printf(&e->c->arena, "2 * %s", value_size(e, n->type)),
+                                arena_printf(&e->c->arena, "%s %s, two steps' worth",
+                                             e->cname[n->id], typestr(e, n->type)),
+                                pos, 2 * estimate(e, n->type, 0), 2 * estimate(e, n->type, 1));
+    else if (e->absorbed[n->id] || e->strided[n->id] || e->alias[n->id] || e->home[n->id] ||
         e->grad_off[n->id] || (e->into[n->id] && e->into[n->id]->op == OP_CONCAT))
       /* a view; a gradient block; a part of a concatenation */
       ;
@@ -392,6 +399,8 @@ static int slot_of(Emitter *e, Node *x) {
       x = e->alias[x->id];
       continue;
     }
+    if (e->ring[x->id])
+      return e->slot[e->ring[x->id]->id];
     if (e->home[x->id])
       return e->slot[e->home[x->id]->id] + e->home_k[x->id];
     if (e->into[x->id] && e->into[x->id]->op == OP_CONCAT) {
@@ -1181,16 +1190,27 @@ static void find_homes(Emitter *e, Region *r) {
         set_home(e, nv, s, k, 1);
       }
     }
+    for (int i = 0; i < nc; i++) { /* the other carries: rings of two */
+      Node *cn = carry_node(b, i), *nv = b->out[i];
+      if (!cn || nv == cn || e->home[cn->id] || !homeable(e, s, nv))
+        continue;
+      set_home(e, cn, s, -1, 0);
+      set_home(e, nv, s, -1, 1);
+      e->ring[cn->id] = e->ring[nv->id] = cn;
+    }
   }
 }
 
-/* The step's pointer into its stack, as C. */
-static const char *home_expr(Emitter *e, const Node *y, const char *pos) {
-  const Node *s = e->home[y->id];
-  const char *ct = ctype(e, y->type.dtype);
+/* The step's pointer into its stack (at position pos), or into its ring
+ * (the half of step stp's parity, the other for a new value), as C. */
+static const char *home_expr(Emitter *e, const Node *y, const char *pos, const char *stp) {
+  const Node *s = e->home[y->id], *c = e->ring[y->id];
+  const char *ct = ctype(e, y->type.dtype), *at = e->home_at[y->id] ? " + 1" : "";
+  if (c)
+    return arena_printf(&e->c->arena, "(%s *)(w + off[%d]) + ((%s%s) & 1) * %s", ct,
+                        e->slot[c->id], stp, at, numelc(e, y->type));
   return arena_printf(&e->c->arena, "(%s *)(w + off[%d]) + (%s%s) * %s", ct,
-                      e->slot[s->id] + e->home_k[y->id], pos, e->home_at[y->id] ? " + 1" : "",
-                      numelc(e, y->type));
+                      e->slot[s->id] + e->home_k[y->id], pos, at, numelc(e, y->type));
 }
 
 /* Offset of an element of view v of a value of type t, as C: off plus, for
@@ -2784,7 +2804,7 @@ static void emit_scan(Emitter *e, Node *n) {
   for (int i = 0; i < nc; i++) {
     Node *cn = carry_node(b, i);
     if (cn)
-      copy(e, e->home[cn->id] ? home_expr(e, cn, "0") : ptr(e, cn), n->in[i]);
+      copy(e, e->home[cn->id] ? home_expr(e, cn, "0", "0") : ptr(e, cn), n->in[i]);
   }
   int d = e->scan_depth++;
   const char *stp = arena_printf(&e->c->arena, "step%d", d);
@@ -2802,7 +2822,7 @@ static void emit_scan(Emitter *e, Node *n) {
     out(e, "%s[0] = (int32_t)(%s + %s);\n", ptr(e, ix), start, pos);
   for (Node *x = b->first; x; x = x->next) /* values in their stacks */
     if (e->home[x->id] == n)
-      out(e, "%s = %s;\n", ptr(e, x), home_expr(e, x, pos));
+      out(e, "%s = %s;\n", ptr(e, x), home_expr(e, x, pos, stp));
   emit_region(e, b);
   for (int k = 0; k < ny; k++) {
     Node *y = b->out[nc + k];
@@ -3252,6 +3272,10 @@ static void declare_region(Emitter *e, Region *r) {
       if (k < ny)
         out(e, "%s *%s = (%s *)(w + off[%d]); /* %s */\n", ct, e->cname[n->id], ct,
             e->slot[s->id] + k, typestr(e, n->type));
+      else if (e->ring[carry_node(s->body, k - ny)->id]) /* the last step's half */
+        out(e, "%s *%s = (%s *)(w + off[%d]) + (%s & 1) * %s; /* %s, the final carry */\n", ct,
+            e->cname[n->id], ct, e->slot[carry_node(s->body, k - ny)->id],
+            dimc(e, ir_attr(s, "steps")->dims[0]), numelc(e, n->type), typestr(e, n->type));
       else if (e->home[carry_node(s->body, k - ny)->id]) /* after the last step */
         out(e, "%s *%s = (%s *)(w + off[%d]) + %s * %s; /* %s, the final carry */\n", ct,
             e->cname[n->id], ct, e->slot[s->id] + e->home_k[carry_node(s->body, k - ny)->id],
@@ -3374,6 +3398,7 @@ static void emit_func(Emitter *e, Func *fn) {
   e->home = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->home_k = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->home_at = arena_alloc(a, (size_t)fn->next_id + 1);
+  e->ring = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->into = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->reader = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->placed = arena_alloc(a, (size_t)fn->next_id + 1);
