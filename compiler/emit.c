@@ -44,6 +44,7 @@ typedef struct Emitter {
                          new values: the carry (find_homes) */
   Node **into;        /* by product: the transpose or concatenation it
                          writes into */
+  Node **into2;       /* a fused result's second concatenation */
   Node **reader;      /* by node read once: its reader */
   char *placed;       /* concatenation parts written in place */
   int64_t *grad_off;  /* matmuls adding straight into m->grads: offset + 1 */
@@ -424,11 +425,13 @@ static int slot_of(Emitter *e, Node *x) {
  * place (find_written). */
 static void early_births(Emitter *e, Region *r) {
   for (Node *n = r->first; n; n = n->next) {
-    Node *t = e->into[n->id];
-    int k = t && t->op == OP_CONCAT ? e->slot[t->id] : -1;
-    int at = e->pos[n->op == OP_GET ? n->in[0]->id : n->id]; /* a group's result: the group */
-    if (k >= 0 && e->slots[k].birth > at)
-      e->slots[k].birth = at;
+    for (int j = 0; j < 2; j++) {
+      Node *t = j ? e->into2[n->id] : e->into[n->id];
+      int k = t && t->op == OP_CONCAT ? e->slot[t->id] : -1;
+      int at = e->pos[n->op == OP_GET ? n->in[0]->id : n->id]; /* a group's result: the group */
+      if (k >= 0 && e->slots[k].birth > at)
+        e->slots[k].birth = at;
+    }
     if (n->body && n->op != OP_FUSED)
       early_births(e, n->body);
   }
@@ -1050,30 +1053,35 @@ static int bias_operand(const Node *a, int k, const Node *m) {
 
 static int is_fused_reduction(const Node *m);
 
-/* A fused group's elementwise result that only a concatenation reads, after
- * it in the same region, is written into its part there (the gate
- * gradients of an RNN's backward step, written into the [B, 4H] gradient
- * its GEMM reads): e->into and e->placed as for products. */
+/* A fused group's elementwise result that only concatenations read (one or
+ * two, each once, after it in the same region) is written into its part
+ * there (the gate gradients of an RNN's backward step, written into the
+ * [B, 4H] gradient its GEMM reads; the GRU's into two): e->into, e->into2
+ * and e->placed. */
 static void find_placed(Emitter *e, Region *r) {
   for (Node *g = r->first; g; g = g->next) {
     if (g->body && g->op != OP_FUSED)
       find_placed(e, g->body);
-    Node *t = g->op == OP_GET && g->in[0]->op == OP_FUSED ? only_reader(e, g) : NULL;
-    if (!t || t->op != OP_CONCAT || e->home[g->id] || e->into[g->id] ||
-        (e->only_dx && e->only_dx[g->id] != e->only_dx[t->id]))
+    if (g->op != OP_GET || g->in[0]->op != OP_FUSED || e->home[g->id] || e->into[g->id])
       continue;
-    Node *f = g->in[0], *y = f->body->out[ir_attr_int(g, "index", 0)], *s0 = f->body->first;
+    Node *t[2] = {NULL, NULL}, *f = g->in[0];
+    int nt = 0, ok = e->uses[g->id] <= 2;
+    for (Node *q = g->next; q && ok; q = q->next)
+      for (int i = 0; i < q->nin && ok; i++)
+        if (q->in[i] == g) {
+          ok = q->op == OP_CONCAT && nt < 2 && (!nt || t[0] != q) &&
+               (!e->only_dx || e->only_dx[g->id] == e->only_dx[q->id]);
+          t[nt++] = q;
+        }
+    Node *y = f->body->out[ir_attr_int(g, "index", 0)], *s0 = f->body->first;
     while (s0 && is_fused_reduction(s0)) /* s0: the group's shape (emit_fused) */
       s0 = s0->next;
-    int same = s0 && !is_fused_reduction(y) && !e->passthru[y->id] &&
-               y->type.rank == s0->type.rank && y->type.rank == t->type.rank;
-    for (int q = 0; same && q < y->type.rank; q++)
-      same = dim_eq(y->type.dim[q], s0->type.dim[q]);
-    int here = 0;
-    for (Node *q = g->next; q && !here; q = q->next)
-      here = q == t;
-    if (same && here)
-      e->into[g->id] = t, e->placed[g->id] = 1;
+    ok = ok && nt == e->uses[g->id] && s0 && !is_fused_reduction(y) && !e->passthru[y->id] &&
+         y->type.rank == s0->type.rank && y->type.rank == t[0]->type.rank;
+    for (int q = 0; ok && q < y->type.rank; q++)
+      ok = dim_eq(y->type.dim[q], s0->type.dim[q]);
+    if (ok)
+      e->into[g->id] = t[0], e->into2[g->id] = t[1], e->placed[g->id] = 1;
   }
 }
 
@@ -1690,10 +1698,10 @@ typedef struct Fused {
   const char *rst[MAX_LOOPS];  /* stride in a reduction's result (kept) */
   const char **xst;            /* [next][MAX_LOOPS], NULL: broadcast */
   const char *base;            /* start of the innermost row's chunk, or "" */
-  Node **part;                 /* by result: the concatenation it is a part
+  Node **part;                 /* [result][2]: the concatenations it is a part
                                   of (find_placed), else NULL */
-  int *pax;                    /* by result: that concatenation's axis */
-  const char **ost;            /* [result][MAX_LOOPS]: strides there */
+  int *pax;                    /* [result][2]: their axes */
+  const char **ost;            /* [result][2][MAX_LOOPS]: strides there */
 } Fused;
 
 static int is_literal(const Node *x) { return x->op == OP_CONST && x->type.rank == 0; }
@@ -1720,7 +1728,7 @@ static void fused_loops(Emitter *e, Fused *F) {
     for (int i = 0; i < F->next; i++)
       cut |= F->ext[i]->op == OP_SLICE && e->absorbed[F->ext[i]->id] &&
              ir_attr_int(F->ext[i], "axis", 0) == j - (S.rank - F->ext[i]->type.rank);
-    for (int k = 0; k < F->n->body->nout; k++)
+    for (int k = 0; k < 2 * F->n->body->nout; k++)
       cut |= F->part[k] && F->pax[k] == j;
     if (last >= 0 && !cut && (!F->red || F->red[j] == F->red[last]) &&
         steps_alike(F->ext, F->next, S.rank, j, last))
@@ -1729,7 +1737,7 @@ static void fused_loops(Emitter *e, Fused *F) {
       F->len[F->ng] = S.dim[j], F->gred[F->ng++] = F->red ? F->red[j] : 0;
     last = j;
     F->sst[F->ng - 1] = prodc(e, &S, j + 1, S.rank);
-    for (int k = 0; k < F->n->body->nout; k++)
+    for (int k = 0; k < 2 * F->n->body->nout; k++)
       if (F->part[k])
         F->ost[k * MAX_LOOPS + F->ng - 1] = prodc(e, &F->part[k]->type, j + 1, S.rank);
     for (int i = 0; i < F->next; i++) {
@@ -1812,8 +1820,11 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
     Node *y = F->n->body->out[k];
     if (!is_fused_reduction(y) && !e->passthru[y->id])
       sb_printf(&b, "r%d[%s] = %s; ", k,
-                fused_index(e, F, F->part[k] ? &F->ost[k * MAX_LOOPS] : F->sst, idx),
+                fused_index(e, F, F->part[2 * k] ? &F->ost[2 * k * MAX_LOOPS] : F->sst, idx),
                 local(e, y));
+    if (F->part[2 * k + 1])
+      sb_printf(&b, "q%d[%s] = %s; ", k,
+                fused_index(e, F, &F->ost[(2 * k + 1) * MAX_LOOPS], idx), local(e, y));
   }
   b.s[b.len - 1] = 0; /* the last blank */
   const char *s = arena_printf(ar, "{ %s }", b.s);
@@ -1853,23 +1864,25 @@ static void emit_fused(Emitter *e, Node *n) {
       F->ext[F->next++] = n->in[i];
   F->xst = arena_alloc(ar, sizeof(char *) * (size_t)(F->next + 1) * MAX_LOOPS);
   int nout = n->body->nout;
-  F->part = arena_alloc(ar, sizeof(Node *) * (size_t)(nout + 1));
-  F->pax = arena_alloc(ar, sizeof(int) * (size_t)(nout + 1));
-  F->ost = arena_alloc(ar, sizeof(char *) * (size_t)(nout + 1) * MAX_LOOPS);
-  const char **rptr = arena_alloc(ar, sizeof(char *) * (size_t)(nout + 1));
+  F->part = arena_alloc(ar, sizeof(Node *) * (size_t)(2 * nout + 1));
+  F->pax = arena_alloc(ar, sizeof(int) * (size_t)(2 * nout + 1));
+  F->ost = arena_alloc(ar, sizeof(char *) * (size_t)(2 * nout + 1) * MAX_LOOPS);
+  const char **rptr = arena_alloc(ar, sizeof(char *) * (size_t)(2 * nout + 1));
   for (Node *g = n->next; g && g->op == OP_GET && g->in[0] == n; g = g->next) {
     int k = (int)ir_attr_int(g, "index", 0);
-    rptr[k] = ptr(e, g);
-    if (!e->placed[g->id])
-      continue;
-    Node *t = e->into[g->id]; /* its part of t: after the parts before it */
-    int ax = (int)ir_attr_int(t, "axis", 0);
-    Dim off = dim_const(ar, 0);
-    for (int i = 0; t->in[i] != g; i++)
-      dim_add(ar, off, t->in[i]->type.dim[ax], &off);
-    F->part[k] = t, F->pax[k] = ax;
-    rptr[k] = arena_printf(ar, "%s + %s", ptr(e, t),
-                           times(e, dimc(e, off), prodc(e, &t->type, ax + 1, t->type.rank)));
+    rptr[2 * k] = ptr(e, g);
+    for (int j = 0; j < 2 && e->placed[g->id]; j++) {
+      Node *t = j ? e->into2[g->id] : e->into[g->id]; /* its part of t: after those before */
+      if (!t)
+        continue;
+      int ax = (int)ir_attr_int(t, "axis", 0);
+      Dim off = dim_const(ar, 0);
+      for (int i = 0; t->in[i] != g; i++)
+        dim_add(ar, off, t->in[i]->type.dim[ax], &off);
+      F->part[2 * k + j] = t, F->pax[2 * k + j] = ax;
+      rptr[2 * k + j] = arena_printf(ar, "%s + %s", ptr(e, t),
+                                     times(e, dimc(e, off), prodc(e, &t->type, ax + 1, t->type.rank)));
+    }
   }
   fused_loops(e, F);
   /* the members, as comments */
@@ -1895,8 +1908,11 @@ static void emit_fused(Emitter *e, Node *n) {
     while (get && !(get->op == OP_GET && get->in[0] == n &&
                     ir_attr_int(get, "index", -1) >= k))
       get = get->next;
-    if (get && ir_attr_int(get, "index", -1) == k)
-      out(e, "%s *restrict r%d = %s;\n", ct, k, rptr[k]);
+    if (get && ir_attr_int(get, "index", -1) == k) {
+      out(e, "%s *restrict r%d = %s;\n", ct, k, rptr[2 * k]);
+      if (F->part[2 * k + 1]) /* a second concatenation's part */
+        out(e, "%s *restrict q%d = %s;\n", ct, k, rptr[2 * k + 1]);
+    }
     else
       out(e, "%s *restrict r%d = (%s *)(w + off[%d]); /* %s */\n", ct, k, ct,
           e->slot[n->id] + k, y->name);
@@ -3401,6 +3417,7 @@ static void emit_func(Emitter *e, Func *fn) {
   e->ring = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->into = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->reader = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
+  e->into2 = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->placed = arena_alloc(a, (size_t)fn->next_id + 1);
   e->grad_off = arena_alloc(a, sizeof(int64_t) * (size_t)(fn->next_id + 1));
   e->pos = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
