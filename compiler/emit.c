@@ -1071,7 +1071,8 @@ static void find_placed(Emitter *e, Region *r) {
         if (q->in[i] == g) {
           ok = q->op == OP_CONCAT && nt < 2 && (!nt || t[0] != q) &&
                (!e->only_dx || e->only_dx[g->id] == e->only_dx[q->id]);
-          t[nt++] = q;
+          if (ok)
+            t[nt++] = q;
         }
     Node *y = f->body->out[ir_attr_int(g, "index", 0)], *s0 = f->body->first;
     while (s0 && is_fused_reduction(s0)) /* s0: the group's shape (emit_fused) */
