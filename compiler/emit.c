@@ -1037,18 +1037,8 @@ static int bias_operand(const Node *a, int k, const Node *m) {
   if (a->op != OP_ADD || a->in[k] != m)
     return 0;
   const Node *b = a->in[1 - k];
-  Type bt = b->type, mt = m->type;
-  if (b == m || bt.rank < 1 || bt.rank > mt.rank ||
-      !dtype_is_float(bt.dtype) || a->type.rank != mt.rank ||
-      !dim_eq(bt.dim[bt.rank - 1], mt.dim[mt.rank - 1]))
-    return 0;
-  for (int j = 0; j < bt.rank - 1; j++)
-    if (!is_one(bt.dim[j]))
-      return 0;
-  for (int j = 0; j < mt.rank; j++)
-    if (!dim_eq(a->type.dim[j], mt.dim[j]))
-      return 0;
-  return 1;
+  return b != m && dtype_is_float(m->type.dtype) && type_row_vector(b->type, m->type) &&
+         type_eq(a->type, m->type);
 }
 
 static int is_fused_reduction(const Node *m);

@@ -272,6 +272,16 @@ ParamDecl *ir_find_param(Model *m, const char *name) {
 
 /* ---------------------------------------------------------- types */
 
+int type_row_vector(Type b, Type t) {
+  if (b.rank < 1 || b.rank > t.rank || b.dtype != t.dtype ||
+      !dim_eq(b.dim[b.rank - 1], t.dim[t.rank - 1]))
+    return 0;
+  for (int j = 0; j < b.rank - 1; j++)
+    if (!dim_is_const(b.dim[j]) || dim_value(b.dim[j]) != 1)
+      return 0;
+  return 1;
+}
+
 int type_eq(Type a, Type b) {
   if (a.dtype != b.dtype || a.rank != b.rank)
     return 0;

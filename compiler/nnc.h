@@ -396,6 +396,9 @@ Node *ir_func_lookup(const Func *f, const char *name); /* NULL if unused */
  * ir_func_lookup: call it after assigning n->name directly. */
 void ir_func_names(Ctx *c, Func *f);
 int type_eq(Type a, Type b);
+/* b is a vector along t's last axis: [..., 1, N] or [N], N t's last
+ * dimension, of t's dtype (a bias). */
+int type_row_vector(Type b, Type t);
 void type_print(StrBuf *b, const DimSyms *s, Type t);
 int64_t type_numel_const(Type t); /* -1 if symbolic */
 

@@ -475,19 +475,6 @@ static void concat_slice_grads(Env *e, Node *n) {
   n->attr[0] = attr_int("axis", axis);
 }
 
-/* Whether b is a vector along the last axis of type t: [..., 1, N] or [N]
- * with N t's last dimension. */
-static int row_vector(const Node *b, Type t) {
-  Type bt = b->type;
-  if (bt.rank < 1 || bt.rank > t.rank || bt.dtype != t.dtype ||
-      !dim_eq(bt.dim[bt.rank - 1], t.dim[t.rank - 1]))
-    return 0;
-  for (int j = 0; j < bt.rank - 1; j++)
-    if (!dim_is_const(bt.dim[j]) || dim_value(bt.dim[j]) != 1)
-      return 0;
-  return 1;
-}
-
 /* The node before x in r, NULL for the first. */
 static Node *node_before(Region *r, const Node *x) {
   Node *p = NULL;
@@ -526,14 +513,12 @@ static void merge_biases(Env *e, Region *r, Node *prev, Node *n) {
     return;
   for (int i = 0; i < 2; i++) {
     Node *a = n->in[i], *c = n->in[1 - i];
-    if (a->op != OP_ADD || a->id >= e->nuses || e->uses[a->id] != 1 || !row_vector(c, n->type))
+    if (a->op != OP_ADD || a->id >= e->nuses || e->uses[a->id] != 1 ||
+        !type_row_vector(c->type, n->type))
       continue;
     for (int j = 0; j < 2; j++) {
       Node *x = a->in[j], *b = a->in[1 - j];
-      int same = x->type.rank == n->type.rank;
-      for (int k = 0; same && k < n->type.rank; k++)
-        same = dim_eq(x->type.dim[k], n->type.dim[k]);
-      if (!same || !row_vector(b, n->type))
+      if (!type_eq(x->type, n->type) || !type_row_vector(b->type, n->type))
         continue;
       /* placed before x (a product, which may then start from it) when x
        * is here: b and c, parameters read where they are first used, move
