@@ -94,8 +94,20 @@ static int conv_pointwise(const nnc_conv_shape *s) {
 static int conv_direct_cpu(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+/* The wide tiles (conv_tiles.h): vectors of 64 bytes, AVX-512, taken on
+ * a processor that has it. */
+#define NNC_CONV_WIDE 1
+#if defined(__clang__)
+#define NNC_WIDE_OPT __attribute__((target("avx512f,avx2,fma")))
+#else
+#define NNC_WIDE_OPT                                                                   \
+  __attribute__((target("avx512f,avx2,fma"),                                          \
+                 optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
+#endif
+static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f"); }
 #else
 #define NNC_CONV_DIRECT 0
+#define NNC_CONV_WIDE 0
 #endif
 
 /* On the pooling loops: vectorised as at -O3 (at -O2, gcc vectorises only

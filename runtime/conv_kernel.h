@@ -212,6 +212,37 @@ static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t
 typedef REAL NNC_FN(vec) __attribute__((vector_size(NNC_VEC_BYTES)));
 #define VL ((int64_t)(NNC_VEC_BYTES / sizeof(REAL)))
 
+/* The register tiles (conv_tiles.h): narrow, and wide where built; a
+ * product tile's type. */
+typedef void NNC_FN(tile_fn)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
+                             int64_t K, REAL *c, int64_t ldc, int64_t nc, int add);
+#define TV NNC_FN(vec)
+#define TL VL
+#define TOPT NNC_DIRECT_OPT
+#define TN(name) NNC_FN(name)
+#include "conv_tiles.h"
+#undef TV
+#undef TL
+#undef TOPT
+#undef TN
+/* TW(name): the wide variant, called where conv_wide_cpu() says the
+ * processor runs it (never, where it is not built). */
+#if NNC_CONV_WIDE
+#define TW(name) NNC_FN(name##_w)
+typedef REAL NNC_FN(wvec) __attribute__((vector_size(2 * NNC_VEC_BYTES)));
+#define TV NNC_FN(wvec)
+#define TL (2 * VL)
+#define TOPT NNC_WIDE_OPT
+#define TN(name) NNC_FN(name##_w)
+#include "conv_tiles.h"
+#undef TV
+#undef TL
+#undef TOPT
+#undef TN
+#else
+#define TW(name) NNC_FN(name)
+#endif
+
 /* pad (ci, hp, wp) = plane x (ci, ih, iw) moved by (ph, pw) (either may be
  * negative: a crop), 0 elsewhere, then kw + NNC_DIRECT_SLACK zeros (the
  * last tile reads past the last row). */
@@ -237,102 +268,22 @@ static NNC_NO_LIBCALLS void NNC_FN(pad_planes)(const conv_direct *d, const REAL 
   memset(pad + d->ci * d->hp * d->wp, 0, sizeof(REAL) * (size_t)(d->kw + NNC_DIRECT_SLACK));
 }
 
-/* One tile: cb output channels (nc of them stored, into out, channel i at
- * out[i * P]) by nv vectors of consecutive output positions f (rows of wf:
- * on the padded planes, positions past ow are computed and dropped;
- * compact, every position is a pixel). cb * nv = 12 accumulators in
- * vector registers; per tap, nv vectors of input times each channel's
- * weight (wt[t * op + i]): 8 loads for 12 products when cb is 6. cb and nv
- * are constants in each caller. */
-static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(direct_tile)(const conv_direct *d,
-                                                          const REAL *in, int64_t f,
-                                                          const REAL *wt, REAL *out,
-                                                          int64_t nc, int add,
-                                                          const int cb, const int nv) {
-  NNC_FN(vec) acc[12], zero = {0};
-  NNC_UNROLL
-  for (int a = 0; a < cb * nv; a++)
-    acc[a] = zero;
-  for (int64_t c = 0; c < d->ci; c++)
-    for (int64_t ki = 0; ki < d->kh; ki++) {
-      const REAL *q = in + c * d->sc + ki * d->sk + f;
-      for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op, q += d->sj) {
-        NNC_FN(vec) xv[4];
-        NNC_UNROLL
-        for (int v = 0; v < nv; v++)
-          memcpy(&xv[v], q + v * VL, sizeof xv[v]);
-        NNC_UNROLL
-        for (int i = 0; i < cb; i++)
-          NNC_UNROLL
-          for (int v = 0; v < nv; v++)
-            acc[i * nv + v] += wt[i] * xv[v];
-      }
-    }
-  const int64_t P = d->oh * d->ow;
-  for (int v = 0; v < nv; v++) {
-    int64_t oy = (f + v * VL) / d->wf, ox = (f + v * VL) % d->wf;
-    /* VL pixels in a run of the output: of one row, or any, compact */
-    if (d->compact ? f + (v + 1) * VL <= P : ox + VL <= d->ow && oy < d->oh) {
-      for (int64_t i = 0; i < nc; i++) {
-        REAL *o = out + i * P + oy * d->ow + ox;
-        NNC_FN(vec) r = acc[i * nv + v];
-        if (add) {
-          NNC_FN(vec) was;
-          memcpy(&was, o, sizeof was);
-          r += was;
-        }
-        memcpy(o, &r, sizeof r);
-      }
-      continue;
-    }
-    for (int64_t l = 0; l < VL; l++) {
-      if (ox < d->ow && oy < d->oh) {
-        REAL *o = out + oy * d->ow + ox;
-        for (int64_t i = 0; i < nc; i++)
-          o[i * P] = add ? o[i * P] + acc[i * nv + v][l] : acc[i * nv + v][l];
-      }
-      if (++ox == d->wf)
-        ox = 0, oy++;
-    }
-  }
-}
-
-/* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
-static NNC_DIRECT_OPT void NNC_FN(direct_tile6)(const conv_direct *d, const REAL *pad,
-                                                int64_t f, const REAL *wt, REAL *out,
-                                                int64_t nc, int add) {
-  NNC_FN(direct_tile)(d, pad, f, wt, out, nc, add, 6, 2);
-}
-
-static NNC_DIRECT_OPT void NNC_FN(direct_tile4)(const conv_direct *d, const REAL *pad,
-                                                int64_t f, const REAL *wt, REAL *out,
-                                                int64_t nc, int add) {
-  NNC_FN(direct_tile)(d, pad, f, wt, out, nc, add, 4, 3);
-}
-
-static NNC_DIRECT_OPT void NNC_FN(direct_tile3)(const conv_direct *d, const REAL *pad,
-                                                int64_t f, const REAL *wt, REAL *out,
-                                                int64_t nc, int add) {
-  NNC_FN(direct_tile)(d, pad, f, wt, out, nc, add, 3, 4);
-}
-
 /* out (co, oh, ow) = (or += with add) the convolution of one image's
  * padded planes (or their copies, compact): channels in blocks of 6 (5 as
  * a block of 6), then one of 4 or 3; positions in tiles over rows of wf. */
 static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const REAL *wt,
                                  REAL *out, int add) {
   const int64_t last = (d->oh - 1) * d->wf + d->ow; /* past the last pixel */
+  const int wide = conv_wide_cpu();
   for (int64_t c0 = 0; c0 < d->co;) {
     const int64_t left = d->co - c0, cb = left >= 5 ? 6 : left == 4 ? 4 : 3;
     const int64_t nc = left < cb ? left : cb, step = 12 / cb * VL;
     REAL *o = out + c0 * d->oh * d->ow;
     for (int64_t f = 0; f < last; f += step)
-      if (cb == 6)
-        NNC_FN(direct_tile6)(d, pad, f, wt + c0, o, nc, add);
-      else if (cb == 4)
-        NNC_FN(direct_tile4)(d, pad, f, wt + c0, o, nc, add);
+      if (wide && f + step < last) /* two tiles in one */
+        TW(direct_tiles)(d, pad, f, wt + c0, o, nc, add, cb), f += step;
       else
-        NNC_FN(direct_tile3)(d, pad, f, wt + c0, o, nc, add);
+        NNC_FN(direct_tiles)(d, pad, f, wt + c0, o, nc, add, cb);
     c0 += nc;
   }
 }
@@ -408,43 +359,20 @@ static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
  * by tb taps (4 by 3 or 3 by 4, whichever wastes less), 12 vector
  * accumulators running over the pixels VL at a time, kept in part from
  * image to image and summed across their lanes after the last. */
-static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(weight_tile)(const REAL *dyw, int64_t ld,
-                                                          const REAL *const *q,
-                                                          int64_t len, REAL *part,
-                                                          const int ob, const int tb) {
-  NNC_FN(vec) acc[12];
-  NNC_UNROLL
-  for (int a = 0; a < 12; a++) /* vector by vector: a copy of the whole */
-    memcpy(&acc[a], part + a * VL, sizeof acc[a]); /* went through the stack */
-  for (int64_t f = 0; f < len; f += VL) {
-    NNC_FN(vec) dv[4], xv[4];
-    NNC_UNROLL
-    for (int i = 0; i < ob; i++)
-      memcpy(&dv[i], dyw + i * ld + f, sizeof dv[i]);
-    NNC_UNROLL
-    for (int j = 0; j < tb; j++)
-      memcpy(&xv[j], q[j] + f, sizeof xv[j]);
-    NNC_UNROLL
-    for (int i = 0; i < ob; i++)
-      NNC_UNROLL
-      for (int j = 0; j < tb; j++)
-        acc[i * tb + j] += dv[i] * xv[j];
+/* A block of the weight gradient over len positions: wide tiles over the
+ * most of them they cover, narrow ones over the rest. */
+static void NNC_FN(weight_block)(const REAL *dyw, int64_t ld, const REAL *const *q,
+                                 int64_t len, REAL *part, int64_t ob, int wide) {
+  const int64_t lw = wide ? len / (2 * VL) * (2 * VL) : 0, tb = 12 / ob;
+  if (lw > 0)
+    (ob == 4 ? TW(weight_tile43) : TW(weight_tile34))(dyw, ld, q, lw, part);
+  if (lw < len) {
+    const REAL *qt[4];
+    for (int64_t j = 0; j < tb; j++)
+      qt[j] = q[j] + lw;
+    (ob == 4 ? NNC_FN(weight_tile43) : NNC_FN(weight_tile34))(dyw + lw, ld, qt, len - lw,
+                                                             part);
   }
-  NNC_UNROLL
-  for (int a = 0; a < 12; a++)
-    memcpy(part + a * VL, &acc[a], sizeof acc[a]);
-}
-
-static NNC_DIRECT_OPT void NNC_FN(weight_tile43)(const REAL *dyw, int64_t ld,
-                                                 const REAL *const *q, int64_t len,
-                                                 REAL *part) {
-  NNC_FN(weight_tile)(dyw, ld, q, len, part, 4, 3);
-}
-
-static NNC_DIRECT_OPT void NNC_FN(weight_tile34)(const REAL *dyw, int64_t ld,
-                                                 const REAL *const *q, int64_t len,
-                                                 REAL *part) {
-  NNC_FN(weight_tile)(dyw, ld, q, len, part, 3, 4);
 }
 
 /* Each thread takes a share of the (ob channels, tb taps) blocks and runs
@@ -472,6 +400,7 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     memset(pt, 0, sizeof(REAL) * (size_t)((b1 - b0) * 12 * VL));
     memset(dyw, 0, sizeof(REAL) * part[2]); /* rows past o, columns past P */
     memset(xs + part[1] - 32, 0, sizeof(REAL) * 32); /* read past, times a zero */
+    const int wide = conv_wide_cpu();
     for (int64_t n = 0; n < s->n && b1 > b0; n++) {
       NNC_FN(pad_planes)(&d, x + n * s->c * s->h * s->w, pad);
       NNC_FN(shift_planes)(&d, pad, xs);
@@ -489,10 +418,7 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
           t0 = c = ki = kj = 0;
         const REAL *dyb = dyw + b / ntb * ob * len;
         REAL *pb = pt + (b - b0) * 12 * VL;
-        if (ob == 4)
-          NNC_FN(weight_tile43)(dyb, len, q, len, pb);
-        else
-          NNC_FN(weight_tile34)(dyb, len, q, len, pb);
+        NNC_FN(weight_block)(dyb, len, q, len, pb, ob, wide);
       }
     }
     for (int64_t b = b0; b < b1; b++) {
@@ -637,63 +563,6 @@ static NNC_DIRECT_OPT void NNC_FN(wino_input)(const conv_wino *g, const REAL *pl
     }
 }
 
-/* The register tile of the Winograd products (and the scatter): c (cb
- * rows of ldc, nc of them stored; add: +=) = the sum over k < K of a(i, k)
- * b[k * ldb + f], a(i, k) = ar[i][k * ak], for nv vectors of columns f;
- * a tile's last vector may run past the columns wanted, into the slack
- * past each row of c. Per k: nv loads, cb broadcasts, 12 multiply-adds. */
-static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(reg_tile)(const REAL *const *ar, int64_t ak,
-                                                       const REAL *b, int64_t ldb,
-                                                       int64_t K, REAL *c, int64_t ldc,
-                                                       int64_t nc, int add, const int cb,
-                                                       const int nv) {
-  NNC_FN(vec) acc[12], zero = {0};
-  NNC_UNROLL
-  for (int i = 0; i < cb * nv; i++)
-    acc[i] = zero;
-  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
-    NNC_FN(vec) xv[4];
-    NNC_UNROLL
-    for (int j = 0; j < nv; j++)
-      memcpy(&xv[j], b + j * VL, sizeof xv[j]);
-    NNC_UNROLL
-    for (int i = 0; i < cb; i++)
-      NNC_UNROLL
-      for (int j = 0; j < nv; j++)
-        acc[i * nv + j] += ar[i][at] * xv[j];
-  }
-  NNC_UNROLL
-  for (int i = 0; i < cb; i++)
-    if (i < nc)
-      NNC_UNROLL
-      for (int j = 0; j < nv; j++) {
-        NNC_FN(vec) r = acc[i * nv + j];
-        if (add) {
-          NNC_FN(vec) was;
-          memcpy(&was, c + i * ldc + j * VL, sizeof was);
-          r += was;
-        }
-        memcpy(c + i * ldc + j * VL, &r, sizeof r);
-      }
-}
-
-#define NNC_REG_TILE(CB, NV)                                                           \
-  static NNC_DIRECT_OPT void NNC_FN(reg_tile##CB)(const REAL *const *ar, int64_t ak,    \
-                                                  const REAL *b, int64_t ldb, int64_t K, \
-                                                  REAL *c, int64_t ldc, int64_t nc,      \
-                                                  int add) {                             \
-    NNC_FN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV);                      \
-  }
-NNC_REG_TILE(6, 2)
-NNC_REG_TILE(4, 3)
-NNC_REG_TILE(3, 4)
-#undef NNC_REG_TILE
-static NNC_DIRECT_OPT void NNC_FN(reg_tile6x1)(const REAL *const *ar, int64_t ak,
-                                               const REAL *b, int64_t ldb, int64_t K,
-                                               REAL *c, int64_t ldc, int64_t nc, int add) {
-  NNC_FN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, 6, 1);
-}
-
 /* A small product on the register tiles, without a GEMM library's packing
  * of both operands and clearing of C, which cost more than the arithmetic
  * at these sizes (attention's per-head products, 64 x 64 x 32: 1.5 times
@@ -701,13 +570,21 @@ static NNC_DIRECT_OPT void NNC_FN(reg_tile6x1)(const REAL *const *ar, int64_t ak
  * b is k x n (rows of ldb); op(a)[i][p] is a[i * lda + p], or a[p * lda + i]
  * transposed. n is a multiple of the vector length. Rows run in blocks of
  * 6 (a last block's missing rows read row 0 again and are not stored),
- * columns in strips of two vectors, then one. */
+ * columns in strips of two vectors, then one (wide tiles: four, then two,
+ * where the processor runs them). */
 void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL *a,
                             int64_t lda, const REAL *b, int64_t ldb, int add, REAL *c,
                             int64_t ldc) {
   const int64_t ak = ta ? lda : 1;
-  for (int64_t f = 0; f < n; f += 2 * VL) {
-    const int one = n - f < 2 * VL;
+  const int wide = conv_wide_cpu();
+  for (int64_t f = 0, w; f < n; f += w) {
+    NNC_FN(tile_fn) *tile = NNC_FN(reg_tile6x1); /* w columns */
+    if (wide && n - f >= 2 * VL)
+      tile = n - f >= 4 * VL ? TW(reg_tile6) : TW(reg_tile6x1), w = n - f >= 4 * VL ? 4 * VL : 2 * VL;
+    else if (n - f >= 2 * VL)
+      tile = NNC_FN(reg_tile6), w = 2 * VL;
+    else
+      w = VL;
     for (int64_t r0 = 0; r0 < m; r0 += 6) {
       const int64_t nc = m - r0 < 6 ? m - r0 : 6;
       const REAL *ar[6];
@@ -715,23 +592,9 @@ void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL 
         const int64_t r = r0 + (i < nc ? i : 0);
         ar[i] = ta ? a + r : a + r * lda;
       }
-      if (one)
-        NNC_FN(reg_tile6x1)(ar, ak, b + f, ldb, k, c + r0 * ldc + f, ldc, nc, add);
-      else
-        NNC_FN(reg_tile6)(ar, ak, b + f, ldb, k, c + r0 * ldc + f, ldc, nc, add);
+      tile(ar, ak, b + f, ldb, k, c + r0 * ldc + f, ldc, nc, add);
     }
   }
-}
-
-static void NNC_FN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b,
-                              int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,
-                              int add, int cb) {
-  if (cb == 6)
-    NNC_FN(reg_tile6)(ar, ak, b, ldb, K, c, ldc, nc, add);
-  else if (cb == 4)
-    NNC_FN(reg_tile4)(ar, ak, b, ldb, K, c, ldc, nc, add);
-  else
-    NNC_FN(reg_tile3)(ar, ak, b, ldb, K, c, ldc, nc, add);
 }
 
 /* The block of channels that wastes least on co channels and n tiles,
@@ -757,13 +620,17 @@ static void NNC_FN(tile_product)(const REAL *v, int64_t ldv, int64_t K, const RE
                                  int64_t op, int64_t rows, REAL *m, int64_t ldm,
                                  int64_t n, int cb) {
   const int64_t step = 12 / cb * VL;
+  const int wide = conv_wide_cpu();
   for (int64_t r0 = 0; r0 < rows; r0 += cb) {
     const int64_t nc = rows - r0 < cb ? rows - r0 : cb;
     const REAL *ar[6];
     for (int i = 0; i < 6; i++)
       ar[i] = u + r0 + i;
     for (int64_t f = 0; f < n; f += step)
-      NNC_FN(reg_tiles)(ar, op, v + f, ldv, K, m + r0 * ldm + f, ldm, nc, 0, cb);
+      if (wide && f + step < n) /* two tiles in one */
+        TW(reg_tiles)(ar, op, v + f, ldv, K, m + r0 * ldm + f, ldm, nc, 0, cb), f += step;
+      else
+        NNC_FN(reg_tiles)(ar, op, v + f, ldv, K, m + r0 * ldm + f, ldm, nc, 0, cb);
   }
 }
 
@@ -991,6 +858,7 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     REAL *pl = ws + g.part[0] + conv_wino_thread(&g) * (size_t)t;
     REAL *vt = pl + g.part[1], *d = vt + g.part[2];
     memset(pl, 0, sizeof(REAL) * conv_wino_thread(&g));
+    const int wide = conv_wide_cpu();
     for (int64_t i = 0; i < s->n && b1 > b0; i++) {
       NNC_FN(wgrad_planes)(&g, x + i * s->c * s->h * s->w, pl, wpp, cp);
       for (int64_t ty0 = 0; ty0 < g.th; ty0 += g.rows) {
@@ -1006,7 +874,10 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
             dr[k] = d + (xi * s->o + o0 + (k < nc ? k : 0)) * ldd;
           const REAL *vb = vt + xi * n * cq + c0;
           REAL *yb = y + (xi * s->o + o0) * cq + c0;
-          NNC_FN(reg_tiles)(dr, 1, vb, cq, n, yb, cq, nc, 1, cb);
+          if (wide && b + 1 < b1 && b % nwb + 1 < nwb) /* two tiles in one */
+            TW(reg_tiles)(dr, 1, vb, cq, n, yb, cq, nc, 1, cb), b++;
+          else
+            NNC_FN(reg_tiles)(dr, 1, vb, cq, n, yb, cq, nc, 1, cb);
         }
       }
     }

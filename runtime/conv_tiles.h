@@ -1,0 +1,209 @@
+/* conv_tiles.h — the register tiles of conv_kernel.h: the direct
+ * kernel's, its weight gradient's, and the products of Winograd, the
+ * scatter and nnc_gemm_tiles. Included by conv_kernel.h once with vectors
+ * of VL lanes (32 bytes: AVX2), and once more with vectors of 2 VL lanes
+ * (64 bytes: AVX-512) where the compiler can build them. A wide tile
+ * covers the columns of two narrow tiles of the same shape side by side:
+ * it reads and writes what the two would, so that the layouts and the
+ * scratch are the same either way; its stores go out VL lanes at a time,
+ * as the narrow tile's. Defined by the includer: TV (the vector type), TL
+ * (its lanes), TOPT (the target attributes) and TN(name), the name of a
+ * variant. */
+
+/* One tile of the direct kernel: cb output channels (nc of them stored,
+ * into out, channel i at out[i * P]) by nv vectors of consecutive output
+ * positions f (rows of wf: on the padded planes, positions past ow are
+ * computed and dropped; compact, every position is a pixel). cb * nv = 12
+ * accumulators in vector registers; per tap, nv vectors of input times
+ * each channel's weight (wt[t * op + i]): 8 loads for 12 products when cb
+ * is 6. cb and nv are constants in each caller. */
+static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in,
+                                            int64_t f, const REAL *wt, REAL *out,
+                                            int64_t nc, int add, const int cb,
+                                            const int nv) {
+  TV acc[12], zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < cb * nv; a++)
+    acc[a] = zero;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t ki = 0; ki < d->kh; ki++) {
+      const REAL *q = in + c * d->sc + ki * d->sk + f;
+      for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op, q += d->sj) {
+        TV xv[4];
+        NNC_UNROLL
+        for (int v = 0; v < nv; v++)
+          memcpy(&xv[v], q + v * TL, sizeof xv[v]);
+        NNC_UNROLL
+        for (int i = 0; i < cb; i++)
+          NNC_UNROLL
+          for (int v = 0; v < nv; v++)
+            acc[i * nv + v] += wt[i] * xv[v];
+      }
+    }
+  const int64_t P = d->oh * d->ow;
+  for (int64_t u = 0; u < nv * TL / VL; u++) { /* runs of VL positions */
+    const int64_t at = f + u * VL;
+    int64_t oy = at / d->wf, ox = at % d->wf;
+    /* a run of the output: of one row, or any, compact */
+    if (d->compact ? at + VL <= P : ox + VL <= d->ow && oy < d->oh) {
+      for (int64_t i = 0; i < nc; i++) {
+        REAL *o = out + i * P + oy * d->ow + ox;
+        NNC_FN(vec) r;
+        memcpy(&r, (const REAL *)&acc[i * nv + u * VL / TL] + u * VL % TL, sizeof r);
+        if (add) {
+          NNC_FN(vec) was;
+          memcpy(&was, o, sizeof was);
+          r += was;
+        }
+        memcpy(o, &r, sizeof r);
+      }
+      continue;
+    }
+    for (int64_t l = 0; l < VL; l++) {
+      if (ox < d->ow && oy < d->oh) {
+        REAL *o = out + oy * d->ow + ox;
+        for (int64_t i = 0; i < nc; i++) {
+          const REAL r = acc[i * nv + u * VL / TL][u * VL % TL + l];
+          o[i * P] = add ? o[i * P] + r : r;
+        }
+      }
+      if (++ox == d->wf)
+        ox = 0, oy++;
+    }
+  }
+}
+
+/* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
+static TOPT void TN(direct_tile6)(const conv_direct *d, const REAL *pad, int64_t f,
+                                  const REAL *wt, REAL *out, int64_t nc, int add) {
+  TN(direct_tile)(d, pad, f, wt, out, nc, add, 6, 2);
+}
+
+static TOPT void TN(direct_tile4)(const conv_direct *d, const REAL *pad, int64_t f,
+                                  const REAL *wt, REAL *out, int64_t nc, int add) {
+  TN(direct_tile)(d, pad, f, wt, out, nc, add, 4, 3);
+}
+
+static TOPT void TN(direct_tile3)(const conv_direct *d, const REAL *pad, int64_t f,
+                                  const REAL *wt, REAL *out, int64_t nc, int add) {
+  TN(direct_tile)(d, pad, f, wt, out, nc, add, 3, 4);
+}
+
+static void TN(direct_tiles)(const conv_direct *d, const REAL *pad, int64_t f,
+                             const REAL *wt, REAL *out, int64_t nc, int add, int64_t cb) {
+  if (cb == 6)
+    TN(direct_tile6)(d, pad, f, wt, out, nc, add);
+  else if (cb == 4)
+    TN(direct_tile4)(d, pad, f, wt, out, nc, add);
+  else
+    TN(direct_tile3)(d, pad, f, wt, out, nc, add);
+}
+
+/* A tile of the direct kernel's weight gradient: ob output channels by tb
+ * taps, 12 vector accumulators over the positions [0, len) (a multiple
+ * of TL), TL at a time; part holds them as 12 vectors of VL lanes, kept
+ * from call to call (a wide tile adds its two halves into them). */
+static NNC_INLINE TOPT void TN(weight_tile)(const REAL *dyw, int64_t ld,
+                                            const REAL *const *q, int64_t len, REAL *part,
+                                            const int ob, const int tb) {
+  TV acc[12], zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < 12; a++) { /* vector by vector: a copy of the whole */
+    acc[a] = zero;               /* went through the stack */
+    memcpy(&acc[a], part + a * VL, sizeof(REAL) * VL);
+  }
+  for (int64_t f = 0; f < len; f += TL) {
+    TV dv[4], xv[4];
+    NNC_UNROLL
+    for (int i = 0; i < ob; i++)
+      memcpy(&dv[i], dyw + i * ld + f, sizeof dv[i]);
+    NNC_UNROLL
+    for (int j = 0; j < tb; j++)
+      memcpy(&xv[j], q[j] + f, sizeof xv[j]);
+    NNC_UNROLL
+    for (int i = 0; i < ob; i++)
+      NNC_UNROLL
+      for (int j = 0; j < tb; j++)
+        acc[i * tb + j] += dv[i] * xv[j];
+  }
+  NNC_UNROLL
+  for (int a = 0; a < 12; a++) {
+    NNC_FN(vec) r, h;
+    memcpy(&r, &acc[a], sizeof r);
+    for (int64_t u = 1; u < TL / VL; u++) {
+      memcpy(&h, (const REAL *)&acc[a] + u * VL, sizeof h);
+      r += h;
+    }
+    memcpy(part + a * VL, &r, sizeof r);
+  }
+}
+
+static TOPT void TN(weight_tile43)(const REAL *dyw, int64_t ld, const REAL *const *q,
+                                   int64_t len, REAL *part) {
+  TN(weight_tile)(dyw, ld, q, len, part, 4, 3);
+}
+
+static TOPT void TN(weight_tile34)(const REAL *dyw, int64_t ld, const REAL *const *q,
+                                   int64_t len, REAL *part) {
+  TN(weight_tile)(dyw, ld, q, len, part, 3, 4);
+}
+
+/* The register tile of the products: c (cb rows of ldc, nc of them
+ * stored; add: +=) = the sum over k < K of a(i, k) b[k * ldb + f], a(i, k)
+ * = ar[i][k * ak], for nv vectors of columns f; a tile's last vector may
+ * run past the columns wanted, into the slack past each row of c. Per k:
+ * nv loads, cb broadcasts, 12 multiply-adds. */
+static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, const REAL *b,
+                                         int64_t ldb, int64_t K, REAL *c, int64_t ldc,
+                                         int64_t nc, int add, const int cb, const int nv) {
+  TV acc[12], zero = {0};
+  NNC_UNROLL
+  for (int i = 0; i < cb * nv; i++)
+    acc[i] = zero;
+  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
+    TV xv[4];
+    NNC_UNROLL
+    for (int j = 0; j < nv; j++)
+      memcpy(&xv[j], b + j * TL, sizeof xv[j]);
+    NNC_UNROLL
+    for (int i = 0; i < cb; i++)
+      NNC_UNROLL
+      for (int j = 0; j < nv; j++)
+        acc[i * nv + j] += ar[i][at] * xv[j];
+  }
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    if (i < nc)
+      NNC_UNROLL
+      for (int j = 0; j < nv; j++) {
+        TV r = acc[i * nv + j];
+        if (add) {
+          TV was;
+          memcpy(&was, c + i * ldc + j * TL, sizeof was);
+          r += was;
+        }
+        memcpy(c + i * ldc + j * TL, &r, sizeof r);
+      }
+}
+
+#define NNC_REG_TILE(NAME, CB, NV)                                                     \
+  static TOPT void TN(NAME)(const REAL *const *ar, int64_t ak, const REAL *b,           \
+                            int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,   \
+                            int add) {                                                  \
+    TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV);                           \
+  }
+NNC_REG_TILE(reg_tile6, 6, 2)
+NNC_REG_TILE(reg_tile4, 4, 3)
+NNC_REG_TILE(reg_tile3, 3, 4)
+NNC_REG_TILE(reg_tile6x1, 6, 1)
+#undef NNC_REG_TILE
+
+static void TN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
+                          int64_t K, REAL *c, int64_t ldc, int64_t nc, int add, int cb) {
+  if (cb == 6)
+    TN(reg_tile6)(ar, ak, b, ldb, K, c, ldc, nc, add);
+  else if (cb == 4)
+    TN(reg_tile4)(ar, ak, b, ldb, K, c, ldc, nc, add);
+  else
+    TN(reg_tile3)(ar, ak, b, ldb, K, c, ldc, nc, add);
+}
