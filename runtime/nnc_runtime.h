@@ -67,8 +67,9 @@ extern "C" {
  * Branch-free and inline, so that gcc vectorises the loops that call them
  * (libm's expf, tanhf and erff are calls it cannot vectorise without
  * -ffast-math). Checked against libm in tests/unit/check_runtime.c:
- *   nnc_expf   within 2 ulp; 0 below -104, infinity above 88.8 (as expf,
- *              subnormal results included); NaN stays NaN.
+ *   nnc_expf   within 2 ulp; 0 where e^x is below 2^-126 (x below
+ *              -87.34: no subnormal results), infinity above 88.8 (as
+ *              expf); NaN stays NaN.
  *   nnc_logf   within 2 ulp (subnormals included); -infinity at 0, NaN
  *              below it.
  *   nnc_tanhf  within 3 ulp (Cephes' odd polynomial below 0.625, else
@@ -101,12 +102,16 @@ static inline float nnc_select_f32_(uint32_t c, float a, float b) {
 static inline float nnc_expf(float x) {
   /* x = n ln2 + r, |r| <= ln2 / 2: e^x = 2^n e^r, e^r by Cephes' expf
    * polynomial; 2^n as two powers of two, so that n from -150 to 128
-   * (subnormal to overflowing results) needs no special case. x is
+   * (subnormal to overflowing results) needs no special case. Results
+   * below 2^-126 are 0: a subnormal result costs a microcode assist on
+   * x86 (over a hundred cycles), and a causal softmax makes one for every
+   * masked score. x is
    * clamped to [-104, 88.8] on its bits and NaN put back with a bit mask:
    * integer minima, as float selects (which may trap, and which gcc
    * threads through the function) would keep the loop from vectorising. */
   uint32_t xu = nnc_f32_bits_(x);
   uint32_t is_nan = (xu & 0x7FFFFFFFu) > 0x7F800000u;
+  uint32_t tiny = xu > 0xC2AEAC50u; /* below -87.33655: e^x under 2^-126 */
   uint32_t lo = 0xC2D00000u; /* -104.0f: negative patterns above it are below it */
   xu = xu > lo ? lo : xu;
   int32_t xi = (int32_t)xu, hi = 0x42B1999A; /* 88.8f */
@@ -127,7 +132,7 @@ static inline float nnc_expf(float x) {
   int32_t h = ni / 2;
   float s1 = nnc_f32_from_bits_((uint32_t)(h + 127) << 23);
   float s2 = nnc_f32_from_bits_((uint32_t)(ni - h + 127) << 23);
-  uint32_t y = nnc_f32_bits_(p * s1 * s2);
+  uint32_t y = nnc_f32_bits_(p * s1 * s2) & (tiny - 1u);
   return nnc_f32_from_bits_(y | ((0u - is_nan) & 0x7FC00000u));
 }
 
