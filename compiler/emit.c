@@ -862,13 +862,27 @@ static int batch_by_one(const Node *u) {
  * B: the copy makes it plain); nor does the A of a batch of matrices by one
  * matrix whose rows would not be one GEMM's (a time-major view of a
  * batch-first input: one copy, then one GEMM, rather than a GEMM per step). */
+/* A product of at most 16 columns whose B is a transposed matrix of
+ * constant size: the runtime's wide tiles take such a product whole, from
+ * a stored B (nnc_sgemm, runtime/conv_kernel.h), reading A once and
+ * packing nothing; the transpose is a small copy (a graph network's
+ * weights, 16 x 1433, against features of 2708 x 1433). */
+static int few_columns(const Node *u) {
+  const Type *b = &u->in[1]->type;
+  if (u->in[0]->type.dtype != DT_F32 || b->rank != 2 || !dim_is_const(b->dim[0]) ||
+      !dim_is_const(b->dim[1]))
+    return 0;
+  return dim_value(b->dim[0]) * dim_value(b->dim[1]) >= 4096 &&
+         dim_value(b->dim[1]) <= 16;
+}
+
 static int matmul_takes(Emitter *e, const Node *u, int i) {
   GemmArg g;
   if (!gemm_arg(e, u->in[i], &g))
     return 0;
   if (i == 0 && batch_by_one(u))
     return one_gemm(e, &g, u->in[0]->type);
-  return !(i == 1 && g.trans && u->in[1]->type.rank > 2);
+  return !(i == 1 && g.trans && (u->in[1]->type.rank > 2 || few_columns(u)));
 }
 
 /* Readers of each strided candidate that take it as a view. */

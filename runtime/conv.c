@@ -104,7 +104,7 @@ static int conv_direct_cpu(void) {
   __attribute__((target("avx512f,avx2,fma"),                                          \
                  optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
 #endif
-static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f"); }
+static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f") != 0; }
 #else
 #define NNC_CONV_DIRECT 0
 #define NNC_CONV_WIDE 0
@@ -239,7 +239,7 @@ static size_t conv_wino_thread(const conv_wino *g) {
  * where the tiles are not built, the portable kernel, which computes the
  * same product (nnc_gemm_tiles_ok keeps nnc_sgemm from calling it). */
 #if NNC_CONV_DIRECT
-int nnc_gemm_tiles_ok(void) { return conv_direct_cpu(); }
+int nnc_gemm_tiles_ok(void) { return conv_direct_cpu() ? 1 + conv_wide_cpu() : 0; }
 #else
 int nnc_gemm_tiles_ok(void) { return 0; }
 void nnc_gemm_tiles_f32(int ta, int64_t m, int64_t n, int64_t k, const float *a,

@@ -571,24 +571,30 @@ static NNC_DIRECT_OPT void NNC_FN(wino_input)(const conv_wino *g, const REAL *pl
  * transposed. n is a multiple of the vector length. Rows run in blocks of
  * 6 (a last block's missing rows read row 0 again and are not stored),
  * columns in strips of two vectors, then one (wide tiles: four, then two,
- * where the processor runs them). */
+ * where the processor runs them); a product one vector wide (narrow or
+ * wide) in blocks of 12 rows. nnc_sgemm sends it products of 16 columns
+ * of any size where the wide tiles run: the graph network's features
+ * times its first weights (2708 x 16 x 1433), read once and not packed. */
 void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL *a,
                             int64_t lda, const REAL *b, int64_t ldb, int add, REAL *c,
                             int64_t ldc) {
   const int64_t ak = ta ? lda : 1;
   const int wide = conv_wide_cpu();
   for (int64_t f = 0, w; f < n; f += w) {
-    NNC_FN(tile_fn) *tile = NNC_FN(reg_tile6x1); /* w columns */
-    if (wide && n - f >= 2 * VL)
+    NNC_FN(tile_fn) *tile = NNC_FN(reg_tile6x1); /* rb rows by w columns */
+    int64_t rb = 6;
+    if (n == VL || (wide && n == 2 * VL)) /* one vector of columns: 12 rows */
+      tile = n == VL ? NNC_FN(reg_tile12x1) : TW(reg_tile12x1), w = n, rb = 12;
+    else if (wide && n - f >= 2 * VL)
       tile = n - f >= 4 * VL ? TW(reg_tile6) : TW(reg_tile6x1), w = n - f >= 4 * VL ? 4 * VL : 2 * VL;
     else if (n - f >= 2 * VL)
       tile = NNC_FN(reg_tile6), w = 2 * VL;
     else
       w = VL;
-    for (int64_t r0 = 0; r0 < m; r0 += 6) {
-      const int64_t nc = m - r0 < 6 ? m - r0 : 6;
-      const REAL *ar[6];
-      for (int64_t i = 0; i < 6; i++) {
+    for (int64_t r0 = 0; r0 < m; r0 += rb) {
+      const int64_t nc = m - r0 < rb ? m - r0 : rb;
+      const REAL *ar[12];
+      for (int64_t i = 0; i < rb; i++) {
         const int64_t r = r0 + (i < nc ? i : 0);
         ar[i] = ta ? a + r : a + r * lda;
       }

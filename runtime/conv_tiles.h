@@ -196,6 +196,7 @@ NNC_REG_TILE(reg_tile6, 6, 2)
 NNC_REG_TILE(reg_tile4, 4, 3)
 NNC_REG_TILE(reg_tile3, 3, 4)
 NNC_REG_TILE(reg_tile6x1, 6, 1)
+NNC_REG_TILE(reg_tile12x1, 12, 1)
 #undef NNC_REG_TILE
 
 static void TN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,

@@ -148,8 +148,9 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
 #define NNC_GEMM_TILES ((int64_t)1 << 19)
 #define NNC_GEMM_SMALL(TILES, VL)                                                      \
   if (!trans_b && alpha == 1 && (beta == 0 || beta == 1) && m >= 4 && n > 0 && k > 0 &&  \
-      n % (VL) == 0 && m * n * k <= NNC_GEMM_TILES && ldb >= n && ldc >= n &&           \
-      lda >= (trans_a ? m : k) && nnc_gemm_tiles_ok()) {                                \
+      n % (VL) == 0 && ldb >= n && ldc >= n && lda >= (trans_a ? m : k) &&              \
+      (m * n * k <= NNC_GEMM_TILES ? nnc_gemm_tiles_ok()                                 \
+                                   : !trans_a && n == 2 * (VL) && nnc_gemm_tiles_ok() == 2)) { \
     TILES(trans_a, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);                        \
     return;                                                                            \
   }

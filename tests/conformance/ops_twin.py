@@ -47,6 +47,7 @@ class Ops(nn.Module):
         self.bn1l = nn.BatchNorm1d(4)
         self.ln = nn.LayerNorm(5)
         self.qkv = nn.Linear(12, 36)
+        self.few = nn.Linear(300, 16)
         self.mha = nn.MultiheadAttention(12, 3, batch_first=True)
 
     def _layer(name, xarg, rarg):  # noqa: N805 (a method factory)
@@ -126,6 +127,8 @@ class Ops(nn.Module):
         a = (s.softmax(-1) @ heads(v)).transpose(1, 2).reshape(B, T, 12)
         b, _ = self.mha(x28, x28, x28, need_weights=False)
         return _linear_loss(a, r28) + _linear_loss(b, r29), a, b
+
+    t_few = _layer("few", "x29", "r30")
 
     def bn2_eval(self, x20):
         return self.bn2(x20)

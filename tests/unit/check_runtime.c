@@ -172,7 +172,8 @@ static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
                                  {2, 1, 513}, {1, 300, 260}, {70, 1, 300},
                                  {1, 1, 77}, /* one row or column: gemv */
                                  {4, 8, 1},   {13, 24, 32},  {64, 64, 32},
-                                 {7, 40, 3},  {5, 12, 7}}; /* small: the tiles */
+                                 {7, 40, 3},  {5, 12, 7}, /* small: the tiles */
+                                 {150, 16, 300}}; /* past them, 16 columns: 12-row tiles */
   static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}, {1, 1}};
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
@@ -214,10 +215,12 @@ static void tiles_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alph
 
 START_TEST(test_gemm_tiles) {
   static const int sizes[][3] = {{1, 8, 5},   {4, 8, 1},    {6, 16, 3},  {7, 24, 9},
-                                 {13, 40, 32}, {64, 64, 32}, {5, 8, 100}, {12, 32, 2}};
+                                 {13, 40, 32}, {64, 64, 32}, {5, 8, 100}, {12, 32, 2},
+                                 {30, 16, 300}, {25, 8, 40}};
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  ck_assert(nnc_gemm_tiles_ok() == (__builtin_cpu_supports("avx2") &&
-                                    __builtin_cpu_supports("fma")));
+  ck_assert((nnc_gemm_tiles_ok() != 0) == (__builtin_cpu_supports("avx2") &&
+                                           __builtin_cpu_supports("fma")));
+  ck_assert((nnc_gemm_tiles_ok() == 2) == (nnc_gemm_tiles_ok() && __builtin_cpu_supports("avx512f")));
 #endif
   for (int ta = 0; ta < 2; ta++)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
