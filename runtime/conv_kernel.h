@@ -603,6 +603,29 @@ void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL 
   }
 }
 
+/* c (m x n, m at most 16; add: +=) = aᵀ b, a (k x m, rows of lda) and b
+ * (k x n, rows of ldb) tall: a weight gradient with few outputs over many
+ * rows (the graph network's first layer: 16 x 1433 over 2708 nodes). n is
+ * a multiple of the vector length. Rows of a and b go in blocks of 32, in
+ * order; per block, each strip of one vector of columns adds the block's
+ * products into its 16 rows of c (16 accumulators): b is read once, row
+ * after row, where a GEMM library would pack it first. */
+void NNC_FN(nnc_gemm_tiles_tall)(int64_t m, int64_t n, int64_t k, const REAL *a,
+                                 int64_t lda, const REAL *b, int64_t ldb, int add,
+                                 REAL *c, int64_t ldc) {
+  const int wide = conv_wide_cpu();
+  const int64_t w = wide ? 2 * VL : VL;
+  NNC_FN(tile_fn) *tile = wide ? TW(reg_tile16x1) : NNC_FN(reg_tile16x1);
+  for (int64_t k0 = 0; k0 < k; k0 += 32) {
+    const int64_t kb = k - k0 < 32 ? k - k0 : 32;
+    const REAL *ar[16];
+    for (int64_t i = 0; i < 16; i++) /* rows past m read row 0, not stored */
+      ar[i] = a + k0 * lda + (i < m ? i : 0);
+    for (int64_t f = 0; f < n; f += w)
+      tile(ar, lda, b + k0 * ldb + f, ldb, kb, c + f, ldc, m, add || k0 > 0);
+  }
+}
+
 /* The block of channels that wastes least on co channels and n tiles,
  * counting the loads per 12 multiply-adds: 8 with 6 channels, 7 with 4,
  * and 15 with 3 (its 12 accumulators, 4 vectors of tiles and a weight

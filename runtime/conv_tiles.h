@@ -152,11 +152,12 @@ static TOPT void TN(weight_tile34)(const REAL *dyw, int64_t ld, const REAL *cons
  * stored; add: +=) = the sum over k < K of a(i, k) b[k * ldb + f], a(i, k)
  * = ar[i][k * ak], for nv vectors of columns f; a tile's last vector may
  * run past the columns wanted, into the slack past each row of c. Per k:
- * nv loads, cb broadcasts, 12 multiply-adds. */
+ * nv loads, cb broadcasts, cb * nv multiply-adds (12, or 16 in the 16-row
+ * tile of nnc_gemm_tiles_tall). */
 static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, const REAL *b,
                                          int64_t ldb, int64_t K, REAL *c, int64_t ldc,
                                          int64_t nc, int add, const int cb, const int nv) {
-  TV acc[12], zero = {0};
+  TV acc[16], zero = {0};
   NNC_UNROLL
   for (int i = 0; i < cb * nv; i++)
     acc[i] = zero;
@@ -197,6 +198,7 @@ NNC_REG_TILE(reg_tile4, 4, 3)
 NNC_REG_TILE(reg_tile3, 3, 4)
 NNC_REG_TILE(reg_tile6x1, 6, 1)
 NNC_REG_TILE(reg_tile12x1, 12, 1)
+NNC_REG_TILE(reg_tile16x1, 16, 1)
 #undef NNC_REG_TILE
 
 static void TN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,

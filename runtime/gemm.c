@@ -154,22 +154,37 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
     TILES(trans_a, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);                        \
     return;                                                                            \
   }
-#define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE, TILES, VL)                    \
+/* Larger products aᵀ b of at most 16 rows, where the wide tiles run
+ * (nnc_gemm_tiles_tall): whole vectors of columns there, the rest (fewer
+ * than a vector) by the GEMM library. */
+#define NNC_GEMM_TALL(NAME, TALL, VL)                                                   \
+  if (trans_a && !trans_b && alpha == 1 && (beta == 0 || beta == 1) && m >= 4 &&        \
+      m <= 16 && n >= 2 * (VL) && k > 0 && m * n * k > NNC_GEMM_TILES && ldb >= n &&    \
+      ldc >= n && lda >= m && nnc_gemm_tiles_ok() == 2) {                               \
+    const int64_t nw = n / (2 * (VL)) * (2 * (VL));                                     \
+    TALL(m, nw, k, a, lda, b, ldb, beta == 1, c, ldc);                                 \
+    if (nw < n)                                                                        \
+      NAME(1, 0, m, n - nw, k, alpha, a, lda, b + nw, ldb, beta, c + nw, ldc);           \
+    return;                                                                            \
+  }
+#define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE, TILES, TALL, VL)                    \
   void NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, REAL alpha,      \
             const REAL *a, int64_t lda, const REAL *b, int64_t ldb, REAL beta, REAL *c,  \
             int64_t ldc) {                                                             \
     NNC_GEMM_SHARE(NAME)                                                               \
+    NNC_GEMM_TALL(NAME, TALL, VL)                                              \
     NNC_GEMM_SMALL(TILES, VL)                                                          \
     NNC_GEMM_BLAS(GEMV, GEMM)                                                          \
     PORTABLE(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);          \
   }
 NNC_GEMM_DEFINE(nnc_sgemm, float, cblas_sgemv, cblas_sgemm, nnc_sgemm_portable,
-                nnc_gemm_tiles_f32, 8)
+                nnc_gemm_tiles_f32, nnc_gemm_tiles_tall_f32, 8)
 NNC_GEMM_DEFINE(nnc_dgemm, double, cblas_dgemv, cblas_dgemm, nnc_dgemm_portable,
-                nnc_gemm_tiles_f64, 4)
+                nnc_gemm_tiles_f64, nnc_gemm_tiles_tall_f64, 4)
 #undef NNC_GEMM_DEFINE
 #undef NNC_GEMM_BLAS
 #undef NNC_GEMM_SMALL
+#undef NNC_GEMM_TALL
 
 const char *nnc_gemm_backend(void) {
 #ifdef NNC_HAVE_OPENBLAS
