@@ -1,6 +1,7 @@
 /* simplify.c — cleans the graph after differentiation: constant folding of
  * scalar constants, algebraic identities (x*1, x+0, x-0, x/1, --x,
- * transpose of transpose, reshape/expand/cast to the same type), (A B)^T as
+ * transpose of transpose, reshape/expand/cast to the same type), sums of
+ * deviations from a mean along its axes as 0, (A B)^T as
  * B^T A^T, expands read through or moved past elementwise ops, common
  * subexpressions and dead code.
  *
@@ -386,6 +387,84 @@ static void merge_sums(Env *e, Region *r, Node *prev, Node *n) {
   n->attr[0] = shape;
 }
 
+/* The reduced axes of a sum or mean (every axis: an empty list) into
+ * red[0..rank); 0 when there are too many. */
+static int reduced_axes(const Node *n, int rank, char *red) {
+  const Attr *a = ir_attr(n, "axes");
+  if (rank > 64 || !a)
+    return 0;
+  memset(red, !a->n, (size_t)rank);
+  for (int i = 0; i < a->n; i++)
+    red[a->ints[i]] = 1;
+  return 1;
+}
+
+/* Whether z is x - mean(x) along the axes red, the mean broadcast along
+ * red alone (kept dimensions, or reshaped to them). */
+static int mean_subtracted(const Node *z, const char *red) {
+  const Node *x = z->in[0], *m = z->in[1], *mb = m;
+  char mr[64];
+  if (m->op == OP_RESHAPE)
+    m = m->in[0];
+  if (m->op != OP_MEAN || m->in[0] != x || !reduced_axes(m, x->type.rank, mr) ||
+      memcmp(mr, red, (size_t)x->type.rank) != 0 || mb->type.rank != x->type.rank ||
+      !type_eq(z->type, x->type))
+    return 0;
+  for (int i = 0; i < x->type.rank; i++)
+    if (red[i] ? !(dim_is_const(mb->type.dim[i]) && dim_value(mb->type.dim[i]) == 1)
+               : !dim_eq(mb->type.dim[i], x->type.dim[i]))
+      return 0;
+  return 1;
+}
+
+/* Whether z is such a value (mean_subtracted), or a sum, difference or
+ * negation of such values, or such a value times one constant along red
+ * (of size 1 there): a deviation from the mean along red, whose sum along
+ * red is 0. */
+static int deviation(const Node *z, const char *red, int depth) {
+  if (depth > 16)
+    return 0;
+  switch (z->op) {
+  case OP_NEG:
+    return deviation(z->in[0], red, depth + 1);
+  case OP_ADD:
+  case OP_SUB:
+    if (z->op == OP_SUB && mean_subtracted(z, red))
+      return 1;
+    return type_eq(z->in[0]->type, z->type) && type_eq(z->in[1]->type, z->type) &&
+           deviation(z->in[0], red, depth + 1) && deviation(z->in[1], red, depth + 1);
+  case OP_MUL:
+    for (int j = 0; j < 2; j++) {
+      const Type *k = &z->in[1 - j]->type;
+      int flat = k->rank == 0 || k->rank == z->type.rank;
+      for (int i = 0; flat && i < k->rank; i++)
+        flat = !red[i] || (dim_is_const(k->dim[i]) && dim_value(k->dim[i]) == 1);
+      if (flat && type_eq(z->in[j]->type, z->type) && deviation(z->in[j], red, depth + 1))
+        return 1;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* sum(d) along the axes d deviates from its mean along: 0 (batch and layer
+ * norm's gradients through their mean, which autodiff of the variance
+ * gives: a reduction and a pass over the batch saved). */
+static void sum_of_deviations(Env *e, Node *n) {
+  char red[64];
+  if (n->op != OP_SUM || !dtype_is_float(n->type.dtype) ||
+      !reduced_axes(n, n->in[0]->type.rank, red) || !deviation(n->in[0], red, 0))
+    return;
+  n->op = OP_FULL;
+  n->nin = 0;
+  n->nattr = 3;
+  n->attr = arena_alloc(e->a, sizeof(Attr) * 3);
+  n->attr[0] = attr_float("value", 0);
+  n->attr[1] = attr_dtype("dtype", n->type.dtype);
+  n->attr[2] = attr_dims(e->a, "shape", n->type.rank, n->type.dim);
+}
+
 /* sum over the batch axes of permute(X) @ C, X and C of the same batch
  * [..., K, M] and [..., K, N]: one product over the batch and K together,
  * reshape(X)^T @ reshape(C) with [P*K, M] and [P*K, N] views, instead of a
@@ -635,6 +714,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
     slice_through(e, r, prev, n);
     transpose_product(e, r, prev, n);
     read_through_expands(e, r, prev, n);
+    sum_of_deviations(e, n);
     merge_sums(e, r, prev, n);
     keepdim_view(e, r, prev, n);
     merge_biases(e, r, prev, n); /* last: it may move nodes before prev */
