@@ -173,6 +173,15 @@ static size_t conv_direct_pad(const conv_direct *d) {
          (d->compact ? nnc_conv2d_direct_copies(d->ci, d->hp, d->ow, d->kw) : 0);
 }
 
+/* p rounded up to a multiple of 64 bytes: the Winograd scratch's parts
+ * that the tiles read and write whole lines of (16 elements more each,
+ * nnc_winograd_parts). */
+#if NNC_CONV_DIRECT
+static void *conv_align64(void *p) {
+  return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+#endif
+
 /* A Winograd pass (nnc_conv2d_winograd) from ci planes (ih, iw), padded
  * by (ph, pw) (negative: a crop), to co planes (oh, ow): (th, tw) tiles of
  * 2x2 output pixels; padded planes of hp rows, each row its even columns

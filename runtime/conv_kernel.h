@@ -547,13 +547,13 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_btdb)(NNC_FN(vec) d[4][4], REA
   }
 }
 
-/* V[xi][c][p] for the nr tile rows from ty0, p = r * tw + tx, rows of ldv
- * (a vector past a row's last tile spills into the next row's first, written
- * after, or into the 8 past the strip). */
+/* V[xi][c][p] for the nr tile rows from ty0, p = r * tw + tx, rows of ldv,
+ * matrices xs apart (a vector past a row's last tile spills into the next
+ * row's first, written after, or into the 8 past the strip). */
 static NNC_DIRECT_OPT void NNC_FN(wino_input)(const conv_wino *g, const REAL *pl,
                                               int64_t ty0, int64_t nr, REAL *v,
-                                              int64_t ldv) {
-  const int64_t w2 = 2 * g->half, xs = g->ci * ldv;
+                                              int64_t ldv, int64_t xs) {
+  const int64_t w2 = 2 * g->half;
   for (int64_t c = 0; c < g->ci; c++)
     for (int64_t r = 0; r < nr; r++) {
       const REAL *row = pl + (c * g->hp + 2 * (ty0 + r)) * w2;
@@ -748,18 +748,23 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
   NNC_PAR_TEAM_(team,
   {
     REAL *pl = ws + g->part[0] + conv_wino_thread(g) * (size_t)conv_thread();
-    REAL *v = pl + g->part[1], *m = v + g->part[2];
-    memset(v, 0, sizeof(REAL) * (g->part[2] + g->part[3])); /* read past, dropped */
+    REAL *v0 = pl + g->part[1];
+    memset(v0, 0, sizeof(REAL) * (g->part[2] + g->part[3])); /* read past, dropped */
+    REAL *v = conv_align64(v0), *m = conv_align64(v0 + g->part[2]);
     NNC_OMP_(for schedule(static))
     for (int64_t i = 0; i < nimg; i++) {
       NNC_FN(wino_planes)(g, in + i * g->ci * g->ih * g->iw, pl);
       for (int64_t ty0 = 0; ty0 < g->th; ty0 += g->rows) {
         const int64_t nr = g->th - ty0 < g->rows ? g->th - ty0 : g->rows;
-        const int64_t n = nr * g->tw, ldv = n + 8, ldm = n + 32;
+        /* rows of V a multiple of 64 bytes, the wide tiles' loads whole
+         * lines; 16 more between its matrices, whose stores would
+         * otherwise fall 4 KiB apart, on the same lines of the cache */
+        const int64_t n = nr * g->tw, ldv = (n + 31) / 16 * 16, ldm = n + 32;
+        const int64_t xs = g->ci * ldv + 16;
         const int cb = NNC_FN(wino_block)(g->co, n);
-        NNC_FN(wino_input)(g, pl, ty0, nr, v, ldv);
+        NNC_FN(wino_input)(g, pl, ty0, nr, v, ldv, xs);
         for (int xi = 0; xi < 16; xi++)
-          NNC_FN(tile_product)(v + xi * g->ci * ldv, ldv, g->ci,
+          NNC_FN(tile_product)(v + xi * xs, ldv, g->ci,
                                u + xi * g->ci * (g->co + 5), g->co + 5, g->co,
                                m + xi * g->co * ldm, ldm, n, cb);
         NNC_FN(wino_output)(g, m, ldm, ty0, nr, out + i * g->co * g->oh * g->ow, add);
@@ -886,7 +891,7 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   const int cb = NNC_FN(wino_block)(s->o, cp); /* rows of o, channels in vectors */
   const int64_t wd = 12 / cb * VL, cq = (cp + wd - 1) / wd * wd;
   const int64_t nob = (s->o + cb - 1) / cb, nwb = cq / wd, nb = 16 * nob * nwb;
-  REAL *y = ws; /* Y[xi][o][c], rows of cq */
+  REAL *y = conv_align64(ws); /* Y[xi][o][c], rows of cq */
   memset(y, 0, sizeof(REAL) * (size_t)(16 * s->o * cq));
   const int team = conv_team(nb), was = conv_gemm_single(team);
   NNC_PAR_TEAM_(team,
@@ -894,7 +899,8 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     const int64_t t = conv_thread(), nt = conv_threads_now();
     const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
     REAL *pl = ws + g.part[0] + conv_wino_thread(&g) * (size_t)t;
-    REAL *vt = pl + g.part[1], *d = vt + g.part[2];
+    REAL *vt = conv_align64(pl + g.part[1]);
+    REAL *d = pl + g.part[1] + g.part[2];
     memset(pl, 0, sizeof(REAL) * conv_wino_thread(&g));
     const int wide = conv_wide_cpu();
     for (int64_t i = 0; i < s->n && b1 > b0; i++) {

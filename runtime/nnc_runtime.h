@@ -407,28 +407,30 @@ static inline int64_t nnc_winograd_half(int64_t tw) { return (tw + 15) / 8 * 8; 
  * input gradient: part[0] the transformed kernel (16 matrices of ci by co
  * and 5 zeros), shared by the threads; then a thread's: part[1] the
  * padded input planes, each row's even columns then its odd ones; part[2]
- * a strip's transformed input (16 matrices of ci rows of its tiles and 8
- * more); part[3] their products (16 of co rows of its tiles and 32 more).
- * The weight gradient (weight): part[0] the sums (16 matrices of co by ci
- * and up to 32 more), shared; a thread's: part[1] the padded input, the
- * channels of a pixel side by side (ci and up to 8 more); part[2] a
- * strip's transformed input, a row of channels per tile (ci and up to 32
- * more); part[3] its transformed dy (16 matrices of co rows of its tiles
- * and 8 more, then 5 rows). Returns their sum. */
+ * a strip's transformed input (16 matrices of ci rows of its tiles and 16
+ * to 31 more, 16 more between the matrices); part[3] their products (16
+ * of co rows of its tiles and 32 more). The weight gradient (weight):
+ * part[0] the sums (16 matrices of co by ci and up to 32 more), shared; a
+ * thread's: part[1] the padded input, the channels of a pixel side by
+ * side (ci and up to 8 more); part[2] a strip's transformed input, a row
+ * of channels per tile (ci and up to 32 more); part[3] its transformed dy
+ * (16 matrices of co rows of its tiles and 8 more, then 5 rows). The
+ * tiles' parts (the sums, the transformed inputs, the products) start on
+ * 64 bytes, 16 elements more each. Returns their sum. */
 static inline size_t nnc_winograd_parts(int64_t ci, int64_t co, int64_t oh, int64_t ow,
                                         int weight, size_t part[4]) {
   const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2;
   const int64_t n = nnc_winograd_rows(th, tw) * tw;
   if (weight) {
-    part[0] = (size_t)(16 * co * (ci + 32) + 32);
+    part[0] = (size_t)(16 * co * (ci + 32) + 32 + 16);
     part[1] = (size_t)((2 * th + 2) * (2 * tw + 2) * (ci + 8) + 32);
-    part[2] = (size_t)(16 * n * (ci + 32) + 32);
+    part[2] = (size_t)(16 * n * (ci + 32) + 32 + 16);
     part[3] = (size_t)((16 * co + 5) * (n + 8) + 32);
   } else {
     part[0] = (size_t)(16 * ci * (co + 5) + 32);
     part[1] = (size_t)(ci * (2 * th + 2) * 2 * nnc_winograd_half(tw) + 32);
-    part[2] = (size_t)(16 * ci * (n + 8) + 32);
-    part[3] = (size_t)(16 * co * (n + 32) + 32);
+    part[2] = (size_t)(16 * (ci * (n + 31) + 16) + 32 + 16);
+    part[3] = (size_t)(16 * co * (n + 32) + 32 + 16);
   }
   return part[0] + part[1] + part[2] + part[3];
 }
