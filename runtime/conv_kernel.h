@@ -846,20 +846,41 @@ static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy,
 
 /* x's padded planes with the channels of a pixel side by side: pixel (i,
  * j) at pl + (i * wpp + j) * cp. Only x's pixels are written: the rest,
- * zeroed once per call, stays zero. */
+ * zeroed once per call, stays zero. Blocks of VL channels by VL pixels
+ * are transposed in registers (log2 VL rounds of NNC_ZIP on rows VL / 2
+ * apart), where the compiler has the shuffles; the rest one at a time. */
 static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *x,
                                                REAL *pl, int64_t wpp, int64_t cp) {
   const int64_t j0 = g->pw < 0 ? -g->pw : 0,
                 j1 = g->iw + g->pw > wpp ? wpp - g->pw : g->iw;
-  for (int64_t c = 0; c < g->ci; c++)
+  for (int64_t c0 = 0; c0 < g->ci; c0 += VL)
     for (int64_t iy = 0; iy < g->ih; iy++) {
-      const int64_t i = iy + g->ph;
+      const int64_t i = iy + g->ph, nc = g->ci - c0 < VL ? g->ci - c0 : VL;
       if (i < 0 || i >= g->hp)
         continue;
-      const REAL *xr = x + (c * g->ih + iy) * g->iw;
-      REAL *row = pl + (i * wpp + g->pw) * cp + c;
-      for (int64_t j = j0; j < j1; j++)
-        row[j * cp] = xr[j];
+      const REAL *xr = x + (c0 * g->ih + iy) * g->iw;
+      REAL *row = pl + (i * wpp + g->pw) * cp + c0;
+      int64_t j = j0;
+#ifdef NNC_ZIP
+      for (; j + VL <= j1; j += VL) {
+        NNC_FN(vec) t[VL], u[VL], zero = {0};
+        for (int64_t k = 0; k < VL; k++)
+          if (k < nc)
+            memcpy(&t[k], xr + k * g->ih * g->iw + j, sizeof t[k]);
+          else
+            t[k] = zero;
+        for (int64_t round = 1; round < VL; round *= 2) {
+          for (int64_t k = 0; k < VL / 2; k++)
+            NNC_ZIP(t[k], t[k + VL / 2], u[2 * k], u[2 * k + 1]);
+          memcpy(t, u, sizeof t);
+        }
+        for (int64_t p = 0; p < VL; p++)
+          memcpy(row + (j + p) * cp, &t[p], sizeof t[p]);
+      }
+#endif
+      for (; j < j1; j++)
+        for (int64_t k = 0; k < nc; k++)
+          row[j * cp + k] = xr[k * g->ih * g->iw + j];
     }
 }
 
