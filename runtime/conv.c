@@ -221,10 +221,12 @@ static size_t conv_wino_thread(const conv_wino *g) {
 #define REAL float
 #define SFX f32
 #define GEMM nnc_sgemm
+#define NNC_MASK_INT int32_t /* a comparison's lanes */
 #include "conv_kernel.h"
 #undef REAL
 #undef SFX
 #undef GEMM
+#undef NNC_MASK_INT
 
 #ifdef NNC_ZIP
 #undef NNC_ZIP
@@ -239,10 +241,12 @@ static size_t conv_wino_thread(const conv_wino *g) {
 #define REAL double
 #define SFX f64
 #define GEMM nnc_dgemm
+#define NNC_MASK_INT int64_t
 #include "conv_kernel.h"
 #undef REAL
 #undef SFX
 #undef GEMM
+#undef NNC_MASK_INT
 
 /* Small products on the register tiles (conv_kernel.h, nnc_gemm_tiles):
  * where the tiles are not built, the portable kernel, which computes the

@@ -1031,6 +1031,87 @@ static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
   conv_gemm_restore(team, was);
 }
 
+/* MaxPool2d(2)'s rows on vectors (maxpool_2x2, maxpool_2x2_grad, where
+ * the compiler has the shuffles): VL windows at a time, the last VL
+ * ending at the row's end, over windows already done (their results are
+ * the same); rows of VL windows or more. A row holding a NaN is left to
+ * the exact rule: the functions return whether they read one. */
+#ifdef NNC_UNZIP
+typedef NNC_MASK_INT NNC_FN(mask) __attribute__((vector_size(NNC_VEC_BYTES)));
+
+/* a where m, else b */
+static NNC_INLINE NNC_DIRECT_OPT NNC_FN(vec) NNC_FN(vsel)(NNC_FN(mask) m, NNC_FN(vec) a,
+                                                          NNC_FN(vec) b) {
+  return (NNC_FN(vec))(((NNC_FN(mask))a & m) | ((NNC_FN(mask))b & ~m));
+}
+
+/* The corners of windows ox .. ox + VL: top left, top right, bottom
+ * left, bottom right; and whether any is a NaN, added to nan. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(pool_corners)(const REAL *r0, const REAL *r1,
+                                                           int64_t ox, NNC_FN(vec) q[4],
+                                                           NNC_FN(mask) *nan) {
+  NNC_FN(vec) l, h;
+  memcpy(&l, r0 + 2 * ox, sizeof l);
+  memcpy(&h, r0 + 2 * ox + VL, sizeof h);
+  NNC_UNZIP(l, h, q[0], q[1]);
+  memcpy(&l, r1 + 2 * ox, sizeof l);
+  memcpy(&h, r1 + 2 * ox + VL, sizeof h);
+  NNC_UNZIP(l, h, q[2], q[3]);
+  *nan |= (q[0] != q[0]) | (q[1] != q[1]) | (q[2] != q[2]) | (q[3] != q[3]);
+}
+
+static NNC_INLINE NNC_DIRECT_OPT int NNC_FN(any)(NNC_FN(mask) m) {
+  for (int64_t l = 0; l < VL; l++)
+    if (m[l])
+      return 1;
+  return 0;
+}
+
+/* yr[0, ow) = the maxima of the windows over rows r0 and r1. */
+static NNC_DIRECT_OPT int NNC_FN(maxpool_row)(const REAL *r0, const REAL *r1, REAL *yr,
+                                              int64_t ow) {
+  NNC_FN(mask) nan = {0};
+  for (int64_t ox = 0;; ox += VL) {
+    ox = ox + VL > ow ? ow - VL : ox;
+    NNC_FN(vec) q[4];
+    NNC_FN(pool_corners)(r0, r1, ox, q, &nan);
+    const NNC_FN(vec) ab = NNC_FN(vsel)(q[0] > q[1], q[0], q[1]),
+                      cd = NNC_FN(vsel)(q[2] > q[3], q[2], q[3]);
+    const NNC_FN(vec) m = NNC_FN(vsel)(ab > cd, ab, cd);
+    memcpy(yr + ox, &m, sizeof m);
+    if (ox + VL == ow)
+      return NNC_FN(any)(nan);
+  }
+}
+
+/* Rows d0 and d1 of dx (the windows' columns) set from dy's row: each
+ * window's gradient at its first maximum, zeros elsewhere. */
+static NNC_DIRECT_OPT int NNC_FN(maxpool_grad_row)(const REAL *r0, const REAL *r1,
+                                                   const REAL *dyr, REAL *d0, REAL *d1,
+                                                   int64_t ow) {
+  NNC_FN(mask) nan = {0};
+  const NNC_FN(vec) zero = {0};
+  for (int64_t ox = 0;; ox += VL) {
+    ox = ox + VL > ow ? ow - VL : ox;
+    NNC_FN(vec) q[4], g, lo, hi;
+    NNC_FN(pool_corners)(r0, r1, ox, q, &nan);
+    memcpy(&g, dyr + ox, sizeof g);
+    const NNC_FN(mask) mb = q[1] > q[0], md = q[3] > q[2];
+    const NNC_FN(vec) top = NNC_FN(vsel)(mb, q[1], q[0]), bot = NNC_FN(vsel)(md, q[3], q[2]);
+    const NNC_FN(mask) down = bot > top;
+    const NNC_FN(vec) gt = NNC_FN(vsel)(down, zero, g), gb = NNC_FN(vsel)(down, g, zero);
+    NNC_ZIP(NNC_FN(vsel)(mb, zero, gt), NNC_FN(vsel)(mb, gt, zero), lo, hi);
+    memcpy(d0 + 2 * ox, &lo, sizeof lo);
+    memcpy(d0 + 2 * ox + VL, &hi, sizeof hi);
+    NNC_ZIP(NNC_FN(vsel)(md, zero, gb), NNC_FN(vsel)(md, gb, zero), lo, hi);
+    memcpy(d1 + 2 * ox, &lo, sizeof lo);
+    memcpy(d1 + 2 * ox + VL, &hi, sizeof hi);
+    if (ox + VL == ow)
+      return NNC_FN(any)(nan);
+  }
+}
+#endif
+
 #undef VL
 #endif
 
@@ -1330,6 +1411,53 @@ static int NNC_FN(pool_inside)(const nnc_pool_shape *s) {
          (s->ow - 1) * s->sw + s->kw <= s->w;
 }
 
+/* Whether MaxPool2d(2)'s rows go through the vector rows (maxpool_row):
+ * rows of a vector's windows or more, a processor with AVX2, a compiler
+ * with the shuffles. */
+static int NNC_FN(pool_vector_rows)(const nnc_pool_shape *s) {
+#if NNC_CONV_DIRECT && defined(NNC_UNZIP)
+  return s->ow >= (int64_t)(NNC_VEC_BYTES / sizeof(REAL)) && conv_direct_cpu();
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
+/* A row of MaxPool2d(2) on the vector rows, by the exact rule where it
+ * held a NaN; 0 where the vector rows are not built. */
+static int NNC_FN(maxpool_row_fast)(const nnc_pool_shape *s, const REAL *r0,
+                                    const REAL *r1, REAL *yr) {
+#if NNC_CONV_DIRECT && defined(NNC_UNZIP)
+  if (NNC_FN(maxpool_row)(r0, r1, yr, s->ow))
+    for (int64_t ox = 0; ox < s->ow; ox++)
+      yr[ox] = r0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)];
+  return 1;
+#else
+  (void)s, (void)r0, (void)r1, (void)yr;
+  return 0;
+#endif
+}
+
+/* Its backward (set: the two rows of dx written whole), as maxpool_2x2_grad. */
+static int NNC_FN(maxpool_grad_row_fast)(const nnc_pool_shape *s, const REAL *r0,
+                                         const REAL *r1, const REAL *dyr, REAL *d0,
+                                         REAL *d1) {
+#if NNC_CONV_DIRECT && defined(NNC_UNZIP)
+  if (s->w % 2) /* the column no window covers */
+    d0[s->w - 1] = d1[s->w - 1] = 0;
+  if (NNC_FN(maxpool_grad_row)(r0, r1, dyr, d0, d1, s->ow)) {
+    for (int64_t i = 0; i < 2 * s->ow; i++)
+      d0[i] = d1[i] = 0;
+    for (int64_t ox = 0; ox < s->ow; ox++)
+      d0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)] += dyr[ox];
+  }
+  return 1;
+#else
+  (void)s, (void)r0, (void)r1, (void)dyr, (void)d0, (void)d1;
+  return 0;
+#endif
+}
+
 /* MaxPool2d(2): 2x2 windows, stride 2, no padding, inside the plane. */
 static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
   return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 &&
@@ -1341,6 +1469,7 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
  * by the exact rule of pool_argmax_inside. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
                                               REAL *y) {
+  const int vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++)
     for (int64_t oy = 0; oy < s->oh; oy++) {
@@ -1349,6 +1478,8 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
       const REAL *restrict r1 = r0 + s->w;
       REAL *restrict yr = y + (p * s->oh + oy) * s->ow;
       int nan = 0;
+      if (vec_rows && NNC_FN(maxpool_row_fast)(s, r0, r1, yr))
+        continue;
       for (int64_t ox = 0; ox < s->ow; ox++) {
         const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
                    d = r1[2 * ox + 1];
@@ -1368,6 +1499,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
  * A row pair holding a NaN takes the exact rule instead. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
                                                    const REAL *dy, REAL *dx, int set) {
+  const int vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     if (set && s->h % 2) /* the row no window covers */
@@ -1378,6 +1510,8 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
       REAL *restrict d0 = dx + p * s->h * s->w + at, *restrict d1 = d0 + s->w;
       const REAL *restrict dyr = dy + (p * s->oh + oy) * ow;
       int nan = 0;
+      if (set && vec_rows && NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1))
+        continue;
       for (int64_t i = 0; i < 2 * ow; i++)
         nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
       if (set && s->w % 2) /* the column no window covers */

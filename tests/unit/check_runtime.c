@@ -1763,6 +1763,11 @@ START_TEST(test_pool) {
       pool_shape(1, 1, 5, 8, 1, 3, 2, 3, 0, 0),
       /* MaxPool2d(2) rows of more than 64 windows (done 64 at a time) */
       pool_shape(1, 2, 5, 151, 2, 2, 2, 2, 0, 0),
+      /* rows of a vector's windows and more (the vector rows, the last
+       * vector over windows already done): 8, 14 (LeNet's), 17 columns */
+      pool_shape(2, 3, 6, 28, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 2, 5, 17, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 1, 4, 16, 2, 2, 2, 2, 0, 0),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     check_pool(&shapes[i], 0, 10 + i);
@@ -1803,6 +1808,28 @@ START_TEST(test_pool_nan) {
     ck_assert_msg(ds[3] == (float)(s->oh * s->ow) && ds[0] == 0 && ds[1] == 0 && ds[2] == 0,
                   "shape %zu: grad_set, the last NaN", k);
   }
+  /* a row of 10 windows (the vector rows): a NaN in window 6's top right */
+  nnc_pool_shape s = pool_shape(1, 1, 2, 20, 2, 2, 2, 2, 0, 0);
+  float x[40], y[10], dy[10], dx[40];
+  for (int i = 0; i < 40; i++)
+    x[i] = (float)((i * 7) % 11);
+  x[13] = NAN;
+  for (int i = 0; i < 10; i++)
+    dy[i] = (float)(i + 1);
+  nnc_maxpool2d_f32(&s, x, y);
+  for (int i = 0; i < 10; i++) {
+    const float a = x[2 * i], b = x[2 * i + 1], c = x[20 + 2 * i], d = x[21 + 2 * i];
+    const float m = fmaxf(fmaxf(a, b), fmaxf(c, d));
+    ck_assert_msg(i == 6 ? isnan(y[i]) : y[i] == m, "window %d: %g", i, y[i]);
+  }
+  for (int i = 0; i < 40; i++)
+    dx[i] = 7;
+  nnc_maxpool2d_grad_set_f32(&s, x, dy, dx);
+  ck_assert_msg(dx[13] == 7.0f && dx[12] == 0, "the NaN takes window 6's gradient");
+  float sum = 0;
+  for (int i = 0; i < 40; i++)
+    sum += dx[i];
+  ck_assert_msg(sum == 55, "every window's gradient once: %g", sum);
 }
 END_TEST
 
