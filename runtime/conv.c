@@ -85,25 +85,20 @@ static int conv_pointwise(const nnc_conv_shape *s) {
 #define NNC_VEC_BYTES 32
 #define NNC_UNROLL _Pragma("GCC unroll 16")
 #if defined(__clang__)
-#define NNC_DIRECT_OPT __attribute__((target("avx2,fma")))
+#define NNC_TILE_OPT_(isa, tune) __attribute__((target(isa)))
 #else
-#define NNC_DIRECT_OPT                                                                 \
-  __attribute__((target("avx2,fma,tune=haswell"),                                     \
+#define NNC_TILE_OPT_(isa, tune)                                                       \
+  __attribute__((target(isa tune),                                                     \
                  optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
 #endif
+#define NNC_DIRECT_OPT NNC_TILE_OPT_("avx2,fma", ",tune=haswell")
 static int conv_direct_cpu(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 /* The wide tiles (conv_tiles.h): vectors of 64 bytes, AVX-512, taken on
  * a processor that has it. */
 #define NNC_CONV_WIDE 1
-#if defined(__clang__)
-#define NNC_WIDE_OPT __attribute__((target("avx512f,avx2,fma")))
-#else
-#define NNC_WIDE_OPT                                                                   \
-  __attribute__((target("avx512f,avx2,fma"),                                          \
-                 optimize("fp-contract=fast", "no-tree-pre", "no-predictive-commoning")))
-#endif
+#define NNC_WIDE_OPT NNC_TILE_OPT_("avx512f,avx2,fma", "")
 static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f") != 0; }
 #else
 #define NNC_CONV_DIRECT 0

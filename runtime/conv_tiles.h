@@ -10,6 +10,21 @@
  * (its lanes), TOPT (the target attributes) and TN(name), the name of a
  * variant. */
 
+/* One step of a tile: acc[i * nv + v] += w[i][at] times the v-th of the
+ * nv vectors at b, for i < cb. */
+static NNC_INLINE TOPT void TN(tile_step)(TV *acc, const REAL *b, const REAL *const *w,
+                                          int64_t at, const int cb, const int nv) {
+  TV xv[4];
+  NNC_UNROLL
+  for (int v = 0; v < nv; v++)
+    memcpy(&xv[v], b + v * TL, sizeof xv[v]);
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    NNC_UNROLL
+    for (int v = 0; v < nv; v++)
+      acc[i * nv + v] += w[i][at] * xv[v];
+}
+
 /* One tile of the direct kernel: cb output channels (nc of them stored,
  * into out, channel i at out[i * P]) by nv vectors of consecutive output
  * positions f (rows of wf: on the padded planes, positions past ow are
@@ -29,15 +44,11 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
     for (int64_t ki = 0; ki < d->kh; ki++) {
       const REAL *q = in + c * d->sc + ki * d->sk + f;
       for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op, q += d->sj) {
-        TV xv[4];
-        NNC_UNROLL
-        for (int v = 0; v < nv; v++)
-          memcpy(&xv[v], q + v * TL, sizeof xv[v]);
+        const REAL *w[6]; /* the tap's weight of each channel */
         NNC_UNROLL
         for (int i = 0; i < cb; i++)
-          NNC_UNROLL
-          for (int v = 0; v < nv; v++)
-            acc[i * nv + v] += wt[i] * xv[v];
+          w[i] = wt + i;
+        TN(tile_step)(acc, q, w, 0, cb, nv);
       }
     }
   const int64_t P = d->oh * d->ow;
@@ -161,17 +172,8 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
   NNC_UNROLL
   for (int i = 0; i < cb * nv; i++)
     acc[i] = zero;
-  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
-    TV xv[4];
-    NNC_UNROLL
-    for (int j = 0; j < nv; j++)
-      memcpy(&xv[j], b + j * TL, sizeof xv[j]);
-    NNC_UNROLL
-    for (int i = 0; i < cb; i++)
-      NNC_UNROLL
-      for (int j = 0; j < nv; j++)
-        acc[i * nv + j] += ar[i][at] * xv[j];
-  }
+  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak)
+    TN(tile_step)(acc, b, ar, at, cb, nv);
   NNC_UNROLL
   for (int i = 0; i < cb; i++)
     if (i < nc)
