@@ -3,7 +3,8 @@
  * transpose of transpose, reshape/expand/cast to the same type), sums of
  * deviations from a mean along its axes as 0, (A B)^T as
  * B^T A^T, expands read through or moved past elementwise ops, common
- * subexpressions and dead code.
+ * subexpressions and dead code; a scan body's nodes that read only values
+ * from outside it are moved before the scan.
  *
  * Needs: typed IR. Keeps: every function result, buffer update, gradient
  * sink and minimize, and every random draw (they advance the generator).
@@ -876,6 +877,64 @@ static int drop_yields(Env *e, Region *top, const char *live) {
   return dropped;
 }
 
+/* inside[id] = on for the nodes of r and of the bodies within it. */
+static void mark_region(const Region *r, char *inside, char on) {
+  for (const Node *n = r->first; n; n = n->next) {
+    inside[n->id] = on;
+    if (n->body)
+      mark_region(n->body, inside, on);
+  }
+}
+
+/* Whether x, a node of region b, reads only values from outside b and may
+ * be computed once before it: pure, no body, not among b's results. */
+static int invariant(const Node *x, const Region *b, const char *inside) {
+  if (!pure(x) || x->body || x->nin == 0)
+    return 0;
+  for (int i = 0; i < x->nin; i++)
+    if (inside[x->in[i]->id])
+      return 0;
+  for (int i = 0; i < b->nout; i++)
+    if (b->out[i] == x)
+      return 0;
+  return 1;
+}
+
+/* A scan body's nodes that read only values from outside it (an RNN
+ * step's `w_hh.T`) are moved before the scan: computed once rather than
+ * at every step; nested scans first, so that a value invariant in both
+ * moves out of both. */
+static void hoist_invariants(Region *r, char *inside) {
+  for (Node *n = r->first; n; n = n->next) {
+    if (n->op != OP_SCAN || !n->body)
+      continue;
+    Region *b = n->body;
+    hoist_invariants(b, inside);
+    int fused = 0; /* IR read back after fusion: left as it is */
+    for (const Node *x = b->first; x; x = x->next)
+      fused |= x->op == OP_FUSED;
+    if (fused)
+      continue;
+    mark_region(b, inside, 1);
+    for (Node *x = b->first, *prev = NULL, *next; x; x = next) {
+      next = x->next;
+      if (!invariant(x, b, inside)) {
+        prev = x;
+        continue;
+      }
+      ir_unlink(b, prev, x);
+      Node *p = node_before(r, n);
+      x->next = n;
+      if (p)
+        p->next = x;
+      else
+        r->first = x;
+      inside[x->id] = 0;
+    }
+    mark_region(b, inside, 0);
+  }
+}
+
 void pass_simplify(Ctx *c, Module *m) {
   for (int i = 0; i < m->models.n; i++) {
     Model *md = m->models.v[i];
@@ -886,6 +945,9 @@ void pass_simplify(Ctx *c, Module *m) {
       e.uses = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
       e.sliced = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
       int *ew = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->next_id + 1));
+      char *inside = arena_alloc(&c->arena, (size_t)f->next_id + 1);
+      memset(inside, 0, (size_t)f->next_id + 1);
+      hoist_invariants(&f->body, inside);
       count_uses(&e, &f->body, ew);
       count_sliced(&e, &f->body, ew);
       rewrite(&e, &f->body, &seen);
