@@ -574,15 +574,20 @@ static int after(Region *r, const Node *x, const Node *y) {
   return 0;
 }
 
-/* Moves node y of r (a leaf) to just before x. */
-static void move_before(Region *r, Node *y, Node *x) {
-  ir_unlink(r, node_before(r, y), y);
+/* Links node y, in no region, into r just before x. */
+static void link_before(Region *r, Node *y, Node *x) {
   Node *p = node_before(r, x);
   y->next = x;
   if (p)
     p->next = y;
   else
     r->first = y;
+}
+
+/* Moves node y of r (a leaf) to just before x. */
+static void move_before(Region *r, Node *y, Node *x) {
+  ir_unlink(r, node_before(r, y), y);
+  link_before(r, y, x);
 }
 
 /* (x + b) + c, with b and c vectors along the last axis and the inner sum
@@ -923,12 +928,7 @@ static void hoist_invariants(Region *r, char *inside) {
         continue;
       }
       ir_unlink(b, prev, x);
-      Node *p = node_before(r, n);
-      x->next = n;
-      if (p)
-        p->next = x;
-      else
-        r->first = x;
+      link_before(r, x, n);
       inside[x->id] = 0;
     }
     mark_region(b, inside, 0);
