@@ -396,7 +396,9 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                 w34 = (s->o + 2) / 3 * 3 * ((T + 3) / 4 * 4);
   const int64_t ob = w34 < w43 ? 3 : 4, tb = 12 / ob;
   const int64_t nob = (s->o + ob - 1) / ob, ntb = (T + tb - 1) / tb, nb = nob * ntb;
-  const int64_t P = s->oh * s->ow, len = (P + VL - 1) / VL * VL, plane = d.hp * s->ow;
+  /* the pixels in whole wide vectors (two of VL): dy's rows zeros past P */
+  const int64_t P = s->oh * s->ow, len = (P + 2 * VL - 1) / (2 * VL) * (2 * VL),
+                plane = d.hp * s->ow;
   size_t part[4];
   const size_t per = nnc_conv2d_direct_weight_parts(s, part);
   const int team = conv_team(nb), was = conv_gemm_single(team);

@@ -322,13 +322,13 @@ static inline size_t nnc_conv2d_direct_partials(int64_t o, int64_t taps) {
  * by 0 to kw - 1 columns and cut to ow columns (tap (c, ki, kj) of output
  * pixel f then reads copy kj of plane c at f + ki * ow: one run over the
  * pixels, none wasted), part[2] dy's channels and 3 more in rows of oh *
- * ow rounded up to 8, part[3] the partial sums. Returns their sum. */
+ * ow rounded up to 16, part[3] the partial sums. Returns their sum. */
 static inline size_t nnc_conv2d_direct_weight_parts(const nnc_conv_shape *s,
                                                     size_t part[4]) {
   const int64_t hp = s->oh + s->kh - 1, wp = s->ow + s->kw - 1;
   part[0] = (size_t)(s->c * hp * wp + s->kw + 32);
   part[1] = nnc_conv2d_direct_copies(s->c, hp, s->ow, s->kw);
-  part[2] = (size_t)((s->o + 3) * ((s->oh * s->ow + 7) / 8 * 8));
+  part[2] = (size_t)((s->o + 3) * ((s->oh * s->ow + 15) / 16 * 16));
   part[3] = nnc_conv2d_direct_partials(s->o, s->c * s->kh * s->kw);
   return part[0] + part[1] + part[2] + part[3];
 }
