@@ -1069,32 +1069,42 @@ static NNC_INLINE NNC_DIRECT_OPT int NNC_FN(any)(NNC_FN(mask) m) {
   return 0;
 }
 
-/* yr[0, ow) = the maxima of the windows over rows r0 and r1. */
+/* m's first n lanes (all of them for n >= VL): a shorter row's NaNs,
+ * not the next rows'. */
+static NNC_INLINE NNC_DIRECT_OPT NNC_FN(mask) NNC_FN(lanes)(NNC_FN(mask) m, int64_t n) {
+  for (int64_t l = n; l < VL; l++)
+    m[l] = 0;
+  return m;
+}
+
+/* yr[0, ow) = the maxima of the windows over rows r0 and r1 (a shorter
+ * row: yr[0, VL), the lanes past ow garbage, written over after). */
 static NNC_DIRECT_OPT int NNC_FN(maxpool_row)(const REAL *r0, const REAL *r1, REAL *yr,
                                               int64_t ow) {
   NNC_FN(mask) nan = {0};
   for (int64_t ox = 0;; ox += VL) {
-    ox = ox + VL > ow ? ow - VL : ox;
+    ox = ox + VL > ow && ow >= VL ? ow - VL : ox; /* shorter rows: one vector */
     NNC_FN(vec) q[4];
     NNC_FN(pool_corners)(r0, r1, ox, q, &nan);
     const NNC_FN(vec) ab = NNC_FN(vsel)(q[0] > q[1], q[0], q[1]),
                       cd = NNC_FN(vsel)(q[2] > q[3], q[2], q[3]);
     const NNC_FN(vec) m = NNC_FN(vsel)(ab > cd, ab, cd);
     memcpy(yr + ox, &m, sizeof m);
-    if (ox + VL == ow)
-      return NNC_FN(any)(nan);
+    if (ox + VL >= ow)
+      return NNC_FN(any)(NNC_FN(lanes)(nan, ow));
   }
 }
 
 /* Rows d0 and d1 of dx (the windows' columns) set from dy's row: each
- * window's gradient at its first maximum, zeros elsewhere. */
+ * window's gradient at its first maximum, zeros elsewhere (a shorter
+ * row: 2 VL elements of each, past the row garbage, written over after). */
 static NNC_DIRECT_OPT int NNC_FN(maxpool_grad_row)(const REAL *r0, const REAL *r1,
                                                    const REAL *dyr, REAL *d0, REAL *d1,
                                                    int64_t ow) {
   NNC_FN(mask) nan = {0};
   const NNC_FN(vec) zero = {0};
   for (int64_t ox = 0;; ox += VL) {
-    ox = ox + VL > ow ? ow - VL : ox;
+    ox = ox + VL > ow && ow >= VL ? ow - VL : ox; /* shorter rows: one vector */
     NNC_FN(vec) q[4], g, lo, hi;
     NNC_FN(pool_corners)(r0, r1, ox, q, &nan);
     memcpy(&g, dyr + ox, sizeof g);
@@ -1108,8 +1118,8 @@ static NNC_DIRECT_OPT int NNC_FN(maxpool_grad_row)(const REAL *r0, const REAL *r
     NNC_ZIP(NNC_FN(vsel)(md, zero, gb), NNC_FN(vsel)(md, gb, zero), lo, hi);
     memcpy(d1 + 2 * ox, &lo, sizeof lo);
     memcpy(d1 + 2 * ox + VL, &hi, sizeof hi);
-    if (ox + VL == ow)
-      return NNC_FN(any)(nan);
+    if (ox + VL >= ow)
+      return NNC_FN(any)(NNC_FN(lanes)(nan, ow));
   }
 }
 #endif
@@ -1413,12 +1423,22 @@ static int NNC_FN(pool_inside)(const nnc_pool_shape *s) {
          (s->ow - 1) * s->sw + s->kw <= s->w;
 }
 
-/* Whether MaxPool2d(2)'s rows go through the vector rows (maxpool_row):
- * rows of a vector's windows or more, a processor with AVX2, a compiler
- * with the shuffles. */
-static int NNC_FN(pool_vector_rows)(const nnc_pool_shape *s) {
+/* How many of a plane's first rows of MaxPool2d(2) go through the vector
+ * rows (maxpool_row), on a processor with AVX2 and a compiler with the
+ * shuffles: all, with rows of a vector's windows or more; with shorter
+ * rows, each twice its windows (no column left over), those whose vector
+ * stays in the plane: it reads the next rows and writes past the row's
+ * end into rows written after it (LeNet's second pooling, 5 windows a
+ * row: the first 4 of 5). */
+static int64_t NNC_FN(pool_vector_rows)(const nnc_pool_shape *s) {
 #if NNC_CONV_DIRECT && defined(NNC_UNZIP)
-  return s->ow >= (int64_t)(NNC_VEC_BYTES / sizeof(REAL)) && conv_direct_cpu();
+  const int64_t vl = (int64_t)(NNC_VEC_BYTES / sizeof(REAL));
+  if (!conv_direct_cpu())
+    return 0;
+  if (s->ow >= vl)
+    return s->oh;
+  const int64_t k = (vl + s->ow - 1) / s->ow; /* output rows a vector spans */
+  return s->w == 2 * s->ow && s->oh >= k ? s->oh - k + 1 : 0;
 #else
   (void)s;
   return 0;
@@ -1471,7 +1491,7 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
  * by the exact rule of pool_argmax_inside. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
                                               REAL *y) {
-  const int vec_rows = NNC_FN(pool_vector_rows)(s);
+  const int64_t vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++)
     for (int64_t oy = 0; oy < s->oh; oy++) {
@@ -1480,7 +1500,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
       const REAL *restrict r1 = r0 + s->w;
       REAL *restrict yr = y + (p * s->oh + oy) * s->ow;
       int nan = 0;
-      if (vec_rows && NNC_FN(maxpool_row_fast)(s, r0, r1, yr))
+      if (oy < vec_rows && NNC_FN(maxpool_row_fast)(s, r0, r1, yr))
         continue;
       for (int64_t ox = 0; ox < s->ow; ox++) {
         const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
@@ -1501,7 +1521,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
  * A row pair holding a NaN takes the exact rule instead. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
                                                    const REAL *dy, REAL *dx, int set) {
-  const int vec_rows = NNC_FN(pool_vector_rows)(s);
+  const int64_t vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
     if (set && s->h % 2) /* the row no window covers */
@@ -1512,7 +1532,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
       REAL *restrict d0 = dx + p * s->h * s->w + at, *restrict d1 = d0 + s->w;
       const REAL *restrict dyr = dy + (p * s->oh + oy) * ow;
       int nan = 0;
-      if (set && vec_rows && NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1))
+      if (set && oy < vec_rows && NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1))
         continue;
       for (int64_t i = 0; i < 2 * ow; i++)
         nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);

@@ -1768,6 +1768,11 @@ START_TEST(test_pool) {
       pool_shape(2, 3, 6, 28, 2, 2, 2, 2, 0, 0),
       pool_shape(1, 2, 5, 17, 2, 2, 2, 2, 0, 0),
       pool_shape(1, 1, 4, 16, 2, 2, 2, 2, 0, 0),
+      /* shorter rows, each twice its windows (one vector over the next
+       * rows, the plane's last row pair not): LeNet's 10x10, an odd
+       * height */
+      pool_shape(2, 3, 10, 10, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 2, 7, 8, 2, 2, 2, 2, 0, 0),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     check_pool(&shapes[i], 0, 10 + i);
@@ -1830,6 +1835,28 @@ START_TEST(test_pool_nan) {
   for (int i = 0; i < 40; i++)
     sum += dx[i];
   ck_assert_msg(sum == 55, "every window's gradient once: %g", sum);
+  /* a shorter row (5 windows, one vector): a NaN in the first row pair,
+   * and one in the row pair after the second, which the second's vector
+   * reads past its row and must not take */
+  s = pool_shape(1, 1, 6, 10, 2, 2, 2, 2, 0, 0);
+  float xs[60], ys[15], dys[15], dxs[60];
+  for (int i = 0; i < 60; i++)
+    xs[i] = (float)((i * 5) % 13);
+  xs[3] = NAN;  /* row 0, window 1 */
+  xs[41] = NAN; /* row 4, window 0 */
+  for (int i = 0; i < 15; i++)
+    dys[i] = 1;
+  nnc_maxpool2d_f32(&s, xs, ys);
+  for (int i = 0; i < 15; i++)
+    ck_assert_msg((i == 1 || i == 10) ? isnan(ys[i]) : !isnan(ys[i]), "window %d: %g", i,
+                  ys[i]);
+  for (int i = 0; i < 60; i++)
+    dxs[i] = 7;
+  nnc_maxpool2d_grad_set_f32(&s, xs, dys, dxs);
+  float tot = 0;
+  for (int i = 0; i < 60; i++)
+    tot += dxs[i];
+  ck_assert_msg(tot == 15 && dxs[3] == 1 && dxs[41] == 1, "shorter rows: %g", tot);
 }
 END_TEST
 
