@@ -2790,8 +2790,9 @@ static void emit_pool(Emitter *e, Node *n) {
     out(e, "nnc_%spool2d_%s(&s, %s, %s);\n", n->op == OP_MAX_POOL2D ? "max" : "avg", sx,
         ptr(e, n->in[0]), ptr(e, n));
     break;
-  case OP_MAX_POOL2D_GRAD: /* writes the whole gradient */
-    out(e, "nnc_maxpool2d_grad_set_%s(&s, %s, %s, %s);\n", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
+  case OP_MAX_POOL2D_GRAD: /* writes the whole gradient (relu: simplify's fold) */
+    out(e, "nnc_maxpool2d_grad_%s_%s(&s, %s, %s, %s);\n",
+        ir_attr_int(n, "relu", 0) ? "relu" : "set", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
         ptr(e, n));
     break;
   default:

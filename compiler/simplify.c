@@ -1,7 +1,8 @@
 /* simplify.c — cleans the graph after differentiation: constant folding of
  * scalar constants, algebraic identities (x*1, x+0, x-0, x/1, --x,
  * transpose of transpose, reshape/expand/cast to the same type), sums of
- * deviations from a mean along its axes as 0, (A B)^T as
+ * deviations from a mean along its axes as 0, a ReLU's gradient after a
+ * max pooling's folded into it, (A B)^T as
  * B^T A^T, expands read through or moved past elementwise ops, common
  * subexpressions and dead code; a scan body's nodes that read only values
  * from outside it are moved before the scan.
@@ -466,6 +467,27 @@ static void sum_of_deviations(Env *e, Node *n) {
   n->attr[2] = attr_dims(e->a, "shape", n->type.rank, n->type.dim);
 }
 
+/* where(x > 0, max_pool2d_grad(x, dy), 0), the pooling's gradient read
+ * only there: the gradient through a ReLU (x its output) and then the
+ * pooling. The pooling's gradient takes the mask as it routes dy
+ * (relu=1: only windows whose maximum is above 0), one pass instead of
+ * two over the gradient. */
+static void relu_pool_grad(Env *e, Node *n) {
+  if (n->op != OP_WHERE || n->nin != 3 || !const_is(n->in[2], 0))
+    return;
+  Node *c = n->in[0], *g = n->in[1];
+  if (c->op != OP_GT || g->op != OP_MAX_POOL2D_GRAD || c->in[0] != g->in[0] ||
+      !const_is(c->in[1], 0) || g->id >= e->nuses || e->uses[g->id] != 1 ||
+      !type_eq(g->type, n->type) || ir_attr_int(g, "relu", 0))
+    return;
+  Attr *at = arena_alloc(e->a, sizeof(Attr) * (size_t)(g->nattr + 1));
+  memcpy(at, g->attr, sizeof(Attr) * (size_t)g->nattr);
+  at[g->nattr] = attr_int("relu", 1);
+  g->attr = at;
+  g->nattr++;
+  set_repl(e, n, g);
+}
+
 /* sum over the batch axes of permute(X) @ C, X and C of the same batch
  * [..., K, M] and [..., K, N]: one product over the batch and K together,
  * reshape(X)^T @ reshape(C) with [P*K, M] and [P*K, N] views, instead of a
@@ -721,6 +743,7 @@ static void rewrite(Env *e, Region *r, PtrVec *seen) {
     transpose_product(e, r, prev, n);
     read_through_expands(e, r, prev, n);
     sum_of_deviations(e, n);
+    relu_pool_grad(e, n);
     merge_sums(e, r, prev, n);
     keepdim_view(e, r, prev, n);
     merge_biases(e, r, prev, n); /* last: it may move nodes before prev */

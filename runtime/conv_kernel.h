@@ -1096,11 +1096,12 @@ static NNC_DIRECT_OPT int NNC_FN(maxpool_row)(const REAL *r0, const REAL *r1, RE
 }
 
 /* Rows d0 and d1 of dx (the windows' columns) set from dy's row: each
- * window's gradient at its first maximum, zeros elsewhere (a shorter
- * row: 2 VL elements of each, past the row garbage, written over after). */
+ * window's gradient at its first maximum (pos: where that maximum is
+ * above 0), zeros elsewhere (a shorter row: 2 VL elements of each, past
+ * the row garbage, written over after). */
 static NNC_DIRECT_OPT int NNC_FN(maxpool_grad_row)(const REAL *r0, const REAL *r1,
                                                    const REAL *dyr, REAL *d0, REAL *d1,
-                                                   int64_t ow) {
+                                                   int64_t ow, int pos) {
   NNC_FN(mask) nan = {0};
   const NNC_FN(vec) zero = {0};
   for (int64_t ox = 0;; ox += VL) {
@@ -1111,6 +1112,8 @@ static NNC_DIRECT_OPT int NNC_FN(maxpool_grad_row)(const REAL *r0, const REAL *r
     const NNC_FN(mask) mb = q[1] > q[0], md = q[3] > q[2];
     const NNC_FN(vec) top = NNC_FN(vsel)(mb, q[1], q[0]), bot = NNC_FN(vsel)(md, q[3], q[2]);
     const NNC_FN(mask) down = bot > top;
+    if (pos) /* a window's gradient only where its maximum is above 0 */
+      g = NNC_FN(vsel)(NNC_FN(vsel)(down, bot, top) > zero, g, zero);
     const NNC_FN(vec) gt = NNC_FN(vsel)(down, zero, g), gb = NNC_FN(vsel)(down, g, zero);
     NNC_ZIP(NNC_FN(vsel)(mb, zero, gt), NNC_FN(vsel)(mb, gt, zero), lo, hi);
     memcpy(d0 + 2 * ox, &lo, sizeof lo);
@@ -1445,6 +1448,20 @@ static int64_t NNC_FN(pool_vector_rows)(const nnc_pool_shape *s) {
 #endif
 }
 
+/* The two rows of dx under a row of MaxPool2d(2) windows, set by the
+ * exact rule (a row holding a NaN): zeros, then each window's gradient at
+ * its first maximum (pos: where that maximum is above 0, as a ReLU before
+ * the pooling masks it; a NaN is not). */
+static void NNC_FN(maxpool_grad_row_exact)(const nnc_pool_shape *s, const REAL *r0,
+                                           const REAL *dyr, REAL *d0, REAL *d1, int pos) {
+  for (int64_t i = 0; i < 2 * s->ow; i++)
+    d0[i] = d1[i] = 0;
+  for (int64_t ox = 0; ox < s->ow; ox++) {
+    const int64_t k = NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox);
+    d0[k] += pos && !(r0[k] > 0) ? 0 : dyr[ox];
+  }
+}
+
 /* A row of MaxPool2d(2) on the vector rows, by the exact rule where it
  * held a NaN; 0 where the vector rows are not built. */
 static int NNC_FN(maxpool_row_fast)(const nnc_pool_shape *s, const REAL *r0,
@@ -1463,19 +1480,15 @@ static int NNC_FN(maxpool_row_fast)(const nnc_pool_shape *s, const REAL *r0,
 /* Its backward (set: the two rows of dx written whole), as maxpool_2x2_grad. */
 static int NNC_FN(maxpool_grad_row_fast)(const nnc_pool_shape *s, const REAL *r0,
                                          const REAL *r1, const REAL *dyr, REAL *d0,
-                                         REAL *d1) {
+                                         REAL *d1, int pos) {
 #if NNC_CONV_DIRECT && defined(NNC_UNZIP)
   if (s->w % 2) /* the column no window covers */
     d0[s->w - 1] = d1[s->w - 1] = 0;
-  if (NNC_FN(maxpool_grad_row)(r0, r1, dyr, d0, d1, s->ow)) {
-    for (int64_t i = 0; i < 2 * s->ow; i++)
-      d0[i] = d1[i] = 0;
-    for (int64_t ox = 0; ox < s->ow; ox++)
-      d0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)] += dyr[ox];
-  }
+  if (NNC_FN(maxpool_grad_row)(r0, r1, dyr, d0, d1, s->ow, pos))
+    NNC_FN(maxpool_grad_row_exact)(s, r0, dyr, d0, d1, pos);
   return 1;
 #else
-  (void)s, (void)r0, (void)r1, (void)dyr, (void)d0, (void)d1;
+  (void)s, (void)r0, (void)r1, (void)dyr, (void)d0, (void)d1, (void)pos;
   return 0;
 #endif
 }
@@ -1520,7 +1533,8 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
  * covers zeroed) or added to all four elements, zero to the three others.
  * A row pair holding a NaN takes the exact rule instead. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
-                                                   const REAL *dy, REAL *dx, int set) {
+                                                   const REAL *dy, REAL *dx, int set,
+                                                   int pos) {
   const int64_t vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
@@ -1532,23 +1546,23 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
       REAL *restrict d0 = dx + p * s->h * s->w + at, *restrict d1 = d0 + s->w;
       const REAL *restrict dyr = dy + (p * s->oh + oy) * ow;
       int nan = 0;
-      if (set && oy < vec_rows && NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1))
+      if (set && oy < vec_rows && NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1, pos))
         continue;
       for (int64_t i = 0; i < 2 * ow; i++)
         nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
       if (set && s->w % 2) /* the column no window covers */
         d0[s->w - 1] = d1[s->w - 1] = 0;
-      if (nan) {
-        if (set)
-          for (int64_t i = 0; i < 2 * ow; i++)
-            d0[i] = d1[i] = 0;
+      if (nan && set) {
+        NNC_FN(maxpool_grad_row_exact)(s, r0, dyr, d0, d1, pos);
+      } else if (nan) {
         for (int64_t ox = 0; ox < ow; ox++)
           d0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)] += dyr[ox];
       } else if (set) {
         for (int64_t ox = 0; ox < ow; ox++) {
           const REAL a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox],
-                     d = r1[2 * ox + 1], g = dyr[ox];
+                     d = r1[2 * ox + 1];
           const REAL top = b > a ? b : a, bot = d > c ? d : c; /* selects on */
+          const REAL g = pos && !((bot > top ? bot : top) > 0) ? 0 : dyr[ox];
           const REAL gt = bot > top ? 0 : g, gb = bot > top ? g : 0; /* REAL only */
           d0[2 * ox] = b > a ? 0 : gt;
           d0[2 * ox + 1] = b > a ? gt : 0;
@@ -1591,12 +1605,10 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
   });
 }
 
-void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
-                                const REAL *dy, REAL *dx) {
-  if (NNC_FN(pool_2x2)(s)) {
-    NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 0);
-    return;
-  }
+/* dx += each window's gradient at its first maximum (pos: where that
+ * maximum is above 0), any shape. */
+static void NNC_FN(maxpool_grad_any)(const nnc_pool_shape *s, const REAL *x, const REAL *dy,
+                                     REAL *dx, int pos) {
   const int inside = NNC_FN(pool_inside)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {
@@ -1606,24 +1618,46 @@ void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
     for (int64_t oy = 0; oy < s->oh; oy++)
       for (int64_t ox = 0; ox < s->ow; ox++) {
         int64_t at = oy * s->sh * s->w + ox * s->sw;
-        dxp[inside ? NNC_FN(pool_argmax_inside)(s, xp + at, at)
-                   : NNC_FN(pool_argmax)(s, xp, oy, ox)] += dyp[oy * s->ow + ox];
+        const int64_t k = inside ? NNC_FN(pool_argmax_inside)(s, xp + at, at)
+                                 : NNC_FN(pool_argmax)(s, xp, oy, ox);
+        dxp[k] += pos && !(xp[k] > 0) ? 0 : dyp[oy * s->ow + ox];
       }
   });
+}
+
+void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
+                                const REAL *dy, REAL *dx) {
+  if (NNC_FN(pool_2x2)(s))
+    NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 0, 0);
+  else
+    NNC_FN(maxpool_grad_any)(s, x, dy, dx, 0);
 }
 
 /* Writes dx whole: for MaxPool2d(2) each pair of input rows is zeroed
  * just before its windows' gradients go in (one pass over dx in memory
  * instead of a zeroing pass and then another); any other shape zeroes dx
  * and adds. */
-void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
-                                    const REAL *dy, REAL *dx) {
+static void NNC_FN(maxpool_grad_set)(const nnc_pool_shape *s, const REAL *x,
+                                     const REAL *dy, REAL *dx, int pos) {
   if (!NNC_FN(pool_2x2)(s)) {
     memset(dx, 0, sizeof(REAL) * (size_t)(s->n * s->c * s->h * s->w));
-    NNC_FN(nnc_maxpool2d_grad)(s, x, dy, dx);
+    NNC_FN(maxpool_grad_any)(s, x, dy, dx, pos);
     return;
   }
-  NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 1);
+  NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 1, pos);
+}
+
+void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
+                                    const REAL *dy, REAL *dx) {
+  NNC_FN(maxpool_grad_set)(s, x, dy, dx, 0);
+}
+
+/* As nnc_maxpool2d_grad_set, each window's gradient only where its
+ * maximum is above 0: the gradient through a ReLU and then the pooling,
+ * the ReLU's mask applied as the gradients are routed. */
+void NNC_FN(nnc_maxpool2d_grad_relu)(const nnc_pool_shape *s, const REAL *x,
+                                     const REAL *dy, REAL *dx) {
+  NNC_FN(maxpool_grad_set)(s, x, dy, dx, 1);
 }
 
 void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {

@@ -511,13 +511,17 @@ typedef struct nnc_pool_shape {
 /* Max pooling's backward finds each window's maximum again in x (the
  * first one, as PyTorch) and adds dy there; padding is never the maximum.
  * nnc_maxpool2d_grad_set writes dx instead (zero where no window's maximum
- * is), in one pass for MaxPool2d(2). Average pooling counts the padding
- * (PyTorch's default). */
+ * is), in one pass for MaxPool2d(2); nnc_maxpool2d_grad_relu too, each
+ * window's gradient only where its maximum is above 0 (the gradient
+ * through a ReLU and then the pooling, in one pass). Average pooling
+ * counts the padding (PyTorch's default). */
 void nnc_maxpool2d_f32(const nnc_pool_shape *s, const float *x, float *y);
 void nnc_maxpool2d_grad_f32(const nnc_pool_shape *s, const float *x,
                             const float *dy, float *dx);
 void nnc_maxpool2d_grad_set_f32(const nnc_pool_shape *s, const float *x,
                                 const float *dy, float *dx);
+void nnc_maxpool2d_grad_relu_f32(const nnc_pool_shape *s, const float *x,
+                                 const float *dy, float *dx);
 void nnc_avgpool2d_f32(const nnc_pool_shape *s, const float *x, float *y);
 void nnc_avgpool2d_grad_f32(const nnc_pool_shape *s, const float *dy,
                             float *dx);
@@ -526,6 +530,8 @@ void nnc_maxpool2d_grad_f64(const nnc_pool_shape *s, const double *x,
                             const double *dy, double *dx);
 void nnc_maxpool2d_grad_set_f64(const nnc_pool_shape *s, const double *x,
                                 const double *dy, double *dx);
+void nnc_maxpool2d_grad_relu_f64(const nnc_pool_shape *s, const double *x,
+                                 const double *dy, double *dx);
 void nnc_avgpool2d_f64(const nnc_pool_shape *s, const double *x, double *y);
 void nnc_avgpool2d_grad_f64(const nnc_pool_shape *s, const double *dy,
                             double *dx);

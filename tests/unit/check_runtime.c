@@ -1788,6 +1788,50 @@ START_TEST(test_pool) {
 }
 END_TEST
 
+/* nnc_maxpool2d_grad_relu is nnc_maxpool2d_grad_set masked where x is not
+ * above 0 (a ReLU's output: many windows all 0), exactly, on the vector
+ * rows, the shorter rows, the exact rule of a NaN row, the general path. */
+START_TEST(test_pool_relu) {
+  const nnc_pool_shape shapes[] = {
+      pool_shape(2, 3, 6, 28, 2, 2, 2, 2, 0, 0), pool_shape(2, 2, 10, 10, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 2, 7, 9, 2, 2, 2, 2, 0, 0),  pool_shape(2, 2, 9, 7, 3, 2, 3, 2, 0, 0),
+      pool_shape(1, 2, 7, 7, 3, 3, 2, 2, 1, 1),
+  };
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    const nnc_pool_shape *s = &shapes[k];
+    const int64_t nx = s->n * s->c * s->h * s->w, ny = s->n * s->c * s->oh * s->ow;
+    float *x = malloc(sizeof(float) * (size_t)nx), *dy = malloc(sizeof(float) * (size_t)ny);
+    float *want = malloc(sizeof(float) * (size_t)nx), *got = malloc(sizeof(float) * (size_t)nx);
+    double *xd = malloc(sizeof(double) * (size_t)nx), *dyd = malloc(sizeof(double) * (size_t)ny);
+    double *wd = malloc(sizeof(double) * (size_t)nx), *gd = malloc(sizeof(double) * (size_t)nx);
+    nnc_rng r;
+    nnc_rng_seed(&r, 40 + k);
+    for (int64_t i = 0; i < nx; i++) {
+      const double u = nnc_rng_uniform(&r) - 0.6; /* most windows some 0s, some all 0 */
+      xd[i] = x[i] = u > 0 ? (float)u : 0;
+    }
+    if (nx > 20)
+      xd[17] = x[17] = NAN;
+    for (int64_t i = 0; i < ny; i++)
+      dyd[i] = dy[i] = (float)(nnc_rng_uniform(&r) + 0.5);
+    nnc_maxpool2d_grad_set_f32(s, x, dy, want);
+    nnc_maxpool2d_grad_relu_f32(s, x, dy, got);
+    nnc_maxpool2d_grad_set_f64(s, xd, dyd, wd);
+    nnc_maxpool2d_grad_relu_f64(s, xd, dyd, gd);
+    int masked = 0;
+    for (int64_t i = 0; i < nx; i++) {
+      const float w = x[i] > 0 ? want[i] : 0;
+      const double w2 = xd[i] > 0 ? wd[i] : 0;
+      masked += want[i] != 0 && w == 0;
+      ck_assert_msg(got[i] == w && gd[i] == w2, "shape %zu, element %lld: %g, not %g", k,
+                    (long long)i, got[i], w);
+    }
+    ck_assert_msg(masked > 0, "shape %zu: no window all 0", k);
+    free(x), free(dy), free(want), free(got), free(xd), free(dyd), free(wd), free(gd);
+  }
+}
+END_TEST
+
 /* NaN wins a max-pooling window as in PyTorch (the last NaN in row order
  * takes the gradient), on the 2x2 path, the general unpadded path and the
  * padded path. */
@@ -2045,6 +2089,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_conv_chunks);
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_pool_nan);
+  tcase_add_test(tc, test_pool_relu);
   tcase_add_test(tc, test_float_math);
   suite_add_tcase(s, tc);
   TCase *tf = tcase_create("files");
