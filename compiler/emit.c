@@ -856,12 +856,6 @@ static int batch_by_one(const Node *u) {
   return u->in[0]->type.rank >= 3 && u->in[1]->type.rank == 2;
 }
 
-/* Whether matmul u takes its operand i as a view. A batched transposed B
- * does not (attention's per-head products are small, and the runtime's
- * register tiles, faster than OpenBLAS there, take a transposed A but not
- * B: the copy makes it plain); nor does the A of a batch of matrices by one
- * matrix whose rows would not be one GEMM's (a time-major view of a
- * batch-first input: one copy, then one GEMM, rather than a GEMM per step). */
 /* A product of at most 16 columns whose B is a transposed matrix of
  * constant size: the runtime's wide tiles take such a product whole, from
  * a stored B (nnc_sgemm, runtime/conv_kernel.h), reading A once and
@@ -884,11 +878,17 @@ static int in_region(const Region *r, const Node *x) {
   return 0;
 }
 
-/* Whether matmul u (in scan body `step`, or NULL) reads operand i as a
- * view. A transposed B from outside the step is stored once instead: the
- * GEMM library's product with a transposed B ran slower than with the
- * stored transpose at every step (an LSTM's h W_hhᵀ, 32 x 512 x 128: 39
- * against 30 us). */
+/* Whether matmul u (in scan body `step`, or NULL) takes its operand i as
+ * a view. A batched transposed B does not (attention's per-head products
+ * are small, and the runtime's register tiles, faster than OpenBLAS there,
+ * take a transposed A but not B: the copy makes it plain), nor a
+ * transposed B of few columns (few_columns), nor one from outside the
+ * step, stored once (the GEMM library's product with a transposed B ran
+ * slower than with the stored transpose at every step: an LSTM's h W_hhᵀ,
+ * 32 x 512 x 128, 39 against 30 us); nor does the A of a batch of matrices
+ * by one matrix whose rows would not be one GEMM's (a time-major view of a
+ * batch-first input: one copy, then one GEMM, rather than a GEMM per
+ * step). */
 static int matmul_takes(Emitter *e, const Node *u, int i, const Region *step) {
   GemmArg g;
   if (!gemm_arg(e, u->in[i], &g))
