@@ -597,7 +597,7 @@ void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL 
     if (n == VL || (wide && n == 2 * VL)) /* one vector of columns: 12 rows */
       tile = n == VL ? NNC_FN(reg_tile12x1) : TW(reg_tile12x1), w = n, rb = 12;
     else if (wide && n - f >= 2 * VL)
-      tile = n - f >= 4 * VL ? TW(reg_tile6) : TW(reg_tile6x1), w = n - f >= 4 * VL ? 4 * VL : 2 * VL;
+      w = n - f >= 4 * VL ? 4 * VL : 2 * VL, tile = w > 2 * VL ? TW(reg_tile6) : TW(reg_tile6x1);
     else if (n - f >= 2 * VL)
       tile = NNC_FN(reg_tile6), w = 2 * VL;
     else
@@ -1110,7 +1110,8 @@ static NNC_DIRECT_OPT int NNC_FN(maxpool_grad_row)(const REAL *r0, const REAL *r
     NNC_FN(pool_corners)(r0, r1, ox, q, &nan);
     memcpy(&g, dyr + ox, sizeof g);
     const NNC_FN(mask) mb = q[1] > q[0], md = q[3] > q[2];
-    const NNC_FN(vec) top = NNC_FN(vsel)(mb, q[1], q[0]), bot = NNC_FN(vsel)(md, q[3], q[2]);
+    const NNC_FN(vec) top = NNC_FN(vsel)(mb, q[1], q[0]);
+    const NNC_FN(vec) bot = NNC_FN(vsel)(md, q[3], q[2]);
     const NNC_FN(mask) down = bot > top;
     if (pos) /* a window's gradient only where its maximum is above 0 */
       g = NNC_FN(vsel)(NNC_FN(vsel)(down, bot, top) > zero, g, zero);
@@ -1546,7 +1547,8 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
       REAL *restrict d0 = dx + p * s->h * s->w + at, *restrict d1 = d0 + s->w;
       const REAL *restrict dyr = dy + (p * s->oh + oy) * ow;
       int nan = 0;
-      if (set && oy < vec_rows && NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1, pos))
+      if (set && oy < vec_rows &&
+          NNC_FN(maxpool_grad_row_fast)(s, r0, r1, dyr, d0, d1, pos))
         continue;
       for (int64_t i = 0; i < 2 * ow; i++)
         nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
@@ -1607,8 +1609,8 @@ void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
 
 /* dx += each window's gradient at its first maximum (pos: where that
  * maximum is above 0), any shape. */
-static void NNC_FN(maxpool_grad_any)(const nnc_pool_shape *s, const REAL *x, const REAL *dy,
-                                     REAL *dx, int pos) {
+static void NNC_FN(maxpool_grad_any)(const nnc_pool_shape *s, const REAL *x,
+                                     const REAL *dy, REAL *dx, int pos) {
   const int inside = NNC_FN(pool_inside)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++) {

@@ -144,13 +144,16 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
  * first, which at these sizes costs more than the arithmetic (attention's
  * per-head products, 64 x 64 x 32, ran at 35-40 GFLOP/s in OpenBLAS here
  * and 55-60 on the tiles); from about 2^21 on, OpenBLAS is as fast or
- * faster. */
+ * faster. Past that size, a product two vectors wide (16 f32 columns),
+ * where the wide tiles run: OpenBLAS would pack its large A for few
+ * columns of C (a graph network's features times its first weights). */
 #define NNC_GEMM_TILES ((int64_t)1 << 19)
 #define NNC_GEMM_SMALL(TILES, VL)                                                      \
   if (!trans_b && alpha == 1 && (beta == 0 || beta == 1) && m >= 4 && n > 0 && k > 0 &&  \
       n % (VL) == 0 && ldb >= n && ldc >= n && lda >= (trans_a ? m : k) &&              \
-      (m * n * k <= NNC_GEMM_TILES ? nnc_gemm_tiles_ok()                                 \
-                                   : !trans_a && n == 2 * (VL) && nnc_gemm_tiles_ok() == 2)) { \
+      (m * n * k <= NNC_GEMM_TILES                                                      \
+           ? nnc_gemm_tiles_ok()                                                        \
+           : !trans_a && n == 2 * (VL) && nnc_gemm_tiles_ok() == 2)) {                   \
     TILES(trans_a, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);                        \
     return;                                                                            \
   }
@@ -167,7 +170,7 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
       NAME(1, 0, m, n - nw, k, alpha, a, lda, b + nw, ldb, beta, c + nw, ldc);           \
     return;                                                                            \
   }
-#define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE, TILES, TALL, VL)                    \
+#define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE, TILES, TALL, VL)              \
   void NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, REAL alpha,      \
             const REAL *a, int64_t lda, const REAL *b, int64_t ldb, REAL beta, REAL *c,  \
             int64_t ldc) {                                                             \
