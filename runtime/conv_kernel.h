@@ -363,25 +363,19 @@ static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
  * image, the padded planes are copied kw times, moved left by kj columns
  * and cut to ow: tap (c, ki, kj) of output pixel f is then element f + ki
  * * ow of copy kj of plane c, so that a tap's products are one run over
- * the oh * ow pixels (rounded up to whole vectors: dy is copied to rows
- * with zeros past the pixels, and past o). A tile is ob output channels
- * by tb taps (4 by 3 or 3 by 4, whichever wastes less), 12 vector
- * accumulators running over the pixels VL at a time, kept in part from
- * image to image and summed across their lanes after the last. */
-/* A block of the weight gradient over len positions: wide tiles over the
- * most of them they cover, narrow ones over the rest. */
+ * the oh * ow pixels (rounded up to whole wide vectors, 2 VL: dy is
+ * copied to rows with zeros past the pixels, and past o). A tile is ob
+ * output channels by tb taps (4 by 3 or 3 by 4, whichever wastes less), 12
+ * vector accumulators running over the pixels a vector at a time, kept in
+ * part from image to image and summed across their lanes after the last.
+ * weight_block runs a block's tile over the len pixels, wide where the
+ * processor runs it. */
 static void NNC_FN(weight_block)(const REAL *dyw, int64_t ld, const REAL *const *q,
                                  int64_t len, REAL *part, int64_t ob, int wide) {
-  const int64_t lw = wide ? len / (2 * VL) * (2 * VL) : 0, tb = 12 / ob;
-  if (lw > 0)
-    (ob == 4 ? TW(weight_tile43) : TW(weight_tile34))(dyw, ld, q, lw, part);
-  if (lw < len) {
-    const REAL *qt[4];
-    for (int64_t j = 0; j < tb; j++)
-      qt[j] = q[j] + lw;
-    (ob == 4 ? NNC_FN(weight_tile43) : NNC_FN(weight_tile34))(dyw + lw, ld, qt, len - lw,
-                                                             part);
-  }
+  if (wide)
+    (ob == 4 ? TW(weight_tile43) : TW(weight_tile34))(dyw, ld, q, len, part);
+  else
+    (ob == 4 ? NNC_FN(weight_tile43) : NNC_FN(weight_tile34))(dyw, ld, q, len, part);
 }
 
 /* Each thread takes a share of the (ob channels, tb taps) blocks and runs
