@@ -2066,8 +2066,9 @@ static void zero(Emitter *e, Node *n) {
 /* Sum and mean of floats, accumulated in double over contiguous rows.
  * Axes are merged into groups of adjacent reduced or kept axes (size-1
  * axes dropped). When the innermost group is reduced, each result sums
- * its rows into 8 partial sums (vectorisable; the order of the double
- * additions is all that changes). When it is kept, results are computed
+ * its rows into 8 partial sums of the input's type, at most 1024
+ * elements at a time, and those into 8 double ones (vectorisable; as a
+ * fused reduction does). When it is kept, results are computed
  * 64 at a time, each adding its inputs in the order of the plain loops,
  * reading rows instead of striding down columns. */
 static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
@@ -2142,15 +2143,32 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
     out(e, "for (int64_t j = 0; j < cn; j++)\n");
     out(e, "  acc[j] += xr[j];\n");
   } else {
-    out(e, "const %s *restrict xr = a0 + %s;\n", ctype(e, t.dtype), xidx);
-    out(e, "int64_t j = 0;\n");
-    out(e, "for (; j + 8 <= %s; j += 8)\n", L);
-    out(e, "  for (int k = 0; k < 8; k++)\n");
-    out(e, "    acc[k] += xr[j + k];\n");
-    if (!dim_is_const(len[m - 1]) || dim_value(len[m - 1]) % 8) {
-      out(e, "for (; j < %s; j++)\n", L);
-      out(e, "  acc[0] += xr[j];\n");
+    /* as a fused reduction's rows: 8 partial sums of the input's type over
+     * at most 1024 elements, then into the double ones (with double
+     * accumulators alone the additions' latency, not memory, bounds it) */
+    const int chunked = known_len(len[m - 1]) < 0 || known_len(len[m - 1]) > 1024;
+    const char *T = ctype(e, t.dtype), *cn = chunked ? "cn" : L;
+    out(e, "const %s *restrict xr = a0 + %s;\n", T, xidx);
+    if (chunked) {
+      out(e, "for (int64_t c0 = 0; c0 < %s; c0 += 1024) {\n", L);
+      e->indent++;
+      out(e, "const int64_t cn = %s - c0 < 1024 ? %s - c0 : 1024;\n", L, L);
+      out(e, "const %s *restrict xc = xr + c0;\n", T);
     }
+    const char *xc = chunked ? "xc" : "xr";
+    out(e, "%s p[8] = {0};\n", T);
+    out(e, "int64_t j = 0;\n");
+    out(e, "for (; j + 8 <= %s; j += 8)\n", cn);
+    out(e, "  for (int k = 0; k < 8; k++)\n");
+    out(e, "    p[k] += %s[j + k];\n", xc);
+    if (chunked || dim_value(len[m - 1]) % 8) {
+      out(e, "for (; j < %s; j++)\n", cn);
+      out(e, "  p[0] += %s[j];\n", xc);
+    }
+    out(e, "for (int k = 0; k < 8; k++)\n");
+    out(e, "  acc[k] += p[k];\n");
+    if (chunked)
+      e->indent--, out(e, "}\n");
   }
   e->indent--;
   out(e, "}\n");

@@ -11,6 +11,9 @@
  *  3. A node joins only if every value of the group used outside it is
  *     used after the node (the group runs where its last member was), and
  *     it reads no reduction of the group.
+ *  4. Decided on a first grouping, which is then made again: a member read
+ *     outside its group only by other groups is computed again in each of
+ *     them rather than stored, where that is cheap (remat below).
  * A group of two or more nodes becomes a `fused` node whose body holds
  * them in order and yields what is used outside (and every reduction);
  * `get` nodes read the yields. Values used only inside are never stored.
@@ -40,7 +43,14 @@ typedef struct Fuser {
   char *escapes; /* by id: a function result */
   int *grp;      /* by id: group index or -1 */
   PtrVec groups; /* Group* */
+  PtrVec undo;   /* Copied: operands given full/const copies (a trial's) */
 } Fuser;
+
+typedef struct Copied {
+  Node *n;
+  int i;
+  Node *was, *copy;
+} Copied;
 
 static int same_shape(Type x, Type y) {
   if (x.rank != y.rank)
@@ -176,7 +186,10 @@ static void clone_sources(Fuser *u, Node *n, Type t, Group *g) {
     Node *x = n->in[i];
     if ((x->op == OP_FULL || x->op == OP_CONST) && x->type.rank > 0 &&
         same_shape(x->type, t) && u->f->next_id < u->cap) {
-      n->in[i] = clone_source(u, x, n);
+      Copied *cp = arena_alloc(u->a, sizeof *cp);
+      cp->n = n, cp->i = i, cp->was = x;
+      vec_push(u->a, &u->undo, cp);
+      n->in[i] = cp->copy = clone_source(u, x, n);
       put(u, g, n->in[i]);
     }
   }
@@ -240,6 +253,185 @@ static void join_reduction(Fuser *u, Node *n) {
   }
   g->red = red;
   put(u, g, n);
+}
+
+/* ------------------------------------------------------ recomputation */
+
+/* Rule 4, recomputation: an elementwise member n of group g whose value
+ * readers outside g all sit in other groups is computed again in each of
+ * them from what g reads, instead of stored by g and read back (batch
+ * norm's and layer norm's x - mean). Each reading group gets one copy of
+ * n's subtree within g, up to what g reads from outside (its leaves),
+ * when the subtree holds only cheap ops (remat_cheap) and the full-size
+ * leaves the reading group does not already read take no more bytes an
+ * element than n: recomputing then never reads more than it saves.
+ * Decided on a trial grouping; the copies then join their readers' groups
+ * when the region is grouped again. */
+#define REMAT_MAX 16 /* nodes in one copied subtree */
+
+static int remat_member(Fuser *u, Group *g, const Node *x) {
+  return group_of(u, x) == g && !is_reduction(x) && op_fusible(x->op);
+}
+
+/* Ops cheap enough to compute twice: no division, no function of the
+ * math library (the binary cross-entropy's logs, stored, cost less to read
+ * back from the cache than to compute again). */
+static int remat_cheap(OpKind op) {
+  switch (op) {
+  case OP_NEG: case OP_ABS: case OP_SIGN: case OP_RELU: case OP_LEAKY_RELU:
+  case OP_NOT: case OP_CAST: case OP_DETACH: case OP_ADD: case OP_SUB: case OP_MUL:
+  case OP_MAXIMUM: case OP_MINIMUM: case OP_AND: case OP_OR: case OP_EQ: case OP_NE:
+  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_WHERE: case OP_EXPAND:
+  case OP_FULL: case OP_CONST:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* The subtree of n within g, operands first; 0 when too large. */
+static int remat_tree(Fuser *u, Group *g, Node *n, Node **t, int nt) {
+  for (int k = 0; k < nt; k++)
+    if (t[k] == n)
+      return nt;
+  for (int i = 0; i < n->nin; i++)
+    if (remat_member(u, g, n->in[i]) && !(nt = remat_tree(u, g, n->in[i], t, nt)))
+      return 0;
+  if (nt == REMAT_MAX || n->nin > 8 || !remat_cheap(n->op))
+    return 0;
+  t[nt++] = n;
+  return nt;
+}
+
+static int group_reads(const Group *h, const Node *x) {
+  for (int k = 0; k < h->mem.n; k++) {
+    const Node *m = h->mem.v[k];
+    for (int i = 0; i < m->nin; i++)
+      if (m->in[i] == x)
+        return 1;
+  }
+  return 0;
+}
+
+static int elem_bytes(DType t) { return t == DT_F64 ? 8 : t == DT_BOOL ? 1 : 4; }
+
+/* Whether n's subtree t may be copied into group h: the full-size leaves
+ * h does not already read take no more bytes an element than n (a
+ * dropout mask, a byte, stays stored rather than its random floats). */
+static int remat_fits(Fuser *u, Group *g, Node **t, int nt, Group *h, Type shape) {
+  int extra = 0;
+  for (int k = 0; k < nt; k++)
+    for (int i = 0; i < t[k]->nin; i++) {
+      Node *x = t[k]->in[i];
+      int seen = remat_member(u, g, x);
+      for (int j = 0; j < k && !seen; j++) /* counted once */
+        for (int q = 0; q < t[j]->nin && !seen; q++)
+          seen = t[j]->in[q] == x;
+      for (int q = 0; q < i && !seen; q++)
+        seen = t[k]->in[q] == x;
+      if (!seen && same_shape(x->type, shape) && x->op != OP_FULL && x->op != OP_CONST &&
+          !group_reads(h, x))
+        extra += elem_bytes(x->type.dtype);
+    }
+  return extra <= elem_bytes(shape.dtype);
+}
+
+/* Puts x into r just before `before`. */
+static void insert_before(Region *r, Node *before, Node *x) {
+  Node *prev = NULL;
+  for (Node *y = r->first; y != before; y = y->next)
+    prev = y;
+  x->next = before;
+  if (prev)
+    prev->next = x;
+  else
+    r->first = x;
+}
+
+/* A copy of t (n = t[nt - 1]) before the first of n's readers in group h,
+ * which all read it instead of n. */
+static void remat_copy(Fuser *u, Region *r, Node **t, int nt, Group *h) {
+  Node *n = t[nt - 1], *first = NULL, *copy[REMAT_MAX];
+  PtrVec *us = &u->users[n->id];
+  for (int i = 0; i < us->n; i++) {
+    Node *x = us->v[i];
+    if (group_of(u, x) == h && (!first || u->pos[x->id] < u->pos[first->id]))
+      first = x;
+  }
+  for (int k = 0; k < nt; k++) {
+    Node *x = t[k], *in[8];
+    for (int i = 0; i < x->nin; i++) {
+      in[i] = x->in[i];
+      for (int j = 0; j < k; j++)
+        if (t[j] == in[i])
+          in[i] = copy[j];
+    }
+    Region scratch = {0};
+    copy[k] = ir_node(u->c, u->mod, u->f, &scratch, x->op, x->nin, in, x->nattr, x->attr,
+                      x->name, x->loc);
+    insert_before(r, first, copy[k]);
+  }
+  for (int i = 0; i < us->n; i++) {
+    Node *x = us->v[i];
+    for (int j = 0; j < x->nin && group_of(u, x) == h; j++)
+      if (x->in[j] == n)
+        x->in[j] = copy[nt - 1];
+  }
+}
+
+typedef struct Remat {
+  Node *t[REMAT_MAX];
+  int nt;
+  Group *g;
+} Remat;
+
+/* Rule 4 over the trial groups; returns whether anything was copied. The
+ * decisions are all taken on the trial, then carried out last to first
+ * (a copy reads what its subtree read in the trial). */
+static int remat(Fuser *u, Region *r) {
+  PtrVec todo = {0};
+  for (int gi = 0; gi < u->groups.n; gi++) {
+    Group *g = u->groups.v[gi];
+    if (!g->alive || g->mem.n < 2)
+      continue;
+    for (int k = 0; k < g->mem.n; k++) {
+      Node *n = g->mem.v[k];
+      if (!remat_member(u, g, n) || u->escapes[n->id])
+        continue;
+      PtrVec *us = &u->users[n->id];
+      int inside = 0, ok = 1;
+      for (int i = 0; i < us->n && ok; i++) {
+        Group *h = group_of(u, us->v[i]);
+        if (h == g)
+          inside = 1;
+        else
+          ok = h && h->alive && h->mem.n >= 2;
+      }
+      Remat *m = arena_alloc(u->a, sizeof *m);
+      m->g = g;
+      m->nt = ok && inside ? remat_tree(u, g, n, m->t, 0) : 0;
+      for (int i = 0; i < us->n && m->nt; i++) {
+        Group *h = group_of(u, us->v[i]);
+        if (h != g && !remat_fits(u, g, m->t, m->nt, h, n->type))
+          m->nt = 0;
+      }
+      if (m->nt)
+        vec_push(u->a, &todo, m);
+    }
+  }
+  for (int k = todo.n - 1; k >= 0; k--) {
+    Remat *m = todo.v[k];
+    PtrVec *us = &u->users[m->t[m->nt - 1]->id];
+    for (int i = 0; i < us->n; i++) { /* one copy per reading group */
+      Group *h = group_of(u, us->v[i]);
+      int done = 0;
+      for (int j = 0; j < i; j++)
+        done |= group_of(u, us->v[j]) == h;
+      if (h != m->g && !done)
+        remat_copy(u, r, m->t, m->nt, h);
+    }
+  }
+  return todo.n > 0;
 }
 
 /* ------------------------------------------------------------ rewriting */
@@ -418,8 +610,8 @@ static void sink(Fuser *u, Region *r, int n) {
 /* Fuses the nodes of region r (a function's body or a scan's): values of
  * r are read only inside it, its outputs (results, yields, carries) count
  * as read after its last node. */
-static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r) {
-  Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}};
+static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
+  Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}, {0}};
   Fuser *u = &u0;
   int n = 0, nops = 0;
   for (Node *x = r->first; x; x = x->next)
@@ -443,6 +635,7 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r) {
     u->escapes[r->out[i]->id] = 1;
   sink(u, r, n);
 
+  struct NameTab *names = trial ? ir_names_save(c, f) : NULL;
   for (Node *x = r->first; x; x = x->next) {
     if (x->op == OP_FULL || x->op == OP_CONST)
       continue; /* copied into the groups that read them */
@@ -450,6 +643,27 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r) {
       join_elementwise(u, x);
     else if (is_reduction(x))
       join_reduction(u, x);
+  }
+  if (trial) { /* copies made: the region grouped again, with them */
+    for (int j = u->undo.n - 1; j >= 0; j--) { /* its full/const copies undone */
+      Copied *cp = u->undo.v[j];
+      cp->n->in[cp->i] = cp->was;
+    }
+    struct NameTab *after = ir_names_save(c, f);
+    ir_names_restore(f, names);
+    if (remat(u, r)) {
+      Node *last = r->first;
+      while (last && last->next)
+        last = last->next;
+      r->last = last;
+      fuse_region(c, mod, f, r, 0);
+      return;
+    }
+    ir_names_restore(f, after);
+    for (int j = 0; j < u->undo.n; j++) { /* none: the trial's grouping stands */
+      Copied *cp = u->undo.v[j];
+      cp->n->in[cp->i] = cp->copy;
+    }
   }
 
   Node **order = arena_alloc(u->a, sizeof(Node *) * (size_t)(n + 1));
@@ -539,13 +753,13 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r) {
 static void fuse_scans(Ctx *c, Module *mod, Func *f, Region *r) {
   for (Node *x = r->first; x; x = x->next)
     if (x->op == OP_SCAN) {
-      fuse_region(c, mod, f, x->body);
+      fuse_region(c, mod, f, x->body, 1);
       fuse_scans(c, mod, f, x->body);
     }
 }
 
 static void fuse_func(Ctx *c, Module *mod, Func *f) {
-  fuse_region(c, mod, f, &f->body);
+  fuse_region(c, mod, f, &f->body, 1);
   fuse_scans(c, mod, f, &f->body);
   ir_func_names(c, f);
 }

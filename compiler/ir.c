@@ -91,6 +91,26 @@ static void names_region(Arena *a, Func *f, Region *r) {
   }
 }
 
+/* A copy of f's names in use, to put back with ir_names_restore: names
+ * that nodes made in between took become free again (a trial that is
+ * undone leaves no gaps in the numbering). */
+struct NameTab *ir_names_save(Ctx *c, const Func *f) {
+  NameTab *t = arena_alloc(&c->arena, sizeof *t);
+  if (!f->names)
+    return t;
+  *t = *f->names;
+  size_t n = (size_t)(t->cap > 0 ? t->cap : 1);
+  t->key = arena_alloc(&c->arena, sizeof *t->key * n);
+  t->node = arena_alloc(&c->arena, sizeof *t->node * n);
+  t->next = arena_alloc(&c->arena, sizeof *t->next * n);
+  for (int i = 0; i < f->names->cap; i++)
+    t->key[i] = f->names->key[i], t->node[i] = f->names->node[i],
+    t->next[i] = f->names->next[i];
+  return t;
+}
+
+void ir_names_restore(Func *f, struct NameTab *saved) { f->names = saved; }
+
 void ir_func_names(Ctx *c, Func *f) {
   f->names = arena_alloc(&c->arena, sizeof(NameTab));
   names_region(&c->arena, f, &f->body);

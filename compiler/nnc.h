@@ -395,6 +395,8 @@ Node *ir_func_lookup(const Func *f, const char *name); /* NULL if unused */
  * then name.1, name.2; none: tN) and rebuilds the table behind ir_node and
  * ir_func_lookup: call it after assigning n->name directly. */
 void ir_func_names(Ctx *c, Func *f);
+struct NameTab *ir_names_save(Ctx *c, const Func *f);
+void ir_names_restore(Func *f, struct NameTab *saved);
 int type_eq(Type a, Type b);
 /* b is a vector along t's last axis: [..., 1, N] or [N], N t's last
  * dimension, of t's dtype (a bias). */
