@@ -1072,6 +1072,7 @@ static int bias_operand(const Node *a, int k, const Node *m) {
 }
 
 static int is_fused_reduction(const Node *m);
+static void fused_shape(const Node *fz, Type *S, const char **red, Arena *ar);
 
 /* A fused group's elementwise result that only concatenations read (one or
  * two, each once, after it in the same region) is written into its part
@@ -1094,13 +1095,14 @@ static void find_placed(Emitter *e, Region *r) {
           if (ok)
             t[nt++] = q;
         }
-    Node *y = f->body->out[ir_attr_int(g, "index", 0)], *s0 = f->body->first;
-    while (s0 && is_fused_reduction(s0)) /* s0: the group's shape (emit_fused) */
-      s0 = s0->next;
-    ok = ok && nt == e->uses[g->id] && s0 && !is_fused_reduction(y) && !e->passthru[y->id] &&
-         y->type.rank == s0->type.rank && y->type.rank == t[0]->type.rank;
+    Node *y = f->body->out[ir_attr_int(g, "index", 0)];
+    Type S; /* the group's shape (emit_fused) */
+    const char *red;
+    fused_shape(f, &S, &red, &e->c->arena);
+    ok = ok && nt == e->uses[g->id] && !is_fused_reduction(y) && !e->passthru[y->id] &&
+         y->type.rank == S.rank && y->type.rank == t[0]->type.rank;
     for (int q = 0; ok && q < y->type.rank; q++)
-      ok = dim_eq(y->type.dim[q], s0->type.dim[q]);
+      ok = dim_eq(y->type.dim[q], S.dim[q]);
     if (ok)
       e->into[g->id] = t[0], e->into2[g->id] = t[1], e->placed[g->id] = 1;
   }
@@ -1723,6 +1725,13 @@ typedef struct Fused {
                                   of (find_placed), else NULL */
   int *pax;                    /* [result][2]: their axes */
   const char **ost;            /* [result][2][MAX_LOOPS]: strides there */
+  /* stages (ir_fused_stages): by member, in body order */
+  int nstage, now;             /* their number; the one whose rows run */
+  int *stage;
+  char *need;                  /* the members the running stage's rows make */
+  char *kept;                  /* a kept member: one value per kept index */
+  int nkext;
+  Node **kext;                 /* operands only kept members read: k<i> */
 } Fused;
 
 static int is_literal(const Node *x) { return x->op == OP_CONST && x->type.rank == 0; }
@@ -1735,6 +1744,19 @@ static int member_of(const Node *fz, const Node *x) {
 }
 
 static int is_fused_reduction(const Node *m) { return m->op == OP_SUM || m->op == OP_MEAN; }
+
+/* A fused group's shape S (what its reductions read; else its members'
+ * shape) and reduced axes (NULL: none). */
+static void fused_shape(const Node *fz, Type *S, const char **red, Arena *ar) {
+  *red = NULL;
+  for (const Node *m = fz->body->first; m; m = m->next)
+    if (is_fused_reduction(m)) {
+      *S = m->in[0]->type;
+      *red = ir_reduced_axes(ar, m);
+      return;
+    }
+  *S = fz->body->first->type;
+}
 
 static void fused_loops(Emitter *e, Fused *F) {
   Arena *ar = &e->c->arena;
@@ -1796,10 +1818,27 @@ static const char *local(Emitter *e, const Node *m) {
   return arena_printf(&e->c->arena, "v_%s", e->cname[m->id]);
 }
 
+static int yield_index(const Node *fz, const Node *m) {
+  for (int k = 0; k < fz->body->nout; k++)
+    if (fz->body->out[k] == m)
+      return k;
+  return -1;
+}
+
+/* A member's place in the body. */
+static int member_pos(const Fused *F, const Node *x) {
+  int k = 0;
+  for (const Node *m = F->n->body->first; m && m != x; m = m->next)
+    k++;
+  return k;
+}
+
 /* The value of member or operand x inside the loop body. */
 static const char *fused_value(Emitter *e, const Fused *F, const Node *x) {
   if (is_literal(x))
     return elem(e, x, "0");
+  while (x->op == OP_RESHAPE && member_of(F->n, x)) /* a view: its source's value */
+    x = x->in[0];
   if (member_of(F->n, x))
     return local(e, x);
   for (int i = 0; i < F->next; i++)
@@ -1814,13 +1853,29 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
   Arena *ar = &e->c->arena;
   StrBuf b = {0};
   idx = arena_printf(ar, "%s%s", F->base, idx);
-  for (int i = 0; i < F->next; i++)
-    sb_printf(&b, "const %s e%d = a%d[%s]; ", ctype(e, F->ext[i]->type.dtype), i, i,
-              fused_index(e, F, &F->xst[i * MAX_LOOPS], idx));
-  int red = 0;
-  for (Node *m = F->n->body->first; m; m = m->next) {
+  for (int i = 0; i < F->next; i++) {
+    int used = !F->stage, pos = 0;
+    for (Node *m = F->n->body->first; m && !used; m = m->next, pos++)
+      for (int k = 0; k < m->nin && F->need[pos] == 1; k++)
+        used |= m->in[k] == F->ext[i];
+    if (used)
+      sb_printf(&b, "const %s e%d = a%d[%s]; ", ctype(e, F->ext[i]->type.dtype), i, i,
+                fused_index(e, F, &F->xst[i * MAX_LOOPS], idx));
+  }
+  int red = 0, pos = 0;
+  for (Node *m = F->n->body->first; m; m = m->next, pos++) {
+    if (F->stage && !F->need[pos]) { /* rows of earlier stages made again where read */
+      red += is_fused_reduction(m);
+      continue;
+    }
     if (is_fused_reduction(m)) {
       sb_printf(&b, "p%d[%s] += %s; ", red++, lane, fused_value(e, F, m->in[0]));
+      continue;
+    }
+    if (F->stage && F->need[pos] == 2) { /* an earlier stage's yield */
+      int k = yield_index(F->n, m);
+      sb_printf(&b, "const %s %s = r%d[%s]; ", ctype(e, m->type.dtype), local(e, m), k,
+                fused_index(e, F, F->part[2 * k] ? &F->ost[2 * k * MAX_LOOPS] : F->sst, idx));
       continue;
     }
     const char *v;
@@ -1839,6 +1894,8 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
   }
   for (int k = 0; k < F->n->body->nout; k++) {
     Node *y = F->n->body->out[k];
+    if (F->stage && (F->kept[member_pos(F, y)] || F->stage[member_pos(F, y)] != F->now))
+      continue;
     if (!is_fused_reduction(y) && !e->passthru[y->id])
       sb_printf(&b, "r%d[%s] = %s; ", k,
                 fused_index(e, F, F->part[2 * k] ? &F->ost[2 * k * MAX_LOOPS] : F->sst, idx),
@@ -1867,22 +1924,185 @@ static int bias_only(Emitter *e, const Node *n, const Node *x) {
   return reads > 0;
 }
 
+/* Operand or member x as a kept member reads it: one value per kept index
+ * (ridx: the index in the reductions' results). */
+static const char *kept_value(Emitter *e, const Fused *F, const Node *x, const char *ridx) {
+  if (is_literal(x) || member_of(F->n, x))
+    return fused_value(e, F, x);
+  const char *idx = type_numel_const(x->type) == 1 ? "0" : ridx;
+  for (int i = 0; i < F->next; i++)
+    if (F->ext[i] == x)
+      return arena_printf(&e->c->arena, "a%d[%s]", i, idx);
+  for (int i = 0; i < F->nkext; i++)
+    if (F->kext[i] == x)
+      return arena_printf(&e->c->arena, "k%d[%s]", i, idx);
+  return "0";
+}
+
+
+/* The kept members of stage s, in order (views need no code). */
+static void fused_kept(Emitter *e, Fused *F, int s, const char *ridx) {
+  Arena *ar = &e->c->arena;
+  int pos = 0;
+  for (Node *m = F->n->body->first; m; m = m->next, pos++) {
+    if (!F->kept[pos] || F->stage[pos] != s || m->op == OP_RESHAPE)
+      continue;
+    const char *v;
+    if (m->op == OP_FULL || m->op == OP_CONST)
+      v = dtype_is_float(m->type.dtype)
+              ? lit(e, ir_attr_float(m, "value", 0))
+              : arena_printf(ar, "%lld", (long long)ir_attr_float(m, "value", 0));
+    else {
+      const char *a[3] = {0};
+      for (int i = 0; i < m->nin && i < 3; i++)
+        a[i] = kept_value(e, F, m->in[i], ridx);
+      v = ew_expr(e, m, a);
+    }
+    out(e, "const %s %s = %s;\n", ctype(e, m->type.dtype), local(e, m), v);
+    int k = yield_index(F->n, m);
+    if (k >= 0)
+      out(e, "r%d[%s] = %s;\n", k, ridx, local(e, m));
+  }
+}
+
+/* A group in stages, inside its kept loops: per stage, the rows over the
+ * reduced axes (the stage's row members, those of earlier stages made
+ * again where read, its reductions' partial sums), then its reductions'
+ * values and the kept members that read them. */
+static void fused_staged(Emitter *e, Fused *F) {
+  Arena *ar = &e->c->arena;
+  Node *n = F->n;
+  Dim L = F->len[F->ng - 1];
+  const char *l = dimc(e, L);
+  int chunked = known_len(L) < 0 || known_len(L) > 1024;
+  Dim cnt = dim_const(ar, 1);
+  for (int j = 0; j < F->S.rank; j++)
+    if (F->red[j])
+      dim_mul(ar, cnt, F->S.dim[j], &cnt);
+  const char *ridx = fused_index(e, F, F->rst, "0");
+  F->base = "";
+  out(e, "{\n");
+  e->indent++;
+  fused_kept(e, F, 0, ridx);
+  int nmem = 0;
+  for (Node *m = n->body->first; m; m = m->next)
+    nmem++;
+  Node **mem = arena_alloc(ar, sizeof(Node *) * (size_t)(nmem + 1));
+  nmem = 0;
+  for (Node *m = n->body->first; m; m = m->next)
+    mem[nmem++] = m;
+  F->need = arena_alloc(ar, (size_t)nmem + 1);
+  for (int s = 1; s <= F->nstage; s++) {
+    F->now = s;
+    /* the rows make the stage's reductions and yields, and what they read */
+    for (int p = 0; p < nmem; p++)
+      F->need[p] = !F->kept[p] && F->stage[p] == s &&
+                   (is_fused_reduction(mem[p]) || yield_index(n, mem[p]) >= 0);
+    for (int p = nmem - 1; p >= 0; p--) /* 2: stored by its stage, read back */
+      for (int k = 0; k < mem[p]->nin && F->need[p] == 1; k++)
+        if (member_of(n, mem[p]->in[k])) {
+          int q = member_pos(F, mem[p]->in[k]);
+          if (!F->kept[q] && !is_fused_reduction(mem[q]))
+            F->need[q] = F->stage[q] < s && yield_index(n, mem[q]) >= 0 &&
+                                 !e->passthru[mem[q]->id]
+                             ? 2 : 1;
+        }
+    StrBuf pb = {0}, ab = {0};
+    int red = 0;
+    int pos = 0;
+    for (Node *m = n->body->first; m; m = m->next, pos++)
+      if (is_fused_reduction(m)) {
+        if (F->stage[pos] == s) {
+          out(e, "double acc%d[8] = {0};\n", red);
+          sb_printf(&pb, "%sp%d[8] = {0}", pb.len ? ", " : "", red);
+          sb_printf(&ab, "%sacc%d[k] += p%d[k];", ab.len ? " " : "", red, red);
+        }
+        red++;
+      }
+    int rdepth = 0;
+    for (int g = 0; g < F->ng - 1; g++)
+      if (F->gred[g]) {
+        out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, F->len[g]), iv(g));
+        e->indent++, rdepth++;
+      }
+    out(e, "{\n");
+    e->indent++;
+    if (chunked) {
+      out(e, "for (int64_t c0 = 0; c0 < %s; c0 += 1024) {\n", l);
+      e->indent++;
+      out(e, "const int64_t cn = %s - c0 < 1024 ? %s - c0 : 1024;\n", l, l);
+      F->base = "c0 + ";
+    }
+    if (pb.len)
+      out(e, "%s %s;\n", e->real, pb.s);
+    row_loop(e, chunked ? "cn" : l, chunked ? -1 : known_len(L), iv(F->ng - 1), 0,
+             fused_row, F);
+    if (ab.len) {
+      out(e, "for (int k = 0; k < 8; k++)\n");
+      out(e, "  { %s }\n", ab.s);
+    }
+    sb_free(&pb);
+    sb_free(&ab);
+    if (chunked)
+      e->indent--, out(e, "}\n");
+    F->base = "";
+    e->indent--;
+    out(e, "}\n");
+    e->indent -= rdepth;
+    red = 0, pos = 0;
+    for (Node *m = n->body->first; m; m = m->next, pos++) {
+      if (!is_fused_reduction(m))
+        continue;
+      if (F->stage[pos] == s) {
+        int a = red;
+        out(e, "const %s %s = (%s)((((acc%d[0] + acc%d[1]) + (acc%d[2] + acc%d[3])) +\n",
+            ctype(e, m->type.dtype), local(e, m), ctype(e, m->type.dtype), a, a, a, a);
+        out(e, "          ((acc%d[4] + acc%d[5]) + (acc%d[6] + acc%d[7])))%s);\n", a, a, a, a,
+            m->op == OP_MEAN ? arena_printf(ar, " / (double)%s", dimc(e, cnt)) : "");
+        int k = yield_index(n, m);
+        if (k >= 0)
+          out(e, "r%d[%s] = %s;\n", k, ridx, local(e, m));
+      }
+      red++;
+    }
+    fused_kept(e, F, s, ridx);
+  }
+  e->indent--;
+  out(e, "}\n");
+}
+
 static void emit_fused(Emitter *e, Node *n) {
   Arena *ar = &e->c->arena;
   Fused F0 = {0}, *F = &F0;
   F->n = n;
+  fused_shape(n, &F->S, &F->red, ar);
+  int nmem = 0;
   for (Node *m = n->body->first; m; m = m->next)
-    if (is_fused_reduction(m)) /* they all reduce the same axes */
-      F->red = ir_reduced_axes(ar, m);
-  for (Node *m = n->body->first; m; m = m->next)
-    if (!is_fused_reduction(m)) {
-      F->S = m->type;
-      break;
-    }
+    nmem++;
+  F->stage = arena_alloc(ar, sizeof(int) * (size_t)(nmem + 1));
+  F->kept = arena_alloc(ar, (size_t)nmem + 1);
+  int anykept = 0, pos = 0;
+  for (Node *m = n->body->first; m; m = m->next, pos++)
+    anykept |= F->kept[pos] = (char)ir_fused_kept(m, F->S, F->red);
+  F->nstage = F->red ? ir_fused_stages(n, F->S, F->red, F->stage) : 1;
+  if (F->nstage == 1 && !anykept)
+    F->stage = NULL; /* one pass, as ever */
   F->ext = arena_alloc(ar, sizeof(Node *) * (size_t)(n->nin + 1));
-  for (int i = 0; i < n->nin; i++)
-    if (!is_literal(n->in[i]) && !bias_only(e, n, n->in[i]))
-      F->ext[F->next++] = n->in[i];
+  F->kext = arena_alloc(ar, sizeof(Node *) * (size_t)(n->nin + 1));
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    if (is_literal(x) || bias_only(e, n, x))
+      continue;
+    int rows = !F->stage; /* read by a row member or a reduction */
+    pos = 0;
+    for (Node *m = n->body->first; m && !rows; m = m->next, pos++)
+      for (int k = 0; k < m->nin; k++)
+        rows |= m->in[k] == x && !F->kept[pos];
+    if (rows)
+      F->ext[F->next++] = x;
+    else
+      F->kext[F->nkext++] = x;
+  }
   F->xst = arena_alloc(ar, sizeof(char *) * (size_t)(F->next + 1) * MAX_LOOPS);
   int nout = n->body->nout;
   F->part = arena_alloc(ar, sizeof(Node *) * (size_t)(2 * nout + 1));
@@ -1920,6 +2140,9 @@ static void emit_fused(Emitter *e, Node *n) {
   for (int i = 0; i < F->next; i++)
     out(e, "const %s *restrict a%d = %s;\n", ctype(e, F->ext[i]->type.dtype), i,
         ptr(e, F->ext[i]));
+  for (int i = 0; i < F->nkext; i++)
+    out(e, "const %s *restrict k%d = %s;\n", ctype(e, F->kext[i]->type.dtype), i,
+        ptr(e, F->kext[i]));
   Node *get = n->next;
   for (int k = 0; k < n->body->nout; k++) {
     Node *y = n->body->out[k];
@@ -1954,6 +2177,13 @@ static void emit_fused(Emitter *e, Node *n) {
       out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", iv(g), iv(g), dimc(e, F->len[g]), iv(g));
       e->indent++, depth++;
     }
+  if (F->stage) {
+    fused_staged(e, F);
+    e->indent -= depth;
+    e->indent--;
+    out(e, "}\n");
+    return;
+  }
   if (nred) {
     out(e, "{\n");
     e->indent++;

@@ -1,22 +1,29 @@
 /* fuse.c — operator fusion: groups nodes of a function's top region into
  * `fused` nodes (docs/ir.md) that the backend emits as one loop nest.
  *
- * The rules, applied to each node in schedule order:
+ * The rules, applied to each node in schedule order (buffer updates go
+ * last, see pinned):
  *  1. An elementwise op (and expand) joins the groups of its operands that
  *     have its shape, merging them; full and const operands of that shape
  *     are copied into the group (each group computes its own).
  *  2. A float sum or mean of a member joins that member's group when the
  *     group's other reductions (if any) reduce the same axes and the
- *     innermost axis is reduced; one of a full starts a group with a copy.
+ *     innermost axis is reduced; one of a full starts a group with a copy,
+ *     one of an operand from memory joins another reduction of it or
+ *     starts a group, which elementwise ops reading it may join.
  *  3. A node joins only if every value of the group used outside it is
  *     used after the node (the group runs where its last member was), and
- *     it reads no reduction of the group.
+ *     it reads no reduction of the group except as rule 5 allows.
  *  4. Decided on a first grouping, which is then made again: a member read
  *     outside its group only by other groups is computed again in each of
  *     them rather than stored, where that is cheap (remat below).
- * A group of two or more nodes becomes a `fused` node whose body holds
- * them in order and yields what is used outside (and every reduction);
- * `get` nodes read the yields. Values used only inside are never stored.
+ *  5. Stages: an op of the reductions' kept shape reading them, and a
+ *     reshape of them, join the group as kept members; an op of the
+ *     group's shape reading kept members joins in the next stage (batch
+ *     norm and layer norm as one kernel each).
+ * A group of two or more nodes (reshapes aside) becomes a `fused` node
+ * whose body holds them in order and yields what is used outside; `get`
+ * nodes read the yields. Values used only inside are never stored.
  *
  * Needs: simplified IR without grad nodes. Produces: fused nodes in the
  * top region of each function and in each scan body (a step's elementwise
@@ -44,6 +51,8 @@ typedef struct Fuser {
   int *grp;      /* by id: group index or -1 */
   PtrVec groups; /* Group* */
   PtrVec undo;   /* Copied: operands given full/const copies (a trial's) */
+  int *stage;    /* by id: a member's stage (rule 5) */
+  char *stored;  /* by id: a member stored for readers outside (rule 4) */
 } Fuser;
 
 typedef struct Copied {
@@ -202,25 +211,122 @@ static int reads_reduction_of(const Node *n, Fuser *u, Group *g) {
   return 0;
 }
 
+/* Whether x is a kept member of g (rule 5): its value per kept index. */
+static int kept_member(Fuser *u, Group *g, const Node *x) {
+  return group_of(u, x) == g && g->red && !is_reduction(x) && ir_kept_form(g->shape, g->red, x->type);
+}
+
+/* The stage n would have in group g (rule 5; ir_fused_stages). */
+static int stage_in(Fuser *u, Group *g, const Node *n, int kept) {
+  int st = kept ? 0 : 1;
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    if (group_of(u, x) != g)
+      continue;
+    int need = kept || is_reduction(n) ? u->stage[x->id]
+               : is_reduction(x) || kept_member(u, g, x) ? u->stage[x->id] + 1
+                                                         : u->stage[x->id];
+    if (need > st)
+      st = need;
+  }
+  return st;
+}
+
+/* Rule 5, stages: an elementwise n of a group's kept shape that reads the
+ * group's reductions or kept members joins it, with the groups of its
+ * other operands that hold only elementwise ops of that shape; its other
+ * operands are of that shape or scalars. Returns whether it joined. */
+static int join_kept(Fuser *u, Node *n, Group *g) {
+  Group *set[8] = {g};
+  int ns = 1;
+  for (int i = 0; i < n->nin; i++) {
+    Node *x = n->in[i];
+    Group *h = group_of(u, x);
+    if (h == g)
+      continue;
+    int pure = h && !h->red && same_shape(h->shape, n->type); /* kept ops alone */
+    if (!pure) { /* read from memory (another group's: it runs before) */
+      if (!ir_kept_form(g->shape, g->red, x->type) && type_numel_const(x->type) != 1)
+        return 0;
+      continue;
+    }
+    if (ns == 8)
+      return 0;
+    int dup = 0;
+    for (int k = 0; k < ns; k++)
+      dup |= set[k] == h;
+    if (!dup)
+      set[ns++] = h;
+  }
+  if (!can_run_at(u, set, ns, n))
+    return 0;
+  for (int k = 1; k < ns; k++) {
+    for (int j = 0; j < set[k]->mem.n; j++) /* they read nothing of g: stage 0 */
+      u->stage[((Node *)set[k]->mem.v[j])->id] = 0;
+    merge(u, g, set[k]);
+  }
+  clone_sources(u, n, n->type, g);
+  u->stage[n->id] = stage_in(u, g, n, 1);
+  put(u, g, n);
+  return 1;
+}
+
+/* A reshape of a group's reduction or kept member to its kept shape (the
+ * same values, S's rank) joins the group, for its row members to read. */
+static void join_view(Fuser *u, Node *n) {
+  Node *x = n->in[0];
+  Group *g = group_of(u, x);
+  if (!g || !g->red || !(is_reduction(x) || kept_member(u, g, x)) ||
+      !ir_kept_form(g->shape, g->red, n->type) || !can_run_at(u, &g, 1, n))
+    return;
+  u->stage[n->id] = u->stage[x->id];
+  put(u, g, n);
+}
+
 /* Rule 1: elementwise n joins (and merges) its operands' groups. */
 static void join_elementwise(Fuser *u, Node *n) {
   Group *cand[8];
   int nc = 0;
   const char *red = NULL;
+  for (int i = 0; i < n->nin; i++) { /* rule 5: a kept value of a group */
+    Group *g = group_of(u, n->in[i]);
+    if (g && g->red && (is_reduction(n->in[i]) || kept_member(u, g, n->in[i])) &&
+        ir_kept_form(g->shape, g->red, n->type) && !same_shape(g->shape, n->type) &&
+        join_kept(u, n, g))
+      return;
+  }
   for (int i = 0; i < n->nin && nc < 8; i++) {
     Group *g = group_of(u, n->in[i]);
+    if (!g && n->in[i]->id < u->cap) { /* a group whose reduction reads it too */
+      PtrVec *us = &u->users[n->in[i]->id];
+      for (int k = 0; k < us->n && !g; k++) {
+        Group *h = group_of(u, us->v[k]);
+        if (h && is_reduction(us->v[k]))
+          g = h;
+      }
+    }
     int dup = 0;
     for (int k = 0; k < nc; k++)
       dup |= cand[k] == g;
     if (!g || dup || is_reduction(n->in[i]) || !same_shape(g->shape, n->type) ||
         reads_reduction_of(n, u, g))
       continue;
-    if (g->red && red && memcmp(g->red, red, (size_t)n->type.rank))
+    int wrong = 0; /* kept values read without S's rank broadcast otherwise */
+    for (int k = 0; k < n->nin; k++)
+      wrong |= kept_member(u, g, n->in[k]) && !ir_kept_broadcast(g->shape, g->red, n->in[k]->type);
+    if (wrong || (g->red && red && memcmp(g->red, red, (size_t)n->type.rank)))
       continue; /* two groups reducing different axes stay apart */
     if (g->red)
       red = g->red;
     cand[nc++] = g;
   }
+  int st = 1; /* its stage: after the kept values it reads */
+  for (int k = 0; k < nc; k++) {
+    int s = stage_in(u, cand[k], n, 0);
+    st = s > st ? s : st;
+  }
+  if (st > NNC_FUSED_STAGES)
+    nc = 0;
   Group *into = NULL;
   if (nc && can_run_at(u, cand, nc, n)) {
     into = cand[0];
@@ -232,6 +338,7 @@ static void join_elementwise(Fuser *u, Node *n) {
       into = cand[k];
   if (!into)
     into = new_group(u, n->type);
+  u->stage[n->id] = stage_in(u, into, n, 0);
   clone_sources(u, n, n->type, into);
   put(u, into, n);
 }
@@ -246,12 +353,25 @@ static void join_reduction(Fuser *u, Node *n) {
   if (!g && (x->op == OP_FULL || x->op == OP_CONST) && x->type.rank > 0) {
     g = new_group(u, x->type);
     clone_sources(u, n, x->type, g);
+  } else if (!g && x->type.rank > 0) {
+    /* of an operand read from memory: with another reduction of it, or
+     * alone (an elementwise op reading it may join later: rule 1) */
+    PtrVec *us = x->id < u->cap ? &u->users[x->id] : NULL;
+    for (int k = 0; us && k < us->n && !g; k++) {
+      Group *h = group_of(u, us->v[k]);
+      if (h && is_reduction(us->v[k]) && h->red && !memcmp(h->red, red, (size_t)x->type.rank) &&
+          same_shape(h->shape, x->type) && can_run_at(u, &h, 1, n))
+        g = h;
+    }
+    if (!g)
+      g = new_group(u, x->type);
   } else if (!g || is_reduction(x) || !same_shape(g->shape, x->type) ||
              (g->red && memcmp(g->red, red, (size_t)x->type.rank)) ||
-             !can_run_at(u, &g, 1, n)) {
+             kept_member(u, g, x) || !can_run_at(u, &g, 1, n)) {
     return;
   }
   g->red = red;
+  u->stage[n->id] = group_of(u, x) == g ? u->stage[x->id] : 1;
   put(u, g, n);
 }
 
@@ -260,17 +380,17 @@ static void join_reduction(Fuser *u, Node *n) {
 /* Rule 4, recomputation: an elementwise member n of group g whose value
  * readers outside g all sit in other groups is computed again in each of
  * them from what g reads, instead of stored by g and read back (batch
- * norm's and layer norm's x - mean). Each reading group gets one copy of
- * n's subtree within g, up to what g reads from outside (its leaves),
- * when the subtree holds only cheap ops (remat_cheap) and the full-size
- * leaves the reading group does not already read take no more bytes an
- * element than n: recomputing then never reads more than it saves.
+ * norm's x - mean for its backward). Each reading group gets one copy of
+ * n's subtree within g, down to what g reads from outside and to members
+ * stored anyway (its leaves), when the subtree holds only cheap ops
+ * (remat_cheap) and the reading group already reads every full-size leaf.
  * Decided on a trial grouping; the copies then join their readers' groups
  * when the region is grouped again. */
 #define REMAT_MAX 16 /* nodes in one copied subtree */
 
 static int remat_member(Fuser *u, Group *g, const Node *x) {
-  return group_of(u, x) == g && !is_reduction(x) && op_fusible(x->op);
+  return group_of(u, x) == g && !is_reduction(x) && op_fusible(x->op) &&
+         same_shape(x->type, g->shape);
 }
 
 /* Ops cheap enough to compute twice: no division, no function of the
@@ -294,8 +414,9 @@ static int remat_tree(Fuser *u, Group *g, Node *n, Node **t, int nt) {
   for (int k = 0; k < nt; k++)
     if (t[k] == n)
       return nt;
-  for (int i = 0; i < n->nin; i++)
-    if (remat_member(u, g, n->in[i]) && !(nt = remat_tree(u, g, n->in[i], t, nt)))
+  for (int i = 0; i < n->nin; i++) /* members stored anyway are leaves */
+    if (remat_member(u, g, n->in[i]) && !u->stored[n->in[i]->id] &&
+        !(nt = remat_tree(u, g, n->in[i], t, nt)))
       return 0;
   if (nt == REMAT_MAX || n->nin > 8 || !remat_cheap(n->op))
     return 0;
@@ -313,27 +434,22 @@ static int group_reads(const Group *h, const Node *x) {
   return 0;
 }
 
-static int elem_bytes(DType t) { return t == DT_F64 ? 8 : t == DT_BOOL ? 1 : 4; }
-
-/* Whether n's subtree t may be copied into group h: the full-size leaves
- * h does not already read take no more bytes an element than n (a
- * dropout mask, a byte, stays stored rather than its random floats). */
-static int remat_fits(Fuser *u, Group *g, Node **t, int nt, Group *h, Type shape) {
-  int extra = 0;
+/* Whether n's subtree t may be copied into group h: h already reads every
+ * full-size leaf (none is read only for the copy: recomputing then only
+ * saves, a store and a read; where a leaf would be read again, storing
+ * measured as fast or faster). */
+static int remat_fits(Node **t, int nt, Group *h, Type shape) {
   for (int k = 0; k < nt; k++)
     for (int i = 0; i < t[k]->nin; i++) {
       Node *x = t[k]->in[i];
-      int seen = remat_member(u, g, x);
-      for (int j = 0; j < k && !seen; j++) /* counted once */
-        for (int q = 0; q < t[j]->nin && !seen; q++)
-          seen = t[j]->in[q] == x;
-      for (int q = 0; q < i && !seen; q++)
-        seen = t[k]->in[q] == x;
-      if (!seen && same_shape(x->type, shape) && x->op != OP_FULL && x->op != OP_CONST &&
+      int inside = 0;
+      for (int j = 0; j < nt && !inside; j++)
+        inside = t[j] == x;
+      if (!inside && same_shape(x->type, shape) && x->op != OP_FULL && x->op != OP_CONST &&
           !group_reads(h, x))
-        extra += elem_bytes(x->type.dtype);
+        return 0;
     }
-  return extra <= elem_bytes(shape.dtype);
+  return 1;
 }
 
 /* Puts x into r just before `before`. */
@@ -385,38 +501,43 @@ typedef struct Remat {
   Group *g;
 } Remat;
 
+static void sort_members(Fuser *u, Group *g);
+
 /* Rule 4 over the trial groups; returns whether anything was copied. The
  * decisions are all taken on the trial, then carried out last to first
  * (a copy reads what its subtree read in the trial). */
 static int remat(Fuser *u, Region *r) {
   PtrVec todo = {0};
+  u->stored = arena_alloc(u->a, (size_t)u->cap);
   for (int gi = 0; gi < u->groups.n; gi++) {
     Group *g = u->groups.v[gi];
     if (!g->alive || g->mem.n < 2)
       continue;
+    sort_members(u, g); /* operands first: their decisions made */
     for (int k = 0; k < g->mem.n; k++) {
       Node *n = g->mem.v[k];
-      if (!remat_member(u, g, n) || u->escapes[n->id])
-        continue;
       PtrVec *us = &u->users[n->id];
-      int inside = 0, ok = 1;
-      for (int i = 0; i < us->n && ok; i++) {
+      int inside = 0, ok = 1, outside = u->escapes[n->id];
+      for (int i = 0; i < us->n; i++) {
         Group *h = group_of(u, us->v[i]);
         if (h == g)
           inside = 1;
         else
-          ok = h && h->alive && h->mem.n >= 2;
+          outside = 1, ok &= h && h->alive && h->mem.n >= 2;
       }
+      u->stored[n->id] = (char)outside;
+      if (!remat_member(u, g, n) || u->escapes[n->id] || !outside)
+        continue;
       Remat *m = arena_alloc(u->a, sizeof *m);
       m->g = g;
       m->nt = ok && inside ? remat_tree(u, g, n, m->t, 0) : 0;
       for (int i = 0; i < us->n && m->nt; i++) {
         Group *h = group_of(u, us->v[i]);
-        if (h != g && !remat_fits(u, g, m->t, m->nt, h, n->type))
+        if (h != g && !remat_fits(m->t, m->nt, h, n->type))
           m->nt = 0;
       }
       if (m->nt)
-        vec_push(u->a, &todo, m);
+        vec_push(u->a, &todo, m), u->stored[n->id] = 0;
     }
   }
   for (int k = todo.n - 1; k >= 0; k--) {
@@ -492,16 +613,51 @@ static Built build(Fuser *u, Group *g, int gi, Region *r, Node **repl) {
                     "fused", last->loc);
   Region *body = b.fused->body;
   body->parent = r;
-  PtrVec outs = {0};
+  PtrVec outs = {0}, views = {0};
+  char *dead = arena_alloc(u->a, (size_t)g->mem.n + 1); /* views no member reads */
+  for (int k = g->mem.n - 1; k >= 0; k--) {
+    Node *m = g->mem.v[k];
+    if (m->op != OP_RESHAPE)
+      continue;
+    dead[k] = 1;
+    for (int j = k + 1; j < g->mem.n && dead[k]; j++) {
+      Node *rd = g->mem.v[j];
+      for (int i = 0; i < rd->nin && !dead[j]; i++)
+        dead[k] &= rd->in[i] != m;
+    }
+  }
   for (int k = 0; k < g->mem.n; k++) {
     Node *m = g->mem.v[k];
-    append(body, m);
-    int yield = is_reduction(m) || u->escapes[m->id];
+    if (!dead[k])
+      append(body, m);
+    int yield = u->escapes[m->id];
     PtrVec *us = &u->users[m->id];
     for (int i = 0; i < us->n && !yield; i++)
       yield = u->grp[((Node *)us->v[i])->id] != gi;
+    if (yield && m->op == OP_RESHAPE) { /* a view read outside: made again there */
+      vec_push(u->a, &views, m);
+      continue;
+    }
     if (yield)
       vec_push(u->a, &outs, m);
+  }
+  for (int k = 0; k < views.n; k++) { /* what the views read is yielded */
+    Node *src = views.v[k];
+    while (src->op == OP_RESHAPE)
+      src = src->in[0];
+    int have = 0;
+    for (int j = 0; j < outs.n; j++)
+      have |= outs.v[j] == src;
+    if (!have)
+      vec_push(u->a, &outs, src);
+  }
+  if (views.n) { /* in member order, as the rest */
+    for (int i = 1; i < outs.n; i++)
+      for (int j = i; j > 0 && by_pos_cmp_key(u, outs.v[j - 1], outs.v[j]) > 0; j--) {
+        void *t = outs.v[j];
+        outs.v[j] = outs.v[j - 1];
+        outs.v[j - 1] = t;
+      }
   }
   body->nout = outs.n;
   body->out = arena_alloc(u->a, sizeof(Node *) * (size_t)(outs.n + 1));
@@ -519,6 +675,20 @@ static Built build(Fuser *u, Group *g, int gi, Region *r, Node **repl) {
     gt->name = own;
     vec_push(u->a, &b.gets, gt);
     repl[m->id] = gt;
+  }
+  for (int k = 0; k < views.n; k++) { /* the views read outside, after the gets */
+    Node *v = views.v[k], *src = v;
+    while (src->op == OP_RESHAPE)
+      src = src->in[0];
+    if (type_eq(v->type, src->type)) { /* the value itself */
+      repl[v->id] = repl[src->id];
+      continue;
+    }
+    Node *rs = ir_node(u->c, u->mod, u->f, &scratch, OP_RESHAPE, 1, &repl[src->id],
+                       v->nattr, v->attr, v->name, v->loc);
+    rs->next = NULL;
+    vec_push(u->a, &b.gets, rs);
+    repl[v->id] = rs;
   }
   return b;
 }
@@ -558,10 +728,13 @@ static int used_anywhere(Region *r, const Node *x) {
 }
 
 /* Nodes that keep their place: effects, and what the emitter expects in
- * order (inputs, scans). */
+ * order (inputs, scans). A buffer's update is not among them: it reads
+ * the new value, every reader of the buffer reads the old one, and it
+ * goes last (batch norm's running statistics then leave its statistics'
+ * group free to run where its normalisation does). */
 static int pinned(const Node *x) {
   switch (x->op) {
-  case OP_RAND_UNIFORM: case OP_RAND_NORMAL: case OP_UPDATE: case OP_MINIMIZE:
+  case OP_RAND_UNIFORM: case OP_RAND_NORMAL: case OP_MINIMIZE:
   case OP_ACCUM_GRAD: case OP_INPUT_GRAD: case OP_INPUT: case OP_SCAN:
   case OP_SCAN_INDEX: case OP_SCAN_CARRY:
     return 1;
@@ -611,7 +784,7 @@ static void sink(Fuser *u, Region *r, int n) {
  * r are read only inside it, its outputs (results, yields, carries) count
  * as read after its last node. */
 static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
-  Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}, {0}};
+  Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}, {0}, NULL, NULL};
   Fuser *u = &u0;
   int n = 0, nops = 0;
   for (Node *x = r->first; x; x = x->next)
@@ -621,6 +794,7 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
   u->users = arena_alloc(u->a, sizeof(PtrVec) * (size_t)u->cap);
   u->escapes = arena_alloc(u->a, (size_t)u->cap);
   u->grp = arena_alloc(u->a, sizeof(int) * (size_t)u->cap);
+  u->stage = arena_alloc(u->a, sizeof(int) * (size_t)u->cap);
   for (int i = 0; i < u->cap; i++)
     u->grp[i] = -1;
   int k = 0;
@@ -643,6 +817,8 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
       join_elementwise(u, x);
     else if (is_reduction(x))
       join_reduction(u, x);
+    else if (x->op == OP_RESHAPE)
+      join_view(u, x);
   }
   if (trial) { /* copies made: the region grouped again, with them */
     for (int j = u->undo.n - 1; j >= 0; j--) { /* its full/const copies undone */
@@ -676,7 +852,10 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
   int any = 0;
   for (int gi = 0; gi < u->groups.n; gi++) {
     Group *g = u->groups.v[gi];
-    if (!g->alive || g->mem.n < 2) {
+    int ops = 0; /* views make no code */
+    for (int m = 0; m < g->mem.n; m++)
+      ops += ((Node *)g->mem.v[m])->op != OP_RESHAPE;
+    if (!g->alive || ops < 2) {
       for (int m = 0; m < g->mem.n; m++) /* a lone node stays as it is */
         u->grp[((Node *)g->mem.v[m])->id] = -1;
       continue;

@@ -395,6 +395,15 @@ Node *ir_func_lookup(const Func *f, const char *name); /* NULL if unused */
  * then name.1, name.2; none: tN) and rebuilds the table behind ir_node and
  * ir_func_lookup: call it after assigning n->name directly. */
 void ir_func_names(Ctx *c, Func *f);
+/* Fused groups' members (shape.c; docs/ir.md, "Fusion"): kept shapes,
+ * reductions, kept members, and each member's stage (in body order;
+ * returns the number of stages). */
+#define NNC_FUSED_STAGES 4
+int ir_kept_form(Type S, const char *red, Type t);
+int ir_kept_broadcast(Type S, const char *red, Type t);
+int ir_fused_reduction(const Node *x);
+int ir_fused_kept(const Node *x, Type S, const char *red);
+int ir_fused_stages(const Node *fz, Type S, const char *red, int *stage);
 struct NameTab *ir_names_save(Ctx *c, const Func *f);
 void ir_names_restore(Func *f, struct NameTab *saved);
 int type_eq(Type a, Type b);

@@ -822,15 +822,91 @@ static void shape_scan(Ctx *c, Module *m, Node *n) {
     n->result[axes->n + i] = tin(n, i);
 }
 
-/* A fused group (fuse.c): elementwise members of one shape S, and sums
- * or means of members over the same axes of S, the innermost axis of S
- * (of size other than 1) among them. Values from outside are operands of
- * the group; no member reads a reduction of the group. */
+/* A fused group (fuse.c, docs/ir.md): row members, elementwise of one
+ * shape S; sums or means over the same axes of S (the innermost axis of
+ * S of size other than 1 among them) of row members or operands; kept
+ * members, elementwise ops and reshapes whose dims other than 1 are S's
+ * kept ones in order (ir_kept_form: one value per kept index), which read
+ * reductions, kept members, operands of such shapes and scalars. Row
+ * members read kept members only in shapes that broadcast to S along the
+ * reduced axes (ir_kept_broadcast). Stages: a reduction is in the stage of what it reduces, a
+ * kept member in the latest stage of the members it reads (0 when it
+ * reads none), a row member in the stage after the kept members it reads
+ * and in the latest of the row members it reads (1 at least). */
 static int in_body(const Region *b, const Node *x) {
   for (const Node *y = b->first; y; y = y->next)
     if (y == x)
       return 1;
   return 0;
+}
+
+
+int ir_kept_form(Type S, const char *red, Type t) {
+  int j = 0, k = 0;
+  for (;;) { /* t's dims other than 1 are S's kept ones, in order */
+    while (j < S.rank && (red[j] || is_one(S.dim[j])))
+      j++;
+    while (k < t.rank && is_one(t.dim[k]))
+      k++;
+    if (j == S.rank || k == t.rank)
+      return j == S.rank && k == t.rank;
+    if (!dim_eq(S.dim[j++], t.dim[k++]))
+      return 0;
+  }
+}
+
+int ir_kept_broadcast(Type S, const char *red, Type t) {
+  if (t.rank > S.rank)
+    return 0;
+  for (int j = 0, off = S.rank - t.rank; j < S.rank; j++) {
+    if (j < off) {
+      if (!red[j] && !is_one(S.dim[j]))
+        return 0;
+    } else if (red[j] ? !is_one(t.dim[j - off]) : !dim_eq(t.dim[j - off], S.dim[j])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int is_scalar_type(Type t) {
+  for (int j = 0; j < t.rank; j++)
+    if (!(dim_is_const(t.dim[j]) && dim_value(t.dim[j]) == 1))
+      return 0;
+  return 1;
+}
+
+int ir_fused_reduction(const Node *x) {
+  return (x->op == OP_SUM || x->op == OP_MEAN) && dtype_is_float(x->type.dtype);
+}
+
+/* Whether member x of a group of shape S reducing `red` is a kept one. */
+int ir_fused_kept(const Node *x, Type S, const char *red) {
+  return red && !ir_fused_reduction(x) && ir_kept_form(S, red, x->type);
+}
+
+int ir_fused_stages(const Node *fz, Type S, const char *red, int *stage) {
+  int k = 0, most = 1;
+  const Region *b = fz->body;
+  for (const Node *x = b->first; x; x = x->next, k++) {
+    int kept = ir_fused_kept(x, S, red), red_ = ir_fused_reduction(x), st = kept ? 0 : 1;
+    for (int i = 0; i < x->nin; i++) {
+      int j = 0;
+      const Node *y = b->first;
+      while (y && y != x->in[i])
+        y = y->next, j++;
+      if (!y)
+        continue;
+      int ykept = ir_fused_kept(y, S, red) || ir_fused_reduction(y);
+      int need = kept ? stage[j] : red_ ? stage[j] : ykept ? stage[j] + 1 : stage[j];
+      if (need > st)
+        st = need;
+    }
+    stage[k] = st;
+    if (st > most)
+      most = st;
+  }
+  return most;
 }
 
 static void shape_fused(Ctx *c, Module *m, Node *n) {
@@ -840,9 +916,15 @@ static void shape_fused(Ctx *c, Module *m, Node *n) {
   Type S = {0};
   int have = 0;
   const char *red = NULL;
+  for (Node *x = b->first; x; x = x->next) /* the shape: what the reductions read */
+    if (ir_fused_reduction(x) && !have) {
+      S = tin(x, 0), have = 1;
+      red = reduced_axes(c, m, x, S);
+    }
   for (Node *x = b->first; x; x = x->next) {
-    int r = (x->op == OP_SUM || x->op == OP_MEAN) && dtype_is_float(x->type.dtype);
-    if (!r && !op_fusible(x->op))
+    int r = ir_fused_reduction(x);
+    int kept = have && red && ir_fused_kept(x, S, red);
+    if (!r && !op_fusible(x->op) && !(kept && x->op == OP_RESHAPE))
       ERR("fused: %%%s (%s) cannot be part of a fused group", x->name,
           nnc_ops[x->op].name);
     for (int i = 0; i < x->nin; i++) {
@@ -852,13 +934,18 @@ static void shape_fused(Ctx *c, Module *m, Node *n) {
       if (!inside && !listed)
         ERR("fused: %%%s reads %%%s, which is neither in the group nor one "
             "of its operands", x->name, x->in[i]->name);
-      if (inside && (x->in[i]->op == OP_SUM || x->in[i]->op == OP_MEAN))
-        ERR("fused: %%%s reads the reduction %%%s of its own group", x->name,
-            x->in[i]->name);
+      Node *y = x->in[i];
+      int ykept = inside && red && (ir_fused_reduction(y) || ir_fused_kept(y, S, red));
+      if (kept && !ykept && !is_scalar_type(y->type) && !ir_kept_form(S, red, y->type))
+        ERR("fused: the kept member %%%s reads %%%s, neither kept nor a scalar", x->name,
+            y->name);
+      if (!kept && !r && ykept && !ir_kept_broadcast(S, red, y->type))
+        ERR("fused: %%%s reads %%%s, which does not broadcast along the reduced axes",
+            x->name, y->name);
     }
+    if (kept)
+      continue;
     Type t = r ? tin(x, 0) : x->type;
-    if (r && !in_body(b, x->in[0]))
-      ERR("fused: the reduction %%%s does not read a member", x->name);
     if (!have)
       S = t, have = 1;
     int same = t.rank == S.rank;
@@ -886,12 +973,20 @@ static void shape_fused(Ctx *c, Module *m, Node *n) {
     if (inner < 0 || !red[inner])
       ERR("fused: the reductions must include the innermost axis of %s",
           tstr(c, m, S));
+    int nm = 0;
+    for (Node *x = b->first; x; x = x->next)
+      nm++;
+    int *stage = arena_alloc(&c->arena, sizeof(int) * (size_t)(nm + 1));
+    if (ir_fused_stages(n, S, red, stage) > NNC_FUSED_STAGES)
+      ERR("fused: more than %d stages", NNC_FUSED_STAGES);
   }
   n->nresult = b->nout;
   n->result = arena_alloc(&c->arena, sizeof(Type) * (size_t)(b->nout + 1));
   for (int i = 0; i < b->nout; i++) {
     if (!b->out[i] || !in_body(b, b->out[i]))
       ERR("fused: yield %d is not a member of the group", i + 1);
+    if (b->out[i]->op == OP_RESHAPE)
+      ERR("fused: yield %d is a reshape", i + 1);
     n->result[i] = b->out[i]->type;
   }
 }

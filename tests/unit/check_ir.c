@@ -653,17 +653,17 @@ START_TEST(test_fuse_layer_norm) {
   Module *m = NULL;
   NO_ERROR(m = compiled(ln_model, 1));
   char *d = dump(m);
-  /* (x - mean)^2 summed as it is made; eps + rsqrt; normalise, affine and
-   * relu in one loop, which computes x - mean again rather than read it
-   * stored (rule 4) */
-  ck_assert_int_eq(count(d, " = fused "), 3);
-  ck_assert_msg(strstr(d, "    %fused = fused %x, %t1 : (f32[B,T]) "), "%s", d);
+  /* one kernel in three stages: the mean; (x - mean)^2 summed as it is
+   * made; eps + rsqrt per row, then normalise, affine and relu (rule 5) */
+  ck_assert_int_eq(count(d, " = fused "), 1);
+  ck_assert_msg(strstr(d, "    %fused = fused %x, %t5, %ln.weight, %ln.bias : (f32[B,T,8]) "),
+                "%s", d);
+  ck_assert_ptr_nonnull(strstr(d, "      %t14 = mean %x axes=[2] keepdim=0 : f32[B,T]"));
   ck_assert_ptr_nonnull(strstr(d, "      %t3 = mul %d, %d : f32[B,T,8]"));
-  ck_assert_ptr_nonnull(strstr(d, "      yield %t15.1\n    }\n"
-                                  "    %t15 = get %fused index=0 : f32[B,T]"));
-  ck_assert_ptr_nonnull(strstr(d, "    %fused.2 = fused %x, %t1, %t7, %ln.weight, %ln.bias : "
-                                  "(f32[B,T,8]) "));
-  ck_assert_ptr_nonnull(strstr(d, "      %d.1 = sub %x, %t1 : f32[B,T,8]"));
+  ck_assert_ptr_nonnull(strstr(d, "      %t7 = rsqrt %t6 : f32[B,T,1]"));
+  ck_assert_ptr_nonnull(strstr(d, "      %t8 = mul %d, %t7 : f32[B,T,8]"));
+  ck_assert_ptr_nonnull(strstr(d, "      yield %t13.1\n    }\n"
+                                  "    %t13 = get %fused index=0 : f32[B,T,8]"));
   ck_assert_ptr_nonnull(strstr(d, "= relu "));
   ck_assert_ptr_null(strstr(d, "\n    %t3 = ")); /* only inside the group */
   /* the dump reads back as it was, and fusing again changes nothing */
@@ -712,11 +712,22 @@ START_TEST(test_fused_rules) {
                            "      %a = add %x, %z : f32[B,3]\n      yield %a\n",
                            "f32[B,3]"),
                "fused: %a is f32[B,3], not the group's shape f32[3]");
+  /* stages: a row member reads a reduction (kept shape [B,1]) */
+  NO_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
+                       "      %s = sum %a axes=[1] keepdim=1 : f32[B,1]\n"
+                       "      %b = mul %a, %s : f32[B,3]\n      yield %b\n",
+                       "f32[B,3]"));
   EXPECT_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
                            "      %s = sum %a axes=[1] keepdim=1 : f32[B,1]\n"
-                           "      %b = mul %a, %s : f32[B,3]\n      yield %b\n",
+                           "      %b = mul %a, %s : f32[B,3]\n"
+                           "      %s2 = sum %b axes=[1] keepdim=1 : f32[B,1]\n"
+                           "      %b2 = mul %b, %s2 : f32[B,3]\n"
+                           "      %s3 = sum %b2 axes=[1] keepdim=1 : f32[B,1]\n"
+                           "      %b3 = mul %b2, %s3 : f32[B,3]\n"
+                           "      %s4 = sum %b3 axes=[1] keepdim=1 : f32[B,1]\n"
+                           "      %b4 = mul %b3, %s4 : f32[B,3]\n      yield %b4\n",
                            "f32[B,3]"),
-               "fused: %b reads the reduction %s of its own group");
+               "fused: more than 4 stages");
   EXPECT_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
                            "      %s = sum %a axes=[0] keepdim=0 : f32[3]\n"
                            "      yield %a, %s\n",
