@@ -712,6 +712,42 @@ START_TEST(test_fused_rules) {
                            "      %a = add %x, %z : f32[B,3]\n      yield %a\n",
                            "f32[B,3]"),
                "fused: %a is f32[B,3], not the group's shape f32[3]");
+  /* stages: a kept member (reading a scalar operand), a view of it, and a
+   * row member of stage 2 reading the view; the dump reads back as it was */
+  Module *sm = NULL;
+  NO_ERROR(sm = parse(arena_printf(
+               &ctx.arena, "%s%s", head,
+               "    %c = const value=2 dtype=f32 shape=[] : f32[]\n"
+               "    %f = fused %x, %c : (f32[B,3]) {\n"
+               "      %a = exp %x : f32[B,3]\n"
+               "      %s = sum %a axes=[1] keepdim=0 : f32[B]\n"
+               "      %k = mul %s, %c : f32[B]\n"
+               "      %v = reshape %k shape=[B,1] : f32[B,1]\n"
+               "      %b = div %a, %v : f32[B,3]\n"
+               "      yield %b\n    }\n"
+               "    %y = get %f index=0 : f32[B,3]\n    return %y\n  }\n}\n")));
+  Model *smd = sm->models.v[0];
+  Node *fz = ir_func_lookup(smd->funcs.v[0], "f");
+  ck_assert_ptr_nonnull(fz);
+  int stage[5];
+  char red[2] = {0, 1};
+  ck_assert_int_eq(ir_fused_stages(fz, fz->body->first->type, red, stage), 2);
+  ck_assert_int_eq(stage[0], 1); /* exp */
+  ck_assert_int_eq(stage[1], 1); /* its sum */
+  ck_assert_int_eq(stage[2], 1); /* the kept product, after stage 1 */
+  ck_assert_int_eq(stage[3], 1); /* its view */
+  ck_assert_int_eq(stage[4], 2); /* the row that reads it */
+  char *sd = dump(sm);
+  Module *sm2 = NULL;
+  NO_ERROR(sm2 = parse(sd));
+  ck_assert_str_eq(dump(sm2), sd);
+  /* a yield may not be a view */
+  EXPECT_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
+                           "      %s = sum %a axes=[1] keepdim=0 : f32[B]\n"
+                           "      %v = reshape %s shape=[B,1] : f32[B,1]\n"
+                           "      %b = div %a, %v : f32[B,3]\n      yield %b, %v\n",
+                           "f32[B,3], f32[B,1]"),
+               "fused: yield 2 is a reshape");
   /* stages: a row member reads a reduction (kept shape [B,1]) */
   NO_ERROR(parse_fused("      %a = exp %x : f32[B,3]\n"
                        "      %s = sum %a axes=[1] keepdim=1 : f32[B,1]\n"
