@@ -1847,6 +1847,35 @@ static const char *fused_value(Emitter *e, const Fused *F, const Node *x) {
   return "0";
 }
 
+/* Operand or member x as a kept member reads it: one value per kept index
+ * (ridx: the index in the reductions' results). */
+static const char *kept_value(Emitter *e, const Fused *F, const Node *x, const char *ridx) {
+  if (is_literal(x) || member_of(F->n, x))
+    return fused_value(e, F, x);
+  const char *idx = type_numel_const(x->type) == 1 ? "0" : ridx;
+  for (int i = 0; i < F->next; i++)
+    if (F->ext[i] == x)
+      return arena_printf(&e->c->arena, "a%d[%s]", i, idx);
+  for (int i = 0; i < F->nkext; i++)
+    if (F->kext[i] == x)
+      return arena_printf(&e->c->arena, "k%d[%s]", i, idx);
+  return "0";
+}
+
+/* Member m's value: in a row (ridx NULL), from its operands' values per
+ * element; a kept member's, per kept index ridx. */
+static const char *member_expr(Emitter *e, const Fused *F, Node *m, const char *ridx) {
+  if (m->op == OP_FULL || m->op == OP_CONST)
+    return dtype_is_float(m->type.dtype)
+               ? lit(e, ir_attr_float(m, "value", 0))
+               : arena_printf(&e->c->arena, "%lld", (long long)ir_attr_float(m, "value", 0));
+  const char *a[3] = {0};
+  for (int i = 0; i < m->nin && i < 3; i++)
+    a[i] = ridx ? kept_value(e, F, m->in[i], ridx) : fused_value(e, F, m->in[i]);
+  return ridx || !e->passthru[m->id] ? ew_expr(e, m, a)
+         : a[m->in[0]->op == OP_MATMUL && e->bias[m->in[0]->id] ? 0 : 1];
+}
+
 static const char *fused_row(Emitter *e, void *ctx, const char *idx,
                              const char *lane) {
   Fused *F = ctx;
@@ -1878,19 +1907,8 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
                 fused_index(e, F, F->part[2 * k] ? &F->ost[2 * k * MAX_LOOPS] : F->sst, idx));
       continue;
     }
-    const char *v;
-    if (m->op == OP_FULL || m->op == OP_CONST)
-      v = dtype_is_float(m->type.dtype)
-              ? lit(e, ir_attr_float(m, "value", 0))
-              : arena_printf(ar, "%lld", (long long)ir_attr_float(m, "value", 0));
-    else {
-      const char *a[3] = {0};
-      for (int i = 0; i < m->nin && i < 3; i++)
-        a[i] = fused_value(e, F, m->in[i]);
-      v = !e->passthru[m->id] ? ew_expr(e, m, a)
-          : a[m->in[0]->op == OP_MATMUL && e->bias[m->in[0]->id] ? 0 : 1];
-    }
-    sb_printf(&b, "const %s %s = %s; ", ctype(e, m->type.dtype), local(e, m), v);
+    sb_printf(&b, "const %s %s = %s; ", ctype(e, m->type.dtype), local(e, m),
+              member_expr(e, F, m, NULL));
   }
   for (int k = 0; k < F->n->body->nout; k++) {
     Node *y = F->n->body->out[k];
@@ -1924,41 +1942,14 @@ static int bias_only(Emitter *e, const Node *n, const Node *x) {
   return reads > 0;
 }
 
-/* Operand or member x as a kept member reads it: one value per kept index
- * (ridx: the index in the reductions' results). */
-static const char *kept_value(Emitter *e, const Fused *F, const Node *x, const char *ridx) {
-  if (is_literal(x) || member_of(F->n, x))
-    return fused_value(e, F, x);
-  const char *idx = type_numel_const(x->type) == 1 ? "0" : ridx;
-  for (int i = 0; i < F->next; i++)
-    if (F->ext[i] == x)
-      return arena_printf(&e->c->arena, "a%d[%s]", i, idx);
-  for (int i = 0; i < F->nkext; i++)
-    if (F->kext[i] == x)
-      return arena_printf(&e->c->arena, "k%d[%s]", i, idx);
-  return "0";
-}
-
-
 /* The kept members of stage s, in order (views need no code). */
 static void fused_kept(Emitter *e, Fused *F, int s, const char *ridx) {
-  Arena *ar = &e->c->arena;
   int pos = 0;
   for (Node *m = F->n->body->first; m; m = m->next, pos++) {
     if (!F->kept[pos] || F->stage[pos] != s || m->op == OP_RESHAPE)
       continue;
-    const char *v;
-    if (m->op == OP_FULL || m->op == OP_CONST)
-      v = dtype_is_float(m->type.dtype)
-              ? lit(e, ir_attr_float(m, "value", 0))
-              : arena_printf(ar, "%lld", (long long)ir_attr_float(m, "value", 0));
-    else {
-      const char *a[3] = {0};
-      for (int i = 0; i < m->nin && i < 3; i++)
-        a[i] = kept_value(e, F, m->in[i], ridx);
-      v = ew_expr(e, m, a);
-    }
-    out(e, "const %s %s = %s;\n", ctype(e, m->type.dtype), local(e, m), v);
+    out(e, "const %s %s = %s;\n", ctype(e, m->type.dtype), local(e, m),
+        member_expr(e, F, m, ridx));
     int k = yield_index(F->n, m);
     if (k >= 0)
       out(e, "r%d[%s] = %s;\n", k, ridx, local(e, m));
