@@ -1,5 +1,6 @@
 #!/bin/sh
-# run_backend.sh — every example through the C backend: nnc writes model.c
+# run_backend.sh — every example (and tests/backend/models/) through the C
+# backend: nnc writes model.c
 # and model.h; the libclang checker (tools/nnc-checkc) must find no
 # diagnostic and every declared function defined; the C compiler must
 # accept it with -std=c99 -Wall -Wextra -pedantic -Werror; smoke.c runs
@@ -50,7 +51,7 @@ case "${CFLAGS:-}" in # sanitizer build checks the memory of the -O1 code)
   *) echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o "$tmp/omp" 2>/dev/null && omp=-fopenmp ;;
 esac
 
-for f in "$SRCDIR"/examples/*.nn; do
+for f in "$SRCDIR"/examples/*.nn "$here"/models/*.nn; do # and models of its own
   b=$(basename "$f" .nn)
   grep -q '^#   examples/.*: error: ' "$f" && continue # meant to fail
   prefix=$(sed -n 's/^model \([A-Za-z_0-9]*\).*/\1/p' "$f" | head -n 1 | tr 'A-Z' 'a-z')
