@@ -1,8 +1,8 @@
 #!/bin/sh
 # run_backend.sh — every example (and tests/backend/models/) through the C
-# backend: nnc writes model.c
-# and model.h; the libclang checker (tools/nnc-checkc) must find no
-# diagnostic and every declared function defined; the C compiler must
+# backend: nnc writes model.c and model.h; the libclang checker
+# (tools/nnc-checkc) must find no diagnostic and every declared function
+# defined; the C compiler must
 # accept it with -std=c99 -Wall -Wextra -pedantic -Werror; smoke.c runs
 # each entry point (with the build's CFLAGS, so under ASan/UBSan in the
 # sanitizer build). In the plain build the model is also compiled with
