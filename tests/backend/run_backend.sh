@@ -2,10 +2,9 @@
 # run_backend.sh — every example (and tests/backend/models/) through the C
 # backend: nnc writes model.c and model.h; the libclang checker
 # (tools/nnc-checkc) must find no diagnostic and every declared function
-# defined; the C compiler must
-# accept it with -std=c99 -Wall -Wextra -pedantic -Werror; smoke.c runs
-# each entry point (with the build's CFLAGS, so under ASan/UBSan in the
-# sanitizer build). In the plain build the model is also compiled with
+# defined; the C compiler must accept it with -std=c99 -Wall -Wextra
+# -pedantic -Werror; smoke.c runs each entry point (with the build's
+# CFLAGS, so under ASan/UBSan in the sanitizer build). In the plain build the model is also compiled with
 # -O0 (no simplification, no fusion, no shared buffers) and run the same
 # way: every float result, and every gradient of each training entry, must
 # agree with the optimised build within 1e-4 (relative, with an absolute
