@@ -185,12 +185,13 @@ static void *conv_align64(void *p) {
 typedef struct conv_wino {
   int64_t ci, ih, iw, co, oh, ow, ph, pw, th, tw, hp, half, rows;
   size_t part[4];
+  const void *isc, *ish; /* the input read as max(x isc[c] + ish[c], 0), or NULL */
 } conv_wino;
 
 static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, int64_t oh,
                               int64_t ow, int64_t ph, int64_t pw, int weight) {
   conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, (oh + 1) / 2, (ow + 1) / 2, 0, 0, 0,
-                 {0, 0, 0, 0}};
+                 {0, 0, 0, 0}, NULL, NULL};
   g.hp = 2 * g.th + 2;
   g.half = nnc_winograd_half(g.tw);
   g.rows = nnc_winograd_rows(g.th, g.tw);

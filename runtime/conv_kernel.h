@@ -5,6 +5,21 @@
  * im2col matrices col (cg*kh*kw, oh*ow) of its images side by side;
  * without one, direct loops. */
 
+/* The input transform of nnc_conv2d_in and nnc_maxpool2d_in: x a + b
+ * through a ReLU written as the generated code's (a NaN gives 0). */
+static inline REAL NNC_FN(in_relu)(REAL x, REAL a, REAL b) {
+  const REAL v = x * a + b;
+  return v > 0 ? v : 0;
+}
+
+/* One image's planes (c of h x w) through the input transform. */
+static void NNC_FN(in_planes)(int64_t c, int64_t hw, const REAL *x, const REAL *sc,
+                              const REAL *sh, REAL *xt) {
+  for (int64_t k = 0; k < c; k++)
+    for (int64_t i = 0; i < hw; i++)
+      xt[k * hw + i] = NNC_FN(in_relu)(x[k * hw + i], sc[k], sh[k]);
+}
+
 /* The output columns [*lo, *hi) of kernel column kj whose input column
  * ix = ox*sw - pw + kj*dw lies inside [0, w); the others read padding. */
 static void NNC_FN(col_range)(const nnc_conv_shape *s, int64_t kj, int64_t *lo,
@@ -211,6 +226,15 @@ static void NNC_FN(im2col_chunk)(const nnc_conv_shape *s, const REAL *x, int64_t
 #if NNC_CONV_DIRECT
 typedef REAL NNC_FN(vec) __attribute__((vector_size(NNC_VEC_BYTES)));
 #define VL ((int64_t)(NNC_VEC_BYTES / sizeof(REAL)))
+#ifdef NNC_UNZIP
+typedef NNC_MASK_INT NNC_FN(mask) __attribute__((vector_size(NNC_VEC_BYTES)));
+
+/* a where m, else b */
+static NNC_INLINE NNC_DIRECT_OPT NNC_FN(vec) NNC_FN(vsel)(NNC_FN(mask) m, NNC_FN(vec) a,
+                                                          NNC_FN(vec) b) {
+  return (NNC_FN(vec))(((NNC_FN(mask))a & m) | ((NNC_FN(mask))b & ~m));
+}
+#endif
 
 /* The register tiles (conv_tiles.h): narrow, and wide where built; a
  * product tile's type. */
@@ -498,6 +522,8 @@ static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x
         continue;
       const REAL *xr = x + (c * g->ih + iy) * g->iw;
       REAL *he = odd ? od : ev, *ho = odd ? ev : od;
+      const REAL sa = g->isc ? ((const REAL *)g->isc)[c] : 1;
+      const REAL sb = g->isc ? ((const REAL *)g->ish)[c] : 0;
       for (int64_t m = 0; 2 * m < g->iw; m += VL) {
 #ifdef NNC_UNZIP
         if (2 * (m + VL) <= g->iw && m + oe >= 0 && m + oo >= 0 &&
@@ -505,6 +531,11 @@ static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x
           NNC_FN(vec) a, b, e, f;
           memcpy(&a, xr + 2 * m, sizeof a);
           memcpy(&b, xr + 2 * m + VL, sizeof b);
+          if (g->isc) { /* the input transform, as the fused ReLU (NaN to 0) */
+            const NNC_FN(vec) zero = {0};
+            a = a * sa + sb, b = b * sa + sb;
+            a = NNC_FN(vsel)(a > zero, a, zero), b = NNC_FN(vsel)(b > zero, b, zero);
+          }
           NNC_UNZIP(a, b, e, f);
           memcpy(he + m + oe, &e, sizeof e);
           memcpy(ho + m + oo, &f, sizeof f);
@@ -514,7 +545,7 @@ static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x
         for (int64_t j = 2 * m; j < 2 * (m + VL) && j < g->iw; j++) {
           const int64_t pj = j + g->pw;
           if (pj >= 0 && pj < w2)
-            (pj & 1 ? od : ev)[pj >> 1] = xr[j];
+            (pj & 1 ? od : ev)[pj >> 1] = g->isc ? NNC_FN(in_relu)(xr[j], sa, sb) : xr[j];
         }
       }
     }
@@ -770,9 +801,10 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
   conv_gemm_restore(team, was);
 }
 
-static void NNC_FN(wino_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
-                                 REAL *y, REAL *ws) {
-  const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 0);
+static void NNC_FN(wino_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *sc,
+                                 const REAL *sh, const REAL *w, REAL *y, REAL *ws) {
+  conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 0);
+  g.isc = sc, g.ish = sh;
   NNC_FN(wino_kernel)(&g, w, 0, ws);
   NNC_FN(wino_images)(&g, s->n, x, y, 0, ws);
 }
@@ -855,16 +887,23 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *
       if (i < 0 || i >= g->hp)
         continue;
       const REAL *xr = x + (c0 * g->ih + iy) * g->iw;
+      const REAL *sa = g->isc ? (const REAL *)g->isc + c0 : NULL;
+      const REAL *sb = g->isc ? (const REAL *)g->ish + c0 : NULL;
       REAL *row = pl + (i * wpp + g->pw) * cp + c0;
       int64_t j = j0;
 #ifdef NNC_ZIP
       for (; j + VL <= j1; j += VL) {
         NNC_FN(vec) t[VL], u[VL], zero = {0};
         for (int64_t k = 0; k < VL; k++)
-          if (k < nc)
+          if (k < nc) {
             memcpy(&t[k], xr + k * g->ih * g->iw + j, sizeof t[k]);
-          else
+            if (sa) { /* the input transform (NaN to 0, as the fused ReLU) */
+              t[k] = t[k] * sa[k] + sb[k];
+              t[k] = NNC_FN(vsel)(t[k] > zero, t[k], zero);
+            }
+          } else {
             t[k] = zero;
+          }
         for (int64_t round = 1; round < VL; round *= 2) {
           for (int64_t k = 0; k < VL / 2; k++)
             NNC_ZIP(t[k], t[k + VL / 2], u[2 * k], u[2 * k + 1]);
@@ -876,7 +915,8 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *
 #endif
       for (; j < j1; j++)
         for (int64_t k = 0; k < nc; k++)
-          row[j * cp + k] = xr[k * g->ih * g->iw + j];
+          row[j * cp + k] = sa ? NNC_FN(in_relu)(xr[k * g->ih * g->iw + j], sa[k], sb[k])
+                               : xr[k * g->ih * g->iw + j];
     }
 }
 
@@ -902,8 +942,10 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_input)(const conv_wino *g, const REAL *p
 }
 
 static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
-                                     const REAL *dy, REAL *dw, REAL *ws) {
-  const conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 1);
+                                     const REAL *sc, const REAL *sh, const REAL *dy,
+                                     REAL *dw, REAL *ws) {
+  conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 1);
+  g.isc = sc, g.ish = sh;
   const int64_t cp = (s->c + VL - 1) / VL * VL, wpp = 2 * g.tw + 2;
   const int cb = NNC_FN(wino_block)(s->o, cp); /* rows of o, channels in vectors */
   const int64_t wd = 12 / cb * VL, cq = (cp + wd - 1) / wd * wd;
@@ -1033,13 +1075,6 @@ static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
  * the same); rows of VL windows or more. A row holding a NaN is left to
  * the exact rule: the functions return whether they read one. */
 #ifdef NNC_UNZIP
-typedef NNC_MASK_INT NNC_FN(mask) __attribute__((vector_size(NNC_VEC_BYTES)));
-
-/* a where m, else b */
-static NNC_INLINE NNC_DIRECT_OPT NNC_FN(vec) NNC_FN(vsel)(NNC_FN(mask) m, NNC_FN(vec) a,
-                                                          NNC_FN(vec) b) {
-  return (NNC_FN(vec))(((NNC_FN(mask))a & m) | ((NNC_FN(mask))b & ~m));
-}
 
 /* The corners of windows ox .. ox + VL: top left, top right, bottom
  * left, bottom right; and whether any is a NaN, added to nan. */
@@ -1197,7 +1232,7 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
   if (ws && nnc_conv2d_winograd(s, s->c, s->o) && conv_direct_cpu()) {
-    NNC_FN(wino_forward)(s, x, w, y, ws);
+    NNC_FN(wino_forward)(s, x, NULL, NULL, w, y, ws);
     return;
   }
   if (ws && nnc_conv2d_direct(s, s->o) && conv_direct_cpu()) {
@@ -1311,7 +1346,7 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   const int64_t K = cg * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
 #if NNC_CONV_DIRECT
   if (ws && nnc_conv2d_winograd_weight(s) && conv_direct_cpu()) {
-    NNC_FN(wino_grad_weight)(s, x, dy, dw, ws);
+    NNC_FN(wino_grad_weight)(s, x, NULL, NULL, dy, dw, ws);
     return;
   }
   if (ws && nnc_conv2d_direct_weight(s) && conv_direct_cpu()) {
@@ -1367,6 +1402,46 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
               dwg[((oc * cg + ci) * s->kh + ki) * s->kw + kj] += sum;
             }
     }
+}
+
+/* The convolution of max(x scale[c] + shift[c], 0), x read once: in
+ * Winograd's planes where it runs, else each image's input transformed
+ * into the workspace past the convolution's own (nnc_conv2d_in_workspace)
+ * and convolved alone. */
+void NNC_FN(nnc_conv2d_in)(const nnc_conv_shape *s, const REAL *x, const REAL *scale,
+                           const REAL *shift, const REAL *w, REAL *y, REAL *ws) {
+#if NNC_CONV_DIRECT
+  if (nnc_conv2d_winograd(s, s->c, s->o) && conv_direct_cpu()) {
+    NNC_FN(wino_forward)(s, x, scale, shift, w, y, ws);
+    return;
+  }
+#endif
+  nnc_conv_shape one = *s;
+  one.n = 1;
+  REAL *xt = ws + nnc_conv2d_workspace(s);
+  for (int64_t i = 0; i < s->n; i++) {
+    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, xt);
+    NNC_FN(nnc_conv2d)(&one, xt, w, y + i * s->o * s->oh * s->ow, ws);
+  }
+}
+
+/* As nnc_conv2d_grad_weight, of the transformed input (nnc_conv2d_in). */
+void NNC_FN(nnc_conv2d_grad_weight_in)(const nnc_conv_shape *s, const REAL *x,
+                                       const REAL *scale, const REAL *shift,
+                                       const REAL *dy, REAL *dw, REAL *ws) {
+#if NNC_CONV_DIRECT
+  if (nnc_conv2d_winograd_weight(s) && conv_direct_cpu()) {
+    NNC_FN(wino_grad_weight)(s, x, scale, shift, dy, dw, ws);
+    return;
+  }
+#endif
+  nnc_conv_shape one = *s;
+  one.n = 1;
+  REAL *xt = ws + nnc_conv2d_workspace(s);
+  for (int64_t i = 0; i < s->n; i++) {
+    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, xt);
+    NNC_FN(nnc_conv2d_grad_weight)(&one, xt, dy + i * s->o * s->oh * s->ow, dw, ws);
+  }
 }
 
 /* ------------------------------------------------------------- pooling */
@@ -1497,14 +1572,30 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
 /* The 2x2 maximum of each output row from its two input rows, branch-free
  * (random data makes branches mispredict); a row holding a NaN is redone
  * by the exact rule of pool_argmax_inside. */
+/* A window row pair through the input transform (nnc_maxpool2d_in): rows
+ * r0 and r0 + w into buf (two rows of w, then zeros the vector rows may
+ * read past them). */
+#define NNC_POOL_IN_ROW 1024
+static const REAL *NNC_FN(in_rows)(const nnc_pool_shape *s, const REAL *r0, REAL sa,
+                                   REAL sb, REAL *buf) {
+  for (int64_t i = 0; i < 2 * s->w; i++)
+    buf[i] = NNC_FN(in_relu)(r0[i], sa, sb);
+  for (int64_t i = 2 * s->w; i < 2 * s->w + 64; i++)
+    buf[i] = 0;
+  return buf;
+}
+
 static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REAL *x,
-                                              REAL *y) {
+                                              const REAL *sc, const REAL *sh, REAL *y) {
   const int64_t vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++)
     for (int64_t oy = 0; oy < s->oh; oy++) {
       const int64_t at = 2 * oy * s->w;
-      const REAL *restrict r0 = x + p * s->h * s->w + at;
+      REAL buf[2 * NNC_POOL_IN_ROW + 64];
+      const REAL *restrict r0 = sc ? NNC_FN(in_rows)(s, x + p * s->h * s->w + at,
+                                                     sc[p % s->c], sh[p % s->c], buf)
+                                   : x + p * s->h * s->w + at;
       const REAL *restrict r1 = r0 + s->w;
       REAL *restrict yr = y + (p * s->oh + oy) * s->ow;
       int nan = 0;
@@ -1528,6 +1619,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
  * covers zeroed) or added to all four elements, zero to the three others.
  * A row pair holding a NaN takes the exact rule instead. */
 static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, const REAL *x,
+                                                   const REAL *sc, const REAL *sh,
                                                    const REAL *dy, REAL *dx, int set,
                                                    int pos) {
   const int64_t vec_rows = NNC_FN(pool_vector_rows)(s);
@@ -1537,7 +1629,11 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
       memset(dx + (p * s->h + s->h - 1) * s->w, 0, sizeof(REAL) * (size_t)s->w);
     for (int64_t oy = 0; oy < s->oh; oy++) {
       const int64_t at = 2 * oy * s->w, ow = s->ow;
-      const REAL *restrict r0 = x + p * s->h * s->w + at, *restrict r1 = r0 + s->w;
+      REAL buf[2 * NNC_POOL_IN_ROW + 64];
+      const REAL *restrict r0 = sc ? NNC_FN(in_rows)(s, x + p * s->h * s->w + at,
+                                                     sc[p % s->c], sh[p % s->c], buf)
+                                   : x + p * s->h * s->w + at;
+      const REAL *restrict r1 = r0 + s->w;
       REAL *restrict d0 = dx + p * s->h * s->w + at, *restrict d1 = d0 + s->w;
       const REAL *restrict dyr = dy + (p * s->oh + oy) * ow;
       int nan = 0;
@@ -1583,7 +1679,7 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2_grad)(const nnc_pool_shape *s, cons
 
 void NNC_FN(nnc_maxpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {
   if (NNC_FN(pool_2x2)(s)) {
-    NNC_FN(maxpool_2x2)(s, x, y);
+    NNC_FN(maxpool_2x2)(s, x, NULL, NULL, y);
     return;
   }
   const int inside = NNC_FN(pool_inside)(s);
@@ -1624,7 +1720,7 @@ static void NNC_FN(maxpool_grad_any)(const nnc_pool_shape *s, const REAL *x,
 void NNC_FN(nnc_maxpool2d_grad)(const nnc_pool_shape *s, const REAL *x,
                                 const REAL *dy, REAL *dx) {
   if (NNC_FN(pool_2x2)(s))
-    NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 0, 0);
+    NNC_FN(maxpool_2x2_grad)(s, x, NULL, NULL, dy, dx, 0, 0);
   else
     NNC_FN(maxpool_grad_any)(s, x, dy, dx, 0);
 }
@@ -1640,7 +1736,7 @@ static void NNC_FN(maxpool_grad_set)(const nnc_pool_shape *s, const REAL *x,
     NNC_FN(maxpool_grad_any)(s, x, dy, dx, pos);
     return;
   }
-  NNC_FN(maxpool_2x2_grad)(s, x, dy, dx, 1, pos);
+  NNC_FN(maxpool_2x2_grad)(s, x, NULL, NULL, dy, dx, 1, pos);
 }
 
 void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
@@ -1654,6 +1750,42 @@ void NNC_FN(nnc_maxpool2d_grad_set)(const nnc_pool_shape *s, const REAL *x,
 void NNC_FN(nnc_maxpool2d_grad_relu)(const nnc_pool_shape *s, const REAL *x,
                                      const REAL *dy, REAL *dx) {
   NNC_FN(maxpool_grad_set)(s, x, dy, dx, 1);
+}
+
+/* Max pooling of max(x scale[c] + shift[c], 0), x read once: MaxPool2d(2)
+ * transforms each pair of rows it reads into a buffer on the stack (rows
+ * of at most NNC_POOL_IN_ROW); any other shape, each image's input into
+ * the workspace (nnc_pool2d_in_workspace). */
+void NNC_FN(nnc_maxpool2d_in)(const nnc_pool_shape *s, const REAL *x, const REAL *scale,
+                              const REAL *shift, REAL *y, REAL *ws) {
+  if (NNC_FN(pool_2x2)(s) && s->w <= NNC_POOL_IN_ROW) {
+    NNC_FN(maxpool_2x2)(s, x, scale, shift, y);
+    return;
+  }
+  nnc_pool_shape one = *s;
+  one.n = 1;
+  for (int64_t i = 0; i < s->n; i++) {
+    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, ws);
+    NNC_FN(nnc_maxpool2d)(&one, ws, y + i * s->c * s->oh * s->ow);
+  }
+}
+
+/* Its gradient, written whole (nnc_maxpool2d_grad_set; relu: as
+ * nnc_maxpool2d_grad_relu). */
+void NNC_FN(nnc_maxpool2d_grad_in)(const nnc_pool_shape *s, const REAL *x,
+                                   const REAL *scale, const REAL *shift, const REAL *dy,
+                                   REAL *dx, int relu, REAL *ws) {
+  if (NNC_FN(pool_2x2)(s) && s->w <= NNC_POOL_IN_ROW) {
+    NNC_FN(maxpool_2x2_grad)(s, x, scale, shift, dy, dx, 1, relu);
+    return;
+  }
+  nnc_pool_shape one = *s;
+  one.n = 1;
+  for (int64_t i = 0; i < s->n; i++) {
+    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, ws);
+    NNC_FN(maxpool_grad_set)(&one, ws, dy + i * s->c * s->oh * s->ow,
+                             dx + i * s->c * s->h * s->w, relu);
+  }
 }
 
 void NNC_FN(nnc_avgpool2d)(const nnc_pool_shape *s, const REAL *x, REAL *y) {

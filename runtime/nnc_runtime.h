@@ -492,6 +492,24 @@ void nnc_conv2d_grad_input_set_f32(const nnc_conv_shape *s, const float *dy,
                                    const float *w, float *dx, float *ws);
 void nnc_conv2d_grad_input_set_f64(const nnc_conv_shape *s, const double *dy,
                                    const double *w, double *dx, double *ws);
+/* A convolution, and its weight gradient, of max(x * scale[c] + shift[c],
+ * 0) per input channel c (a batch norm's normalisation and its ReLU,
+ * never stored; NaN gives 0, as the generated ReLU): x read once, in
+ * Winograd's planes where it runs, else each image transformed into the
+ * workspace past the convolution's own. ws: nnc_conv2d_in_workspace. */
+static inline size_t nnc_conv2d_in_workspace(const nnc_conv_shape *s) {
+  return nnc_conv2d_workspace(s) + (size_t)(s->c * s->h * s->w);
+}
+void nnc_conv2d_in_f32(const nnc_conv_shape *s, const float *x, const float *scale,
+                       const float *shift, const float *w, float *y, float *ws);
+void nnc_conv2d_grad_weight_in_f32(const nnc_conv_shape *s, const float *x,
+                                   const float *scale, const float *shift,
+                                   const float *dy, float *dw, float *ws);
+void nnc_conv2d_in_f64(const nnc_conv_shape *s, const double *x, const double *scale,
+                       const double *shift, const double *w, double *y, double *ws);
+void nnc_conv2d_grad_weight_in_f64(const nnc_conv_shape *s, const double *x,
+                                   const double *scale, const double *shift,
+                                   const double *dy, double *dw, double *ws);
 /* nnc_conv2d writes y; the two gradients add into dx and dw;
  * nnc_conv2d_grad_input_set writes dx (as zeroing it first, without the
  * pass over it: the direct and Winograd kernels store their results).
@@ -522,6 +540,24 @@ void nnc_maxpool2d_grad_set_f32(const nnc_pool_shape *s, const float *x,
                                 const float *dy, float *dx);
 void nnc_maxpool2d_grad_relu_f32(const nnc_pool_shape *s, const float *x,
                                  const float *dy, float *dx);
+/* Max pooling, and its gradient (written whole; relu: only where a
+ * window's maximum is above 0), of max(x * scale[c] + shift[c], 0) per
+ * channel, as nnc_conv2d_in: MaxPool2d(2) transforms each pair of rows
+ * it reads on the stack (rows of up to 1024); other shapes each image
+ * into ws, of nnc_pool2d_in_workspace elements. */
+static inline size_t nnc_pool2d_in_workspace(const nnc_pool_shape *s) {
+  return (size_t)(s->c * s->h * s->w);
+}
+void nnc_maxpool2d_in_f32(const nnc_pool_shape *s, const float *x, const float *scale,
+                          const float *shift, float *y, float *ws);
+void nnc_maxpool2d_grad_in_f32(const nnc_pool_shape *s, const float *x,
+                               const float *scale, const float *shift, const float *dy,
+                               float *dx, int relu, float *ws);
+void nnc_maxpool2d_in_f64(const nnc_pool_shape *s, const double *x, const double *scale,
+                          const double *shift, double *y, double *ws);
+void nnc_maxpool2d_grad_in_f64(const nnc_pool_shape *s, const double *x,
+                               const double *scale, const double *shift, const double *dy,
+                               double *dx, int relu, double *ws);
 void nnc_avgpool2d_f32(const nnc_pool_shape *s, const float *x, float *y);
 void nnc_avgpool2d_grad_f32(const nnc_pool_shape *s, const float *dy,
                             float *dx);

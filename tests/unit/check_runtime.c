@@ -2065,6 +2065,97 @@ START_TEST(test_float_math) {
 }
 END_TEST
 
+
+/* The input transform max(x a[c] + b[c], 0) inside convolutions and
+ * max pooling (nnc_conv2d_in, nnc_maxpool2d_in): against the functions
+ * run on the transformed input, f32, Winograd's planes and the per-image
+ * fallback (a direct-kernel shape), MaxPool2d(2) rows (short and long) and
+ * another pooling shape. */
+static void in_transform(int64_t n, int64_t c, int64_t hw, const float *x, const float *a,
+                         const float *b, float *xt) {
+  for (int64_t i = 0; i < n * c * hw; i++) {
+    const float v = x[i] * a[i / hw % c] + b[i / hw % c];
+    xt[i] = v > 0 ? v : 0;
+  }
+}
+
+static void close_all(const float *want, const float *got, int64_t len, const char *what) {
+  for (int64_t i = 0; i < len; i++)
+    ck_assert_msg(fabsf(want[i] - got[i]) <= 1e-4f * (1 + fabsf(want[i])),
+                  "%s [%lld]: %g vs %g", what, (long long)i, want[i], got[i]);
+}
+
+START_TEST(test_input_transform) {
+  const nnc_conv_shape convs[] = {
+      conv_shape(2, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* Winograd */
+      conv_shape(1, 16, 6, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* rows of vectors */
+      conv_shape(3, 17, 9, 13, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* direct: per image */
+  };
+  nnc_rng r;
+  nnc_rng_seed(&r, 77);
+  for (size_t k = 0; k < sizeof convs / sizeof convs[0]; k++) {
+    const nnc_conv_shape *s = &convs[k];
+    const int64_t nx = s->n * s->c * s->h * s->w, ny = s->n * s->o * s->oh * s->ow;
+    const int64_t nw = s->o * s->c * s->kh * s->kw;
+    float *x = malloc(sizeof(float) * (size_t)nx), *xt = malloc(sizeof(float) * (size_t)nx);
+    float *w = malloc(sizeof(float) * (size_t)nw), *y0 = malloc(sizeof(float) * (size_t)ny);
+    float *y1 = malloc(sizeof(float) * (size_t)ny), *dy = malloc(sizeof(float) * (size_t)ny);
+    float *dw0 = calloc((size_t)nw, sizeof(float)), *dw1 = calloc((size_t)nw, sizeof(float));
+    float *a = malloc(sizeof(float) * (size_t)s->c), *b = malloc(sizeof(float) * (size_t)s->c);
+    float *ws = malloc(sizeof(float) * nnc_conv2d_in_workspace(s));
+    for (int64_t i = 0; i < nx; i++)
+      x[i] = (float)urand(&r);
+    for (int64_t i = 0; i < nw; i++)
+      w[i] = (float)urand(&r);
+    for (int64_t i = 0; i < ny; i++)
+      dy[i] = (float)urand(&r);
+    for (int64_t i = 0; i < s->c; i++)
+      a[i] = (float)(urand(&r) + 1.5), b[i] = (float)urand(&r) * 0.5f;
+    in_transform(s->n, s->c, s->h * s->w, x, a, b, xt);
+    nnc_conv2d_f32(s, xt, w, y0, ws);
+    nnc_conv2d_in_f32(s, x, a, b, w, y1, ws);
+    close_all(y0, y1, ny, "conv2d_in");
+    nnc_conv2d_grad_weight_f32(s, xt, dy, dw0, ws);
+    nnc_conv2d_grad_weight_in_f32(s, x, a, b, dy, dw1, ws);
+    close_all(dw0, dw1, nw, "conv2d_grad_weight_in");
+    free(x), free(xt), free(w), free(y0), free(y1), free(dy), free(dw0), free(dw1);
+    free(a), free(b), free(ws);
+  }
+  const nnc_pool_shape pools[] = {
+      pool_shape(2, 3, 6, 28, 2, 2, 2, 2, 0, 0), pool_shape(2, 2, 10, 10, 2, 2, 2, 2, 0, 0),
+      pool_shape(1, 2, 7, 9, 2, 2, 2, 2, 0, 0), pool_shape(1, 2, 7, 7, 3, 3, 2, 2, 1, 1),
+  };
+  for (size_t k = 0; k < sizeof pools / sizeof pools[0]; k++) {
+    const nnc_pool_shape *s = &pools[k];
+    const int64_t nx = s->n * s->c * s->h * s->w, ny = s->n * s->c * s->oh * s->ow;
+    float *x = malloc(sizeof(float) * (size_t)nx), *xt = malloc(sizeof(float) * (size_t)nx);
+    float *y0 = malloc(sizeof(float) * (size_t)ny), *y1 = malloc(sizeof(float) * (size_t)ny);
+    float *dy = malloc(sizeof(float) * (size_t)ny), *d0 = malloc(sizeof(float) * (size_t)nx);
+    float *d1 = malloc(sizeof(float) * (size_t)nx), *a = malloc(sizeof(float) * (size_t)s->c);
+    float *b = malloc(sizeof(float) * (size_t)s->c);
+    float *ws = malloc(sizeof(float) * nnc_pool2d_in_workspace(s));
+    for (int64_t i = 0; i < nx; i++)
+      x[i] = (float)urand(&r);
+    for (int64_t i = 0; i < ny; i++)
+      dy[i] = (float)urand(&r);
+    for (int64_t i = 0; i < s->c; i++)
+      a[i] = (float)(urand(&r) + 1.5), b[i] = (float)urand(&r) * 0.3f;
+    in_transform(s->n, s->c, s->h * s->w, x, a, b, xt);
+    nnc_maxpool2d_f32(s, xt, y0);
+    nnc_maxpool2d_in_f32(s, x, a, b, y1, ws);
+    close_all(y0, y1, ny, "maxpool2d_in");
+    for (int relu = 0; relu < 2; relu++) {
+      (relu ? nnc_maxpool2d_grad_relu_f32 : nnc_maxpool2d_grad_set_f32)(s, xt, dy, d0);
+      nnc_maxpool2d_grad_in_f32(s, x, a, b, dy, d1, relu, ws);
+      close_all(d0, d1, nx, relu ? "maxpool2d_grad_in relu" : "maxpool2d_grad_in");
+    }
+    free(x), free(xt), free(y0), free(y1), free(dy), free(d0), free(d1), free(a), free(b);
+    free(ws);
+  }
+}
+END_TEST
+
 static Suite *runtime_suite(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("compute");
@@ -2086,6 +2177,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_conv_im2col_edges);
   tcase_add_test(tc, test_conv_direct);
   tcase_add_test(tc, test_conv_winograd);
+  tcase_add_test(tc, test_input_transform);
   tcase_add_test(tc, test_conv_chunks);
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_pool_nan);
