@@ -252,6 +252,9 @@ static int needs_slot(const Node *n) {
 
 static const char *conv_shape(Emitter *e, const Node *n);
 static double conv_scratch_at(Emitter *e, const Node *n, int at);
+static const char *pool_shape(Emitter *e, const Node *n);
+static double pool_scratch_at(Emitter *e, const Node *n, int at);
+static int transformed(const Node *n);
 
 /* Workspace layout. Every stored value (and each convolution's im2col
  * scratch) is a slot; plan_region lists them with their size in C and the
@@ -374,11 +377,17 @@ static void plan_region(Emitter *e, Region *r, int top) {
       }
     if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT ||
         n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV_TRANSPOSE2D)
-      /* im2col scratch: the slot after the value's */
-      add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_conv2d_workspace(&(nnc_conv_shape)%s)",
-                               e->real, conv_shape(e, n)),
+      /* im2col scratch: the slot after the value's (with an input
+       * transform, an image's transformed input after it) */
+      add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_conv2d_%sworkspace(&(nnc_conv_shape)%s)",
+                               e->real, transformed(n) ? "in_" : "", conv_shape(e, n)),
                arena_printf(&e->c->arena, "im2col of %s", e->cname[n->id]), pos,
                conv_scratch_at(e, n, 0), conv_scratch_at(e, n, 1));
+    if ((n->op == OP_MAX_POOL2D || n->op == OP_MAX_POOL2D_GRAD) && transformed(n))
+      add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_pool2d_in_workspace(&(nnc_pool_shape)%s)",
+                               e->real, pool_shape(e, n)),
+               arena_printf(&e->c->arena, "transformed input of %s", e->cname[n->id]), pos,
+               pool_scratch_at(e, n, 0), pool_scratch_at(e, n, 1));
     if (n->op == OP_FUSED) /* members live in registers */
       for (Node *m = n->body->first; m; m = m->next)
         e->slot[m->id] = -1;
@@ -2921,6 +2930,14 @@ static void emit_upsample(Emitter *e, Node *n) {
 
 /* ------------------------------------------------------ convolutions */
 
+/* Whether a convolution or max pooling reads its input through a
+ * per-channel transform (two more operands: fuse rule 6). */
+static int transformed(const Node *n) {
+  return ((n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_WEIGHT ||
+           n->op == OP_MAX_POOL2D_GRAD) && n->nin == 4) ||
+         (n->op == OP_MAX_POOL2D && n->nin == 3);
+}
+
 static int64_t attr2(const Node *n, const char *key, int i, int64_t dflt) {
   const Attr *a = ir_attr(n, key);
   return a && a->n == 2 ? a->ints[i] : dflt;
@@ -2975,7 +2992,15 @@ static double conv_scratch_at(Emitter *e, const Node *n, int at) {
                       attr2(n, "padding", 0, 0), attr2(n, "padding", 1, 0),
                       attr2(n, "dilation", 0, 1), attr2(n, "dilation", 1, 1),
                       ir_attr_int(n, "groups", 1)};
-  return (double)nnc_conv2d_scratch(&s) * (e->o->real == DT_F64 ? 8 : 4);
+  return ((double)nnc_conv2d_scratch(&s) + (transformed(n) ? (double)(s.c * s.h * s.w) : 0)) *
+         (e->o->real == DT_F64 ? 8 : 4);
+}
+
+/* Bytes of a transformed max pooling's scratch (nnc_pool2d_in_workspace). */
+static double pool_scratch_at(Emitter *e, const Node *n, int at) {
+  Type in = n->in[0]->type;
+  return (double)size_at(e, in.dim[1], at) * (double)size_at(e, in.dim[2], at) *
+         (double)size_at(e, in.dim[3], at) * (e->o->real == DT_F64 ? 8 : 4);
 }
 
 static const char *pool_shape(Emitter *e, const Node *n) {
@@ -3001,8 +3026,12 @@ static void emit_conv(Emitter *e, Node *n) {
   out(e, "const nnc_conv_shape s = %s;\n", conv_shape(e, n));
   switch (n->op) {
   case OP_CONV2D:
-    out(e, "nnc_conv2d_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
-        ptr(e, n), scratch);
+    if (transformed(n)) /* its input through a batch norm's ReLU (fuse rule 6) */
+      out(e, "nnc_conv2d_in_%s(&s, %s, %s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[2]), ptr(e, n->in[3]), ptr(e, n->in[1]), ptr(e, n), scratch);
+    else
+      out(e, "nnc_conv2d_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[1]), ptr(e, n), scratch);
     break;
   case OP_CONV2D_GRAD_INPUT: /* writes the whole gradient */
   case OP_CONV_TRANSPOSE2D:
@@ -3011,8 +3040,13 @@ static void emit_conv(Emitter *e, Node *n) {
     break;
   default:
     zero(e, n);
-    out(e, "nnc_conv2d_grad_weight_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
-        ptr(e, n->in[1]), ptr(e, n), scratch);
+    if (transformed(n))
+      out(e, "nnc_conv2d_grad_weight_in_%s(&s, %s, %s, %s, %s, %s, %s);\n", sx,
+          ptr(e, n->in[0]), ptr(e, n->in[2]), ptr(e, n->in[3]), ptr(e, n->in[1]), ptr(e, n),
+          scratch);
+    else
+      out(e, "nnc_conv2d_grad_weight_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[1]), ptr(e, n), scratch);
   }
   e->indent--;
   out(e, "}\n");
@@ -3020,19 +3054,30 @@ static void emit_conv(Emitter *e, Node *n) {
 
 static void emit_pool(Emitter *e, Node *n) {
   const char *sx = e->sfx;
+  const char *scratch = arena_printf(&e->c->arena, "(%s *)(w + off[%d])", e->real,
+                                     e->slot[n->id] + 1);
   out(e, "{\n");
   e->indent++;
   out(e, "const nnc_pool_shape s = %s;\n", pool_shape(e, n));
   switch (n->op) {
   case OP_MAX_POOL2D:
   case OP_AVG_POOL2D:
-    out(e, "nnc_%spool2d_%s(&s, %s, %s);\n", n->op == OP_MAX_POOL2D ? "max" : "avg", sx,
-        ptr(e, n->in[0]), ptr(e, n));
+    if (transformed(n)) /* its input through a batch norm's ReLU (fuse rule 6) */
+      out(e, "nnc_maxpool2d_in_%s(&s, %s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[1]), ptr(e, n->in[2]), ptr(e, n), scratch);
+    else
+      out(e, "nnc_%spool2d_%s(&s, %s, %s);\n", n->op == OP_MAX_POOL2D ? "max" : "avg", sx,
+          ptr(e, n->in[0]), ptr(e, n));
     break;
   case OP_MAX_POOL2D_GRAD: /* writes the whole gradient (relu: simplify's fold) */
-    out(e, "nnc_maxpool2d_grad_%s_%s(&s, %s, %s, %s);\n",
-        ir_attr_int(n, "relu", 0) ? "relu" : "set", sx, ptr(e, n->in[0]), ptr(e, n->in[1]),
-        ptr(e, n));
+    if (transformed(n))
+      out(e, "nnc_maxpool2d_grad_in_%s(&s, %s, %s, %s, %s, %s, %d, %s);\n", sx,
+          ptr(e, n->in[0]), ptr(e, n->in[2]), ptr(e, n->in[3]), ptr(e, n->in[1]), ptr(e, n),
+          (int)ir_attr_int(n, "relu", 0), scratch);
+    else
+      out(e, "nnc_maxpool2d_grad_%s_%s(&s, %s, %s, %s);\n",
+          ir_attr_int(n, "relu", 0) ? "relu" : "set", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[1]), ptr(e, n));
     break;
   default:
     zero(e, n);

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "nnc.h"
+#include "nnc_runtime.h" /* which convolutions run Winograd (rule 6) */
 
 typedef struct Group {
   PtrVec mem; /* Node*, in schedule order (clones before their user) */
@@ -499,9 +500,124 @@ typedef struct Remat {
   Node *t[REMAT_MAX];
   int nt;
   Group *g;
+  Node *y, *va, *vb; /* rule 6: the input and the channel vectors, else NULL */
 } Remat;
 
 static void sort_members(Fuser *u, Group *g);
+
+/* ------------------------------------------------- input transforms */
+
+/* Rule 6, input transforms: a row member n = relu(y * a + b) of group g,
+ * y read from memory and a, b per-channel kept values of g (batch norm's
+ * normalisation, affine and ReLU: channels on axis 1 of a 4-D S, the
+ * group reducing the other axes), read outside g only by groups that can
+ * compute it again (rule 4: they read y already) and by convolutions and
+ * max poolings whose runtime reads their input through such a transform
+ * (nnc_conv2d_in: Winograd's shapes; nnc_maxpool2d_in: MaxPool2d(2), rows
+ * of at most 1024), is not stored: the convolutions and poolings read y
+ * with a and b's per-channel vectors as two more operands. */
+static int64_t int2(const Node *n, const char *key, int i, int64_t dflt) {
+  const Attr *a = ir_attr(n, key);
+  return a && a->n == 2 ? a->ints[i] : dflt;
+}
+
+static int64_t known(Dim d) { return dim_is_const(d) ? dim_value(d) : -1; }
+
+/* Whether op x can read operand 0 through the transform. */
+static int reads_transformed(const Node *x, const Node *n) {
+  if (x->nin < 1 || x->in[0] != n)
+    return 0;
+  for (int i = 1; i < x->nin; i++)
+    if (x->in[i] == n)
+      return 0;
+  if ((x->op == OP_CONV2D && x->nin == 2) || (x->op == OP_CONV2D_GRAD_WEIGHT && x->nin == 2)) {
+    const Type w = x->op == OP_CONV2D ? x->in[1]->type : x->type;
+    nnc_conv_shape s = {1, known(n->type.dim[1]), 1, 1, known(w.dim[0]), known(w.dim[2]),
+                        known(w.dim[3]), 1, 1, int2(x, "stride", 0, 1), int2(x, "stride", 1, 1),
+                        0, 0, int2(x, "dilation", 0, 1), int2(x, "dilation", 1, 1),
+                        ir_attr_int(x, "groups", 1)};
+    return nnc_conv2d_winograd(&s, s.c, s.o);
+  }
+  if ((x->op == OP_MAX_POOL2D && x->nin == 1) || (x->op == OP_MAX_POOL2D_GRAD && x->nin == 2)) {
+    const int64_t w = known(n->type.dim[3]);
+    return int2(x, "kernel", 0, 0) == 2 && int2(x, "kernel", 1, 0) == 2 &&
+           int2(x, "stride", 0, 2) == 2 && int2(x, "stride", 1, 2) == 2 &&
+           int2(x, "padding", 0, 0) == 0 && int2(x, "padding", 1, 0) == 0 && w > 0 &&
+           w <= 1024;
+  }
+  return 0;
+}
+
+/* The per-channel vector ([C]) behind kept value v of g, seen through
+ * reshapes, or NULL. */
+static Node *channel_vector(Fuser *u, Group *g, Node *v, Dim C) {
+  if (!kept_member(u, g, v) || !ir_kept_broadcast(g->shape, g->red, v->type))
+    return NULL;
+  while (v->op == OP_RESHAPE && group_of(u, v->in[0]) == g)
+    v = v->in[0];
+  return v->type.rank == 1 && dim_eq(v->type.dim[0], C) && !is_reduction(v) ? v : NULL;
+}
+
+/* n = relu(y * a + b) as rule 6 takes it: its subtree t (y*a, +b, relu)
+ * and the channel vectors; 0 if not. */
+static int transform_of(Fuser *u, Group *g, Node *n, Node **t, Node **y, Node **va,
+                        Node **vb) {
+  Type S = g->shape;
+  if (n->op != OP_RELU || !g->red || S.rank != 4 || g->red[1] || !g->red[0] || !g->red[2] ||
+      !g->red[3] || !dtype_is_float(n->type.dtype))
+    return 0;
+  Node *add = n->in[0];
+  if (add->op != OP_ADD || group_of(u, add) != g)
+    return 0;
+  for (int i = 0; i < 2; i++) {
+    Node *mul = add->in[i], *b = add->in[1 - i];
+    if (mul->op != OP_MUL || group_of(u, mul) != g)
+      continue;
+    for (int k = 0; k < 2; k++) {
+      Node *x = mul->in[k], *a = mul->in[1 - k];
+      if (group_of(u, x) == g || !same_shape(x->type, S) || x->type.dtype != n->type.dtype)
+        continue;
+      Node *ca = channel_vector(u, g, a, S.dim[1]), *cb = channel_vector(u, g, b, S.dim[1]);
+      if (ca && cb) {
+        t[0] = mul, t[1] = add, t[2] = n, *y = x, *va = ca, *vb = cb;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* x reads y, and then the vectors, instead of n. */
+static void read_transformed(Fuser *u, Node *x, Node *y, Node *va, Node *vb) {
+  Node **in = arena_alloc(u->a, sizeof(Node *) * (size_t)(x->nin + 3));
+  for (int i = 0; i < x->nin; i++)
+    in[i] = x->in[i];
+  in[0] = y, in[x->nin] = va, in[x->nin + 1] = vb;
+  x->in = in;
+  x->nin += 2;
+}
+
+static int used_anywhere(Region *r, const Node *x);
+
+/* Pure nodes nothing reads any more (rule 6's transformed values) leave
+ * the region. */
+static void drop_dead(Fuser *u, Region *r) {
+  for (int again = 1; again;) {
+    again = 0;
+    Node *prev = NULL;
+    for (Node *x = r->first; x;) {
+      Node *next = x->next;
+      if ((op_fusible(x->op) || x->op == OP_RESHAPE) && x->id < u->cap && !u->escapes[x->id] &&
+          !used_anywhere(r, x)) {
+        ir_unlink(r, prev, x);
+        again = 1;
+      } else {
+        prev = x;
+      }
+      x = next;
+    }
+  }
+}
 
 /* Rule 4 over the trial groups; returns whether anything was copied. The
  * decisions are all taken on the trial, then carried out last to first
@@ -526,6 +642,27 @@ static int remat(Fuser *u, Region *r) {
           outside = 1, ok &= h && h->alive && h->mem.n >= 2;
       }
       u->stored[n->id] = (char)outside;
+      Node *tt[3], *y, *va, *vb;
+      if (outside && !u->escapes[n->id] && transform_of(u, g, n, tt, &y, &va, &vb)) {
+        int fits = 1, ops = 0; /* rule 6 */
+        for (int i = 0; i < us->n && fits; i++) {
+          Node *x = us->v[i];
+          Group *h = group_of(u, x);
+          if (h == g)
+            continue;
+          if (h && h->alive && h->mem.n >= 2)
+            fits = remat_fits(tt, 3, h, n->type);
+          else
+            fits = reads_transformed(x, n), ops++;
+        }
+        if (fits && ops) {
+          Remat *m = arena_alloc(u->a, sizeof *m);
+          m->g = g, m->nt = 3, m->t[0] = tt[0], m->t[1] = tt[1], m->t[2] = tt[2];
+          m->y = y, m->va = va, m->vb = vb;
+          vec_push(u->a, &todo, m), u->stored[n->id] = 0;
+          continue;
+        }
+      }
       if (!remat_member(u, g, n) || u->escapes[n->id] || !outside)
         continue;
       Remat *m = arena_alloc(u->a, sizeof *m);
@@ -548,10 +685,13 @@ static int remat(Fuser *u, Region *r) {
       int done = 0;
       for (int j = 0; j < i; j++)
         done |= group_of(u, us->v[j]) == h;
-      if (h != m->g && !done)
+      if (h && h != m->g && !done)
         remat_copy(u, r, m->t, m->nt, h);
+      else if (!h && m->y) /* rule 6 */
+        read_transformed(u, us->v[i], m->y, m->va, m->vb);
     }
   }
+  drop_dead(u, r);
   return todo.n > 0;
 }
 

@@ -221,9 +221,9 @@ typedef enum OpClass {
   X(SCATTER_ADD, scatter_add, 2, OC_GATHER, scatter)                           \
   X(SCATTER_MAX, scatter_max, 2, OC_GATHER, scatter)                           \
   X(ONE_HOT, one_hot, 1, OC_GATHER, one_hot)                                   \
-  X(CONV2D, conv2d, 2, OC_CONV, conv2d)                                        \
+  X(CONV2D, conv2d, -1, OC_CONV, conv2d)                                        \
   X(CONV_TRANSPOSE2D, conv_transpose2d, 2, OC_CONV, conv_transpose2d)          \
-  X(MAX_POOL2D, max_pool2d, 1, OC_CONV, pool2d)                                \
+  X(MAX_POOL2D, max_pool2d, -1, OC_CONV, pool2d)                                \
   X(AVG_POOL2D, avg_pool2d, 1, OC_CONV, pool2d)                                \
   X(UPSAMPLE, upsample_nearest, 1, OC_CONV, upsample)                          \
   X(SCAN, scan, -1, OC_CONTROL, scan)                                          \
@@ -239,8 +239,8 @@ typedef enum OpClass {
   X(TAKE_GRAD, take_grad, 2, OC_GATHER, take_grad) \
   X(TAKE_ALONG_GRAD, take_along_grad, 2, OC_GATHER, take_along_grad) \
   X(CONV2D_GRAD_INPUT, conv2d_grad_input, 2, OC_CONV, conv2d_grad) \
-  X(CONV2D_GRAD_WEIGHT, conv2d_grad_weight, 2, OC_CONV, conv2d_grad) \
-  X(MAX_POOL2D_GRAD, max_pool2d_grad, 2, OC_CONV, pool2d_grad) \
+  X(CONV2D_GRAD_WEIGHT, conv2d_grad_weight, -1, OC_CONV, conv2d_grad) \
+  X(MAX_POOL2D_GRAD, max_pool2d_grad, -1, OC_CONV, pool2d_grad) \
   X(AVG_POOL2D_GRAD, avg_pool2d_grad, 1, OC_CONV, pool2d_grad) \
   X(GELU_GRAD, gelu_grad, 2, OC_BINARY, gelu_grad) \
   X(SOFTMAX_XENT, softmax_cross_entropy, 2, OC_GATHER, softmax_xent) \

@@ -644,6 +644,25 @@ static Dim conv_out(Ctx *c, Module *m, Node *n, int axis, Dim h, Dim k,
 }
 
 /* Checks x and w: both [.,.,.,.] of one floating dtype. */
+/* The operand count of conv2d, conv2d_grad_weight, max_pool2d and
+ * max_pool2d_grad: `base`, or base + 2 with the input transform's scale
+ * and shift (per channel of operand 0: it is read as max(x scale + shift,
+ * 0); made by fuse, docs/ir.md). */
+static int input_transform(Ctx *c, Module *m, Node *n, int base) {
+  if (n->nin != base && n->nin != base + 2)
+    ERR("%s takes %d or %d operands, got %d", opn(n), base, base + 2, n->nin);
+  if (n->nin == base)
+    return 0;
+  Type x = tin(n, 0);
+  for (int i = base; i < base + 2; i++) {
+    Type t = tin(n, i);
+    if (t.rank != 1 || x.rank != 4 || !dim_eq(t.dim[0], x.dim[1]) || t.dtype != x.dtype)
+      ERR("%s: operand %d must be %s[%s], one per channel of %s", opn(n), i + 1,
+          dtype_name(x.dtype), x.rank == 4 ? dstr(c, m, x.dim[1]) : "C", tstr(c, m, x));
+  }
+  return 1;
+}
+
 static void conv_operands(Ctx *c, Module *m, Node *n, int64_t *groups) {
   Type x = tin(n, 0), w = tin(n, 1);
   need_rank4(c, m, n, x, "an input [N,C,H,W]");
@@ -666,6 +685,8 @@ static void need_divisible(Ctx *c, Node *n, Dim d, int64_t g,
 
 static void shape_conv2d(Ctx *c, Module *m, Node *n) {
   int64_t g, s[2], p[2], d[2];
+  if (n->op == OP_CONV2D)
+    input_transform(c, m, n, 2);
   conv_operands(c, m, n, &g);
   Type x = tin(n, 0), w = tin(n, 1);
   ints2(c, n, "stride", 1, 1, s);
@@ -729,6 +750,8 @@ static void shape_conv_transpose2d(Ctx *c, Module *m, Node *n) {
 }
 
 static void shape_pool2d(Ctx *c, Module *m, Node *n) {
+  if (n->op == OP_MAX_POOL2D)
+    input_transform(c, m, n, 1);
   Type x = tin(n, 0);
   int64_t k[2], s[2], p[2];
   need_rank4(c, m, n, x, "an input [N,C,H,W]");
@@ -1098,6 +1121,8 @@ static void shape_take_along_grad(Ctx *c, Module *m, Node *n) {
  * the attribute `shape` (the input's or the weight's). */
 static void shape_conv2d_grad(Ctx *c, Module *m, Node *n) {
   int64_t s[2], p[2], d[2];
+  if (n->op == OP_CONV2D_GRAD_WEIGHT)
+    input_transform(c, m, n, 2);
   need_rank4(c, m, n, tin(n, 0), "a 4-D operand");
   need_rank4(c, m, n, tin(n, 1), "a 4-D operand");
   need_float(c, m, n, tin(n, 0));
@@ -1114,6 +1139,8 @@ static void shape_conv2d_grad(Ctx *c, Module *m, Node *n) {
 /* max_pool2d_grad(x, dy) has x's type; avg_pool2d_grad(dy) the `shape`. */
 static void shape_pool2d_grad(Ctx *c, Module *m, Node *n) {
   int64_t k[2], s[2], p[2];
+  if (n->op == OP_MAX_POOL2D_GRAD)
+    input_transform(c, m, n, 2);
   need_rank4(c, m, n, tin(n, 0), "a 4-D operand");
   ints2(c, n, "kernel", -1, 1, k);
   ints2(c, n, "stride", 0, 1, s);

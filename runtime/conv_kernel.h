@@ -13,8 +13,8 @@ static inline REAL NNC_FN(in_relu)(REAL x, REAL a, REAL b) {
 }
 
 /* One image's planes (c of h x w) through the input transform. */
-static void NNC_FN(in_planes)(int64_t c, int64_t hw, const REAL *x, const REAL *sc,
-                              const REAL *sh, REAL *xt) {
+static NNC_VECTORISE void NNC_FN(in_planes)(int64_t c, int64_t hw, const REAL *x,
+                                             const REAL *sc, const REAL *sh, REAL *xt) {
   for (int64_t k = 0; k < c; k++)
     for (int64_t i = 0; i < hw; i++)
       xt[k * hw + i] = NNC_FN(in_relu)(x[k * hw + i], sc[k], sh[k]);
@@ -1576,8 +1576,8 @@ static int NNC_FN(pool_2x2)(const nnc_pool_shape *s) {
  * r0 and r0 + w into buf (two rows of w, then zeros the vector rows may
  * read past them). */
 #define NNC_POOL_IN_ROW 1024
-static const REAL *NNC_FN(in_rows)(const nnc_pool_shape *s, const REAL *r0, REAL sa,
-                                   REAL sb, REAL *buf) {
+static NNC_VECTORISE const REAL *NNC_FN(in_rows)(const nnc_pool_shape *s, const REAL *r0,
+                                                 REAL sa, REAL sb, REAL *buf) {
   for (int64_t i = 0; i < 2 * s->w; i++)
     buf[i] = NNC_FN(in_relu)(r0[i], sa, sb);
   for (int64_t i = 2 * s->w; i < 2 * s->w + 64; i++)
