@@ -1404,10 +1404,26 @@ void NNC_FN(nnc_conv2d_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     }
 }
 
+/* The fallback of the input transform: each image transformed into the
+ * workspace past the convolution's own (nnc_conv2d_in_workspace) and
+ * convolved alone (weight: its weight gradient, with dy, added into out). */
+static void NNC_FN(in_images)(const nnc_conv_shape *s, const REAL *x, const REAL *scale,
+                              const REAL *shift, const REAL *wdy, REAL *out, REAL *ws,
+                              int weight) {
+  nnc_conv_shape one = *s;
+  one.n = 1;
+  REAL *xt = ws + nnc_conv2d_workspace(s);
+  for (int64_t i = 0; i < s->n; i++) {
+    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, xt);
+    if (weight)
+      NNC_FN(nnc_conv2d_grad_weight)(&one, xt, wdy + i * s->o * s->oh * s->ow, out, ws);
+    else
+      NNC_FN(nnc_conv2d)(&one, xt, wdy, out + i * s->o * s->oh * s->ow, ws);
+  }
+}
+
 /* The convolution of max(x scale[c] + shift[c], 0), x read once: in
- * Winograd's planes where it runs, else each image's input transformed
- * into the workspace past the convolution's own (nnc_conv2d_in_workspace)
- * and convolved alone. */
+ * Winograd's planes where it runs, else in_images. */
 void NNC_FN(nnc_conv2d_in)(const nnc_conv_shape *s, const REAL *x, const REAL *scale,
                            const REAL *shift, const REAL *w, REAL *y, REAL *ws) {
 #if NNC_CONV_DIRECT
@@ -1416,13 +1432,7 @@ void NNC_FN(nnc_conv2d_in)(const nnc_conv_shape *s, const REAL *x, const REAL *s
     return;
   }
 #endif
-  nnc_conv_shape one = *s;
-  one.n = 1;
-  REAL *xt = ws + nnc_conv2d_workspace(s);
-  for (int64_t i = 0; i < s->n; i++) {
-    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, xt);
-    NNC_FN(nnc_conv2d)(&one, xt, w, y + i * s->o * s->oh * s->ow, ws);
-  }
+  NNC_FN(in_images)(s, x, scale, shift, w, y, ws, 0);
 }
 
 /* As nnc_conv2d_grad_weight, of the transformed input (nnc_conv2d_in). */
@@ -1435,13 +1445,7 @@ void NNC_FN(nnc_conv2d_grad_weight_in)(const nnc_conv_shape *s, const REAL *x,
     return;
   }
 #endif
-  nnc_conv_shape one = *s;
-  one.n = 1;
-  REAL *xt = ws + nnc_conv2d_workspace(s);
-  for (int64_t i = 0; i < s->n; i++) {
-    NNC_FN(in_planes)(s->c, s->h * s->w, x + i * s->c * s->h * s->w, scale, shift, xt);
-    NNC_FN(nnc_conv2d_grad_weight)(&one, xt, dy + i * s->o * s->oh * s->ow, dw, ws);
-  }
+  NNC_FN(in_images)(s, x, scale, shift, dy, dw, ws, 1);
 }
 
 /* ------------------------------------------------------------- pooling */
