@@ -2079,6 +2079,21 @@ static void in_transform(int64_t n, int64_t c, int64_t hw, const float *x, const
   }
 }
 
+/* A new array of len uniform values in [-1, 1). */
+static float *urand_array(nnc_rng *r, int64_t len) {
+  float *v = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
+  for (int64_t i = 0; i < len; i++)
+    v[i] = (float)urand(r);
+  return v;
+}
+
+/* A transform's per-channel scale (0.5 to 2.5) and shift (|shift| < bmax). */
+static void channel_transform(nnc_rng *r, int64_t c, float bmax, float **a, float **b) {
+  *a = urand_array(r, c), *b = urand_array(r, c);
+  for (int64_t i = 0; i < c; i++)
+    (*a)[i] += 1.5f, (*b)[i] *= bmax;
+}
+
 static void close_all(const float *want, const float *got, int64_t len, const char *what) {
   for (int64_t i = 0; i < len; i++)
     ck_assert_msg(fabsf(want[i] - got[i]) <= 1e-4f * (1 + fabsf(want[i])),
@@ -2098,20 +2113,12 @@ START_TEST(test_input_transform) {
     const nnc_conv_shape *s = &convs[k];
     const int64_t nx = s->n * s->c * s->h * s->w, ny = s->n * s->o * s->oh * s->ow;
     const int64_t nw = s->o * s->c * s->kh * s->kw;
-    float *x = malloc(sizeof(float) * (size_t)nx), *xt = malloc(sizeof(float) * (size_t)nx);
-    float *w = malloc(sizeof(float) * (size_t)nw), *y0 = malloc(sizeof(float) * (size_t)ny);
-    float *y1 = malloc(sizeof(float) * (size_t)ny), *dy = malloc(sizeof(float) * (size_t)ny);
+    float *x = urand_array(&r, nx), *w = urand_array(&r, nw), *dy = urand_array(&r, ny), *a, *b;
+    float *xt = malloc(sizeof(float) * (size_t)nx), *y0 = malloc(sizeof(float) * (size_t)ny);
+    float *y1 = malloc(sizeof(float) * (size_t)ny);
     float *dw0 = calloc((size_t)nw, sizeof(float)), *dw1 = calloc((size_t)nw, sizeof(float));
-    float *a = malloc(sizeof(float) * (size_t)s->c), *b = malloc(sizeof(float) * (size_t)s->c);
     float *ws = malloc(sizeof(float) * nnc_conv2d_in_workspace(s));
-    for (int64_t i = 0; i < nx; i++)
-      x[i] = (float)urand(&r);
-    for (int64_t i = 0; i < nw; i++)
-      w[i] = (float)urand(&r);
-    for (int64_t i = 0; i < ny; i++)
-      dy[i] = (float)urand(&r);
-    for (int64_t i = 0; i < s->c; i++)
-      a[i] = (float)(urand(&r) + 1.5), b[i] = (float)urand(&r) * 0.5f;
+    channel_transform(&r, s->c, 0.5f, &a, &b);
     in_transform(s->n, s->c, s->h * s->w, x, a, b, xt);
     nnc_conv2d_f32(s, xt, w, y0, ws);
     nnc_conv2d_in_f32(s, x, a, b, w, y1, ws);
@@ -2129,18 +2136,12 @@ START_TEST(test_input_transform) {
   for (size_t k = 0; k < sizeof pools / sizeof pools[0]; k++) {
     const nnc_pool_shape *s = &pools[k];
     const int64_t nx = s->n * s->c * s->h * s->w, ny = s->n * s->c * s->oh * s->ow;
-    float *x = malloc(sizeof(float) * (size_t)nx), *xt = malloc(sizeof(float) * (size_t)nx);
-    float *y0 = malloc(sizeof(float) * (size_t)ny), *y1 = malloc(sizeof(float) * (size_t)ny);
-    float *dy = malloc(sizeof(float) * (size_t)ny), *d0 = malloc(sizeof(float) * (size_t)nx);
-    float *d1 = malloc(sizeof(float) * (size_t)nx), *a = malloc(sizeof(float) * (size_t)s->c);
-    float *b = malloc(sizeof(float) * (size_t)s->c);
+    float *x = urand_array(&r, nx), *dy = urand_array(&r, ny), *a, *b;
+    float *xt = malloc(sizeof(float) * (size_t)nx), *y0 = malloc(sizeof(float) * (size_t)ny);
+    float *y1 = malloc(sizeof(float) * (size_t)ny), *d0 = malloc(sizeof(float) * (size_t)nx);
+    float *d1 = malloc(sizeof(float) * (size_t)nx);
     float *ws = malloc(sizeof(float) * nnc_pool2d_in_workspace(s));
-    for (int64_t i = 0; i < nx; i++)
-      x[i] = (float)urand(&r);
-    for (int64_t i = 0; i < ny; i++)
-      dy[i] = (float)urand(&r);
-    for (int64_t i = 0; i < s->c; i++)
-      a[i] = (float)(urand(&r) + 1.5), b[i] = (float)urand(&r) * 0.3f;
+    channel_transform(&r, s->c, 0.3f, &a, &b);
     in_transform(s->n, s->c, s->h * s->w, x, a, b, xt);
     nnc_maxpool2d_f32(s, xt, y0);
     nnc_maxpool2d_in_f32(s, x, a, b, y1, ws);
