@@ -101,6 +101,8 @@ int dim_is_const(Dim d) {
 
 int64_t dim_value(Dim d) { return d.nterm ? d.term[0].coef : 0; }
 
+int64_t dim_known(Dim d) { return dim_is_const(d) ? dim_value(d) : -1; }
+
 int dim_eq(Dim a, Dim b) {
   if (a.nterm != b.nterm)
     return 0;

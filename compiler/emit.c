@@ -1633,7 +1633,6 @@ static void row_loop(Emitter *e, const char *l, int64_t known, const char *var,
     e->indent--, out(e, "}\n");
 }
 
-static int64_t known_len(Dim d) { return dim_is_const(d) ? dim_value(d) : -1; }
 
 typedef struct EwRow {
   Node *n;
@@ -1701,7 +1700,7 @@ static void emit_elementwise(Emitter *e, Node *n) {
             dimc(e, g.len[k]), iv(k));
         e->indent++;
       }
-      row_loop(e, dimc(e, L), known_len(L), iv(g.n - 1), g.n > 1, ew_row, &row);
+      row_loop(e, dimc(e, L), dim_known(L), iv(g.n - 1), g.n > 1, ew_row, &row);
       e->indent -= g.n - 1;
     }
   }
@@ -1974,7 +1973,7 @@ static void fused_staged(Emitter *e, Fused *F) {
   Node *n = F->n;
   Dim L = F->len[F->ng - 1];
   const char *l = dimc(e, L);
-  int chunked = known_len(L) < 0 || known_len(L) > 1024;
+  int chunked = dim_known(L) < 0 || dim_known(L) > 1024;
   Dim cnt = dim_const(ar, 1);
   for (int j = 0; j < F->S.rank; j++)
     if (F->red[j])
@@ -2035,7 +2034,7 @@ static void fused_staged(Emitter *e, Fused *F) {
     }
     if (pb.len)
       out(e, "%s %s;\n", e->real, pb.s);
-    row_loop(e, chunked ? "cn" : l, chunked ? -1 : known_len(L), iv(F->ng - 1), 0,
+    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0,
              fused_row, F);
     if (ab.len) {
       out(e, "for (int k = 0; k < 8; k++)\n");
@@ -2200,12 +2199,12 @@ static void emit_fused(Emitter *e, Node *n) {
   if (!nred && F->ng == 1 && flat_parallel(L)) {
     flat_rows(e, L, iv(0), &F->base, fused_row, F);
   } else if (!nred) {
-    row_loop(e, dimc(e, L), known_len(L), iv(F->ng - 1), F->ng > 1, fused_row, F);
+    row_loop(e, dimc(e, L), dim_known(L), iv(F->ng - 1), F->ng > 1, fused_row, F);
   } else {
     /* rows add into float partial sums (which gcc vectorises where it
      * leaves a select converted to double alone), at most 1024 elements
      * each, then into the double ones */
-    int chunked = known_len(L) < 0 || known_len(L) > 1024;
+    int chunked = dim_known(L) < 0 || dim_known(L) > 1024;
     out(e, "{\n");
     e->indent++;
     const char *l = dimc(e, L);
@@ -2220,7 +2219,7 @@ static void emit_fused(Emitter *e, Node *n) {
       sb_printf(&pb, "%sp%d[8] = {0}", k ? ", " : "", k);
     out(e, "%s %s;\n", e->real, pb.s ? pb.s : "");
     sb_free(&pb);
-    row_loop(e, chunked ? "cn" : l, chunked ? -1 : known_len(L), iv(F->ng - 1), 0,
+    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0,
              fused_row, F);
     out(e, "for (int k = 0; k < 8; k++)\n");
     StrBuf ab = {0};
@@ -2376,7 +2375,7 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
     /* as a fused reduction's rows: 8 partial sums of the input's type over
      * at most 1024 elements, then into the double ones (with double
      * accumulators alone the additions' latency, not memory, bounds it) */
-    const int chunked = known_len(len[m - 1]) < 0 || known_len(len[m - 1]) > 1024;
+    const int chunked = dim_known(len[m - 1]) < 0 || dim_known(len[m - 1]) > 1024;
     const char *T = ctype(e, t.dtype), *cn = chunked ? "cn" : L;
     out(e, "const %s *restrict xr = a0 + %s;\n", T, xidx);
     if (chunked) {
@@ -2938,10 +2937,6 @@ static int transformed(const Node *n) {
          (n->op == OP_MAX_POOL2D && n->nin == 3);
 }
 
-static int64_t attr2(const Node *n, const char *key, int i, int64_t dflt) {
-  const Attr *a = ir_attr(n, key);
-  return a && a->n == 2 ? a->ints[i] : dflt;
-}
 
 /* The nnc_conv_shape of the convolution behind a conv-family node:
  * input [n,c,h,w] -> output [n,o,oh,ow] with a [o, c/g, kh, kw] kernel. */
@@ -2971,9 +2966,9 @@ static const char *conv_shape(Emitter *e, const Node *n) {
       &e->c->arena, "{%s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %lld, %lld, %lld, %lld}",
       dimc(e, in.dim[0]), dimc(e, in.dim[1]), dimc(e, in.dim[2]), dimc(e, in.dim[3]),
       dimc(e, outp.dim[1]), dimc(e, wt.dim[2]), dimc(e, wt.dim[3]), dimc(e, outp.dim[2]),
-      dimc(e, outp.dim[3]), (long long)attr2(n, "stride", 0, 1), (long long)attr2(n, "stride", 1, 1),
-      (long long)attr2(n, "padding", 0, 0), (long long)attr2(n, "padding", 1, 0),
-      (long long)attr2(n, "dilation", 0, 1), (long long)attr2(n, "dilation", 1, 1),
+      dimc(e, outp.dim[3]), (long long)ir_attr_int2(n, "stride", 0, 1), (long long)ir_attr_int2(n, "stride", 1, 1),
+      (long long)ir_attr_int2(n, "padding", 0, 0), (long long)ir_attr_int2(n, "padding", 1, 0),
+      (long long)ir_attr_int2(n, "dilation", 0, 1), (long long)ir_attr_int2(n, "dilation", 1, 1),
       (long long)ir_attr_int(n, "groups", 1));
 }
 
@@ -2988,9 +2983,9 @@ static double conv_scratch_at(Emitter *e, const Node *n, int at) {
                       size_at(e, outp.dim[1], at), size_at(e, wt.dim[2], at),
                       size_at(e, wt.dim[3], at), size_at(e, outp.dim[2], at),
                       size_at(e, outp.dim[3], at),
-                      attr2(n, "stride", 0, 1), attr2(n, "stride", 1, 1),
-                      attr2(n, "padding", 0, 0), attr2(n, "padding", 1, 0),
-                      attr2(n, "dilation", 0, 1), attr2(n, "dilation", 1, 1),
+                      ir_attr_int2(n, "stride", 0, 1), ir_attr_int2(n, "stride", 1, 1),
+                      ir_attr_int2(n, "padding", 0, 0), ir_attr_int2(n, "padding", 1, 0),
+                      ir_attr_int2(n, "dilation", 0, 1), ir_attr_int2(n, "dilation", 1, 1),
                       ir_attr_int(n, "groups", 1)};
   return ((double)nnc_conv2d_scratch(&s) + (transformed(n) ? (double)(s.c * s.h * s.w) : 0)) *
          (e->o->real == DT_F64 ? 8 : 4);
@@ -3008,13 +3003,13 @@ static const char *pool_shape(Emitter *e, const Node *n) {
   Type o = n->op == OP_MAX_POOL2D || n->op == OP_AVG_POOL2D ? n->type
            : n->op == OP_MAX_POOL2D_GRAD                  ? n->in[1]->type
                                                           : n->in[0]->type;
-  int64_t k0 = attr2(n, "kernel", 0, 1), k1 = attr2(n, "kernel", 1, 1);
+  int64_t k0 = ir_attr_int2(n, "kernel", 0, 1), k1 = ir_attr_int2(n, "kernel", 1, 1);
   return arena_printf(
       &e->c->arena, "{%s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %lld, %lld, %lld}",
       dimc(e, in.dim[0]), dimc(e, in.dim[1]), dimc(e, in.dim[2]), dimc(e, in.dim[3]),
       dimc(e, o.dim[2]), dimc(e, o.dim[3]), (long long)k0, (long long)k1,
-      (long long)attr2(n, "stride", 0, k0), (long long)attr2(n, "stride", 1, k1),
-      (long long)attr2(n, "padding", 0, 0), (long long)attr2(n, "padding", 1, 0));
+      (long long)ir_attr_int2(n, "stride", 0, k0), (long long)ir_attr_int2(n, "stride", 1, k1),
+      (long long)ir_attr_int2(n, "padding", 0, 0), (long long)ir_attr_int2(n, "padding", 1, 0));
 }
 
 static void emit_conv(Emitter *e, Node *n) {

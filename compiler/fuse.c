@@ -516,12 +516,6 @@ static void sort_members(Fuser *u, Group *g);
  * (nnc_conv2d_in: Winograd's shapes; nnc_maxpool2d_in: MaxPool2d(2), rows
  * of at most 1024), is not stored: the convolutions and poolings read y
  * with a and b's per-channel vectors as two more operands. */
-static int64_t int2(const Node *n, const char *key, int i, int64_t dflt) {
-  const Attr *a = ir_attr(n, key);
-  return a && a->n == 2 ? a->ints[i] : dflt;
-}
-
-static int64_t known(Dim d) { return dim_is_const(d) ? dim_value(d) : -1; }
 
 /* Whether op x can read operand 0 through the transform. */
 static int reads_transformed(const Node *x, const Node *n) {
@@ -532,17 +526,17 @@ static int reads_transformed(const Node *x, const Node *n) {
       return 0;
   if ((x->op == OP_CONV2D && x->nin == 2) || (x->op == OP_CONV2D_GRAD_WEIGHT && x->nin == 2)) {
     const Type w = x->op == OP_CONV2D ? x->in[1]->type : x->type;
-    nnc_conv_shape s = {1, known(n->type.dim[1]), 1, 1, known(w.dim[0]), known(w.dim[2]),
-                        known(w.dim[3]), 1, 1, int2(x, "stride", 0, 1), int2(x, "stride", 1, 1),
-                        0, 0, int2(x, "dilation", 0, 1), int2(x, "dilation", 1, 1),
+    nnc_conv_shape s = {1, dim_known(n->type.dim[1]), 1, 1, dim_known(w.dim[0]), dim_known(w.dim[2]),
+                        dim_known(w.dim[3]), 1, 1, ir_attr_int2(x, "stride", 0, 1), ir_attr_int2(x, "stride", 1, 1),
+                        0, 0, ir_attr_int2(x, "dilation", 0, 1), ir_attr_int2(x, "dilation", 1, 1),
                         ir_attr_int(x, "groups", 1)};
     return nnc_conv2d_winograd(&s, s.c, s.o);
   }
   if ((x->op == OP_MAX_POOL2D && x->nin == 1) || (x->op == OP_MAX_POOL2D_GRAD && x->nin == 2)) {
-    const int64_t w = known(n->type.dim[3]);
-    return int2(x, "kernel", 0, 0) == 2 && int2(x, "kernel", 1, 0) == 2 &&
-           int2(x, "stride", 0, 2) == 2 && int2(x, "stride", 1, 2) == 2 &&
-           int2(x, "padding", 0, 0) == 0 && int2(x, "padding", 1, 0) == 0 && w > 0 &&
+    const int64_t w = dim_known(n->type.dim[3]);
+    return ir_attr_int2(x, "kernel", 0, 0) == 2 && ir_attr_int2(x, "kernel", 1, 0) == 2 &&
+           ir_attr_int2(x, "stride", 0, 2) == 2 && ir_attr_int2(x, "stride", 1, 2) == 2 &&
+           ir_attr_int2(x, "padding", 0, 0) == 0 && ir_attr_int2(x, "padding", 1, 0) == 0 && w > 0 &&
            w <= 1024;
   }
   return 0;

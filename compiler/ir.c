@@ -260,6 +260,11 @@ int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt) {
   return a && (a->kind == AK_INT || a->kind == AK_DTYPE) ? a->i : dflt;
 }
 
+int64_t ir_attr_int2(const Node *n, const char *key, int i, int64_t dflt) {
+  const Attr *a = ir_attr(n, key);
+  return a && a->n == 2 ? a->ints[i] : dflt;
+}
+
 char *ir_reduced_axes(Arena *a, const Node *n) {
   int r = n->in[0]->type.rank;
   char *m = arena_alloc(a, (size_t)r + 1);

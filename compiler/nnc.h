@@ -115,6 +115,7 @@ Dim dim_const(Arena *a, int64_t v);
 Dim dim_var(Arena *a, int sym);
 int dim_is_const(Dim d);
 int64_t dim_value(Dim d); /* requires dim_is_const */
+int64_t dim_known(Dim d); /* its value when constant, else -1 */
 int dim_eq(Dim a, Dim b);
 /* Arithmetic; return 0 on overflow or too many variables in a term. */
 int dim_add(Arena *a, Dim x, Dim y, Dim *out);
@@ -385,6 +386,8 @@ Attr attr_ints(Arena *a, const char *k, int n, const int64_t *v);
 Attr attr_dims(Arena *a, const char *k, int n, const Dim *v);
 const Attr *ir_attr(const Node *n, const char *key); /* NULL if absent */
 int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt);
+/* Element i of a two-int attribute (stride, padding...), else dflt. */
+int64_t ir_attr_int2(const Node *n, const char *key, int i, int64_t dflt);
 /* The axes a reduction of a typed IR removes, as a mask over its operand's
  * axes (`axes` absent or empty: all; argmax: `axis`). */
 char *ir_reduced_axes(Arena *a, const Node *n);
