@@ -271,3 +271,15 @@ void nnc_gemm_tiles_tall_f64(int64_t m, int64_t n, int64_t k, const double *a,
   nnc_dgemm_portable(1, 0, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
 }
 #endif
+#if !NNC_CONV_WIDE
+void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, int add, float *c,
+                         int64_t ldc) {
+  nnc_sgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
+}
+void nnc_gemm_packed_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a,
+                         int64_t lda, const double *b, int64_t ldb, int add, double *c,
+                         int64_t ldc) {
+  nnc_dgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
+}
+#endif

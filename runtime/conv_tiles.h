@@ -201,6 +201,9 @@ NNC_REG_TILE(reg_tile3, 3, 4)
 NNC_REG_TILE(reg_tile6x1, 6, 1)
 NNC_REG_TILE(reg_tile12x1, 12, 1)
 NNC_REG_TILE(reg_tile16x1, 16, 1)
+#ifdef TWIDE /* 16 accumulators and the operands: AVX-512's 32 registers */
+NNC_REG_TILE(reg_tile8x2, 8, 2)
+#endif
 #undef NNC_REG_TILE
 
 static void TN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,

@@ -44,6 +44,15 @@ void nnc_gemm_tiles_tall_f32(int64_t m, int64_t n, int64_t k, const float *a,
 void nnc_gemm_tiles_tall_f64(int64_t m, int64_t n, int64_t k, const double *a,
                              int64_t lda, const double *b, int64_t ldb, int add,
                              double *c, int64_t ldc);
+/* conv.c: a product on the wide tiles over packed strips of op(b) (see
+ * NNC_GEMM_PACKED in gemm.c for when it is taken): c = op(a) op(b) (add:
+ * +=), any sizes. Where the wide tiles are not built, the portable kernel. */
+void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, int add, float *c,
+                         int64_t ldc);
+void nnc_gemm_packed_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a,
+                         int64_t lda, const double *b, int64_t ldb, int add, double *c,
+                         int64_t ldc);
 /* Whether this machine and build run nnc_gemm_tiles (x86-64 with AVX2 and
  * FMA, GCC or Clang): 0 if not, 1 on 32-byte vectors, 2 also on the wide
  * ones (AVX-512). */

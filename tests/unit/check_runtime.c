@@ -174,7 +174,8 @@ static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
                                  {4, 8, 1},   {13, 24, 32},  {64, 64, 32},
                                  {7, 40, 3},  {5, 12, 7}, /* small: the tiles */
                                  {150, 16, 300}, /* past them, 16 columns: 12-row tiles */
-                                 {13, 100, 420}}; /* transposed a: 16-row tiles */
+                                 {13, 100, 420}, /* transposed a: 16-row tiles */
+                                 {40, 70, 300}, {260, 40, 20}}; /* packed strips of b */
   static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}, {1, 1}};
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
@@ -228,6 +229,38 @@ START_TEST(test_gemm_tiles) {
       for (int beta = 0; beta < 2; beta++)
         check_gemm_case(tiles_s, tiles_d, ta, 0, sizes[s][0], sizes[s][1], sizes[s][2], 1,
                         beta);
+}
+END_TEST
+
+/* The packed product (nnc_gemm_packed) on its own, for every shape it
+ * takes (any sizes and transposes, alpha 1, beta 0 or 1): strips of B
+ * whole and cut short, more than one block of its rows (256), rows of C
+ * past a multiple of 8, transposed B packed by whole vectors and by
+ * single elements; nnc_sgemm takes it for the larger shapes of
+ * check_gemm_backend where the wide tiles run. */
+static void packed_s(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc) {
+  ck_assert(alpha == 1 && (beta == 0 || beta == 1));
+  nnc_gemm_packed_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+}
+static void packed_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
+                     const double *a, int64_t lda, const double *b, int64_t ldb,
+                     double beta, double *c, int64_t ldc) {
+  ck_assert(alpha == 1 && (beta == 0 || beta == 1));
+  nnc_gemm_packed_f64(ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+}
+
+START_TEST(test_gemm_packed) {
+  static const int sizes[][3] = {{16, 32, 16}, {17, 33, 257}, {8, 64, 1},  {1, 5, 3},
+                                 {30, 100, 520}, {9, 31, 9},  {64, 64, 32}, {24, 48, 300},
+                                 {3, 40, 17}};
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int beta = 0; beta < 2; beta++)
+          check_gemm_case(packed_s, packed_d, ta, tb, sizes[s][0], sizes[s][1],
+                          sizes[s][2], 1, beta);
 }
 END_TEST
 
@@ -2165,6 +2198,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_gemm_portable);
   tcase_add_test(tc, test_gemm_degenerate);
   tcase_add_test(tc, test_gemm_tiles);
+  tcase_add_test(tc, test_gemm_packed);
   tcase_add_test(tc, test_rng_known);
   tcase_add_test(tc, test_rng_stats);
   tcase_add_test(tc, test_rng_shuffle);
