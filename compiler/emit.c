@@ -48,6 +48,8 @@ typedef struct Emitter {
   Node **reader;      /* by node read once: its reader */
   char *placed;       /* concatenation parts written in place */
   int64_t *grad_off;  /* matmuls adding straight into m->grads: offset + 1 */
+  int *packed;        /* by matmul in a scan's step: 1 + the slot of its B,
+                         packed before the loop (packs_b), else 0 */
   int nslots, slotcap;
   struct Slot *slots; /* by slot index */
   int *pos;           /* by node id: top-level schedule position */
@@ -255,6 +257,7 @@ static double conv_scratch_at(Emitter *e, const Node *n, int at);
 static const char *pool_shape(Emitter *e, const Node *n);
 static double pool_scratch_at(Emitter *e, const Node *n, int at);
 static int transformed(const Node *n);
+static int packs_b(Emitter *e, const Node *u, const Region *step);
 
 /* Workspace layout. Every stored value (and each convolution's im2col
  * scratch) is a slot; plan_region lists them with their size in C and the
@@ -383,6 +386,21 @@ static void plan_region(Emitter *e, Region *r, int top) {
                                e->real, transformed(n) ? "in_" : "", conv_shape(e, n)),
                arena_printf(&e->c->arena, "im2col of %s", e->cname[n->id]), pos,
                conv_scratch_at(e, n, 0), conv_scratch_at(e, n, 1));
+    if (n->op == OP_SCAN) /* B of its step's products, packed before the loop */
+      for (Node *u = n->body->first; u; u = u->next)
+        if (packs_b(e, u, n->body)) {
+          Type bt = u->in[1]->type;
+          const char *len = arena_printf(&e->c->arena, "nnc_gemm_pack_len(%s, %s, %d)",
+                                         dimc(e, u->in[0]->type.dim[1]), dimc(e, bt.dim[1]),
+                                         e->o->real == DT_F32 ? 32 : 16);
+          Dim kn[2] = {u->in[0]->type.dim[1], bt.dim[1]}; /* about k x n */
+          Type pt = {u->type.dtype, 2, kn};
+          e->packed[u->id] =
+              1 + add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * %s", e->real, len),
+                           arena_printf(&e->c->arena, "%s packed for %s", e->cname[u->in[1]->id],
+                                        e->cname[u->id]),
+                           pos, estimate(e, pt, 0), estimate(e, pt, 1));
+        }
     if ((n->op == OP_MAX_POOL2D || n->op == OP_MAX_POOL2D_GRAD) && transformed(n))
       add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_pool2d_in_workspace(&(nnc_pool_shape)%s)",
                                e->real, pool_shape(e, n)),
@@ -887,14 +905,28 @@ static int in_region(const Region *r, const Node *x) {
   return 0;
 }
 
+/* Whether matmul u of a scan's step has its B packed once before the loop
+ * (nnc_gemm_pack_*, then nnc_[sd]gemm_pb at every step): two matrices, B
+ * from outside the step (a weight), C plain. A GEMM library packs B again
+ * at every step's product: 6.4% of an LSTM's training step. */
+static int packs_shape(const Node *u, const Region *step) {
+  return u->op == OP_MATMUL && step && u->type.rank == 2 && u->in[0]->type.rank == 2 &&
+         u->in[1]->type.rank == 2 && !in_region(step, u->in[1]);
+}
+
+static int packs_b(Emitter *e, const Node *u, const Region *step) {
+  GemmArg ga, gb;
+  return packs_shape(u, step) && !e->into[u->id] && gemm_arg(e, u->in[0], &ga) &&
+         !ga.trans && gemm_arg(e, u->in[1], &gb);
+}
+
 /* Whether matmul u (in scan body `step`, or NULL) takes its operand i as
  * a view. A batched transposed B does not (attention's per-head products
  * are small, and the runtime's register tiles, faster than OpenBLAS there,
  * take a transposed A but not B: the copy makes it plain), nor a
- * transposed B of few columns (few_columns), nor one from outside the
- * step, stored once (the GEMM library's product with a transposed B ran
- * slower than with the stored transpose at every step: an LSTM's h W_hhᵀ,
- * 32 x 512 x 128, 39 against 30 us); nor does the A of a batch of matrices
+ * transposed B of few columns (few_columns); a transposed B from outside
+ * a step does where it is packed before the loop (packs_shape), which
+ * transposes it once; nor does the A of a batch of matrices
  * by one matrix whose rows would not be one GEMM's (a time-major view of a
  * batch-first input: one copy, then one GEMM, rather than a GEMM per
  * step). */
@@ -904,8 +936,8 @@ static int matmul_takes(Emitter *e, const Node *u, int i, const Region *step) {
     return 0;
   if (i == 0 && batch_by_one(u))
     return one_gemm(e, &g, u->in[0]->type);
-  if (i == 1 && g.trans && step && !in_region(step, u->in[1]))
-    return 0;
+  if (i == 1 && g.trans && packs_shape(u, step))
+    return 1;
   return !(i == 1 && g.trans && (u->in[1]->type.rank > 2 || few_columns(u)));
 }
 
@@ -2661,6 +2693,13 @@ static void emit_matmul(Emitter *e, Node *n) {
     out(e, "  memcpy(%s + r * %s, %s, sizeof(%s) * (size_t)%s);\n", ptr(e, n), len,
         ptr(e, e->bias[n->id]), ctype(e, ct.dtype), len);
   }
+  if (e->packed[n->id]) { /* B packed before the scan's loop (emit_scan) */
+    out(e, "nnc_%sgemm_pb(%s, %s, %s, %s, %s, (const %s *)(w + off[%d]), %d, %s, %s, %d, %s, %s);\n",
+        sfx, M, N, K, at_expr(e, &ga.v, vindex(e, &ga.v, at, 0, 0)), lda, e->real,
+        e->packed[n->id] - 1, tb, at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), ldb, beta,
+        ptr(e, n), N);
+    return;
+  }
   GemmArg gc = {0}; /* C in a transpose's layout (find_written) */
   if (e->into[n->id] && !c_view(e, n, &gc))
     nnc_fatal(e->c, "emit: a product's result is not a matrix view");
@@ -3124,6 +3163,18 @@ static void emit_scan(Emitter *e, Node *n) {
     if (cn)
       copy(e, e->home[cn->id] ? home_expr(e, cn, "0", "0") : ptr(e, cn), n->in[i]);
   }
+  for (Node *u = b->first; u; u = u->next) /* weights packed once (packs_b) */
+    if (e->packed[u->id]) {
+      GemmArg gb;
+      gemm_arg(e, u->in[1], &gb);
+      Type bt = u->in[1]->type;
+      out(e, "/* %s packed for the steps' %s */\n", e->cname[u->in[1]->id], e->cname[u->id]);
+      out(e, "if (nnc_gemm_pb_ok(%s))\n", dimc(e, u->in[0]->type.dim[0]));
+      out(e, "  nnc_gemm_pack_%s(%d, %s, %s, %s, %s, (%s *)(w + off[%d]));\n", e->sfx, gb.trans,
+          dimc(e, u->in[0]->type.dim[1]), dimc(e, bt.dim[1]),
+          at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), dimc(e, gb.ld), e->real,
+          e->packed[u->id] - 1);
+    }
   int d = e->scan_depth++;
   const char *stp = arena_printf(&e->c->arena, "step%d", d);
   const char *pos = arena_printf(&e->c->arena, "pos%d", d);
@@ -3722,6 +3773,7 @@ static void emit_func(Emitter *e, Func *fn) {
   e->into2 = arena_alloc(a, sizeof(Node *) * (size_t)(fn->next_id + 1));
   e->placed = arena_alloc(a, (size_t)fn->next_id + 1);
   e->grad_off = arena_alloc(a, sizeof(int64_t) * (size_t)(fn->next_id + 1));
+  e->packed = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->pos = arena_alloc(a, sizeof(int) * (size_t)(fn->next_id + 1));
   e->nslots = e->npos = 0;
   sb_free(&e->plan);

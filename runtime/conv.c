@@ -271,7 +271,27 @@ void nnc_gemm_tiles_tall_f64(int64_t m, int64_t n, int64_t k, const double *a,
   nnc_dgemm_portable(1, 0, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
 }
 #endif
-#if !NNC_CONV_WIDE
+#if !NNC_CONV_WIDE /* never called: nnc_gemm_tiles_ok() is 0 */
+void nnc_gemm_pack_wide_f32(int tb, int64_t k, int64_t n, const float *b, int64_t ldb,
+                            float *p) {
+  (void)tb, (void)k, (void)n, (void)b, (void)ldb, (void)p;
+}
+void nnc_gemm_pack_wide_f64(int tb, int64_t k, int64_t n, const double *b, int64_t ldb,
+                            double *p) {
+  (void)tb, (void)k, (void)n, (void)b, (void)ldb, (void)p;
+}
+void nnc_gemm_pb_tiles_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                           const float *p, int add, float *c, int64_t ldc, int64_t s0,
+                           int64_t s1) {
+  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)p, (void)add, (void)c, (void)ldc;
+  (void)s0, (void)s1;
+}
+void nnc_gemm_pb_tiles_f64(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                           const double *p, int add, double *c, int64_t ldc, int64_t s0,
+                           int64_t s1) {
+  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)p, (void)add, (void)c, (void)ldc;
+  (void)s0, (void)s1;
+}
 void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
                          int64_t lda, const float *b, int64_t ldb, int add, float *c,
                          int64_t ldc) {

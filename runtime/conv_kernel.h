@@ -721,36 +721,76 @@ static NNC_WIDE_OPT void NNC_FN(pack_strip)(int tb, const REAL *b, int64_t ldb, 
       pk[kk * NNC_PACK_W + jj] = jj < nj ? b[(j + jj) * ldb + k0 + kk] : 0;
 }
 
+/* C's m rows (of ldc) = op(a) times a packed strip (kc rows of
+ * NNC_PACK_W columns; nj of them stored; add: +=), op(a)[i][kk] at a[i *
+ * lda + kk] or, transposed, a[kk * lda + i]: on the 8 x 2 wide tile, or
+ * two 6 x 2 narrow ones side by side (wide 0); a strip cut short through
+ * edge (8 rows of NNC_PACK_W). */
+static void NNC_FN(strip_rows)(int ta, const REAL *a, int64_t lda, int64_t m,
+                               const REAL *strip, int64_t kc, REAL *c, int64_t ldc,
+                               int64_t nj, int add, REAL *edge, int wide) {
+  const int64_t rb = wide ? 8 : 6, ak = ta ? lda : 1;
+  for (int64_t i0 = 0; i0 < m; i0 += rb) {
+    const int64_t nc = m - i0 < rb ? m - i0 : rb;
+    const REAL *ar[8];
+    for (int64_t i = 0; i < 8; i++) { /* rows past m read row i0, not stored */
+      const int64_t r = i0 + (i < nc ? i : 0);
+      ar[i] = ta ? a + r : a + r * lda;
+    }
+    REAL *cb = c + i0 * ldc, *dst = cb;
+    int64_t ldd = ldc;
+    if (nj < NNC_PACK_W) {
+      dst = edge, ldd = NNC_PACK_W;
+      for (int64_t i = 0; add && i < nc; i++)
+        memcpy(edge + i * NNC_PACK_W, cb + i * ldc, sizeof(REAL) * (size_t)nj);
+    }
+    if (wide) {
+      TW(reg_tile8x2)(ar, ak, strip, NNC_PACK_W, kc, dst, ldd, nc, add);
+    } else {
+      NNC_FN(reg_tile6)(ar, ak, strip, NNC_PACK_W, kc, dst, ldd, nc, add);
+      NNC_FN(reg_tile6)(ar, ak, strip + 2 * VL, NNC_PACK_W, kc, dst + 2 * VL, ldd, nc, add);
+    }
+    for (int64_t i = 0; nj < NNC_PACK_W && i < nc; i++)
+      memcpy(cb + i * ldc, edge + i * NNC_PACK_W, sizeof(REAL) * (size_t)nj);
+  }
+}
+
+/* nnc_gemm_pack_f32/f64 where the wide tiles run: each strip by
+ * pack_strip (a transposed B transposed VL by VL in registers). */
+void NNC_FN(nnc_gemm_pack_wide)(int tb, int64_t k, int64_t n, const REAL *b, int64_t ldb,
+                                REAL *p) {
+  for (int64_t j = 0; j < n; j += NNC_PACK_W, p += k * NNC_PACK_W)
+    NNC_FN(pack_strip)(tb, b, ldb, 0, k, j, n - j < NNC_PACK_W ? n - j : NNC_PACK_W, p);
+}
+
+/* c (m x n; add: +=) = a p over strips [s0, s1) of p, packed once
+ * (nnc_gemm_pack_len; its strips NNC_PACK_W wide): nnc_sgemm_pb's and
+ * nnc_dgemm_pb's product where the tiles run, wide or narrow. */
+void NNC_FN(nnc_gemm_pb_tiles)(int64_t m, int64_t n, int64_t k, const REAL *a, int64_t lda,
+                               const REAL *p, int add, REAL *c, int64_t ldc, int64_t s0,
+                               int64_t s1) {
+  REAL edge[8 * NNC_PACK_W] __attribute__((aligned(64)));
+  const int wide = conv_wide_cpu();
+  for (int64_t s = s0; s < s1; s++) {
+    const int64_t j = s * NNC_PACK_W, nj = n - j < NNC_PACK_W ? n - j : NNC_PACK_W;
+    NNC_FN(strip_rows)(0, a, lda, m, p + s * k * NNC_PACK_W, k, c + j, ldc, nj, add, edge,
+                       wide);
+  }
+}
+
 void NNC_FN(nnc_gemm_packed)(int ta, int tb, int64_t m, int64_t n, int64_t k,
                              const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                              int add, REAL *c, int64_t ldc) {
   REAL pk[NNC_PACK_K * NNC_PACK_W] __attribute__((aligned(64)));
   REAL edge[8 * NNC_PACK_W] __attribute__((aligned(64)));
-  const int64_t ak = ta ? lda : 1;
   for (int64_t j = 0; j < n; j += NNC_PACK_W) {
     const int64_t nj = n - j < NNC_PACK_W ? n - j : NNC_PACK_W;
     for (int64_t k0 = 0; k0 < k; k0 += NNC_PACK_K) {
       const int64_t kc = k - k0 < NNC_PACK_K ? k - k0 : NNC_PACK_K;
       const int acc = add || k0 > 0;
       NNC_FN(pack_strip)(tb, b, ldb, k0, kc, j, nj, pk);
-      for (int64_t i0 = 0; i0 < m; i0 += 8) {
-        const int64_t nc = m - i0 < 8 ? m - i0 : 8;
-        const REAL *ar[8];
-        for (int64_t i = 0; i < 8; i++) { /* rows past m read row i0, not stored */
-          const int64_t r = i0 + (i < nc ? i : 0);
-          ar[i] = ta ? a + k0 * lda + r : a + r * lda + k0;
-        }
-        REAL *cb = c + i0 * ldc + j;
-        if (nj == NNC_PACK_W) {
-          TW(reg_tile8x2)(ar, ak, pk, NNC_PACK_W, kc, cb, ldc, nc, acc);
-          continue;
-        }
-        for (int64_t i = 0; acc && i < nc; i++) /* a last strip: through edge */
-          memcpy(edge + i * NNC_PACK_W, cb + i * ldc, sizeof(REAL) * (size_t)nj);
-        TW(reg_tile8x2)(ar, ak, pk, NNC_PACK_W, kc, edge, NNC_PACK_W, nc, acc);
-        for (int64_t i = 0; i < nc; i++)
-          memcpy(cb + i * ldc, edge + i * NNC_PACK_W, sizeof(REAL) * (size_t)nj);
-      }
+      NNC_FN(strip_rows)(ta, ta ? a + k0 * lda : a + k0, lda, m, pk, kc, c + j, ldc, nj, acc,
+                         edge, 1);
     }
   }
 }

@@ -209,6 +209,69 @@ NNC_GEMM_DEFINE(nnc_dgemm, double, cblas_dgemv, cblas_dgemm, nnc_dgemm_portable,
 #undef NNC_GEMM_TALL
 #undef NNC_GEMM_PACKED
 
+/* nnc_gemm_pack_f32/f64 and nnc_sgemm_pb/nnc_dgemm_pb (nnc_runtime.h): B
+ * packed in strips of W = NNC_PACK_BYTES / sizeof(REAL) columns, for the
+ * register tiles, where they run, and products of 8 rows or more
+ * (nnc_gemm_pb_ok); their strips are shared out over OpenMP's threads
+ * from NNC_PB_SPLIT multiply-adds up. Other products are nnc_sgemm's on
+ * B itself (at batch 1, its gemv reads B once). */
+#define NNC_PB_SPLIT ((int64_t)1 << 20)
+int nnc_gemm_pb_ok(int64_t m) { return m >= 8 && nnc_gemm_tiles_ok(); }
+
+#define NNC_PB_DEFINE(PACK, PB, GEMM, TILES, WIDE, REAL)                               \
+  void PACK(int tb, int64_t k, int64_t n, const REAL *b, int64_t ldb, REAL *p) {        \
+    enum { W = NNC_PACK_BYTES / sizeof(REAL) };                                         \
+    if (nnc_gemm_tiles_ok() == 2) {                                                    \
+      WIDE(tb, k, n, b, ldb, p);                                                       \
+      return;                                                                          \
+    }                                                                                  \
+    for (int64_t j = 0; j < n; j += W, p += k * W)                                     \
+      for (int64_t kk = 0; kk < k; kk++)                                               \
+        for (int64_t jj = 0; jj < W; jj++)                                             \
+          p[kk * W + jj] = j + jj >= n ? 0 : tb ? b[(j + jj) * ldb + kk] : b[kk * ldb + j + jj]; \
+  }                                                                                    \
+  void PB(int64_t m, int64_t n, int64_t k, const REAL *a, int64_t lda, const REAL *p,   \
+          int tb, const REAL *b, int64_t ldb, REAL beta, REAL *c, int64_t ldc) {        \
+    enum { W = NNC_PACK_BYTES / sizeof(REAL) };                                         \
+    const int64_t ns = (n + W - 1) / W;                                                \
+    if (!nnc_gemm_pb_ok(m) || n <= 0 || k <= 0) {                                      \
+      GEMM(0, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);                           \
+      return;                                                                          \
+    }                                                                                  \
+    int team = 1;                                                                      \
+    PB_TEAM(team, m, n, k, ns);                                                        \
+    if (team > 1) {                                                                    \
+      PB_PARALLEL(team) {                                                              \
+        const int64_t t = PB_THREAD(), nt = PB_THREADS();                              \
+        TILES(m, n, k, a, lda, p, beta != 0, c, ldc, ns * t / nt, ns * (t + 1) / nt);  \
+      }                                                                                \
+      return;                                                                          \
+    }                                                                                  \
+    TILES(m, n, k, a, lda, p, beta != 0, c, ldc, 0, ns);                              \
+  }
+#ifdef _OPENMP
+#define PB_TEAM(team, m, n, k, ns)                                                     \
+  if (!omp_in_parallel() && (m) * (n) * (k) >= NNC_PB_SPLIT && (ns) > 1)              \
+    team = omp_get_max_threads() < (ns) ? omp_get_max_threads() : (int)(ns);
+#define PB_PARALLEL(team) _Pragma("omp parallel num_threads(team)")
+#define PB_THREAD() omp_get_thread_num()
+#define PB_THREADS() omp_get_num_threads()
+#else
+#define PB_TEAM(team, m, n, k, ns) (void)(ns);
+#define PB_PARALLEL(team) if (0)
+#define PB_THREAD() 0
+#define PB_THREADS() 1
+#endif
+NNC_PB_DEFINE(nnc_gemm_pack_f32, nnc_sgemm_pb, nnc_sgemm, nnc_gemm_pb_tiles_f32,
+              nnc_gemm_pack_wide_f32, float)
+NNC_PB_DEFINE(nnc_gemm_pack_f64, nnc_dgemm_pb, nnc_dgemm, nnc_gemm_pb_tiles_f64,
+              nnc_gemm_pack_wide_f64, double)
+#undef NNC_PB_DEFINE
+#undef PB_TEAM
+#undef PB_PARALLEL
+#undef PB_THREAD
+#undef PB_THREADS
+
 const char *nnc_gemm_backend(void) {
 #ifdef NNC_HAVE_OPENBLAS
   return "openblas";

@@ -53,6 +53,20 @@ void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const 
 void nnc_gemm_packed_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a,
                          int64_t lda, const double *b, int64_t ldb, int add, double *c,
                          int64_t ldc);
+/* conv.c: a product over strips [s0, s1) of a packed B (nnc_sgemm_pb) on
+ * the register tiles, wide or narrow; taken only where nnc_gemm_tiles_ok. */
+void nnc_gemm_pb_tiles_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                           const float *p, int add, float *c, int64_t ldc, int64_t s0,
+                           int64_t s1);
+void nnc_gemm_pb_tiles_f64(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                           const double *p, int add, double *c, int64_t ldc, int64_t s0,
+                           int64_t s1);
+/* conv.c: nnc_gemm_pack_* where the wide tiles run (nnc_gemm_tiles_ok() ==
+ * 2), a transposed B transposed in registers. */
+void nnc_gemm_pack_wide_f32(int tb, int64_t k, int64_t n, const float *b, int64_t ldb,
+                            float *p);
+void nnc_gemm_pack_wide_f64(int tb, int64_t k, int64_t n, const double *b, int64_t ldb,
+                            double *p);
 /* Whether this machine and build run nnc_gemm_tiles (x86-64 with AVX2 and
  * FMA, GCC or Clang): 0 if not, 1 on 32-byte vectors, 2 also on the wide
  * ones (AVX-512). */

@@ -239,6 +239,32 @@ void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const double *a, int64_t lda, const double *b,
                int64_t ldb, double beta, double *c, int64_t ldc);
+/* A B operand packed once for many products (generated code packs the B
+ * of a product that a scan's steps share, a weight, before the loop):
+ * op(B) (k x n; transposed with tb) as strips of NNC_PACK_BYTES bytes of
+ * columns (32 floats, 16 doubles), each strip k rows of them side by side,
+ * zeros past n: nnc_gemm_pack_len(k, n, w) elements, w the strip's
+ * columns. nnc_gemm_pb_ok(m) says whether products of m rows use it
+ * (the runtime's register tiles run, and m is 8 or more); where it says
+ * not, pack nothing. nnc_sgemm_pb and nnc_dgemm_pb: C (m x n, rows of ldc)
+ * = A (m x k, rows of lda) op(B) + beta C, beta 0 or 1, on p, op(B)
+ * packed, where nnc_gemm_pb_ok(m), else as nnc_sgemm on B itself (b, ldb,
+ * tb); the same results up to rounding. */
+#define NNC_PACK_BYTES 128
+static inline size_t nnc_gemm_pack_len(int64_t k, int64_t n, int64_t w) {
+  return (size_t)((n + w - 1) / w * k * w);
+}
+int nnc_gemm_pb_ok(int64_t m);
+void nnc_gemm_pack_f32(int tb, int64_t k, int64_t n, const float *b, int64_t ldb,
+                       float *p);
+void nnc_gemm_pack_f64(int tb, int64_t k, int64_t n, const double *b, int64_t ldb,
+                       double *p);
+void nnc_sgemm_pb(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *p, int tb, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc);
+void nnc_dgemm_pb(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                  const double *p, int tb, const double *b, int64_t ldb, double beta,
+                  double *c, int64_t ldc);
 /* Which implementation is linked: "openblas" or "portable". */
 const char *nnc_gemm_backend(void);
 /* The runtime's threads. Built with OpenMP: OpenMP's, on which its

@@ -264,6 +264,51 @@ START_TEST(test_gemm_packed) {
 }
 END_TEST
 
+/* The product on a B packed once (nnc_gemm_pack_*, nnc_[sd]gemm_pb), A
+ * not transposed, alpha 1, beta 0 or 1: below 8 rows of A (nnc_sgemm on B
+ * itself), from 8 (the tiles, wide or narrow), strips cut short, and
+ * products of 2^20 multiply-adds and more, whose strips go to two
+ * threads; the packed layout as documented. */
+static void pb_s(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                 int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
+  ck_assert(!ta && alpha == 1 && (beta == 0 || beta == 1));
+  size_t len = nnc_gemm_pack_len(k, n, NNC_PACK_BYTES / sizeof(float));
+  float *p = malloc(sizeof(float) * len);
+  memset(p, 0xff, sizeof(float) * len); /* NaN: every element is written */
+  nnc_gemm_pack_f32(tb, k, n, b, ldb, p);
+  const int64_t w = NNC_PACK_BYTES / sizeof(float); /* the documented layout */
+  for (int64_t j = 0; j < (n + w - 1) / w * w; j++)
+    for (int64_t kk = 0; kk < k; kk++)
+      ck_assert(p[(j / w * k + kk) * w + j % w] ==
+                (j >= n ? 0 : tb ? b[j * ldb + kk] : b[kk * ldb + j]));
+  nnc_sgemm_pb(m, n, k, a, lda, p, tb, b, ldb, beta, c, ldc);
+  free(p);
+}
+static void pb_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
+                 const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                 double *c, int64_t ldc) {
+  ck_assert(!ta && alpha == 1 && (beta == 0 || beta == 1));
+  size_t len = nnc_gemm_pack_len(k, n, NNC_PACK_BYTES / sizeof(double));
+  double *p = malloc(sizeof(double) * len);
+  memset(p, 0xff, sizeof(double) * len);
+  nnc_gemm_pack_f64(tb, k, n, b, ldb, p);
+  nnc_dgemm_pb(m, n, k, a, lda, p, tb, b, ldb, beta, c, ldc);
+  free(p);
+}
+
+START_TEST(test_gemm_prepacked) {
+  static const int sizes[][3] = {{1, 40, 7},   {3, 33, 20},  {8, 32, 16}, {7, 17, 5},
+                                 {32, 96, 128}, {13, 70, 33}, {64, 300, 64}, {9, 8, 1}};
+  nnc_set_num_threads(2);
+  for (int tb = 0; tb < 2; tb++)
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+      for (int beta = 0; beta < 2; beta++)
+        check_gemm_case(pb_s, pb_d, 0, tb, sizes[s][0], sizes[s][1], sizes[s][2], 1, beta);
+  nnc_set_num_threads(1);
+}
+END_TEST
+
 /* k == 0 scales C by beta; m == 0 or n == 0 touch nothing. */
 START_TEST(test_gemm_degenerate) {
   float c[4] = {1, 2, 3, 4}, a[1] = {5}, b[1] = {6};
@@ -2199,6 +2244,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_gemm_degenerate);
   tcase_add_test(tc, test_gemm_tiles);
   tcase_add_test(tc, test_gemm_packed);
+  tcase_add_test(tc, test_gemm_prepacked);
   tcase_add_test(tc, test_rng_known);
   tcase_add_test(tc, test_rng_stats);
   tcase_add_test(tc, test_rng_shuffle);
