@@ -3989,11 +3989,10 @@ static void emit_update(Emitter *e, Func *f) {
                 "          m->grads[off[i] + k] *= (%s)(s->clip_norm / (norm + 1e-6));\n"
                 "  }\n", sx, e->real);
   fprintf(e->f, "  for (int i = 0; i < n; i++) {\n"
-                "    nnc_opt_step_%s(s, m->%s_t, m->params + off[i], m->grads + off[i],\n"
-                "                    m->%s_state + state, len[i]);\n"
+                "    nnc_opt_update_%s(s, m->%s_t, m->params + off[i], m->grads + off[i],\n"
+                "                      m->%s_state + state, len[i]); /* and zeroes them */\n"
                 "    state += 2 * len[i];\n"
-                "    memset(m->grads + off[i], 0, sizeof(%s) * (size_t)len[i]);\n"
-                "  }\n}\n", sx, N, N, e->real);
+                "  }\n}\n", sx, N, N);
 }
 
 /* ------------------------------------------------------------- model */

@@ -675,6 +675,12 @@ void nnc_opt_step_f32(const nnc_opt_settings *s, int64_t step, float *p,
                       const float *g, float *state, int64_t n);
 void nnc_opt_step_f64(const nnc_opt_settings *s, int64_t step, double *p,
                       const double *g, double *state, int64_t n);
+/* nnc_opt_step, then g[0..n) zeroed, in one pass (generated step_update:
+ * the gradients start from 0 for the next step's accumulation). */
+void nnc_opt_update_f32(const nnc_opt_settings *s, int64_t step, float *p, float *g,
+                        float *state, int64_t n);
+void nnc_opt_update_f64(const nnc_opt_settings *s, int64_t step, double *p, double *g,
+                        double *state, int64_t n);
 /* L2 norm of g[0..n) (summed in double), and the factor clipping applies
  * to gradients of that norm: min(1, clip_norm / (norm + 1e-6)) as
  * torch.nn.utils.clip_grad_norm_ (1 when clip_norm <= 0; NaN stays NaN). */

@@ -92,21 +92,22 @@ done
 # the recurrent weight's gradient into a carry every step (one product over
 # all steps after the backward scan), or compute the step's product again
 # in the backward scan (stacked by the forward scan: one GEMM per step each
-# way)
+# way, on the recurrent weight packed before the loop)
 for b in lstm gru; do
   if "$NNC" "examples/$b.nn" -o "$tmp/$b.c" 2>"$tmp/err"; then
     views=$(grep -c ' a view of ' "$tmp/$b.c")
     slices=$(grep -c '_slice_k[0-9]*(' "$tmp/$b.c")
     steps=$(awk '/_step_run\(/ { on = 1 }
       on && /^ *for \(int64_t step0 = 0/ { n++; match($0, /^ */); ind = RLENGTH; inside = 1; next }
-      inside && /nnc_[sd]gemm\(/ { g[n]++ }
+      inside && /nnc_[sd]gemm(_pb)?\(/ { g[n]++ }
       inside { match($0, /^ */); if (RLENGTH == ind && $0 ~ /^ *}$/) inside = 0 }
       END { for (i = 1; i <= n; i++) printf "%d", g[i] }' "$tmp/$b.c")
+    packed=$(grep -c 'nnc_[sd]gemm_pb(' "$tmp/$b.c")
     if [ "$views" -ge 6 ] && [ "$slices" = 0 ] && [ -n "$steps" ] &&
-      [ -z "$(echo "$steps" | tr -d 1)" ]; then
+      [ -z "$(echo "$steps" | tr -d 1)" ] && [ "$packed" -ge 2 ]; then
       ok
     else
-      bad "$b: gate views $views (want 6 or more), slice kernels $slices (want 0), GEMMs per step of each training scan '$steps' (want all 1)"
+      bad "$b: gate views $views (want 6 or more), slice kernels $slices (want 0), GEMMs per step of each training scan '$steps' (want all 1), products on packed weights $packed (want 2 or more)"
     fi
   else
     bad "$b: nnc -o failed"

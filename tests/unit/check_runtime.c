@@ -580,11 +580,12 @@ static void opt_grads(int t, const double *p, double *g) {
 START_TEST(test_opt_torch) {
   for (size_t c = 0; c < sizeof opt_cases / sizeof opt_cases[0]; c++) {
     const OptCase *oc = &opt_cases[c];
-    double p[5], g[5], st[10] = {0};
-    float pf[5], gf[5], stf[10] = {0};
+    double p[5], g[5], st[10] = {0}, pu[5], stu[10] = {0};
+    float pf[5], gf[5], stf[10] = {0}, pfu[5], stfu[10] = {0};
     memcpy(p, opt_p0, sizeof p);
     for (int k = 0; k < 5; k++)
       pf[k] = (float)opt_p0[k];
+    memcpy(pu, p, sizeof pu), memcpy(pfu, pf, sizeof pfu);
     for (int t = 1; t <= 4; t++) {
       /* clipping is the caller's, as clip_grad_norm_ */
       opt_grads(t, p, g);
@@ -592,6 +593,12 @@ START_TEST(test_opt_torch) {
       for (int k = 0; k < 5; k++)
         g[k] *= f;
       nnc_opt_step_f64(&oc->s, t, p, g, st, 5);
+      /* nnc_opt_update: the same step, and the gradient zeroed */
+      double gu[5];
+      memcpy(gu, g, sizeof gu);
+      nnc_opt_update_f64(&oc->s, t, pu, gu, stu, 5);
+      for (int k = 0; k < 5; k++)
+        ck_assert(pu[k] == p[k] && gu[k] == 0 && stu[k] == st[k] && stu[5 + k] == st[5 + k]);
       double pd[5], gd[5];
       for (int k = 0; k < 5; k++)
         pd[k] = pf[k];
@@ -602,6 +609,12 @@ START_TEST(test_opt_torch) {
       for (int k = 0; k < 5; k++)
         gf[k] *= (float)f;
       nnc_opt_step_f32(&oc->s, t, pf, gf, stf, 5);
+      float gfu[5];
+      memcpy(gfu, gf, sizeof gfu);
+      nnc_opt_update_f32(&oc->s, t, pfu, gfu, stfu, 5);
+      for (int k = 0; k < 5; k++)
+        ck_assert(pfu[k] == pf[k] && gfu[k] == 0 && stfu[k] == stf[k] &&
+                  stfu[5 + k] == stf[5 + k]);
     }
     for (int k = 0; k < 5; k++) {
       ck_assert_msg(fabs(p[k] - oc->want[k]) < 1e-13, "%s f64 p[%d] %.17g",
