@@ -236,6 +236,25 @@ static NNC_INLINE NNC_DIRECT_OPT NNC_FN(vec) NNC_FN(vsel)(NNC_FN(mask) m, NNC_FN
 }
 #endif
 
+#ifdef NNC_ZIP
+/* t[0..VL) transposed in registers: log2 VL rounds of NNC_ZIP on rows VL /
+ * 2 apart. Unrolled, so that t and u stay in registers (rolled, gcc kept
+ * them on the stack and copied them each round: wgrad_planes ran at a
+ * fifth of its rate). */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(transpose_vl)(NNC_FN(vec) *t) {
+  NNC_FN(vec) u[VL];
+  NNC_UNROLL
+  for (int64_t round = 1; round < VL; round *= 2) {
+    NNC_UNROLL
+    for (int64_t k = 0; k < VL / 2; k++)
+      NNC_ZIP(t[k], t[k + VL / 2], u[2 * k], u[2 * k + 1]);
+    NNC_UNROLL
+    for (int64_t k = 0; k < VL; k++)
+      t[k] = u[k];
+  }
+}
+#endif
+
 /* The register tiles (conv_tiles.h): narrow, and wide where built; a
  * product tile's type. */
 typedef void NNC_FN(tile_fn)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
@@ -700,14 +719,12 @@ static NNC_WIDE_OPT void NNC_FN(pack_strip)(int tb, const REAL *b, int64_t ldb, 
   for (; jj + VL <= nj; jj += VL) { /* VL rows of b by VL of its columns */
     int64_t kk = 0;
     for (; kk + VL <= kc; kk += VL) {
-      NNC_FN(vec) t[VL], u[VL];
+      NNC_FN(vec) t[VL];
+      NNC_UNROLL
       for (int64_t q = 0; q < VL; q++)
         memcpy(&t[q], b + (j + jj + q) * ldb + k0 + kk, sizeof t[q]);
-      for (int64_t round = 1; round < VL; round *= 2) {
-        for (int64_t q = 0; q < VL / 2; q++)
-          NNC_ZIP(t[q], t[q + VL / 2], u[2 * q], u[2 * q + 1]);
-        memcpy(t, u, sizeof t);
-      }
+      NNC_FN(transpose_vl)(t);
+      NNC_UNROLL
       for (int64_t q = 0; q < VL; q++)
         memcpy(pk + (kk + q) * NNC_PACK_W + jj, &t[q], sizeof t[q]);
     }
@@ -1041,7 +1058,8 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *
       int64_t j = j0;
 #ifdef NNC_ZIP
       for (; j + VL <= j1; j += VL) {
-        NNC_FN(vec) t[VL], u[VL], zero = {0};
+        NNC_FN(vec) t[VL], zero = {0};
+        NNC_UNROLL
         for (int64_t k = 0; k < VL; k++)
           if (k < nc) {
             memcpy(&t[k], xr + k * g->ih * g->iw + j, sizeof t[k]);
@@ -1052,11 +1070,8 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *
           } else {
             t[k] = zero;
           }
-        for (int64_t round = 1; round < VL; round *= 2) {
-          for (int64_t k = 0; k < VL / 2; k++)
-            NNC_ZIP(t[k], t[k + VL / 2], u[2 * k], u[2 * k + 1]);
-          memcpy(t, u, sizeof t);
-        }
+        NNC_FN(transpose_vl)(t);
+        NNC_UNROLL
         for (int64_t p = 0; p < VL; p++)
           memcpy(row + (j + p) * cp, &t[p], sizeof t[p]);
       }
