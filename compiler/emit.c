@@ -1773,6 +1773,9 @@ typedef struct Fused {
   char *kept;                  /* a kept member: one value per kept index */
   int nkext;
   Node **kext;                 /* operands only kept members read: k<i> */
+  int wide;                    /* rows in blocks of NNC_VB: a reduction's values
+                                  go to w<i>[k] (red_rows) */
+  uint64_t wrote;              /* the reductions whose w<i> a row writes */
 } Fused;
 
 static int is_literal(const Node *x) { return x->op == OP_CONST && x->type.rank == 0; }
@@ -1939,6 +1942,12 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
       continue;
     }
     if (is_fused_reduction(m)) {
+      if (F->wide) {
+        sb_printf(&b, "w%d[%s] = %s; ", red, lane, fused_value(e, F, m->in[0]));
+        F->wrote |= (uint64_t)1 << (red & 63);
+        red++;
+        continue;
+      }
       sb_printf(&b, "p%d[%s] += %s; ", red++, lane, fused_value(e, F, m->in[0]));
       continue;
     }
@@ -1967,6 +1976,65 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
   const char *s = arena_printf(ar, "{ %s }", b.s);
   sb_free(&b);
   return s;
+}
+
+/* The innermost row of a fused group's reductions. Where the row calls
+ * the runtime's float math (nnc_expf, nnc_logf, ...: bound by its
+ * arithmetic, as a VAE's binary cross-entropy), blocks of NNC_VB elements
+ * (16 where gcc targets AVX-512) whose values go to w<i>[k], then into
+ * the 8 float partial sums p<i>, 8 at a time in order, as blocks of 8
+ * would add them; then one more block of 8 and the rest one at a time, as
+ * elsewhere. The sums come out the same whatever NNC_VB is. */
+static void red_rows(Emitter *e, const char *l, int64_t known, const char *var, Fused *F) {
+  if (known >= 0 && known < 8) {
+    out(e, "for (int64_t %s = 0; %s < %s; %s++)\n", var, var, l, var);
+    out(e, "  %s\n", fused_row(e, F, var, "0"));
+    return;
+  }
+  const char *body = NULL;
+  if (known >= 16 || known < 0) {
+    F->wide = 1, F->wrote = 0;
+    body = fused_row(e, F, arena_printf(&e->c->arena, "(%s + k)", var), "k");
+    F->wide = 0;
+    if (!strstr(body, "nnc_")) /* no float math: memory-bound, and the */
+      body = NULL;              /* values' trip through w<i> cost 2% */
+  }
+  if (body) {
+    StrBuf wd = {0}, fold = {0};
+    for (int i = 0; i < 64; i++)
+      if (F->wrote >> i & 1) {
+        sb_printf(&wd, "%sw%d[NNC_VB]", wd.len ? ", " : "", i);
+        sb_printf(&fold, "%sp%d[k] += w%d[j + k];", fold.len ? " " : "", i, i);
+      }
+    out(e, "int64_t %s = 0;\n", var);
+    out(e, "for (; %s + NNC_VB <= %s; %s += NNC_VB) {\n", var, l, var);
+    e->indent++;
+    if (wd.len) /* else this stage's rows add into no sum */
+      out(e, "%s %s;\n", e->real, wd.s);
+    out(e, "NNC_IVDEP\n");
+    out(e, "for (int k = 0; k < NNC_VB; k++)\n");
+    out(e, "  %s\n", body);
+    if (fold.len) {
+      out(e, "for (int j = 0; j < NNC_VB; j += 8)\n");
+      out(e, "  for (int k = 0; k < 8; k++)\n");
+      out(e, "    { %s }\n", fold.s);
+    }
+    e->indent--;
+    out(e, "}\n");
+    sb_free(&wd);
+    sb_free(&fold);
+    out(e, "for (; %s + 8 <= %s; %s += 8)\n", var, l, var);
+  } else {
+    out(e, "int64_t %s = 0;\n", var);
+    out(e, "for (; %s + 8 <= %s; %s += 8)\n", var, l, var);
+  }
+  out(e, "  NNC_IVDEP\n");
+  out(e, "  for (int k = 0; k < 8; k++)\n");
+  out(e, "    %s\n", fused_row(e, F, arena_printf(&e->c->arena, "(%s + k)", var), "k"));
+  if (known < 0 || known % 8) {
+    out(e, "for (; %s < %s; %s++)\n", var, l, var);
+    out(e, "  %s\n", fused_row(e, F, var, "0"));
+  }
 }
 
 /* Whether fused group n reads x only as the bias its products start from
@@ -2067,8 +2135,7 @@ static void fused_staged(Emitter *e, Fused *F) {
     }
     if (pb.len)
       out(e, "%s %s;\n", e->real, pb.s);
-    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0, 0,
-             fused_row, F);
+    red_rows(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), F);
     if (ab.len) {
       out(e, "for (int k = 0; k < 8; k++)\n");
       out(e, "  { %s }\n", ab.s);
@@ -2252,8 +2319,7 @@ static void emit_fused(Emitter *e, Node *n) {
       sb_printf(&pb, "%sp%d[8] = {0}", k ? ", " : "", k);
     out(e, "%s %s;\n", e->real, pb.s ? pb.s : "");
     sb_free(&pb);
-    row_loop(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), 0, 0,
-             fused_row, F);
+    red_rows(e, chunked ? "cn" : l, chunked ? -1 : dim_known(L), iv(F->ng - 1), F);
     out(e, "for (int k = 0; k < 8; k++)\n");
     StrBuf ab = {0};
     for (int k = 0; k < nred; k++)
