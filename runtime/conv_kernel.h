@@ -427,9 +427,20 @@ static void NNC_FN(weight_block)(const REAL *dyw, int64_t ld, const REAL *const 
  * over all images in order, laying each image out in its own scratch
  * (nnc_conv2d_direct_weight_parts): every element of dw is summed by one
  * thread in the same order. */
+#if NNC_CONV_WIDE
+static void NNC_FN(packed_grad_weight)(const nnc_conv_shape *s, const conv_direct *d,
+                                       const REAL *x, const REAL *dy, REAL *dw, REAL *ws);
+#endif
+
 static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                        const REAL *dy, REAL *dw, REAL *ws) {
   const conv_direct d = conv_direct_forward(s);
+#if NNC_CONV_WIDE
+  if (conv_wide_cpu() && s->o >= 8) { /* 6 output channels (LeNet's first layer): slower */
+    NNC_FN(packed_grad_weight)(s, &d, x, dy, dw, ws);
+    return;
+  }
+#endif
   const int64_t T = s->c * s->kh * s->kw, kk = s->kh * s->kw;
   const int64_t w43 = (s->o + 3) / 4 * 4 * ((T + 2) / 3 * 3),
                 w34 = (s->o + 2) / 3 * 3 * ((T + 3) / 4 * 4);
@@ -810,6 +821,80 @@ void NNC_FN(nnc_gemm_packed)(int ta, int tb, int64_t m, int64_t n, int64_t k,
                          edge, 1);
     }
   }
+}
+/* pk[kk * NNC_PACK_W + q] = rows[q][k0 + kk] for kk < kc: a strip packed
+ * from NNC_PACK_W runs, VL by VL transposed in registers. */
+static NNC_WIDE_OPT void NNC_FN(pack_runs)(const REAL *const *rows, int64_t k0, int64_t kc,
+                                           REAL *pk) {
+  int64_t q = 0;
+#ifdef NNC_ZIP
+  for (; q < NNC_PACK_W; q += VL) {
+    int64_t kk = 0;
+    for (; kk + VL <= kc; kk += VL) {
+      NNC_FN(vec) v[VL];
+      NNC_UNROLL
+      for (int64_t i = 0; i < VL; i++)
+        memcpy(&v[i], rows[q + i] + k0 + kk, sizeof v[i]);
+      NNC_FN(transpose_vl)(v);
+      NNC_UNROLL
+      for (int64_t i = 0; i < VL; i++)
+        memcpy(pk + (kk + i) * NNC_PACK_W + q, &v[i], sizeof v[i]);
+    }
+    for (; kk < kc; kk++)
+      for (int64_t i = 0; i < VL; i++)
+        pk[kk * NNC_PACK_W + q + i] = rows[q + i][k0 + kk];
+  }
+#endif
+  for (; q < NNC_PACK_W; q++)
+    for (int64_t kk = 0; kk < kc; kk++)
+      pk[kk * NNC_PACK_W + q] = rows[q][k0 + kk];
+}
+
+/* The direct weight gradient on the packed product: dw (o x T taps) +=
+ * dy (o x P pixels) times X (P x T), X[f][t] the input of tap t at pixel
+ * f, per image. Tap (c, ki, kj) at pixel f is element f + ki * ow of copy
+ * kj of plane c (shift_planes), so that a tap's pixels are one run: X's
+ * strips are packed from the taps' runs VL by VL, transposed in
+ * registers. Each thread takes a share of the blocks of 8 rows of dw and
+ * packs X itself; every element of dw is summed by one thread, image
+ * after image, in the same order. */
+static void NNC_FN(packed_grad_weight)(const nnc_conv_shape *s, const conv_direct *d,
+                                       const REAL *x, const REAL *dy, REAL *dw, REAL *ws) {
+  const int64_t T = s->c * s->kh * s->kw, P = s->oh * s->ow, plane = d->hp * s->ow;
+  const int64_t nrb = (s->o + 7) / 8;
+  size_t part[4];
+  const size_t per = nnc_conv2d_direct_weight_parts(s, part);
+  const int team = conv_team(nrb), was = conv_gemm_single(team);
+  NNC_PAR_TEAM_(team,
+  {
+    const int64_t t = conv_thread(), nt = conv_threads_now();
+    const int64_t r0 = nrb * t / nt * 8, r1 = nrb * (t + 1) / nt * 8;
+    REAL *pad = ws + per * (size_t)t, *xs = pad + part[0];
+    REAL pk[NNC_PACK_K * NNC_PACK_W] __attribute__((aligned(64)));
+    REAL edge[8 * NNC_PACK_W] __attribute__((aligned(64)));
+    const REAL *rows[NNC_PACK_W];
+    for (int64_t n = 0; n < s->n && r1 > r0; n++) {
+      NNC_FN(pad_planes)(d, x + n * s->c * s->h * s->w, pad);
+      NNC_FN(shift_planes)(d, pad, xs);
+      const REAL *dyn = dy + (n * s->o + r0) * P;
+      for (int64_t j = 0; j < T; j += NNC_PACK_W) {
+        const int64_t nj = T - j < NNC_PACK_W ? T - j : NNC_PACK_W;
+        for (int64_t q = 0; q < NNC_PACK_W; q++) { /* tap j + q's run; past T, */
+          const int64_t tp = j + (q < nj ? q : 0); /* tap j's again: the columns */
+          const int64_t c = tp / (s->kh * s->kw), ki = tp / s->kw % s->kh, /* are */
+                        kj = tp % s->kw;                                   /* dropped */
+          rows[q] = xs + (kj * s->c + c) * plane + ki * s->ow;
+        }
+        for (int64_t k0 = 0; k0 < P; k0 += NNC_PACK_K) {
+          const int64_t kc = P - k0 < NNC_PACK_K ? P - k0 : NNC_PACK_K;
+          NNC_FN(pack_runs)(rows, k0, kc, pk);
+          NNC_FN(strip_rows)(0, dyn + k0, P, (s->o < r1 ? s->o : r1) - r0, pk, kc,
+                             dw + r0 * T + j, T, nj, 1, edge, 1);
+        }
+      }
+    }
+  });
+  conv_gemm_restore(team, was);
 }
 #undef NNC_PACK_W
 #undef NNC_PACK_K
