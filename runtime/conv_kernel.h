@@ -314,13 +314,23 @@ static NNC_NO_LIBCALLS void NNC_FN(pad_planes)(const conv_direct *d, const REAL 
 }
 
 /* out (co, oh, ow) = (or += with add) the convolution of one image's
- * padded planes (or their copies, compact): channels in blocks of 6 (5 as
- * a block of 6), then one of 4 or 3; positions in tiles over rows of wf. */
+ * padded planes (or their copies, compact): channels in blocks of 8 on
+ * the wide tiles, else of 6 (5 as a block of 6), then one of 4 or 3;
+ * positions in tiles over rows of wf. */
 static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const REAL *wt,
                                  REAL *out, int add) {
   const int64_t last = (d->oh - 1) * d->wf + d->ow; /* past the last pixel */
   const int wide = conv_wide_cpu();
   for (int64_t c0 = 0; c0 < d->co;) {
+#if NNC_CONV_WIDE
+    if (wide && d->co - c0 >= 8) { /* 8 channels by 32 pixels: 16 of the 32 registers */
+      REAL *o = out + c0 * d->oh * d->ow;
+      for (int64_t f = 0; f < last; f += 4 * VL)
+        TW(direct_tile8)(d, pad, f, wt + c0, o, 8, add);
+      c0 += 8;
+      continue;
+    }
+#endif
     const int64_t left = d->co - c0, cb = left >= 5 ? 6 : left == 4 ? 4 : 3;
     const int64_t nc = left < cb ? left : cb, step = 12 / cb * VL;
     REAL *o = out + c0 * d->oh * d->ow;

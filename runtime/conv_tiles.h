@@ -36,7 +36,7 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
                                             int64_t f, const REAL *wt, REAL *out,
                                             int64_t nc, int add, const int cb,
                                             const int nv) {
-  TV acc[12], zero = {0};
+  TV acc[16], zero = {0};
   NNC_UNROLL
   for (int a = 0; a < cb * nv; a++)
     acc[a] = zero;
@@ -44,7 +44,7 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
     for (int64_t ki = 0; ki < d->kh; ki++) {
       const REAL *q = in + c * d->sc + ki * d->sk + f;
       for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op, q += d->sj) {
-        const REAL *w[6]; /* the tap's weight of each channel */
+        const REAL *w[8]; /* the tap's weight of each channel */
         NNC_UNROLL
         for (int i = 0; i < cb; i++)
           w[i] = wt + i;
@@ -83,6 +83,13 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
     }
   }
 }
+
+#ifdef TWIDE /* 8 channels by 2 wide vectors: 16 accumulators (AVX-512) */
+static TOPT void TN(direct_tile8)(const conv_direct *d, const REAL *pad, int64_t f,
+                                  const REAL *wt, REAL *out, int64_t nc, int add) {
+  TN(direct_tile)(d, pad, f, wt, out, nc, add, 8, 2);
+}
+#endif
 
 /* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
 static TOPT void TN(direct_tile6)(const conv_direct *d, const REAL *pad, int64_t f,

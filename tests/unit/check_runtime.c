@@ -1624,9 +1624,10 @@ END_TEST
  * padding above k - 1 (the input gradient crops dy), one-row planes; the
  * weight gradient too (kw shifted copies of the input, output sizes not
  * a multiple of the vectors); the input gradient as a scatter where dy's
- * padding would be most of the direct kernel's work; the forward pass on
- * the padded planes and compact. Against the plain loops, f32 and f64, on
- * one thread and three. */
+ * padding would be most of the direct kernel's work; the forward pass
+ * compact (on the padded planes where kw is 1), the input gradient on the
+ * padded planes; blocks of 8 channels where the wide tiles run. Against
+ * the plain loops, f32 and f64, on one thread and three. */
 START_TEST(test_conv_direct) {
   const nnc_conv_shape shapes[] = {
       conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -1643,16 +1644,16 @@ START_TEST(test_conv_direct) {
       conv_shape(1, 8, 4, 4, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 5 blocks of 6, 3 */
       conv_shape(2, 5, 9, 11, 7, 4, 3, 1, 1, 0, 0, 1, 1, 1), /* scatter */
       conv_shape(1, 6, 8, 8, 9, 5, 5, 1, 1, 1, 1, 1, 1, 1),  /* scatter, cut */
+      conv_shape(2, 5, 6, 7, 17, 3, 1, 1, 1, 1, 0, 1, 1, 1), /* kw 1: 8, 8, 1 */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
               nnc_conv2d_direct(&shapes[i], shapes[i].c));
     ck_assert(nnc_conv2d_direct_weight(&shapes[i]));
-    ck_assert_int_eq(nnc_conv2d_scatter_input(&shapes[i]), i == 6 || i >= 12);
-    if (i == 5 || i == 9) /* wide rows: on the padded planes; the others compact */
-      ck_assert(!nnc_conv2d_direct_compact(&shapes[i]));
-    else if (i == 0 || i == 6)
-      ck_assert(nnc_conv2d_direct_compact(&shapes[i]));
+    ck_assert_int_eq(nnc_conv2d_scatter_input(&shapes[i]), i == 6 || i == 12 || i == 13);
+    /* the forward pass compact wherever kw > 1; the input gradient
+     * (dy padded) on the padded planes */
+    ck_assert(nnc_conv2d_direct_compact(&shapes[i]) == (shapes[i].kw > 1));
     conv_paths_f32(&shapes[i], 500 + i);
     conv_paths_f64(&shapes[i], 600 + i);
   }
