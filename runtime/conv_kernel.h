@@ -39,7 +39,7 @@ static void NNC_FN(col_range)(const nnc_conv_shape *s, int64_t kj, int64_t *lo,
  * vectorises, the last block overlapping the one before when n is not a
  * multiple of 8: a memcpy call per run cost more than the copy (an eighth
  * of LeNet's training step). */
-static NNC_NO_LIBCALLS void NNC_FN(copy_run)(REAL *restrict dst, const REAL *restrict src,
+static NNC_INLINE NNC_NO_LIBCALLS void NNC_FN(copy_run)(REAL *restrict dst, const REAL *restrict src,
                                              int64_t n) {
   if (n < 8) {
     for (int64_t i = 0; i < n; i++)
