@@ -718,8 +718,38 @@ void NNC_FN(nnc_gemm_tiles_tall)(int64_t m, int64_t n, int64_t k, const REAL *a,
 #define NNC_PACK_W (4 * VL)
 #define NNC_PACK_K 256
 
+/* pk[kk * NNC_PACK_W + q] = rows[q][k0 + kk] for kk < kc, q < nr; 0 for
+ * q from nr on: a strip packed from nr runs, VL by VL transposed in
+ * registers. */
+static NNC_WIDE_OPT void NNC_FN(pack_runs)(const REAL *const *rows, int64_t nr, int64_t k0,
+                                           int64_t kc, REAL *pk) {
+  int64_t q = 0;
+#ifdef NNC_ZIP
+  for (; q + VL <= nr; q += VL) {
+    int64_t kk = 0;
+    for (; kk + VL <= kc; kk += VL) {
+      NNC_FN(vec) v[VL];
+      NNC_UNROLL
+      for (int64_t i = 0; i < VL; i++)
+        memcpy(&v[i], rows[q + i] + k0 + kk, sizeof v[i]);
+      NNC_FN(transpose_vl)(v);
+      NNC_UNROLL
+      for (int64_t i = 0; i < VL; i++)
+        memcpy(pk + (kk + i) * NNC_PACK_W + q, &v[i], sizeof v[i]);
+    }
+    for (; kk < kc; kk++)
+      for (int64_t i = 0; i < VL; i++)
+        pk[kk * NNC_PACK_W + q + i] = rows[q + i][k0 + kk];
+  }
+#endif
+  for (; q < NNC_PACK_W; q++)
+    for (int64_t kk = 0; kk < kc; kk++)
+      pk[kk * NNC_PACK_W + q] = q < nr ? rows[q][k0 + kk] : 0;
+}
+
 /* pk[kk * NNC_PACK_W + jj] = op(b)[k0 + kk][j + jj] for kk < kc, jj < nj;
- * 0 for jj from nj to NNC_PACK_W. */
+ * 0 for jj from nj to NNC_PACK_W. A transposed b's rows are the strip's
+ * runs (pack_runs). */
 static NNC_WIDE_OPT void NNC_FN(pack_strip)(int tb, const REAL *b, int64_t ldb, int64_t k0,
                                             int64_t kc, int64_t j, int64_t nj, REAL *pk) {
   if (!tb) {
@@ -735,28 +765,10 @@ static NNC_WIDE_OPT void NNC_FN(pack_strip)(int tb, const REAL *b, int64_t ldb, 
     }
     return;
   }
-  int64_t jj = 0;
-#ifdef NNC_ZIP
-  for (; jj + VL <= nj; jj += VL) { /* VL rows of b by VL of its columns */
-    int64_t kk = 0;
-    for (; kk + VL <= kc; kk += VL) {
-      NNC_FN(vec) t[VL];
-      NNC_UNROLL
-      for (int64_t q = 0; q < VL; q++)
-        memcpy(&t[q], b + (j + jj + q) * ldb + k0 + kk, sizeof t[q]);
-      NNC_FN(transpose_vl)(t);
-      NNC_UNROLL
-      for (int64_t q = 0; q < VL; q++)
-        memcpy(pk + (kk + q) * NNC_PACK_W + jj, &t[q], sizeof t[q]);
-    }
-    for (; kk < kc; kk++)
-      for (int64_t q = 0; q < VL; q++)
-        pk[kk * NNC_PACK_W + jj + q] = b[(j + jj + q) * ldb + k0 + kk];
-  }
-#endif
-  for (; jj < NNC_PACK_W; jj++)
-    for (int64_t kk = 0; kk < kc; kk++)
-      pk[kk * NNC_PACK_W + jj] = jj < nj ? b[(j + jj) * ldb + k0 + kk] : 0;
+  const REAL *rows[NNC_PACK_W];
+  for (int64_t jj = 0; jj < nj; jj++)
+    rows[jj] = b + (j + jj) * ldb;
+  NNC_FN(pack_runs)(rows, nj, k0, kc, pk);
 }
 
 /* C's m rows (of ldc) = op(a) times a packed strip (kc rows of
@@ -832,34 +844,6 @@ void NNC_FN(nnc_gemm_packed)(int ta, int tb, int64_t m, int64_t n, int64_t k,
     }
   }
 }
-/* pk[kk * NNC_PACK_W + q] = rows[q][k0 + kk] for kk < kc: a strip packed
- * from NNC_PACK_W runs, VL by VL transposed in registers. */
-static NNC_WIDE_OPT void NNC_FN(pack_runs)(const REAL *const *rows, int64_t k0, int64_t kc,
-                                           REAL *pk) {
-  int64_t q = 0;
-#ifdef NNC_ZIP
-  for (; q < NNC_PACK_W; q += VL) {
-    int64_t kk = 0;
-    for (; kk + VL <= kc; kk += VL) {
-      NNC_FN(vec) v[VL];
-      NNC_UNROLL
-      for (int64_t i = 0; i < VL; i++)
-        memcpy(&v[i], rows[q + i] + k0 + kk, sizeof v[i]);
-      NNC_FN(transpose_vl)(v);
-      NNC_UNROLL
-      for (int64_t i = 0; i < VL; i++)
-        memcpy(pk + (kk + i) * NNC_PACK_W + q, &v[i], sizeof v[i]);
-    }
-    for (; kk < kc; kk++)
-      for (int64_t i = 0; i < VL; i++)
-        pk[kk * NNC_PACK_W + q + i] = rows[q + i][k0 + kk];
-  }
-#endif
-  for (; q < NNC_PACK_W; q++)
-    for (int64_t kk = 0; kk < kc; kk++)
-      pk[kk * NNC_PACK_W + q] = rows[q][k0 + kk];
-}
-
 /* The direct weight gradient on the packed product: dw (o x T taps) +=
  * dy (o x P pixels) times X (P x T), X[f][t] the input of tap t at pixel
  * f, per image. Tap (c, ki, kj) at pixel f is element f + ki * ow of copy
@@ -897,7 +881,7 @@ static void NNC_FN(packed_grad_weight)(const nnc_conv_shape *s, const conv_direc
         }
         for (int64_t k0 = 0; k0 < P; k0 += NNC_PACK_K) {
           const int64_t kc = P - k0 < NNC_PACK_K ? P - k0 : NNC_PACK_K;
-          NNC_FN(pack_runs)(rows, k0, kc, pk);
+          NNC_FN(pack_runs)(rows, NNC_PACK_W, k0, kc, pk);
           NNC_FN(strip_rows)(0, dyn + k0, P, (s->o < r1 ? s->o : r1) - r0, pk, kc,
                              dw + r0 * T + j, T, nj, 1, edge, 1);
         }
