@@ -173,18 +173,22 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
 /* Where the wide tiles run (AVX-512), products on them over packed strips
  * of B (nnc_gemm_packed): A not transposed, at least 16 rows, 32 columns
  * and an inner dimension of 16, at most NNC_GEMM_PACKED_MAX multiply-adds
- * in all (f64 alike, at half the width); B transposed only from 256 rows on, where its
- * transposing copy is paid back. Measured against OpenBLAS's SkylakeX
- * kernels (bench numbers in docs/performance.md): an LSTM's or GRU's step
- * products (32 x 512 x 128, 32 x 128 x 512, 32 x 384 x 128) 1.3 to 1.55
- * times its rate, a transformer's 512-row products 1.0 to 1.16, an MLP's
- * 64-row products 1.0 to 1.18; A transposed (weight gradients) and larger
- * products were as fast or slower, and stay with the library. */
+ * in all (f64 alike, at half the width), at most a quarter of the strips'
+ * columns past n (NNC_PACK_WASTE: 64 x 40 x 400, a last strip of 8 of
+ * 32, ran at 0.6 times OpenBLAS's rate), B transposed or not (its strips
+ * then transposed in registers). Measured against OpenBLAS's SkylakeX
+ * kernels (docs/performance.md, "Packed products"): an LSTM's or GRU's
+ * step products (32 x 512 x 128, 32 x 128 x 512) 1.35 to 1.6 times its
+ * rate, a Linear layer's x Wᵀ at batch 16 to 64 1.2 to 1.6, a
+ * transformer's 512-row products 1.1 to 1.3; A transposed (weight
+ * gradients) and larger products were as fast or slower, and stay with
+ * the library. */
 #define NNC_GEMM_PACKED_MAX ((int64_t)1 << 26)
-#define NNC_GEMM_PACKED(PACKED)                                                        \
-  if (!trans_a && (!trans_b || m >= 256) && alpha == 1 && (beta == 0 || beta == 1) &&  \
-      m >= 16 && n >= 32 && k >= 16 && m * n * k <= NNC_GEMM_PACKED_MAX && lda >= k &&  \
-      ldb >= (trans_b ? k : n) && ldc >= n && nnc_gemm_tiles_ok() == 2) {               \
+#define NNC_PACK_WASTE(n, w) (((n) + (w) - 1) / (w) * (w) - (n) <= ((n) + (w) - 1) / (w) * (w) / 4)
+#define NNC_GEMM_PACKED(PACKED, VL)                                                    \
+  if (!trans_a && alpha == 1 && (beta == 0 || beta == 1) && m >= 16 && n >= 32 &&     \
+      NNC_PACK_WASTE(n, 4 * (VL)) && k >= 16 && m * n * k <= NNC_GEMM_PACKED_MAX &&     \
+      lda >= k && ldb >= (trans_b ? k : n) && ldc >= n && nnc_gemm_tiles_ok() == 2) {   \
     PACKED(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);              \
     return;                                                                            \
   }
@@ -194,7 +198,7 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
             int64_t ldc) {                                                             \
     NNC_GEMM_SHARE(NAME)                                                               \
     NNC_GEMM_TALL(NAME, TALL, VL)                                              \
-    NNC_GEMM_PACKED(PACKED)                                                            \
+    NNC_GEMM_PACKED(PACKED, VL)                                                        \
     NNC_GEMM_SMALL(TILES, VL)                                                          \
     NNC_GEMM_BLAS(GEMV, GEMM)                                                          \
     PORTABLE(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);          \
@@ -208,6 +212,7 @@ NNC_GEMM_DEFINE(nnc_dgemm, double, cblas_dgemv, cblas_dgemm, nnc_dgemm_portable,
 #undef NNC_GEMM_SMALL
 #undef NNC_GEMM_TALL
 #undef NNC_GEMM_PACKED
+#undef NNC_PACK_WASTE
 
 /* nnc_gemm_pack_f32/f64 and nnc_sgemm_pb/nnc_dgemm_pb (nnc_runtime.h): B
  * packed in strips of W = NNC_PACK_BYTES / sizeof(REAL) columns, for the
