@@ -175,7 +175,7 @@ static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
                                  {7, 40, 3},  {5, 12, 7}, /* small: the tiles */
                                  {150, 16, 300}, /* past them, 16 columns: 12-row tiles */
                                  {13, 100, 420}, /* transposed a: 16-row tiles */
-                                 {40, 70, 300}, {260, 40, 20}}; /* packed strips of b */
+                                 {40, 64, 300}, {24, 100, 50}}; /* packed strips of b */
   static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}, {1, 1}};
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
