@@ -1189,8 +1189,11 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 1);
   g.isc = sc, g.ish = sh;
   const int64_t cp = (s->c + VL - 1) / VL * VL, wpp = 2 * g.tw + 2;
-  const int cb = NNC_FN(wino_block)(s->o, cp); /* rows of o, channels in vectors */
-  const int64_t wd = 12 / cb * VL, cq = (cp + wd - 1) / wd * wd;
+  /* rows of o, channels in vectors: 8 by 4 VL on the wide tiles, else
+   * the narrow block that wastes least (paired where they run) */
+  const int wide8 = conv_wide_cpu(); /* the wide tiles are built with the direct ones */
+  const int cb = wide8 ? 8 : NNC_FN(wino_block)(s->o, cp);
+  const int64_t wd = wide8 ? 4 * VL : 12 / cb * VL, cq = (cp + wd - 1) / wd * wd;
   const int64_t nob = (s->o + cb - 1) / cb, nwb = cq / wd, nb = 16 * nob * nwb;
   REAL *y = conv_align64(ws); /* Y[xi][o][c], rows of cq */
   memset(y, 0, sizeof(REAL) * (size_t)(16 * s->o * cq));
@@ -1214,11 +1217,15 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
         for (int64_t b = b0; b < b1; b++) {
           const int64_t xi = b / (nob * nwb), o0 = b / nwb % nob * cb, c0 = b % nwb * wd;
           const int64_t nc = s->o - o0 < cb ? s->o - o0 : cb;
-          const REAL *dr[6];
-          for (int64_t k = 0; k < 6; k++) /* rows past o read row o0 */
+          const REAL *dr[8];
+          for (int64_t k = 0; k < 8; k++) /* rows past o read row o0 */
             dr[k] = d + (xi * s->o + o0 + (k < nc ? k : 0)) * ldd;
           const REAL *vb = vt + xi * n * cq + c0;
           REAL *yb = y + (xi * s->o + o0) * cq + c0;
+          if (wide8) {
+            TW(reg_tile8x2)(dr, 1, vb, cq, n, yb, cq, nc, 1);
+            continue;
+          }
           if (wide && b + 1 < b1 && b % nwb + 1 < nwb) /* two tiles in one */
             TW(reg_tiles)(dr, 1, vb, cq, n, yb, cq, nc, 1, cb), b++;
           else
