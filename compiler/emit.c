@@ -390,9 +390,9 @@ static void plan_region(Emitter *e, Region *r, int top) {
       for (Node *u = n->body->first; u; u = u->next)
         if (packs_b(e, u, n->body)) {
           Type bt = u->in[1]->type;
-          const char *len = arena_printf(&e->c->arena, "nnc_gemm_pack_len(%s, %s, %d)",
-                                         dimc(e, u->in[0]->type.dim[1]), dimc(e, bt.dim[1]),
-                                         e->o->real == DT_F32 ? 32 : 16);
+          const char *len = arena_printf(
+              &e->c->arena, "nnc_gemm_pack_len(%s, %s, NNC_PACK_BYTES / sizeof(%s))",
+              dimc(e, u->in[0]->type.dim[1]), dimc(e, bt.dim[1]), e->real);
           Dim kn[2] = {u->in[0]->type.dim[1], bt.dim[1]}; /* about k x n */
           Type pt = {u->type.dtype, 2, kn};
           e->packed[u->id] =
@@ -1944,7 +1944,10 @@ static const char *fused_row(Emitter *e, void *ctx, const char *idx,
     if (is_fused_reduction(m)) {
       if (F->wide) {
         sb_printf(&b, "w%d[%s] = %s; ", red, lane, fused_value(e, F, m->in[0]));
-        F->wrote |= (uint64_t)1 << (red & 63);
+        if (red < 64)
+          F->wrote |= (uint64_t)1 << red;
+        else /* more sums than the mask holds: red_rows keeps blocks of 8 */
+          F->wide = 2;
         red++;
         continue;
       }
@@ -1995,9 +1998,9 @@ static void red_rows(Emitter *e, const char *l, int64_t known, const char *var, 
   if (known >= 16 || known < 0) {
     F->wide = 1, F->wrote = 0;
     body = fused_row(e, F, arena_printf(&e->c->arena, "(%s + k)", var), "k");
+    if (F->wide == 2 || !strstr(body, "nnc_")) /* no float math: memory-bound, */
+      body = NULL; /* and the values' trip through w<i> cost 2% */
     F->wide = 0;
-    if (!strstr(body, "nnc_")) /* no float math: memory-bound, and the */
-      body = NULL;              /* values' trip through w<i> cost 2% */
   }
   if (body) {
     StrBuf wd = {0}, fold = {0};
