@@ -105,13 +105,17 @@ static Gemv gemv_of(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t lda
  * calling thread. OpenBLAS's own threads split products of any size
  * (the 32 x 512 x 128 steps of an LSTM ran slower on two threads than on
  * one), and its thread count is global, costly to switch per call. */
-#if defined(_OPENMP) && defined(NNC_HAVE_OPENBLAS)
+#ifdef _OPENMP
 #define NNC_GEMM_SPLIT ((int64_t)1 << 20)
+/* The threads a product shares out: OpenMP's, from NNC_GEMM_SPLIT
+ * multiply-adds up, outside a parallel region; else 1. */
 static int gemm_team(int64_t m, int64_t n, int64_t k) {
   if (omp_in_parallel() || m * n * k < NNC_GEMM_SPLIT)
     return 1;
   return omp_get_max_threads();
 }
+#endif
+#if defined(_OPENMP) && defined(NNC_HAVE_OPENBLAS)
 #define NNC_GEMM_SHARE(NAME)                                                           \
   {                                                                                    \
     const int team = gemm_team(m, n, k);                                               \
@@ -217,10 +221,9 @@ NNC_GEMM_DEFINE(nnc_dgemm, double, cblas_dgemv, cblas_dgemm, nnc_dgemm_portable,
 /* nnc_gemm_pack_f32/f64 and nnc_sgemm_pb/nnc_dgemm_pb (nnc_runtime.h): B
  * packed in strips of W = NNC_PACK_BYTES / sizeof(REAL) columns, for the
  * register tiles, where they run, and products of 8 rows or more
- * (nnc_gemm_pb_ok); their strips are shared out over OpenMP's threads
- * from NNC_PB_SPLIT multiply-adds up. Other products are nnc_sgemm's on
- * B itself (at batch 1, its gemv reads B once). */
-#define NNC_PB_SPLIT ((int64_t)1 << 20)
+ * (nnc_gemm_pb_ok); their strips are shared out over OpenMP's threads as
+ * nnc_sgemm shares products (gemm_team). Other products are nnc_sgemm's
+ * on B itself (at batch 1, its gemv reads B once). */
 int nnc_gemm_pb_ok(int64_t m) { return m >= 8 && nnc_gemm_tiles_ok(); }
 
 #define NNC_PB_DEFINE(PACK, PB, GEMM, TILES, WIDE, REAL)                               \
@@ -256,8 +259,7 @@ int nnc_gemm_pb_ok(int64_t m) { return m >= 8 && nnc_gemm_tiles_ok(); }
   }
 #ifdef _OPENMP
 #define PB_TEAM(team, m, n, k, ns)                                                     \
-  if (!omp_in_parallel() && (m) * (n) * (k) >= NNC_PB_SPLIT && (ns) > 1)              \
-    team = omp_get_max_threads() < (ns) ? omp_get_max_threads() : (int)(ns);
+  team = gemm_team(m, n, k) < (ns) ? gemm_team(m, n, k) : (int)(ns);
 #define PB_PARALLEL(team) _Pragma("omp parallel num_threads(team)")
 #define PB_THREAD() omp_get_thread_num()
 #define PB_THREADS() omp_get_num_threads()
