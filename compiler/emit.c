@@ -162,8 +162,16 @@ static int is_c_keyword(const char *s) {
   for (int i = 0; kw[i]; i++)
     if (!strcmp(kw[i], s))
       return 1;
-  if (strchr("iav", s[0]) && isdigit((unsigned char)s[1]) && !s[2])
-    return 1;
+  /* the kernels' own numbered locals and parameters: a0, b1, d0, e2, i0,
+   * k1, p0 (partial sums), q1, r0, u3, v0, w0 (a block's sums), acc0 */
+  static const char *const num[] = {"acc", "a", "b", "d", "e", "i", "k", "p",
+                                    "q", "r", "u", "v", "w", NULL};
+  for (int i = 0; num[i]; i++) {
+    size_t n = strlen(num[i]);
+    if (!strncmp(s, num[i], n) && isdigit((unsigned char)s[n]) &&
+        strspn(s + n, "0123456789") == strlen(s + n))
+      return 1;
+  }
   if ((!strncmp(s, "step", 4) && isdigit((unsigned char)s[4])) ||
       (!strncmp(s, "pos", 3) && isdigit((unsigned char)s[3])))
     return 1;
