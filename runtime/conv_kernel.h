@@ -717,6 +717,9 @@ void NNC_FN(nnc_gemm_tiles_tall)(int64_t m, int64_t n, int64_t k, const REAL *a,
  * transposed is packed VL by VL transposed in registers. */
 #define NNC_PACK_W (4 * VL)
 #define NNC_PACK_K 256
+/* the strips' width is the 8 x 2 tile's (two wide vectors), and the
+ * layout nnc_runtime.h gives generated code (NNC_PACK_BYTES): the same */
+typedef char NNC_FN(pack_width_check)[NNC_PACK_W * sizeof(REAL) == NNC_PACK_BYTES ? 1 : -1];
 
 /* pk[kk * NNC_PACK_W + q] = rows[q][k0 + kk] for kk < kc, q < nr; 0 for
  * q from nr on: a strip packed from nr runs, VL by VL transposed in
