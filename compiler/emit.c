@@ -2935,6 +2935,18 @@ static void read_index(Emitter *e, const char *var, const char *src, const char 
   out(e, "if (%s < 0 || %s >= %s) return NNC_EINDEX;\n", var, var, len);
 }
 
+/* dst[0, len) += src[0, len): a row of a scatter's sum, vectorised by the
+ * runtime's nnc_add_row_* for floats. */
+static void add_row(Emitter *e, DType t, const char *dst, const char *src, const char *len) {
+  const char *c = ctype(e, t);
+  if (!strcmp(c, "float") || !strcmp(c, "double")) {
+    out(e, "nnc_add_row_%s(%s, %s, %s);\n", c[0] == 'f' ? "f32" : "f64", dst, src, len);
+    return;
+  }
+  out(e, "for (int64_t k = 0; k < %s; k++)\n", len);
+  out(e, "  (%s)[k] += (%s)[k];\n", dst, src);
+}
+
 static void emit_take(Emitter *e, Node *n, int grad) {
   Node *x = n->in[0], *idx = n->in[1];
   int ax = (int)ir_attr_int(n, "axis", 0);
@@ -2962,9 +2974,8 @@ static void emit_take(Emitter *e, Node *n, int grad) {
            "sizeof(%s) * (size_t)%s);\n",
         ptr(e, n), cnt, inner, ptr(e, x), len, inner, ctype(e, n->type.dtype), inner);
   } else {
-    out(e, "for (int64_t k = 0; k < %s; k++)\n", inner);
-    out(e, "  %s[(o * %s + v) * %s + k] += %s[(o * %s + j) * %s + k];\n", ptr(e, n), len,
-        inner, ptr(e, x), cnt, inner);
+    add_row(e, n->type.dtype, arena_printf(&e->c->arena, "%s + (o * %s + v) * %s", ptr(e, n), len, inner),
+            arena_printf(&e->c->arena, "%s + (o * %s + j) * %s", ptr(e, x), cnt, inner), inner);
   }
   e->indent -= 2;
   out(e, "  }\n");
@@ -3006,12 +3017,15 @@ static void emit_scatter(Emitter *e, Node *n) {
   out(e, "for (int64_t j = 0; j < %s; j++) {\n", E);
   e->indent++;
   read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), rows);
-  out(e, "for (int64_t k = 0; k < %s; k++)\n", F);
+  if (!mx)
+    add_row(e, n->type.dtype, arena_printf(&e->c->arena, "%s + v * %s", ptr(e, n), F),
+            arena_printf(&e->c->arena, "%s + j * %s", ptr(e, src), F), F);
+  else
+    out(e, "for (int64_t k = 0; k < %s; k++)\n", F);
   if (mx)
     out(e, "  if (%s[j * %s + k] > %s[v * %s + k]) %s[v * %s + k] = %s[j * %s + k];\n",
         ptr(e, src), F, ptr(e, n), F, ptr(e, n), F, ptr(e, src), F);
   else
-    out(e, "  %s[v * %s + k] += %s[j * %s + k];\n", ptr(e, n), F, ptr(e, src), F);
   e->indent--;
   out(e, "}\n");
   if (mx) { /* rows nothing was scattered into are 0 */

@@ -259,6 +259,8 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(transpose_vl)(NNC_FN(vec) *t) {
  * product tile's type. */
 typedef void NNC_FN(tile_fn)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
                              int64_t K, REAL *c, int64_t ldc, int64_t nc, int add);
+typedef void NNC_FN(rows_fn)(const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
+                             int64_t K, REAL *c, int64_t ldc, int add);
 #define TV NNC_FN(vec)
 #define TL VL
 #define TOPT NNC_DIRECT_OPT
@@ -660,9 +662,13 @@ void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL 
   const int wide = conv_wide_cpu();
   for (int64_t f = 0, w; f < n; f += w) {
     NNC_FN(tile_fn) *tile = NNC_FN(reg_tile6x1); /* rb rows by w columns */
+    NNC_FN(rows_fn) *rows = NULL; /* or whole tiles of rows lda apart */
     int64_t rb = 6;
-    if (n == VL || (wide && n == 2 * VL)) /* one vector of columns: 12 rows */
+    if (n == VL || (wide && n == 2 * VL)) { /* one vector of columns: 12 rows */
       tile = n == VL ? NNC_FN(reg_tile12x1) : TW(reg_tile12x1), w = n, rb = 12;
+      if (!ta)
+        rows = n == VL ? NNC_FN(rows_tile12x1) : TW(rows_tile12x1);
+    }
     else if (wide && n - f >= 2 * VL)
       w = n - f >= 4 * VL ? 4 * VL : 2 * VL, tile = w > 2 * VL ? TW(reg_tile6) : TW(reg_tile6x1);
     else if (n - f >= 2 * VL)
@@ -671,6 +677,10 @@ void NNC_FN(nnc_gemm_tiles)(int ta, int64_t m, int64_t n, int64_t k, const REAL 
       w = VL;
     for (int64_t r0 = 0; r0 < m; r0 += rb) {
       const int64_t nc = m - r0 < rb ? m - r0 : rb;
+      if (rows && nc == 12) {
+        rows(a + r0 * lda, lda, b + f, ldb, k, c + r0 * ldc + f, ldc, add);
+        continue;
+      }
       const REAL *ar[12];
       for (int64_t i = 0; i < rb; i++) {
         const int64_t r = r0 + (i < nc ? i : 0);
@@ -693,13 +703,21 @@ void NNC_FN(nnc_gemm_tiles_tall)(int64_t m, int64_t n, int64_t k, const REAL *a,
                                  REAL *c, int64_t ldc) {
   const int wide = conv_wide_cpu();
   const int64_t w = wide ? 2 * VL : VL;
-  NNC_FN(tile_fn) *tile = wide ? TW(reg_tile16x1) : NNC_FN(reg_tile16x1);
+  NNC_FN(tile_fn) *tile = wide ? TW(tall_tile16x1) : NNC_FN(tall_tile16x1);
   for (int64_t k0 = 0; k0 < k; k0 += 32) {
     const int64_t kb = k - k0 < 32 ? k - k0 : 32;
     const REAL *ar[16];
     for (int64_t i = 0; i < 16; i++) /* rows past m read row 0, not stored */
       ar[i] = a + k0 * lda + (i < m ? i : 0);
-    for (int64_t f = 0; f < n; f += w)
+    int64_t f = 0;
+#if NNC_CONV_WIDE
+    if (wide && m % 8 == 0) /* whole tiles of 8 rows */
+      for (; f + 2 * w <= n; f += 2 * w)
+        for (int64_t i = 0; i < m; i += 8)
+          TW(tall_tile8x2)(a + k0 * lda + i, lda, b + k0 * ldb + f, ldb, kb,
+                           c + i * ldc + f, ldc, add || k0 > 0);
+#endif
+    for (; f < n; f += w)
       tile(ar, lda, b + k0 * ldb + f, ldb, kb, c + f, ldc, m, add || k0 > 0);
   }
 }

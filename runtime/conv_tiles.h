@@ -171,16 +171,22 @@ static TOPT void TN(weight_tile34)(const REAL *dyw, int64_t ld, const REAL *cons
  * = ar[i][k * ak], for nv vectors of columns f; a tile's last vector may
  * run past the columns wanted, into the slack past each row of c. Per k:
  * nv loads, cb broadcasts, cb * nv multiply-adds (12, or 16 in the 16-row
- * tile of nnc_gemm_tiles_tall). */
+ * tile of nnc_gemm_tiles_tall); with ahead, b's row that many rows on is
+ * fetched into level 2 (tall_tile8x2). */
 static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, const REAL *b,
                                          int64_t ldb, int64_t K, REAL *c, int64_t ldc,
-                                         int64_t nc, int add, const int cb, const int nv) {
+                                         int64_t nc, int add, const int cb, const int nv,
+                                         const int ahead) {
   TV acc[16], zero = {0};
   NNC_UNROLL
   for (int i = 0; i < cb * nv; i++)
     acc[i] = zero;
-  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak)
+  for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
+    NNC_UNROLL
+    for (int v = 0; v < nv && ahead; v++)
+      __builtin_prefetch(b + ahead * ldb + v * TL, 0, 2);
     TN(tile_step)(acc, b, ar, at, cb, nv);
+  }
   NNC_UNROLL
   for (int i = 0; i < cb; i++)
     if (i < nc)
@@ -200,18 +206,107 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
   static TOPT void TN(NAME)(const REAL *const *ar, int64_t ak, const REAL *b,           \
                             int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,   \
                             int add) {                                                  \
-    TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV);                           \
+    TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV, 0);                        \
   }
 NNC_REG_TILE(reg_tile6, 6, 2)
 NNC_REG_TILE(reg_tile4, 4, 3)
 NNC_REG_TILE(reg_tile3, 3, 4)
 NNC_REG_TILE(reg_tile6x1, 6, 1)
 NNC_REG_TILE(reg_tile12x1, 12, 1)
+#if defined(TWIDE) || !NNC_CONV_WIDE /* Winograd's, on the widest tiles built */
 NNC_REG_TILE(reg_tile16x1, 16, 1)
+#endif
 #ifdef TWIDE /* 16 accumulators and the operands: AVX-512's 32 registers */
 NNC_REG_TILE(reg_tile8x2, 8, 2)
 #endif
 #undef NNC_REG_TILE
+
+/* The 16-row tile of nnc_gemm_tiles_tall, b fetched 32 rows ahead. */
+static TOPT void TN(tall_tile16x1)(const REAL *const *ar, int64_t ak, const REAL *b,
+                                   int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,
+                                   int add) {
+  TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, 16, 1, 32);
+}
+
+/* reg_tile12x1 for rows of a lda apart (A not transposed): the rows'
+ * addresses from four pointers, three rows each, and the row stride in
+ * bytes (base + stride, base + 2 stride): reg_tile's 12 pointers, with the
+ * loop's, did not fit the registers and were read from the stack at every
+ * step (a graph network's features times its first weights, 2708 x 16 x
+ * 1433). */
+static TOPT void TN(rows_tile12x1)(const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
+                                   int64_t K, REAL *c, int64_t ldc, int add) {
+  TV acc[12], zero = {0};
+  NNC_UNROLL
+  for (int i = 0; i < 12; i++)
+    acc[i] = zero;
+  const int64_t L = lda * (int64_t)sizeof(REAL);
+  const char *p[4];
+  NNC_UNROLL
+  for (int g = 0; g < 4; g++)
+    p[g] = (const char *)a + 3 * g * L;
+  for (int64_t k = 0; k < K; k++, b += ldb) {
+    TV x;
+    memcpy(&x, b, sizeof x);
+    NNC_UNROLL
+    for (int g = 0; g < 4; g++) {
+      acc[3 * g] += *(const REAL *)p[g] * x;
+      acc[3 * g + 1] += *(const REAL *)(p[g] + L) * x;
+      acc[3 * g + 2] += *(const REAL *)(p[g] + 2 * L) * x;
+      p[g] += sizeof(REAL);
+    }
+  }
+  NNC_UNROLL
+  for (int i = 0; i < 12; i++) {
+    TV r = acc[i];
+    if (add) {
+      TV was;
+      memcpy(&was, c + i * ldc, sizeof was);
+      r += was;
+    }
+    memcpy(c + i * ldc, &r, sizeof r);
+  }
+}
+
+#ifdef TWIDE
+/* The tile of nnc_gemm_tiles_tall: c (8 rows of ldc, 2 vectors of
+ * columns; add: +=) = the sum over k < K of a[k * lda + i] b[k * ldb + f]:
+ * its 8 rows are 8 consecutive columns of a, broadcast at fixed offsets
+ * from one pointer (reg_tile's 8 pointers spilled to the stack with the
+ * loop's own). b's rows are read once, each row's two vectors 32 rows
+ * ahead fetched into level 2: rows of b far apart (a graph network's
+ * features, 5.7 KB) are not fetched ahead by the processor. */
+static TOPT void TN(tall_tile8x2)(const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
+                                  int64_t K, REAL *c, int64_t ldc, int add) {
+  TV acc[16], zero = {0};
+  NNC_UNROLL
+  for (int i = 0; i < 16; i++)
+    acc[i] = zero;
+  for (int64_t k = 0; k < K; k++, a += lda, b += ldb) {
+    TV x0, x1;
+    __builtin_prefetch(b + 32 * ldb, 0, 2);
+    __builtin_prefetch(b + 32 * ldb + TL, 0, 2);
+    memcpy(&x0, b, sizeof x0);
+    memcpy(&x1, b + TL, sizeof x1);
+    NNC_UNROLL
+    for (int i = 0; i < 8; i++) {
+      acc[2 * i] += a[i] * x0;
+      acc[2 * i + 1] += a[i] * x1;
+    }
+  }
+  NNC_UNROLL
+  for (int i = 0; i < 16; i++) {
+    REAL *at = c + (i / 2) * ldc + (i % 2) * TL;
+    TV r = acc[i];
+    if (add) {
+      TV was;
+      memcpy(&was, at, sizeof was);
+      r += was;
+    }
+    memcpy(at, &r, sizeof r);
+  }
+}
+#endif
 
 static void TN(reg_tiles)(const REAL *const *ar, int64_t ak, const REAL *b, int64_t ldb,
                           int64_t K, REAL *c, int64_t ldc, int64_t nc, int add, int cb) {

@@ -229,6 +229,20 @@ static inline float nnc_gelu_gradf(float x) {
   return 0.5f * (1.0f + nnc_erf_given_(h, e)) + x * e * 0.39894228f;
 }
 
+/* dst[0, n) += src[0, n): a row of a scatter's sum (scatter_add, the
+ * gradient of take), two tensors that do not overlap: restrict, which
+ * gcc does not take from pointers declared in a loop's block, lets it
+ * vectorise the row. */
+static inline void nnc_add_row_f32(float *restrict dst, const float *restrict src, int64_t n) {
+  for (int64_t k = 0; k < n; k++)
+    dst[k] += src[k];
+}
+static inline void nnc_add_row_f64(double *restrict dst, const double *restrict src,
+                                   int64_t n) {
+  for (int64_t k = 0; k < n; k++)
+    dst[k] += src[k];
+}
+
 /* ------------------------------------------------------------- GEMM */
 /* C = alpha * op(A) @ op(B) + beta * C, row-major; op transposes when the
  * flag is set. OpenBLAS when configured, else a portable blocked kernel.

@@ -175,6 +175,7 @@ static void check_gemm_backend(sgemm_fn sg, dgemm_fn dg) {
                                  {7, 40, 3},  {5, 12, 7}, /* small: the tiles */
                                  {150, 16, 300}, /* past them, 16 columns: 12-row tiles */
                                  {13, 100, 420}, /* transposed a: 16-row tiles */
+                                 {16, 56, 700}, {8, 100, 700}, /* and 8 x 2 ones */
                                  {40, 64, 300}, {24, 100, 50}}; /* packed strips of b */
   static const double ab[][2] = {{1, 0}, {-0.7, 1}, {0.5, 0.25}, {1, 1}};
   for (int ta = 0; ta < 2; ta++)
