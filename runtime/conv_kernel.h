@@ -355,6 +355,19 @@ static void NNC_FN(shift_planes)(const conv_direct *d, const REAL *pad, REAL *xs
                        d->ow);
 }
 
+/* xs = the kw copies of image x's padded planes (shift_planes), through
+ * pad where the planes have a border, from x itself where they have none
+ * (LeNet's second convolution: its padding pass was a fifth of its
+ * copying). */
+static void NNC_FN(shift_image)(const conv_direct *d, const REAL *x, REAL *pad, REAL *xs) {
+  if (d->ph == 0 && d->pw == 0 && d->hp == d->ih && d->wp == d->iw) {
+    NNC_FN(shift_planes)(d, x, xs);
+    return;
+  }
+  NNC_FN(pad_planes)(d, x, pad);
+  NNC_FN(shift_planes)(d, pad, xs);
+}
+
 /* The images shared out over the runtime's threads: each pads its image
  * (and copies it, compact) into its own scratch, after the weights (wt,
  * built by the caller at the start of ws). */
@@ -371,9 +384,10 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
       memset(xs + nx - 32, 0, sizeof(REAL) * 32);
     NNC_OMP_(for schedule(static))
     for (int64_t i = 0; i < n; i++) {
-      NNC_FN(pad_planes)(d, in + i * d->ci * d->ih * d->iw, pad);
       if (d->compact)
-        NNC_FN(shift_planes)(d, pad, xs);
+        NNC_FN(shift_image)(d, in + i * d->ci * d->ih * d->iw, pad, xs);
+      else
+        NNC_FN(pad_planes)(d, in + i * d->ci * d->ih * d->iw, pad);
       NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, out + i * d->co * d->oh * d->ow,
                            add);
     }
@@ -381,19 +395,41 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
   conv_gemm_restore(team, was);
 }
 
+/* ws[t * op + i] = w[i * T + t] for i < o, 0 for i from o to op: the
+ * weights as taps by channels, VL channels by VL taps transposed in
+ * registers (a channel's weights copied one by one, T apart, were 8% of
+ * LeNet's inference at batch 1). */
+static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int64_t T,
+                                                   REAL *ws, int64_t op) {
+  int64_t i0 = 0;
+#ifdef NNC_ZIP
+  for (; i0 + VL <= o; i0 += VL) {
+    int64_t t = 0;
+    for (; t + VL <= T; t += VL) {
+      NNC_FN(vec) v[VL];
+      NNC_UNROLL
+      for (int64_t i = 0; i < VL; i++)
+        memcpy(&v[i], w + (i0 + i) * T + t, sizeof v[i]);
+      NNC_FN(transpose_vl)(v);
+      NNC_UNROLL
+      for (int64_t i = 0; i < VL; i++)
+        memcpy(ws + (t + i) * op + i0, &v[i], sizeof v[i]);
+    }
+    for (; t < T; t++)
+      for (int64_t i = 0; i < VL; i++)
+        ws[t * op + i0 + i] = w[(i0 + i) * T + t];
+  }
+#endif
+  for (; i0 < op; i0++) /* a channel's weights read in order */
+    for (int64_t t = 0; t < T; t++)
+      ws[t * op + i0] = i0 < o ? w[i0 * T + t] : 0;
+}
+
 /* Forward: taps (c, ki, kj), output channels o. */
 static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                                    REAL *y, REAL *ws) {
   const conv_direct d = conv_direct_forward(s);
-  const int64_t T = s->c * s->kh * s->kw;
-  /* a channel's weights read in order (read T apart, the copy was a sixth
-   * of LeNet's inference at batch 1), then the zeros past o */
-  for (int64_t o = 0; o < s->o; o++)
-    for (int64_t t = 0; t < T; t++)
-      ws[t * d.op + o] = w[o * T + t];
-  for (int64_t t = 0; t < T; t++)
-    for (int64_t o = s->o; o < d.op; o++)
-      ws[t * d.op + o] = 0;
+  NNC_FN(taps_by_channel)(w, s->o, s->c * s->kh * s->kw, ws, d.op);
   NNC_FN(direct_images)(&d, s->n, x, y, 0, ws);
 }
 
@@ -475,8 +511,7 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     memset(xs + part[1] - 32, 0, sizeof(REAL) * 32); /* read past, times a zero */
     const int wide = conv_wide_cpu();
     for (int64_t n = 0; n < s->n && b1 > b0; n++) {
-      NNC_FN(pad_planes)(&d, x + n * s->c * s->h * s->w, pad);
-      NNC_FN(shift_planes)(&d, pad, xs);
+      NNC_FN(shift_image)(&d, x + n * s->c * s->h * s->w, pad, xs);
       for (int64_t o = 0; o < s->o; o++)
         NNC_FN(copy_run)(dyw + o * len, dy + (n * s->o + o) * P, P);
       int64_t t0 = b0 % ntb * tb, c = t0 / kk, ki = t0 % kk / s->kw, kj = t0 % s->kw;
@@ -889,8 +924,7 @@ static void NNC_FN(packed_grad_weight)(const nnc_conv_shape *s, const conv_direc
     REAL edge[8 * NNC_PACK_W] __attribute__((aligned(64)));
     const REAL *rows[NNC_PACK_W];
     for (int64_t n = 0; n < s->n && r1 > r0; n++) {
-      NNC_FN(pad_planes)(d, x + n * s->c * s->h * s->w, pad);
-      NNC_FN(shift_planes)(d, pad, xs);
+      NNC_FN(shift_image)(d, x + n * s->c * s->h * s->w, pad, xs);
       const REAL *dyn = dy + (n * s->o + r0) * P;
       for (int64_t j = 0; j < T; j += NNC_PACK_W) {
         const int64_t nj = T - j < NNC_PACK_W ? T - j : NNC_PACK_W;
@@ -1394,6 +1428,36 @@ static NNC_DIRECT_OPT int NNC_FN(maxpool_row)(const REAL *r0, const REAL *r1, RE
   }
 }
 
+/* Rows 0 .. rows of a plane (rows of w, w even or not) pooled into y
+ * (rows of ow), as maxpool_row row after row in one call, each row's
+ * NaNs kept to its own windows' lanes and told once for all the rows (a
+ * call and a test of the lanes for each row were most of LeNet's pooling
+ * at batch 1). */
+static NNC_DIRECT_OPT int NNC_FN(maxpool_rows)(const REAL *x, int64_t w, REAL *y, int64_t ow,
+                                               int64_t rows) {
+  NNC_FN(mask) nan = {0}, keep;
+  for (int64_t l = 0; l < VL; l++)
+    keep[l] = l < ow ? -1 : 0;
+  for (int64_t oy = 0; oy < rows; oy++) {
+    const REAL *r0 = x + 2 * oy * w, *r1 = r0 + w;
+    REAL *yr = y + oy * ow;
+    NNC_FN(mask) row = {0};
+    for (int64_t ox = 0;; ox += VL) {
+      ox = ox + VL > ow && ow >= VL ? ow - VL : ox; /* shorter rows: one vector */
+      NNC_FN(vec) q[4];
+      NNC_FN(pool_corners)(r0, r1, ox, q, &row);
+      const NNC_FN(vec) ab = NNC_FN(vsel)(q[0] > q[1], q[0], q[1]),
+                        cd = NNC_FN(vsel)(q[2] > q[3], q[2], q[3]);
+      const NNC_FN(vec) m = NNC_FN(vsel)(ab > cd, ab, cd);
+      memcpy(yr + ox, &m, sizeof m);
+      if (ox + VL >= ow)
+        break;
+    }
+    nan |= row & keep;
+  }
+  return NNC_FN(any)(nan);
+}
+
 /* Rows d0 and d1 of dx (the windows' columns) set from dy's row: each
  * window's gradient at its first maximum (pos: where that maximum is
  * above 0), zeros elsewhere (a shorter row: 2 VL elements of each, past
@@ -1821,6 +1885,25 @@ static int NNC_FN(maxpool_row_fast)(const nnc_pool_shape *s, const REAL *r0,
 #endif
 }
 
+/* A plane's first rows of MaxPool2d(2) on the vector rows (maxpool_rows),
+ * by the exact rule where they held a NaN; how many rows: vec_rows, or 0
+ * where the vector rows are not built. */
+static int64_t NNC_FN(maxpool_plane)(const nnc_pool_shape *s, const REAL *x, REAL *y,
+                                     int64_t vec_rows) {
+#if NNC_CONV_DIRECT && defined(NNC_UNZIP)
+  if (vec_rows > 0 && NNC_FN(maxpool_rows)(x, s->w, y, s->ow, vec_rows))
+    for (int64_t oy = 0; oy < vec_rows; oy++) {
+      const REAL *r0 = x + 2 * oy * s->w;
+      for (int64_t ox = 0; ox < s->ow; ox++)
+        y[oy * s->ow + ox] = r0[NNC_FN(pool_argmax_inside)(s, r0 + 2 * ox, 2 * ox)];
+    }
+  return vec_rows;
+#else
+  (void)s, (void)x, (void)y, (void)vec_rows;
+  return 0;
+#endif
+}
+
 /* Its backward (set: the two rows of dx written whole), as maxpool_2x2_grad. */
 static int NNC_FN(maxpool_grad_row_fast)(const nnc_pool_shape *s, const REAL *r0,
                                          const REAL *r1, const REAL *dyr, REAL *d0,
@@ -1864,7 +1947,9 @@ static NNC_VECTORISE void NNC_FN(maxpool_2x2)(const nnc_pool_shape *s, const REA
   const int64_t vec_rows = NNC_FN(pool_vector_rows)(s);
   NNC_PAR_FOR_(pool_parallel(s),
   for (int64_t p = 0; p < s->n * s->c; p++)
-    for (int64_t oy = 0; oy < s->oh; oy++) {
+    for (int64_t oy = sc ? 0 : NNC_FN(maxpool_plane)(s, x + p * s->h * s->w,
+                                                       y + p * s->oh * s->ow, vec_rows);
+         oy < s->oh; oy++) {
       const int64_t at = 2 * oy * s->w;
       REAL buf[2 * NNC_POOL_IN_ROW + 64];
       const REAL *restrict r0 = sc ? NNC_FN(in_rows)(s, x + p * s->h * s->w + at,
