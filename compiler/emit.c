@@ -2750,6 +2750,21 @@ static const char *at_expr(Emitter *e, const MView *v, const char *off) {
                           : ptr(e, v->base);
 }
 
+/* nnc_[sd]gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc), or with a
+ * bias, nnc_[sd]gemm_bias (C = A B + the bias on every row). */
+static void gemm_call(Emitter *e, int ta, int tb, const char *M, const char *N,
+                      const char *K, const char *pa, const char *lda, const char *pb,
+                      const char *ldb, int beta, const char *bias, const char *pc,
+                      const char *ldc) {
+  const char *sfx = e->o->real == DT_F32 ? "s" : "d";
+  if (bias)
+    out(e, "nnc_%sgemm_bias(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", sfx, ta, tb,
+        M, N, K, pa, lda, pb, ldb, bias, pc, ldc);
+  else
+    out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, ta, tb,
+        M, N, K, pa, lda, pb, ldb, beta, pc, ldc);
+}
+
 static void emit_matmul(Emitter *e, Node *n) {
   Node *A = n->in[0], *B = n->in[1];
   GemmArg ga, gb; /* stored values, or strided views that matmul_takes */
@@ -2764,7 +2779,18 @@ static void emit_matmul(Emitter *e, Node *n) {
   const char *lda = dimc(e, ga.ld), *ldb = rb == 1 ? "1" : dimc(e, gb.ld);
   const char *sfx = e->o->real == DT_F32 ? "s" : "d";
   int beta = e->grad_off[n->id] || e->bias[n->id] ? 1 : 0;
-  if (e->bias[n->id]) { /* C starts as rows of the bias (find_biased) */
+  GemmArg gc = {0}; /* C in a transpose's layout (find_written) */
+  if (e->into[n->id] && !c_view(e, n, &gc))
+    nnc_fatal(e->c, "emit: a product's result is not a matrix view");
+  const int merged = batch_by_one(n) && one_gemm(e, &ga, at) &&
+                     (!e->into[n->id] || one_gemm(e, &gc, ct));
+  const int nb = ct.rank - (ra == 1 ? 0 : 1) - (rb == 1 ? 0 : 1);
+  /* a bias that one GEMM adds as it stores C (nnc_sgemm_bias) */
+  const char *bias = e->bias[n->id] && !e->grad_off[n->id] && !e->packed[n->id] &&
+                             !gc.trans && (merged || nb == 0)
+                         ? ptr(e, e->bias[n->id])
+                         : NULL;
+  if (e->bias[n->id] && !bias) { /* C starts as rows of the bias (find_biased) */
     const char *len = dimc(e, ct.dim[ct.rank - 1]);
     out(e, "for (int64_t r = 0; r < %s; r++)\n", prodc(e, &ct, 0, ct.rank - 1));
     out(e, "  memcpy(%s + r * %s, %s, sizeof(%s) * (size_t)%s);\n", ptr(e, n), len,
@@ -2777,22 +2803,16 @@ static void emit_matmul(Emitter *e, Node *n) {
         ptr(e, n), N);
     return;
   }
-  GemmArg gc = {0}; /* C in a transpose's layout (find_written) */
-  if (e->into[n->id] && !c_view(e, n, &gc))
-    nnc_fatal(e->c, "emit: a product's result is not a matrix view");
-  if (batch_by_one(n) && one_gemm(e, &ga, at) &&
-      (!e->into[n->id] || one_gemm(e, &gc, ct))) {
+  if (merged) {
     /* [..., M, K] @ [K, N]: the batch rows are one [P*M, K] matrix, so one
      * GEMM (a Linear layer on [B, T, in]) rather than one per batch entry */
     M = prodc(e, &at, 0, ra - 1);
     const char *pc = e->into[n->id] ? at_expr(e, &gc.v, vindex(e, &gc.v, ct, 0, 0)) : ptr(e, n);
-    out(e, "nnc_%sgemm(0, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, tb, M, N, K,
-        at_expr(e, &ga.v, vindex(e, &ga.v, at, 0, 0)), lda,
-        at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), ldb, beta, pc,
-        e->into[n->id] ? dimc(e, gc.ld) : N);
+    gemm_call(e, 0, tb, M, N, K, at_expr(e, &ga.v, vindex(e, &ga.v, at, 0, 0)), lda,
+              at_expr(e, &gb.v, vindex(e, &gb.v, bt, 0, 0)), ldb, beta, bias, pc,
+              e->into[n->id] ? dimc(e, gc.ld) : N);
     return;
   }
-  int nb = ct.rank - (ra == 1 ? 0 : 1) - (rb == 1 ? 0 : 1);
   Type batch = ct;
   batch.rank = nb;
   int bra = ra >= 2 ? ra - 2 : 0, brb = rb >= 2 ? rb - 2 : 0;
@@ -2810,8 +2830,7 @@ static void emit_matmul(Emitter *e, Node *n) {
     out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, !tb, !ta,
         N, M, K, pb, ldb, pa, lda, beta, pc, ldc);
   else
-    out(e, "nnc_%sgemm(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, %d, %s, %s);\n", sfx, ta, tb,
-        M, N, K, pa, lda, pb, ldb, beta, pc, ldc);
+    gemm_call(e, ta, tb, M, N, K, pa, lda, pb, ldb, beta, bias, pc, ldc);
   close_loops(e, batch);
 }
 

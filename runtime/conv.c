@@ -293,13 +293,17 @@ void nnc_gemm_pb_tiles_f64(int64_t m, int64_t n, int64_t k, const double *a, int
   (void)s0, (void)s1;
 }
 void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, int add, float *c,
-                         int64_t ldc) {
-  nnc_sgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
+                         int64_t lda, const float *b, int64_t ldb, int add,
+                         const float *bias, float *c, int64_t ldc) {
+  for (int64_t r = 0; bias && r < m; r++)
+    memcpy(c + r * ldc, bias, sizeof(float) * (size_t)n);
+  nnc_sgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add || bias ? 1 : 0, c, ldc);
 }
 void nnc_gemm_packed_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a,
-                         int64_t lda, const double *b, int64_t ldb, int add, double *c,
-                         int64_t ldc) {
-  nnc_dgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add ? 1 : 0, c, ldc);
+                         int64_t lda, const double *b, int64_t ldb, int add,
+                         const double *bias, double *c, int64_t ldc) {
+  for (int64_t r = 0; bias && r < m; r++)
+    memcpy(c + r * ldc, bias, sizeof(double) * (size_t)n);
+  nnc_dgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add || bias ? 1 : 0, c, ldc);
 }
 #endif

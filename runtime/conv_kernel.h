@@ -834,7 +834,8 @@ static NNC_WIDE_OPT void NNC_FN(pack_strip)(int tb, const REAL *b, int64_t ldb, 
  * edge (8 rows of NNC_PACK_W). */
 static void NNC_FN(strip_rows)(int ta, const REAL *a, int64_t lda, int64_t m,
                                const REAL *strip, int64_t kc, REAL *c, int64_t ldc,
-                               int64_t nj, int add, REAL *edge, int wide) {
+                               int64_t nj, int add, const REAL *bias, REAL *edge,
+                               int wide) {
   const int64_t rb = wide ? 8 : 6, ak = ta ? lda : 1;
   for (int64_t i0 = 0; i0 < m; i0 += rb) {
     const int64_t nc = m - i0 < rb ? m - i0 : rb;
@@ -850,7 +851,9 @@ static void NNC_FN(strip_rows)(int ta, const REAL *a, int64_t lda, int64_t m,
       for (int64_t i = 0; add && i < nc; i++)
         memcpy(edge + i * NNC_PACK_W, cb + i * ldc, sizeof(REAL) * (size_t)nj);
     }
-    if (wide) {
+    if (wide && bias && !add) {
+      TW(reg_tile8x2_bias)(ar, ak, strip, NNC_PACK_W, kc, dst, ldd, nc, bias);
+    } else if (wide) {
       TW(reg_tile8x2)(ar, ak, strip, NNC_PACK_W, kc, dst, ldd, nc, add);
     } else {
       NNC_FN(reg_tile6)(ar, ak, strip, NNC_PACK_W, kc, dst, ldd, nc, add);
@@ -879,24 +882,31 @@ void NNC_FN(nnc_gemm_pb_tiles)(int64_t m, int64_t n, int64_t k, const REAL *a, i
   const int wide = conv_wide_cpu();
   for (int64_t s = s0; s < s1; s++) {
     const int64_t j = s * NNC_PACK_W, nj = n - j < NNC_PACK_W ? n - j : NNC_PACK_W;
-    NNC_FN(strip_rows)(0, a, lda, m, p + s * k * NNC_PACK_W, k, c + j, ldc, nj, add, edge,
-                       wide);
+    NNC_FN(strip_rows)(0, a, lda, m, p + s * k * NNC_PACK_W, k, c + j, ldc, nj, add, NULL,
+                       edge, wide);
   }
 }
 
 void NNC_FN(nnc_gemm_packed)(int ta, int tb, int64_t m, int64_t n, int64_t k,
                              const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
-                             int add, REAL *c, int64_t ldc) {
+                             int add, const REAL *bias, REAL *c, int64_t ldc) {
   REAL pk[NNC_PACK_K * NNC_PACK_W] __attribute__((aligned(64)));
   REAL edge[8 * NNC_PACK_W] __attribute__((aligned(64)));
+  REAL bias_edge[NNC_PACK_W] __attribute__((aligned(64)));
   for (int64_t j = 0; j < n; j += NNC_PACK_W) {
     const int64_t nj = n - j < NNC_PACK_W ? n - j : NNC_PACK_W;
+    const REAL *bj = bias ? bias + j : NULL;
+    if (bias && nj < NNC_PACK_W) { /* the strip's columns past n: zeros */
+      for (int64_t q = 0; q < NNC_PACK_W; q++)
+        bias_edge[q] = q < nj ? bias[j + q] : 0;
+      bj = bias_edge;
+    }
     for (int64_t k0 = 0; k0 < k; k0 += NNC_PACK_K) {
       const int64_t kc = k - k0 < NNC_PACK_K ? k - k0 : NNC_PACK_K;
       const int acc = add || k0 > 0;
       NNC_FN(pack_strip)(tb, b, ldb, k0, kc, j, nj, pk);
       NNC_FN(strip_rows)(ta, ta ? a + k0 * lda : a + k0, lda, m, pk, kc, c + j, ldc, nj, acc,
-                         edge, 1);
+                         bj, edge, 1);
     }
   }
 }
@@ -938,7 +948,7 @@ static void NNC_FN(packed_grad_weight)(const nnc_conv_shape *s, const conv_direc
           const int64_t kc = P - k0 < NNC_PACK_K ? P - k0 : NNC_PACK_K;
           NNC_FN(pack_runs)(rows, NNC_PACK_W, k0, kc, pk);
           NNC_FN(strip_rows)(0, dyn + k0, P, (s->o < r1 ? s->o : r1) - r0, pk, kc,
-                             dw + r0 * T + j, T, nj, 1, edge, 1);
+                             dw + r0 * T + j, T, nj, 1, NULL, edge, 1);
         }
       }
     }

@@ -172,11 +172,12 @@ static TOPT void TN(weight_tile34)(const REAL *dyw, int64_t ld, const REAL *cons
  * run past the columns wanted, into the slack past each row of c. Per k:
  * nv loads, cb broadcasts, cb * nv multiply-adds (12, or 16 in the 16-row
  * tile of nnc_gemm_tiles_tall); with ahead, b's row that many rows on is
- * fetched into level 2 (tall_tile8x2). */
+ * fetched into level 2 (tall_tile8x2); with bias and not add, the bias's
+ * nv vectors are added to each row stored. */
 static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, const REAL *b,
                                          int64_t ldb, int64_t K, REAL *c, int64_t ldc,
                                          int64_t nc, int add, const int cb, const int nv,
-                                         const int ahead) {
+                                         const int ahead, const REAL *bias) {
   TV acc[16], zero = {0};
   NNC_UNROLL
   for (int i = 0; i < cb * nv; i++)
@@ -192,10 +193,9 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
     if (i < nc)
       NNC_UNROLL
       for (int j = 0; j < nv; j++) {
-        TV r = acc[i * nv + j];
-        if (add) {
-          TV was;
-          memcpy(&was, c + i * ldc + j * TL, sizeof was);
+        TV r = acc[i * nv + j], was;
+        if (add || bias) {
+          memcpy(&was, add ? c + i * ldc + j * TL : bias + j * TL, sizeof was);
           r += was;
         }
         memcpy(c + i * ldc + j * TL, &r, sizeof r);
@@ -206,7 +206,7 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
   static TOPT void TN(NAME)(const REAL *const *ar, int64_t ak, const REAL *b,           \
                             int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,   \
                             int add) {                                                  \
-    TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV, 0);                        \
+    TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, CB, NV, 0, NULL);                  \
   }
 NNC_REG_TILE(reg_tile6, 6, 2)
 NNC_REG_TILE(reg_tile4, 4, 3)
@@ -218,6 +218,13 @@ NNC_REG_TILE(reg_tile16x1, 16, 1)
 #endif
 #ifdef TWIDE /* 16 accumulators and the operands: AVX-512's 32 registers */
 NNC_REG_TILE(reg_tile8x2, 8, 2)
+/* and with a bias (two vectors, one per column) added to each row as C is
+ * stored, instead of C's own values (add) */
+static TOPT void TN(reg_tile8x2_bias)(const REAL *const *ar, int64_t ak, const REAL *b,
+                                      int64_t ldb, int64_t K, REAL *c, int64_t ldc,
+                                      int64_t nc, const REAL *bias) {
+  TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, 0, 8, 2, 0, bias);
+}
 #endif
 #undef NNC_REG_TILE
 
@@ -225,7 +232,7 @@ NNC_REG_TILE(reg_tile8x2, 8, 2)
 static TOPT void TN(tall_tile16x1)(const REAL *const *ar, int64_t ak, const REAL *b,
                                    int64_t ldb, int64_t K, REAL *c, int64_t ldc, int64_t nc,
                                    int add) {
-  TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, 16, 1, 32);
+  TN(reg_tile)(ar, ak, b, ldb, K, c, ldc, nc, add, 16, 1, 32, NULL);
 }
 
 /* reg_tile12x1 for rows of a lda apart (A not transposed): the rows'

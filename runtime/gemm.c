@@ -5,6 +5,7 @@
  * unit tests check both. */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nnc_internal.h"
 
@@ -189,11 +190,13 @@ static int gemm_team(int64_t m, int64_t n, int64_t k) {
  * the library. */
 #define NNC_GEMM_PACKED_MAX ((int64_t)1 << 26)
 #define NNC_PACK_WASTE(n, w) (((n) + (w) - 1) / (w) * (w) - (n) <= ((n) + (w) - 1) / (w) * (w) / 4)
+#define NNC_PACKED_FITS(VL)                                                            \
+  (!trans_a && m >= 16 && n >= 32 && NNC_PACK_WASTE(n, 4 * (VL)) && k >= 16 &&         \
+   m * n * k <= NNC_GEMM_PACKED_MAX && lda >= k && ldb >= (trans_b ? k : n) &&          \
+   ldc >= n && nnc_gemm_tiles_ok() == 2)
 #define NNC_GEMM_PACKED(PACKED, VL)                                                    \
-  if (!trans_a && alpha == 1 && (beta == 0 || beta == 1) && m >= 16 && n >= 32 &&     \
-      NNC_PACK_WASTE(n, 4 * (VL)) && k >= 16 && m * n * k <= NNC_GEMM_PACKED_MAX &&     \
-      lda >= k && ldb >= (trans_b ? k : n) && ldc >= n && nnc_gemm_tiles_ok() == 2) {   \
-    PACKED(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);              \
+  if (alpha == 1 && (beta == 0 || beta == 1) && NNC_PACKED_FITS(VL)) {                 \
+    PACKED(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta == 1, NULL, c, ldc);        \
     return;                                                                            \
   }
 #define NNC_GEMM_DEFINE(NAME, REAL, GEMV, GEMM, PORTABLE, TILES, TALL, PACKED, VL)      \
@@ -212,6 +215,32 @@ NNC_GEMM_DEFINE(nnc_sgemm, float, cblas_sgemv, cblas_sgemm, nnc_sgemm_portable,
 NNC_GEMM_DEFINE(nnc_dgemm, double, cblas_dgemv, cblas_dgemm, nnc_dgemm_portable,
                 nnc_gemm_tiles_f64, nnc_gemm_tiles_tall_f64, nnc_gemm_packed_f64, 4)
 #undef NNC_GEMM_DEFINE
+
+/* nnc_sgemm_bias and nnc_dgemm_bias: C = op(A) op(B) + the bias on every
+ * row. Where nnc_sgemm would run the packed product on one thread, the
+ * bias is added as each tile of C is stored; elsewhere C's rows are set
+ * to the bias and the product added to them (beta 1). The same results,
+ * bit for bit: the tile adds the bias where it would have added C. */
+#if defined(_OPENMP) && defined(NNC_HAVE_OPENBLAS)
+#define NNC_GEMM_ALONE(m, n, k) (gemm_team(m, n, k) == 1)
+#else
+#define NNC_GEMM_ALONE(m, n, k) 1
+#endif
+#define NNC_GEMM_BIAS_DEFINE(NAME, GEMM, REAL, PACKED, VL)                             \
+  void NAME(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const REAL *a,   \
+            int64_t lda, const REAL *b, int64_t ldb, const REAL *bias, REAL *c,         \
+            int64_t ldc) {                                                             \
+    if (NNC_PACKED_FITS(VL) && NNC_GEMM_ALONE(m, n, k)) {                              \
+      PACKED(trans_a, trans_b, m, n, k, a, lda, b, ldb, 0, bias, c, ldc);              \
+      return;                                                                          \
+    }                                                                                  \
+    for (int64_t r = 0; r < m; r++)                                                    \
+      memcpy(c + r * ldc, bias, sizeof(REAL) * (size_t)n);                             \
+    GEMM(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 1, c, ldc);                     \
+  }
+NNC_GEMM_BIAS_DEFINE(nnc_sgemm_bias, nnc_sgemm, float, nnc_gemm_packed_f32, 8)
+NNC_GEMM_BIAS_DEFINE(nnc_dgemm_bias, nnc_dgemm, double, nnc_gemm_packed_f64, 4)
+#undef NNC_GEMM_BIAS_DEFINE
 #undef NNC_GEMM_BLAS
 #undef NNC_GEMM_SMALL
 #undef NNC_GEMM_TALL

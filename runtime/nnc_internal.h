@@ -46,13 +46,14 @@ void nnc_gemm_tiles_tall_f64(int64_t m, int64_t n, int64_t k, const double *a,
                              double *c, int64_t ldc);
 /* conv.c: a product on the wide tiles over packed strips of op(b) (see
  * NNC_GEMM_PACKED in gemm.c for when it is taken): c = op(a) op(b) (add:
- * +=), any sizes. Where the wide tiles are not built, the portable kernel. */
+ * +=; else with bias, plus bias[j] in every row's column j), any sizes.
+ * Where the wide tiles are not built, the portable kernel. */
 void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, int add, float *c,
-                         int64_t ldc);
+                         int64_t lda, const float *b, int64_t ldb, int add,
+                         const float *bias, float *c, int64_t ldc);
 void nnc_gemm_packed_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a,
-                         int64_t lda, const double *b, int64_t ldb, int add, double *c,
-                         int64_t ldc);
+                         int64_t lda, const double *b, int64_t ldb, int add,
+                         const double *bias, double *c, int64_t ldc);
 /* conv.c: a product over strips [s0, s1) of a packed B (nnc_sgemm_pb) on
  * the register tiles, wide or narrow; taken only where nnc_gemm_tiles_ok. */
 void nnc_gemm_pb_tiles_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,

@@ -253,6 +253,17 @@ void nnc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 void nnc_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const double *a, int64_t lda, const double *b,
                int64_t ldb, double beta, double *c, int64_t ldc);
+/* C (m x n, rows of ldc) = op(A) op(B) + bias, bias (n) added to every
+ * row: a Linear layer's product and its bias. Where the runtime's packed
+ * product runs, the bias is added as each tile of C is stored (no pass
+ * that sets C's rows to the bias first); the results are nnc_sgemm's on
+ * C's rows set to the bias, with beta 1, bit for bit. */
+void nnc_sgemm_bias(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                    const float *a, int64_t lda, const float *b, int64_t ldb,
+                    const float *bias, float *c, int64_t ldc);
+void nnc_dgemm_bias(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                    const double *a, int64_t lda, const double *b, int64_t ldb,
+                    const double *bias, double *c, int64_t ldc);
 /* A B operand packed once for many products (generated code packs the B
  * of a product that a scan's steps share, a weight, before the loop):
  * op(B) (k x n; transposed with tb) as strips of NNC_PACK_BYTES bytes of

@@ -243,13 +243,13 @@ static void packed_s(int ta, int tb, int64_t m, int64_t n, int64_t k, float alph
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc) {
   ck_assert(alpha == 1 && (beta == 0 || beta == 1));
-  nnc_gemm_packed_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+  nnc_gemm_packed_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1, NULL, c, ldc);
 }
 static void packed_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
                      const double *a, int64_t lda, const double *b, int64_t ldb,
                      double beta, double *c, int64_t ldc) {
   ck_assert(alpha == 1 && (beta == 0 || beta == 1));
-  nnc_gemm_packed_f64(ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+  nnc_gemm_packed_f64(ta, tb, m, n, k, a, lda, b, ldb, beta == 1, NULL, c, ldc);
 }
 
 START_TEST(test_gemm_packed) {
@@ -307,6 +307,52 @@ START_TEST(test_gemm_prepacked) {
       for (int beta = 0; beta < 2; beta++)
         check_gemm_case(pb_s, pb_d, 0, tb, sizes[s][0], sizes[s][1], sizes[s][2], 1, beta);
   nnc_set_num_threads(1);
+}
+END_TEST
+
+/* The product with a bias on every row (nnc_sgemm_bias, nnc_dgemm_bias):
+ * bit for bit nnc_sgemm's on C's rows set to the bias, beta 1, for sizes
+ * the packed product takes (its bias added as the tiles store C, strips
+ * cut short, more than one block of B's rows, B transposed or not), and
+ * sizes it does not (few rows, A transposed); the padding between C's
+ * rows never written. */
+START_TEST(test_gemm_bias) {
+  static const int sizes[][3] = {{16, 32, 16}, {17, 33, 257}, {64, 100, 40}, {30, 64, 300},
+                                 {5, 40, 7},   {40, 8, 9},    {512, 96, 128}};
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2], ldc = n + 3;
+        const int lda = ta ? m : k, ldb = tb ? k : n;
+        float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
+        float *bias = malloc(sizeof(float) * (size_t)n);
+        float *c1 = malloc(sizeof(float) * (size_t)m * ldc), *c2 = malloc(sizeof(float) * (size_t)m * ldc);
+        double *ad = malloc(sizeof(double) * (size_t)m * k), *bd = malloc(sizeof(double) * (size_t)k * n);
+        double *biasd = malloc(sizeof(double) * (size_t)n);
+        double *d1 = malloc(sizeof(double) * (size_t)m * ldc), *d2 = malloc(sizeof(double) * (size_t)m * ldc);
+        for (int i = 0; i < m * k; i++)
+          ad[i] = a[i] = (float)sin(0.37 * i + s);
+        for (int i = 0; i < k * n; i++)
+          bd[i] = b[i] = (float)cos(0.23 * i - (double)s);
+        for (int j = 0; j < n; j++)
+          biasd[j] = bias[j] = (float)(0.5 - 0.01 * j);
+        for (int i = 0; i < m * ldc; i++)
+          c1[i] = c2[i] = -7, d1[i] = d2[i] = -7;
+        nnc_sgemm_bias(ta, tb, m, n, k, a, lda, b, ldb, bias, c1, ldc);
+        nnc_dgemm_bias(ta, tb, m, n, k, ad, lda, bd, ldb, biasd, d1, ldc);
+        for (int i = 0; i < m; i++) {
+          memcpy(c2 + i * ldc, bias, sizeof(float) * (size_t)n);
+          memcpy(d2 + i * ldc, biasd, sizeof(double) * (size_t)n);
+        }
+        nnc_sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 1, c2, ldc);
+        nnc_dgemm(ta, tb, m, n, k, 1, ad, lda, bd, ldb, 1, d2, ldc);
+        ck_assert_msg(memcmp(c1, c2, sizeof(float) * (size_t)m * ldc) == 0,
+                      "sgemm_bias ta=%d tb=%d %dx%dx%d", ta, tb, m, n, k);
+        ck_assert_msg(memcmp(d1, d2, sizeof(double) * (size_t)m * ldc) == 0,
+                      "dgemm_bias ta=%d tb=%d %dx%dx%d", ta, tb, m, n, k);
+        free(a), free(b), free(bias), free(c1), free(c2);
+        free(ad), free(bd), free(biasd), free(d1), free(d2);
+      }
 }
 END_TEST
 
@@ -2260,6 +2306,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_gemm_tiles);
   tcase_add_test(tc, test_gemm_packed);
   tcase_add_test(tc, test_gemm_prepacked);
+  tcase_add_test(tc, test_gemm_bias);
   tcase_add_test(tc, test_rng_known);
   tcase_add_test(tc, test_rng_stats);
   tcase_add_test(tc, test_rng_shuffle);
