@@ -328,7 +328,8 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
     if (wide && d->co - c0 >= 8) { /* 8 channels by 32 pixels: 16 of the 32 registers */
       REAL *o = out + c0 * d->oh * d->ow;
       for (int64_t f = 0; f < last; f += 4 * VL)
-        TW(direct_tile8)(d, pad, f, wt + c0, o, 8, add);
+        (last - f > 2 * VL ? TW(direct_tile8) : TW(direct_tile8x1))(d, pad, f, wt + c0, o, 8,
+                                                                     add);
       c0 += 8;
       continue;
     }

@@ -89,6 +89,12 @@ static TOPT void TN(direct_tile8)(const conv_direct *d, const REAL *pad, int64_t
                                   const REAL *wt, REAL *out, int64_t nc, int add) {
   TN(direct_tile)(d, pad, f, wt, out, nc, add, 8, 2);
 }
+
+/* and by one: a plane's last 16 pixels or fewer */
+static TOPT void TN(direct_tile8x1)(const conv_direct *d, const REAL *pad, int64_t f,
+                                    const REAL *wt, REAL *out, int64_t nc, int add) {
+  TN(direct_tile)(d, pad, f, wt, out, nc, add, 8, 1);
+}
 #endif
 
 /* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
