@@ -253,6 +253,20 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(transpose_vl)(NNC_FN(vec) *t) {
       t[k] = u[k];
   }
 }
+
+/* dst[i * ld + l] = src[l][at + i] for i, l < VL: VL runs transposed. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(transpose_into)(const REAL *const *src,
+                                                             int64_t at, REAL *dst,
+                                                             int64_t ld) {
+  NNC_FN(vec) v[VL];
+  NNC_UNROLL
+  for (int64_t i = 0; i < VL; i++)
+    memcpy(&v[i], src[i] + at, sizeof v[i]);
+  NNC_FN(transpose_vl)(v);
+  NNC_UNROLL
+  for (int64_t i = 0; i < VL; i++)
+    memcpy(dst + i * ld, &v[i], sizeof v[i]);
+}
 #endif
 
 /* The register tiles (conv_tiles.h): narrow, and wide where built; a
@@ -405,17 +419,12 @@ static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int
   int64_t i0 = 0;
 #ifdef NNC_ZIP
   for (; i0 + VL <= o; i0 += VL) {
+    const REAL *rows[VL];
+    for (int64_t i = 0; i < VL; i++)
+      rows[i] = w + (i0 + i) * T;
     int64_t t = 0;
-    for (; t + VL <= T; t += VL) {
-      NNC_FN(vec) v[VL];
-      NNC_UNROLL
-      for (int64_t i = 0; i < VL; i++)
-        memcpy(&v[i], w + (i0 + i) * T + t, sizeof v[i]);
-      NNC_FN(transpose_vl)(v);
-      NNC_UNROLL
-      for (int64_t i = 0; i < VL; i++)
-        memcpy(ws + (t + i) * op + i0, &v[i], sizeof v[i]);
-    }
+    for (; t + VL <= T; t += VL)
+      NNC_FN(transpose_into)(rows, t, ws + t * op + i0, op);
     for (; t < T; t++)
       for (int64_t i = 0; i < VL; i++)
         ws[t * op + i0 + i] = w[(i0 + i) * T + t];
@@ -784,16 +793,8 @@ static NNC_WIDE_OPT void NNC_FN(pack_runs)(const REAL *const *rows, int64_t nr, 
 #ifdef NNC_ZIP
   for (; q + VL <= nr; q += VL) {
     int64_t kk = 0;
-    for (; kk + VL <= kc; kk += VL) {
-      NNC_FN(vec) v[VL];
-      NNC_UNROLL
-      for (int64_t i = 0; i < VL; i++)
-        memcpy(&v[i], rows[q + i] + k0 + kk, sizeof v[i]);
-      NNC_FN(transpose_vl)(v);
-      NNC_UNROLL
-      for (int64_t i = 0; i < VL; i++)
-        memcpy(pk + (kk + i) * NNC_PACK_W + q, &v[i], sizeof v[i]);
-    }
+    for (; kk + VL <= kc; kk += VL)
+      NNC_FN(transpose_into)(rows + q, k0 + kk, pk + kk * NNC_PACK_W + q, NNC_PACK_W);
     for (; kk < kc; kk++)
       for (int64_t i = 0; i < VL; i++)
         pk[kk * NNC_PACK_W + q + i] = rows[q + i][k0 + kk];
@@ -1422,48 +1423,46 @@ static NNC_INLINE NNC_DIRECT_OPT NNC_FN(mask) NNC_FN(lanes)(NNC_FN(mask) m, int6
 }
 
 /* yr[0, ow) = the maxima of the windows over rows r0 and r1 (a shorter
- * row: yr[0, VL), the lanes past ow garbage, written over after). */
-static NNC_DIRECT_OPT int NNC_FN(maxpool_row)(const REAL *r0, const REAL *r1, REAL *yr,
-                                              int64_t ow) {
-  NNC_FN(mask) nan = {0};
+ * row: yr[0, VL), the lanes past ow garbage, written over after); the
+ * NaNs read marked in *nan (a shorter row's lanes past ow: the next
+ * rows'). */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(pool_row)(const REAL *r0, const REAL *r1,
+                                                       REAL *yr, int64_t ow,
+                                                       NNC_FN(mask) *nan) {
   for (int64_t ox = 0;; ox += VL) {
     ox = ox + VL > ow && ow >= VL ? ow - VL : ox; /* shorter rows: one vector */
     NNC_FN(vec) q[4];
-    NNC_FN(pool_corners)(r0, r1, ox, q, &nan);
+    NNC_FN(pool_corners)(r0, r1, ox, q, nan);
     const NNC_FN(vec) ab = NNC_FN(vsel)(q[0] > q[1], q[0], q[1]),
                       cd = NNC_FN(vsel)(q[2] > q[3], q[2], q[3]);
     const NNC_FN(vec) m = NNC_FN(vsel)(ab > cd, ab, cd);
     memcpy(yr + ox, &m, sizeof m);
     if (ox + VL >= ow)
-      return NNC_FN(any)(NNC_FN(lanes)(nan, ow));
+      return;
   }
 }
 
+/* pool_row, and whether the row held a NaN. */
+static NNC_DIRECT_OPT int NNC_FN(maxpool_row)(const REAL *r0, const REAL *r1, REAL *yr,
+                                              int64_t ow) {
+  NNC_FN(mask) nan = {0};
+  NNC_FN(pool_row)(r0, r1, yr, ow, &nan);
+  return NNC_FN(any)(NNC_FN(lanes)(nan, ow));
+}
+
 /* Rows 0 .. rows of a plane (rows of w, w even or not) pooled into y
- * (rows of ow), as maxpool_row row after row in one call, each row's
- * NaNs kept to its own windows' lanes and told once for all the rows (a
- * call and a test of the lanes for each row were most of LeNet's pooling
- * at batch 1). */
+ * (rows of ow), pool_row row after row in one call, each row's NaNs kept
+ * to its own windows' lanes and told once for all the rows (a call and a
+ * test of the lanes for each row were most of LeNet's pooling at batch
+ * 1). */
 static NNC_DIRECT_OPT int NNC_FN(maxpool_rows)(const REAL *x, int64_t w, REAL *y, int64_t ow,
                                                int64_t rows) {
   NNC_FN(mask) nan = {0}, keep;
   for (int64_t l = 0; l < VL; l++)
     keep[l] = l < ow ? -1 : 0;
   for (int64_t oy = 0; oy < rows; oy++) {
-    const REAL *r0 = x + 2 * oy * w, *r1 = r0 + w;
-    REAL *yr = y + oy * ow;
     NNC_FN(mask) row = {0};
-    for (int64_t ox = 0;; ox += VL) {
-      ox = ox + VL > ow && ow >= VL ? ow - VL : ox; /* shorter rows: one vector */
-      NNC_FN(vec) q[4];
-      NNC_FN(pool_corners)(r0, r1, ox, q, &row);
-      const NNC_FN(vec) ab = NNC_FN(vsel)(q[0] > q[1], q[0], q[1]),
-                        cd = NNC_FN(vsel)(q[2] > q[3], q[2], q[3]);
-      const NNC_FN(vec) m = NNC_FN(vsel)(ab > cd, ab, cd);
-      memcpy(yr + ox, &m, sizeof m);
-      if (ox + VL >= ow)
-        break;
-    }
+    NNC_FN(pool_row)(x + 2 * oy * w, x + (2 * oy + 1) * w, y + oy * ow, ow, &row);
     nan |= row & keep;
   }
   return NNC_FN(any)(nan);

@@ -10,6 +10,16 @@
  * (its lanes), TOPT (the target attributes) and TN(name), the name of a
  * variant. */
 
+/* *at = r, or += with add: a tile's accumulator stored. */
+static NNC_INLINE TOPT void TN(put)(REAL *at, TV r, int add) {
+  if (add) {
+    TV was;
+    memcpy(&was, at, sizeof was);
+    r += was;
+  }
+  memcpy(at, &r, sizeof r);
+}
+
 /* One step of a tile: acc[i * nv + v] += w[i][at] times the v-th of the
  * nv vectors at b, for i < cb. */
 static NNC_INLINE TOPT void TN(tile_step)(TV *acc, const REAL *b, const REAL *const *w,
@@ -270,15 +280,8 @@ static TOPT void TN(rows_tile12x1)(const REAL *a, int64_t lda, const REAL *b, in
     }
   }
   NNC_UNROLL
-  for (int i = 0; i < 12; i++) {
-    TV r = acc[i];
-    if (add) {
-      TV was;
-      memcpy(&was, c + i * ldc, sizeof was);
-      r += was;
-    }
-    memcpy(c + i * ldc, &r, sizeof r);
-  }
+  for (int i = 0; i < 12; i++)
+    TN(put)(c + i * ldc, acc[i], add);
 }
 
 #ifdef TWIDE
@@ -308,16 +311,8 @@ static TOPT void TN(tall_tile8x2)(const REAL *a, int64_t lda, const REAL *b, int
     }
   }
   NNC_UNROLL
-  for (int i = 0; i < 16; i++) {
-    REAL *at = c + (i / 2) * ldc + (i % 2) * TL;
-    TV r = acc[i];
-    if (add) {
-      TV was;
-      memcpy(&was, at, sizeof was);
-      r += was;
-    }
-    memcpy(at, &r, sizeof r);
-  }
+  for (int i = 0; i < 16; i++)
+    TN(put)(c + (i / 2) * ldc + (i % 2) * TL, acc[i], add);
 }
 #endif
 
