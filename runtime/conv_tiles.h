@@ -10,6 +10,13 @@
  * (its lanes), TOPT (the target attributes) and TN(name), the name of a
  * variant. */
 
+/* The line at p + ahead elements fetched into level 2; the address is
+ * worked out on integers, since it may lie past the operand's end (a
+ * fetch there reads nothing). */
+static NNC_INLINE void TN(fetch)(const REAL *p, int64_t ahead) {
+  __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)ahead * sizeof(REAL)), 0, 2);
+}
+
 /* *at = r, or += with add: a tile's accumulator stored. */
 static NNC_INLINE TOPT void TN(put)(REAL *at, TV r, int add) {
   if (add) {
@@ -201,7 +208,7 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
   for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
     NNC_UNROLL
     for (int v = 0; v < nv && ahead; v++)
-      __builtin_prefetch(b + ahead * ldb + v * TL, 0, 2);
+      TN(fetch)(b + v * TL, ahead * ldb);
     TN(tile_step)(acc, b, ar, at, cb, nv);
   }
   NNC_UNROLL
@@ -300,8 +307,8 @@ static TOPT void TN(tall_tile8x2)(const REAL *a, int64_t lda, const REAL *b, int
     acc[i] = zero;
   for (int64_t k = 0; k < K; k++, a += lda, b += ldb) {
     TV x0, x1;
-    __builtin_prefetch(b + 32 * ldb, 0, 2);
-    __builtin_prefetch(b + 32 * ldb + TL, 0, 2);
+    TN(fetch)(b, 32 * ldb);
+    TN(fetch)(b + TL, 32 * ldb);
     memcpy(&x0, b, sizeof x0);
     memcpy(&x1, b + TL, sizeof x1);
     NNC_UNROLL
