@@ -3174,6 +3174,10 @@ static void emit_conv(Emitter *e, Node *n) {
     if (transformed(n)) /* its input through a batch norm's ReLU (fuse rule 6) */
       out(e, "nnc_conv2d_in_%s(&s, %s, %s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
           ptr(e, n->in[2]), ptr(e, n->in[3]), ptr(e, n->in[1]), ptr(e, n), scratch);
+    else if (ir_attr_int(n, "bias", 0)) /* its bias and ReLU as it stores (fuse rule 7) */
+      out(e, "nnc_conv2d_bias_%s(&s, %s, %s, %s, %d, %s, %s);\n", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[1]), ptr(e, n->in[2]), (int)ir_attr_int(n, "relu", 0), ptr(e, n),
+          scratch);
     else
       out(e, "nnc_conv2d_%s(&s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
           ptr(e, n->in[1]), ptr(e, n), scratch);

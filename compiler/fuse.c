@@ -21,6 +21,12 @@
  *     reshape of them, join the group as kept members; an op of the
  *     group's shape reading kept members joins in the next stage (batch
  *     norm and layer norm as one kernel each).
+ *  7. Convolution epilogues: a conv2d (its input not transformed) whose one
+ *     reader is a group of its bias add (a vector over its channels) and
+ *     maybe a ReLU of that, the group's one value, takes them: its bias
+ *     as a third operand (bias=1, relu=1 with the ReLU), and the group's
+ *     readers read the convolution (the direct kernel adds them as it
+ *     stores its output: no pass over it).
  * A group of two or more nodes (reshapes aside) becomes a `fused` node
  * whose body holds them in order and yields what is used outside; `get`
  * nodes read the yields. Values used only inside are never stored.
@@ -917,6 +923,109 @@ static void sink(Fuser *u, Region *r, int n) {
 /* Fuses the nodes of region r (a function's body or a scan's): values of
  * r are read only inside it, its outputs (results, yields, carries) count
  * as read after its last node. */
+/* Rule 7: the bias vector [o] that node b adds to conv2d x's output
+ * ([o,1,1] or [1,o,1,1], a reshape of it), or NULL. */
+static Node *conv_bias(const Node *x, Node *b) {
+  const Type *t = &b->type;
+  if (b->op != OP_RESHAPE || b->in[0]->type.rank != 1 || t->dtype != x->type.dtype ||
+      !dim_eq(b->in[0]->type.dim[0], x->type.dim[1]) || t->rank < 3 || t->rank > 4)
+    return NULL;
+  for (int j = 0; j < t->rank; j++)
+    if (j != t->rank - 3 && !(dim_is_const(t->dim[j]) && dim_value(t->dim[j]) == 1))
+      return NULL;
+  return b->in[0];
+}
+
+/* Whether x comes before `at` in region r. */
+static int before(const Region *r, const Node *x, const Node *at) {
+  for (const Node *n = r->first; n && n != at; n = n->next)
+    if (n == x)
+      return 1;
+  return 0;
+}
+
+/* Whether anything in r but fused node fz (and its body) reads x. */
+static int read_elsewhere(Region *r, const Node *fz, const Node *x) {
+  for (Node *n = r->first; n; n = n->next) {
+    if (n == fz)
+      continue;
+    for (int i = 0; i < n->nin; i++)
+      if (n->in[i] == x)
+        return 1;
+    if (n->body && used_anywhere(n->body, x))
+      return 1;
+  }
+  for (int i = 0; i < r->nout; i++)
+    if (r->out[i] == x)
+      return 1;
+  return 0;
+}
+
+/* Every reader of `from` in r (nested bodies too) reads `to`. */
+static void read_instead(Region *r, const Node *from, Node *to) {
+  for (Node *n = r->first; n; n = n->next) {
+    for (int i = 0; i < n->nin; i++)
+      if (n->in[i] == from)
+        n->in[i] = to;
+    if (n->body)
+      read_instead(n->body, from, to);
+  }
+  for (int i = 0; i < r->nout; i++)
+    if (r->out[i] == from)
+      r->out[i] = to;
+}
+
+/* The conv2d whose output `add` adds a bias to (setting *bv), if any. */
+static Node *biased_conv(Node *add, Node **bv) {
+  *bv = NULL;
+  if (add->op != OP_ADD || add->nin != 2)
+    return NULL;
+  for (int k = 0; k < 2; k++) {
+    Node *x = add->in[k];
+    if (x->op == OP_CONV2D && x->nin == 2 && same_shape(x->type, add->type) &&
+        (*bv = conv_bias(x, add->in[1 - k])))
+      return x;
+  }
+  return NULL;
+}
+
+static void conv_epilogues(Fuser *u, Region *r) {
+  Node *prev = NULL, *n = r->first;
+  while (n) {
+    Node *add = n, *relu = NULL, *get = NULL, *bv, *x = NULL;
+    if (n->op == OP_FUSED) { /* add and ReLU, their get next */
+      add = n->body->first, relu = add ? add->next : NULL, get = n->next;
+      if (!add || !relu || relu->op != OP_RELU || relu->in[0] != add || relu->next ||
+          n->body->nout != 1 || n->body->out[0] != relu || !get || get->op != OP_GET ||
+          get->in[0] != n || read_elsewhere(r, get, n))
+        add = NULL;
+    }
+    if (add) /* else the add alone */
+      x = biased_conv(add, &bv);
+    if (!x || !before(r, bv, x) || read_elsewhere(r, n, x)) {
+      prev = n, n = n->next;
+      continue;
+    }
+    Node **in = arena_alloc(u->a, sizeof(Node *) * 3);
+    in[0] = x->in[0], in[1] = x->in[1], in[2] = bv;
+    Attr *at = arena_alloc(u->a, sizeof(Attr) * (size_t)(x->nattr + 2));
+    memcpy(at, x->attr, sizeof(Attr) * (size_t)x->nattr);
+    at[x->nattr++] = attr_int("bias", 1);
+    if (relu)
+      at[x->nattr++] = attr_int("relu", 1);
+    x->in = in, x->nin = 3, x->attr = at;
+    if (get) {
+      read_instead(r, get, x);
+      ir_unlink(r, n, get);
+    } else {
+      read_instead(r, n, x);
+    }
+    ir_unlink(r, prev, n);
+    n = prev ? prev->next : r->first;
+  }
+  drop_dead(u, r);
+}
+
 static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
   Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}, {0}, NULL, NULL};
   Fuser *u = &u0;
@@ -1060,6 +1169,7 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
   for (int gi = 0; gi < u->groups.n; gi++)
     if (built[gi].fused)
       shape_infer(c, mod, built[gi].fused);
+  conv_epilogues(u, r);
 }
 
 /* The scans of region r, nested ones included, have their bodies fused. */

@@ -685,8 +685,17 @@ static void need_divisible(Ctx *c, Node *n, Dim d, int64_t g,
 
 static void shape_conv2d(Ctx *c, Module *m, Node *n) {
   int64_t g, s[2], p[2], d[2];
-  if (n->op == OP_CONV2D)
+  const int bias = n->op == OP_CONV2D && ir_attr_int(n, "bias", 0);
+  if (bias) { /* fuse rule 7: the epilogue's bias, one per output channel */
+    if (n->nin != 3)
+      ERR("conv2d with bias=1 takes 3 operands, got %d", n->nin);
+    Type b = tin(n, 2), w = tin(n, 1);
+    if (b.rank != 1 || w.rank != 4 || !dim_eq(b.dim[0], w.dim[0]) || b.dtype != w.dtype)
+      ERR("conv2d: operand 3 must be %s[%s], the bias of each output channel",
+          dtype_name(w.dtype), w.rank == 4 ? dstr(c, m, w.dim[0]) : "O");
+  } else if (n->op == OP_CONV2D) {
     input_transform(c, m, n, 2);
+  }
   conv_operands(c, m, n, &g);
   Type x = tin(n, 0), w = tin(n, 1);
   ints2(c, n, "stride", 1, 1, s);

@@ -129,6 +129,8 @@ typedef struct conv_direct {
   int64_t ci, ih, iw, co, oh, ow, kh, kw, ph, pw, hp, wp, op;
   int64_t sc, sk, sj, wf;
   int compact;
+  int epi; /* the forward pass's epilogue: 1 the bias (the weights' row past the
+            * last tap), 2 the bias and then ReLU; 0 none */
 } conv_direct;
 
 static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co,
@@ -136,7 +138,7 @@ static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co
                                   int64_t ph, int64_t pw, int compact) {
   const int64_t hp = oh + s->kh - 1, wp = ow + s->kw - 1;
   conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw, hp, wp, co + 5,
-                   hp * wp, wp, 1, wp, compact};
+                   hp * wp, wp, 1, wp, compact, 0};
   if (compact)
     d.sc = hp * ow, d.sk = ow, d.sj = ci * hp * ow, d.wf = ow;
   return d;
@@ -153,10 +155,11 @@ static conv_direct conv_direct_input(const nnc_conv_shape *s) {
                         s->kw - 1 - s->pw, 0);
 }
 
-/* Elements of the weights' copy, of one thread's padded planes, and of
- * their kw copies (compact: nnc_conv2d_direct_copies). */
+/* Elements of the weights' copy (the taps' rows and the bias's), of one
+ * thread's padded planes, and of their kw copies (compact:
+ * nnc_conv2d_direct_copies). */
 static size_t conv_direct_weights(const conv_direct *d) {
-  return (size_t)(d->ci * d->kh * d->kw * d->op);
+  return (size_t)((d->ci * d->kh * d->kw + 1) * d->op);
 }
 
 static size_t conv_direct_planes(const conv_direct *d) {

@@ -410,12 +410,14 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
   conv_gemm_restore(team, was);
 }
 
-/* ws[t * op + i] = w[i * T + t] for i < o, 0 for i from o to op: the
- * weights as taps by channels, VL channels by VL taps transposed in
+/* ws[t * op + i] = w[i * T + t] for i < o, 0 for i from o to op, and
+ * ws[T * op + i] = bias[i] (or 0): the weights as taps by channels, VL channels by VL taps transposed in
  * registers (a channel's weights copied one by one, T apart, were 8% of
  * LeNet's inference at batch 1). */
 static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int64_t T,
-                                                   REAL *ws, int64_t op) {
+                                                   const REAL *bias, REAL *ws, int64_t op) {
+  for (int64_t i = 0; i < op; i++) /* the row past the last tap: the bias, or zeros */
+    ws[T * op + i] = bias && i < o ? bias[i] : 0;
   int64_t i0 = 0;
 #ifdef NNC_ZIP
   for (; i0 + VL <= o; i0 += VL) {
@@ -435,11 +437,13 @@ static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int
       ws[t * op + i0] = i0 < o ? w[i0 * T + t] : 0;
 }
 
-/* Forward: taps (c, ki, kj), output channels o. */
+/* Forward: taps (c, ki, kj), output channels o; with bias, its epilogue
+ * (the bias, then ReLU with relu: nnc_conv2d_bias). */
 static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
-                                   REAL *y, REAL *ws) {
-  const conv_direct d = conv_direct_forward(s);
-  NNC_FN(taps_by_channel)(w, s->o, s->c * s->kh * s->kw, ws, d.op);
+                                   const REAL *bias, int relu, REAL *y, REAL *ws) {
+  conv_direct d = conv_direct_forward(s);
+  d.epi = bias ? 1 + (relu != 0) : 0;
+  NNC_FN(taps_by_channel)(w, s->o, s->c * s->kh * s->kw, bias, ws, d.op);
   NNC_FN(direct_images)(&d, s->n, x, y, 0, ws);
 }
 
@@ -1580,7 +1584,7 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
     return;
   }
   if (ws && nnc_conv2d_direct(s, s->o) && conv_direct_cpu()) {
-    NNC_FN(direct_forward)(s, x, w, y, ws);
+    NNC_FN(direct_forward)(s, x, w, NULL, 0, y, ws);
     return;
   }
 #endif
@@ -1612,6 +1616,29 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
             yg[oc * ohw + oy * s->ow + ox] = sum;
           }
     }
+}
+
+/* nnc_conv2d with its epilogue: the direct kernel adds the bias (and
+ * applies ReLU) as it stores y; elsewhere one pass over y, after. */
+void NNC_FN(nnc_conv2d_bias)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
+                             const REAL *bias, int relu, REAL *y, REAL *ws) {
+#if NNC_CONV_DIRECT
+  if (ws && !nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_direct(s, s->o) &&
+      conv_direct_cpu()) {
+    NNC_FN(direct_forward)(s, x, w, bias, relu, y, ws);
+    return;
+  }
+#endif
+  NNC_FN(nnc_conv2d)(s, x, w, y, ws);
+  const int64_t P = s->oh * s->ow;
+  for (int64_t p = 0; p < s->n * s->o; p++) {
+    REAL *yp = y + p * P;
+    const REAL b = bias[p % s->o];
+    for (int64_t i = 0; i < P; i++) {
+      const REAL v = yp[i] + b;
+      yp[i] = relu && !(v > 0) ? 0 : v;
+    }
+  }
 }
 
 /* The im2col and plain paths of the input gradient, adding into dx. */

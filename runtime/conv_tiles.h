@@ -69,6 +69,18 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
       }
     }
   const int64_t P = d->oh * d->ow;
+  if (d->epi) /* wt, past the last tap: the bias's row (then ReLU with epi 2) */
+    NNC_UNROLL
+    for (int i = 0; i < cb; i++) {
+      const TV b = zero + wt[i];
+      NNC_UNROLL
+      for (int v = 0; v < nv; v++) {
+        acc[i * nv + v] += b;
+        if (d->epi == 2) /* the bits where above 0 (NaN: 0, as the generated ReLU) */
+          acc[i * nv + v] = (TV)((__typeof__(zero > zero))acc[i * nv + v] &
+                                 (acc[i * nv + v] > zero));
+      }
+    }
   for (int64_t u = 0; u < nv * TL / VL; u++) { /* runs of VL positions */
     const int64_t at = f + u * VL;
     int64_t oy = at / d->wf, ox = at % d->wf;

@@ -432,14 +432,14 @@ static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   size_t part[4]; /* part[0]: x's padded planes; part[1]: their copies */
   const int64_t gw = (int64_t)nnc_conv2d_direct_weight_parts(s, part);
   if (nnc_conv2d_direct(s, s->o))
-    fwd = s->c * kk * (s->o + 5) + (int64_t)part[0] +
+    fwd = (s->c * kk + 1) * (s->o + 5) + (int64_t)part[0] +
           (nnc_conv2d_direct_compact(s) ? (int64_t)part[1] : 0);
   if (nnc_conv2d_direct_weight(s))
     fwd = fwd > gw ? fwd : gw;
   if (nnc_conv2d_scatter_input(s))
     gin = (int64_t)nnc_conv2d_scatter_scratch(s);
   else if (nnc_conv2d_direct(s, s->c))
-    gin = s->o * kk * (s->c + 5) + s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) +
+    gin = (s->o * kk + 1) * (s->c + 5) + s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) +
           s->kw + 32;
   return (size_t)(fwd > gin ? fwd : gin);
 }
@@ -545,6 +545,16 @@ static inline size_t nnc_conv2d_workspace(const nnc_conv_shape *s) {
 }
 void nnc_conv2d_f32(const nnc_conv_shape *s, const float *x, const float *w,
                     float *y, float *ws);
+/* nnc_conv2d, then y + bias[o] on each output channel o, and with relu
+ * max(that, 0) (NaN gives 0, as the generated ReLU): a convolution's bias
+ * and activation as its epilogue (fuse rule 7). The direct kernel adds
+ * them as it stores y; elsewhere one pass over y after the convolution.
+ * The same results, bit for bit, as the convolution and then the add and
+ * the ReLU. */
+void nnc_conv2d_bias_f32(const nnc_conv_shape *s, const float *x, const float *w,
+                         const float *bias, int relu, float *y, float *ws);
+void nnc_conv2d_bias_f64(const nnc_conv_shape *s, const double *x, const double *w,
+                         const double *bias, int relu, double *y, double *ws);
 void nnc_conv2d_grad_input_f32(const nnc_conv_shape *s, const float *dy,
                                const float *w, float *dx, float *ws);
 void nnc_conv2d_grad_weight_f32(const nnc_conv_shape *s, const float *x,

@@ -690,6 +690,45 @@ START_TEST(test_fuse_layer_norm) {
 }
 END_TEST
 
+/* Rule 7: a convolution's bias and ReLU (the group of the two, its one
+ * reader) become its epilogue; its bias alone too; not where anything
+ * else reads the convolution's output. */
+static const char *conv_model =
+    "model CB {\n  c1 = Conv2d(3, 8, 3, padding = 1)\n  c2 = Conv2d(8, 4, 3)\n"
+    "  c3 = Conv2d(4, 4, 1)\n"
+    "  fn forward(x: f32[B, 3, 9, 9]) {\n    h = relu(c1(x))\n    g = c2(h)\n"
+    "    y = c3(g)\n    return relu(y) + y\n  }\n}\n";
+
+START_TEST(test_fuse_conv_epilogue) {
+  Module *m = NULL;
+  NO_ERROR(m = compiled(conv_model, 1));
+  char *d = dump(m);
+  ck_assert_msg(strstr(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
+                          "dilation=[1,1] groups=1 bias=1 relu=1 : f32[B,8,9,9]"),
+                "%s", d);
+  ck_assert_msg(strstr(d, ", %c2.weight, %c2.bias stride=[1,1] padding=[0,0] "
+                          "dilation=[1,1] groups=1 bias=1 : f32[B,4,7,7]"),
+                "%s", d);
+  /* c3's output is read twice: its bias stays an add */
+  ck_assert_msg(strstr(d, ", %c3.weight stride=[1,1] padding=[0,0] dilation=[1,1] "
+                          "groups=1 : f32[B,4,7,7]"),
+                "%s", d);
+  ck_assert_int_eq(count(d, "bias=1"), 2);
+  /* the dump reads back as it was */
+  Module *m2 = NULL;
+  NO_ERROR(m2 = parse(d));
+  ck_assert_str_eq(dump(m2), d);
+  /* -O0: no epilogue */
+  NO_ERROR(m = compiled(conv_model, 0));
+  ck_assert_ptr_null(strstr(dump(m), "bias=1"));
+  /* a bias operand of the wrong size */
+  EXPECT_ERROR(parse_body("    %w = param name=\"w\" dtype=f32 shape=[4,3,1,1] : f32[4,3,1,1]\n"
+                          "    %b = param name=\"b\" dtype=f32 shape=[3] : f32[3]\n"
+                          "    %y = conv2d %x, %w, %b bias=1 : f32[B,4,1,3]\n"),
+               "conv2d: operand 3 must be f32[4], the bias of each output channel");
+}
+END_TEST
+
 static void parse_fused(const char *members, const char *types) {
   parse_body(arena_printf(&ctx.arena,
                           "    %%c = const value=2 dtype=f32 shape=[] : f32[]\n"
@@ -792,6 +831,7 @@ static Suite *ir_suite(void) {
   TCase *tc = tcase_create("ir");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_dump_format);
+  tcase_add_test(tc, test_fuse_conv_epilogue);
   tcase_add_test(tc, test_round_trip);
   tcase_add_test(tc, test_parse_handwritten);
   tcase_add_test(tc, test_parse_errors);

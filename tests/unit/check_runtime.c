@@ -1587,6 +1587,29 @@ END_TEST
  * (which test_conv checks against finite differences), forward, input
  * gradient (added into zeros, and written over other values by
  * nnc_conv2d_grad_input_set) and weight gradient, f32 and f64. */
+/* nnc_conv2d_bias against the same path's nnc_conv2d and then the bias
+ * and ReLU, bit for bit (the generated add and ReLU's arithmetic). */
+#define CONV_BIAS(REAL, SFX)                                                           \
+  static void conv_bias_##SFX(const nnc_conv_shape *s, const REAL *x, const REAL *w,   \
+                              const REAL *y, REAL *ws) {                               \
+    const int64_t P = s->oh * s->ow, ny = s->n * s->o * P;                             \
+    REAL *bias = malloc(sizeof(REAL) * (size_t)s->o), *yb = malloc(sizeof(REAL) * (size_t)ny); \
+    for (int64_t c = 0; c < s->o; c++)                                                 \
+      bias[c] = (REAL)(0.3 - 0.17 * (double)c);                                        \
+    for (int relu = 0; relu < 2; relu++) {                                             \
+      nnc_conv2d_bias_##SFX(s, x, w, bias, relu, yb, ws);                              \
+      for (int64_t k = 0; k < ny; k++) {                                               \
+        const REAL v = y[k] + bias[k / P % s->o], want = relu && !(v > 0) ? 0 : v;     \
+        ck_assert_msg(memcmp(&yb[k], &want, sizeof want) == 0,                        \
+                      #SFX " bias relu=%d [%lld]: %g vs %g", relu, (long long)k,      \
+                      (double)yb[k], (double)want);                                    \
+      }                                                                                \
+    }                                                                                  \
+    free(bias), free(yb);                                                              \
+  }
+CONV_BIAS(float, f32)
+CONV_BIAS(double, f64)
+
 #define CONV_PATHS(REAL, SFX, TOL)                                                   \
   static void conv_paths_##SFX(const nnc_conv_shape *s, uint64_t seed) {            \
     int64_t nx = s->n * s->c * s->h * s->w;                                          \
@@ -1613,6 +1636,7 @@ END_TEST
       out[path][1] = calloc((size_t)nx, sizeof(REAL));                               \
       out[path][2] = calloc((size_t)nw, sizeof(REAL));                               \
       nnc_conv2d_##SFX(s, x, w, out[path][0], ws);                                   \
+      conv_bias_##SFX(s, x, w, out[path][0], ws);                                    \
       nnc_conv2d_grad_input_##SFX(s, r, w, out[path][1], ws);                        \
       nnc_conv2d_grad_weight_##SFX(s, x, r, out[path][2], ws);                       \
       out[path][3] = malloc(sizeof(REAL) * (size_t)nx); /* written, not added to */ \
