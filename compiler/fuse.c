@@ -853,12 +853,15 @@ static void set_operands(Fuser *u, Node *fz) {
     fz->in[k] = ext.v[k];
 }
 
-static int used_anywhere(Region *r, const Node *x) {
+/* Whether anything in r but node `but` (and its body) reads x. */
+static int read_elsewhere(Region *r, const Node *but, const Node *x) {
   for (Node *n = r->first; n; n = n->next) {
+    if (n == but)
+      continue;
     for (int i = 0; i < n->nin; i++)
       if (n->in[i] == x)
         return 1;
-    if (n->body && used_anywhere(n->body, x))
+    if (n->body && read_elsewhere(n->body, NULL, x))
       return 1;
   }
   for (int i = 0; i < r->nout; i++)
@@ -866,6 +869,8 @@ static int used_anywhere(Region *r, const Node *x) {
       return 1;
   return 0;
 }
+
+static int used_anywhere(Region *r, const Node *x) { return read_elsewhere(r, NULL, x); }
 
 /* Nodes that keep their place: effects, and what the emitter expects in
  * order (inputs, scans). A buffer's update is not among them: it reads
@@ -944,37 +949,6 @@ static int before(const Region *r, const Node *x, const Node *at) {
   return 0;
 }
 
-/* Whether anything in r but fused node fz (and its body) reads x. */
-static int read_elsewhere(Region *r, const Node *fz, const Node *x) {
-  for (Node *n = r->first; n; n = n->next) {
-    if (n == fz)
-      continue;
-    for (int i = 0; i < n->nin; i++)
-      if (n->in[i] == x)
-        return 1;
-    if (n->body && used_anywhere(n->body, x))
-      return 1;
-  }
-  for (int i = 0; i < r->nout; i++)
-    if (r->out[i] == x)
-      return 1;
-  return 0;
-}
-
-/* Every reader of `from` in r (nested bodies too) reads `to`. */
-static void read_instead(Region *r, const Node *from, Node *to) {
-  for (Node *n = r->first; n; n = n->next) {
-    for (int i = 0; i < n->nin; i++)
-      if (n->in[i] == from)
-        n->in[i] = to;
-    if (n->body)
-      read_instead(n->body, from, to);
-  }
-  for (int i = 0; i < r->nout; i++)
-    if (r->out[i] == from)
-      r->out[i] = to;
-}
-
 /* The conv2d whose output `add` adds a bias to (setting *bv), if any. */
 static Node *biased_conv(Node *add, Node **bv) {
   *bv = NULL;
@@ -1015,10 +989,10 @@ static void conv_epilogues(Fuser *u, Region *r) {
       at[x->nattr++] = attr_int("relu", 1);
     x->in = in, x->nin = 3, x->attr = at;
     if (get) {
-      read_instead(r, get, x);
+      ir_replace_uses(r, get, x);
       ir_unlink(r, n, get);
     } else {
-      read_instead(r, n, x);
+      ir_replace_uses(r, n, x);
     }
     ir_unlink(r, prev, n);
     n = prev ? prev->next : r->first;

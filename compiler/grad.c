@@ -590,7 +590,6 @@ static void accumulate(Builder *b, Map *m, Node *x, Node *d) {
 }
 
 static void captures(Arena *a, Node *scan, PtrVec *out);
-static void replace_uses(Region *r, Node *old, Node *new_);
 
 /* Marks what needs a gradient: the targets (already marked) and every
  * differentiable node with an operand that needs one. */
@@ -1055,7 +1054,7 @@ static void scan_backward(Builder *b, Map *m, Node *scan, Node **res_grad,
   for (int i = nc; i < stash.n; i++) {
     Node *c = map_get(&map, stash.v[i]);
     if (c)
-      replace_uses(rs->body, c, h[i]);
+      ir_replace_uses(rs->body, c, h[i]);
   }
   /* gradients of captured values: hoisted out of the scan or carried */
   Hoist *hoist = arena_alloc(a, sizeof(Hoist) * (size_t)(wanted.n + 1));
@@ -1190,19 +1189,6 @@ static Node **snapshot(Arena *a, Region *r, Node *stop, int *n) {
   return v;
 }
 
-static void replace_uses(Region *r, Node *old, Node *new_) {
-  for (Node *x = r->first; x; x = x->next) {
-    for (int i = 0; i < x->nin; i++)
-      if (x->in[i] == old)
-        x->in[i] = new_;
-    if (x->body)
-      replace_uses(x->body, old, new_);
-  }
-  for (int i = 0; i < r->nout; i++)
-    if (r->out[i] == old)
-      r->out[i] = new_;
-}
-
 /* grad(y, x): the backward nodes go where the grad node was. */
 static void expand_grad(Ctx *c, Module *mod, Func *f, Node *gn) {
   Arena *a = &c->arena;
@@ -1244,7 +1230,7 @@ static void expand_grad(Ctx *c, Module *mod, Func *f, Node *gn) {
     f->body.first = gn->next;
   if (f->body.last == gn)
     f->body.last = prev;
-  replace_uses(&f->body, gn, d);
+  ir_replace_uses(&f->body, gn, d);
 }
 
 static int updated(const Node *minimize, const char *param) {

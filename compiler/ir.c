@@ -153,6 +153,19 @@ int ir_swaps_2d(const Node *n) {
   return p && p->ints[0] == 1 && p->ints[1] == 0;
 }
 
+void ir_replace_uses(Region *r, const Node *old, Node *new_) {
+  for (Node *x = r->first; x; x = x->next) {
+    for (int i = 0; i < x->nin; i++)
+      if (x->in[i] == old)
+        x->in[i] = new_;
+    if (x->body)
+      ir_replace_uses(x->body, old, new_);
+  }
+  for (int i = 0; i < r->nout; i++)
+    if (r->out[i] == old)
+      r->out[i] = new_;
+}
+
 void ir_unlink(Region *r, Node *prev, Node *x) {
   if (prev)
     prev->next = x->next;

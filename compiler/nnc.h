@@ -377,6 +377,9 @@ Node *ir_node(Ctx *c, Module *mod, Func *f, Region *r, OpKind op, int nin,
 /* Whether n is the transpose of a 2-d matrix (permute [1, 0]). */
 int ir_swaps_2d(const Node *n);
 /* Takes x out of r's list; prev is the node before it (NULL: x is first). */
+/* Every reader of `old` in r, nested bodies and r's results too, reads
+ * `new_` instead. */
+void ir_replace_uses(Region *r, const Node *old, Node *new_);
 void ir_unlink(Region *r, Node *prev, Node *x);
 Attr attr_int(const char *k, int64_t v);
 Attr attr_float(const char *k, double v);
