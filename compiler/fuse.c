@@ -925,9 +925,6 @@ static void sink(Fuser *u, Region *r, int n) {
   r->last = n ? v[n - 1] : NULL;
 }
 
-/* Fuses the nodes of region r (a function's body or a scan's): values of
- * r are read only inside it, its outputs (results, yields, carries) count
- * as read after its last node. */
 /* Rule 7: the bias vector [o] that node b adds to conv2d x's output
  * ([o,1,1] or [1,o,1,1], a reshape of it), or NULL. */
 static Node *conv_bias(const Node *x, Node *b) {
@@ -963,6 +960,7 @@ static Node *biased_conv(Node *add, Node **bv) {
   return NULL;
 }
 
+/* Rule 7 over region r, once its groups are made. */
 static void conv_epilogues(Fuser *u, Region *r) {
   Node *prev = NULL, *n = r->first;
   while (n) {
@@ -1000,6 +998,9 @@ static void conv_epilogues(Fuser *u, Region *r) {
   drop_dead(u, r);
 }
 
+/* Fuses the nodes of region r (a function's body or a scan's): values of
+ * r are read only inside it, its outputs (results, yields, carries) count
+ * as read after its last node. */
 static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
   Fuser u0 = {c, mod, f, &c->arena, 0, NULL, NULL, NULL, NULL, {0}, {0}, NULL, NULL};
   Fuser *u = &u0;
