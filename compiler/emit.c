@@ -2866,6 +2866,22 @@ static void emit_permute(Emitter *e, Node *n) {
   MView in, v;
   if (!mview(e, n->in[0], &in) || !view_step(e, n, &in, &v))
     nnc_fatal(e->c, "emit: a permute's operand is not a view");
+  const Type t = n->type;
+  const int r = t.rank;
+  if (r >= 2 && dtype_is_float(t.dtype) && !is_one(t.dim[r - 1]) && !is_one(t.dim[r - 2]) &&
+      is_one(v.st[r - 2]) && !is_one(v.st[r - 1])) {
+    /* its last two axes a matrix's two swapped (rows of the operand one
+     * element apart): the runtime's transpose, per matrix */
+    Type outer = t;
+    outer.rank = r - 2;
+    open_loops(e, outer);
+    out(e, "nnc_transpose_%s(%s, %s, %s, %s, %s + (%s) * %s, %s);\n", e->sfx,
+        dimc(e, t.dim[r - 1]), dimc(e, t.dim[r - 2]), at_expr(e, &v, vindex(e, &v, t, r - 2, 0)),
+        dimc(e, v.st[r - 1]), ptr(e, n), bindex(e, outer, r - 2), prodc(e, &t, r - 2, r),
+        dimc(e, t.dim[r - 1]));
+    close_loops(e, outer);
+    return;
+  }
   gather(e, ptr(e, n), NULL, n->type, &v, n->type);
 }
 

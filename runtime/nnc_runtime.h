@@ -243,6 +243,14 @@ static inline void nnc_add_row_f64(double *restrict dst, const double *restrict 
     dst[k] += src[k];
 }
 
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a matrix
+ * stored transposed (a permute that swaps a matrix's two axes), by blocks
+ * transposed in registers where the processor has AVX2. */
+void nnc_transpose_f32(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                       float *dst, int64_t ldd);
+void nnc_transpose_f64(int64_t rows, int64_t cols, const double *src, int64_t lds,
+                       double *dst, int64_t ldd);
+
 /* ------------------------------------------------------------- GEMM */
 /* C = alpha * op(A) @ op(B) + beta * C, row-major; op transposes when the
  * flag is set. OpenBLAS when configured, else a portable blocked kernel.

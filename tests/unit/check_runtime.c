@@ -356,6 +356,32 @@ START_TEST(test_gemm_bias) {
 }
 END_TEST
 
+/* nnc_transpose: whole blocks, rows and columns past them, a source
+ * with padding between its rows; the destination's padding untouched. */
+START_TEST(test_transpose) {
+  static const int sizes[][2] = {{1, 1}, {8, 8}, {64, 32}, {13, 21}, {3, 40}, {17, 5}, {33, 9}};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    const int rows = sizes[s][0], cols = sizes[s][1], lds = cols + 3, ldd = rows + 2;
+    float *a = malloc(sizeof(float) * (size_t)(rows * lds)), *t = malloc(sizeof(float) * (size_t)(cols * ldd));
+    double *ad = malloc(sizeof(double) * (size_t)(rows * lds)), *td = malloc(sizeof(double) * (size_t)(cols * ldd));
+    for (int i = 0; i < rows * lds; i++)
+      ad[i] = a[i] = (float)i;
+    for (int i = 0; i < cols * ldd; i++)
+      t[i] = -1, td[i] = -1;
+    nnc_transpose_f32(rows, cols, a, lds, t, ldd);
+    nnc_transpose_f64(rows, cols, ad, lds, td, ldd);
+    for (int c = 0; c < cols; c++)
+      for (int r = 0; r < ldd; r++) {
+        const double want = r < rows ? (double)(r * lds + c) : -1;
+        ck_assert_msg(t[c * ldd + r] == want && td[c * ldd + r] == want,
+                      "%dx%d at (%d,%d): %g %g, want %g", rows, cols, c, r,
+                      (double)t[c * ldd + r], td[c * ldd + r], want);
+      }
+    free(a), free(t), free(ad), free(td);
+  }
+}
+END_TEST
+
 /* k == 0 scales C by beta; m == 0 or n == 0 touch nothing. */
 START_TEST(test_gemm_degenerate) {
   float c[4] = {1, 2, 3, 4}, a[1] = {5}, b[1] = {6};
@@ -2331,6 +2357,7 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, test_gemm_packed);
   tcase_add_test(tc, test_gemm_prepacked);
   tcase_add_test(tc, test_gemm_bias);
+  tcase_add_test(tc, test_transpose);
   tcase_add_test(tc, test_rng_known);
   tcase_add_test(tc, test_rng_stats);
   tcase_add_test(tc, test_rng_shuffle);
