@@ -422,10 +422,11 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
   conv_gemm_restore(team, was);
 }
 
-/* ws[t * op + i] = w[i * T + t] for i < o, 0 for i from o to op, and
- * ws[T * op + i] = bias[i] (or 0): the weights as taps by channels, VL channels by VL taps transposed in
- * registers (a channel's weights copied one by one, T apart, were 8% of
- * LeNet's inference at batch 1). */
+/* ws[t * op + i] = w[i * T + t] for i < o, 0 for i from o to o + 2, and
+ * ws[T * op + i] = bias[i] (or 0) for i < op: the weights as taps by
+ * channels, VL channels by VL taps transposed in registers (a channel's
+ * weights copied one by one, T apart, were 8% of LeNet's inference at
+ * batch 1). */
 static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int64_t T,
                                                    const REAL *bias, REAL *ws, int64_t op) {
   for (int64_t i = 0; i < op; i++) /* the row past the last tap: the bias, or zeros */
@@ -444,7 +445,10 @@ static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int
         ws[t * op + i0 + i] = w[(i0 + i) * T + t];
   }
 #endif
-  for (; i0 < op; i0++) /* a channel's weights read in order */
+  /* a channel's weights read in order, then zeros past o: two columns,
+   * what a last block of channels reads past o at most (direct_image: 1
+   * or 2 channels left on a block of 3, 5 on one of 6) */
+  for (; i0 < op && i0 < o + 2; i0++)
     for (int64_t t = 0; t < T; t++)
       ws[t * op + i0] = i0 < o ? w[i0 * T + t] : 0;
 }
