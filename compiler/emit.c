@@ -3052,15 +3052,14 @@ static void emit_scatter(Emitter *e, Node *n) {
   out(e, "for (int64_t j = 0; j < %s; j++) {\n", E);
   e->indent++;
   read_index(e, "v", arena_printf(&e->c->arena, "%s[j]", ptr(e, idx)), rows);
-  if (!mx)
-    add_row(e, n->type.dtype, arena_printf(&e->c->arena, "%s + v * %s", ptr(e, n), F),
-            arena_printf(&e->c->arena, "%s + j * %s", ptr(e, src), F), F);
-  else
+  if (mx) {
     out(e, "for (int64_t k = 0; k < %s; k++)\n", F);
-  if (mx)
     out(e, "  if (%s[j * %s + k] > %s[v * %s + k]) %s[v * %s + k] = %s[j * %s + k];\n",
         ptr(e, src), F, ptr(e, n), F, ptr(e, n), F, ptr(e, src), F);
-  else
+  } else {
+    add_row(e, n->type.dtype, arena_printf(&e->c->arena, "%s + v * %s", ptr(e, n), F),
+            arena_printf(&e->c->arena, "%s + j * %s", ptr(e, src), F), F);
+  }
   e->indent--;
   out(e, "}\n");
   if (mx) { /* rows nothing was scattered into are 0 */
