@@ -118,7 +118,7 @@ static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f") != 0; 
 /* A stride-1 convolution as the direct kernel sees it: ci input planes
  * (ih, iw) padded by (ph, pw) to (hp, wp) = (oh + kh - 1, ow + kw - 1);
  * co output planes (oh, ow), the weights of op = co + 5 channels per tap
- * (a block of 6 channels starting at the last reads 5 zeros past it).
+ * (room for a last block of channels that reads past co: zeros there).
  * Tap (c, ki, kj) of output position f reads the input at c * sc + ki *
  * sk + kj * sj + f, positions running over rows of wf: on the padded
  * planes themselves (sc = hp wp, sk = wp, sj = 1, wf = wp: the columns
@@ -133,6 +133,7 @@ typedef struct conv_direct {
             * last tap), 2 the bias and then ReLU; 0 none */
 } conv_direct;
 
+#if NNC_CONV_DIRECT /* the direct kernel's helpers */
 static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co,
                                   int64_t oh, int64_t ow, const nnc_conv_shape *s,
                                   int64_t ph, int64_t pw, int compact) {
@@ -170,6 +171,7 @@ static size_t conv_direct_pad(const conv_direct *d) {
   return conv_direct_planes(d) +
          (d->compact ? nnc_conv2d_direct_copies(d->ci, d->hp, d->ow, d->kw) : 0);
 }
+#endif
 
 /* p rounded up to a multiple of 64 bytes: the Winograd scratch's parts
  * that the tiles read and write whole lines of (16 elements more each,
@@ -191,6 +193,7 @@ typedef struct conv_wino {
   const void *isc, *ish; /* the input read as max(x isc[c] + ish[c], 0), or NULL */
 } conv_wino;
 
+#if NNC_CONV_DIRECT /* Winograd's */
 static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, int64_t oh,
                               int64_t ow, int64_t ph, int64_t pw, int weight) {
   conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, (oh + 1) / 2, (ow + 1) / 2, 0, 0, 0,
@@ -209,6 +212,8 @@ static size_t conv_wino_thread(const conv_wino *g) {
 
 /* Two vectors' lanes interleaved: lo = a0 b0 a1 b1 ..., hi the rest; and
  * split: ev = a0 a2 ... b0 b2 ..., od the odd lanes. */
+#endif
+
 #if NNC_CONV_DIRECT && (defined(__clang__) || __GNUC__ >= 12)
 #define NNC_ZIP(a, b, lo, hi)                                                          \
   ((lo) = __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11),                    \
@@ -295,18 +300,14 @@ void nnc_gemm_pb_tiles_f64(int64_t m, int64_t n, int64_t k, const double *a, int
   (void)m, (void)n, (void)k, (void)a, (void)lda, (void)p, (void)add, (void)c, (void)ldc;
   (void)s0, (void)s1;
 }
-void nnc_gemm_packed_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, int add,
-                         const float *bias, float *c, int64_t ldc) {
-  for (int64_t r = 0; bias && r < m; r++)
-    memcpy(c + r * ldc, bias, sizeof(float) * (size_t)n);
-  nnc_sgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add || bias ? 1 : 0, c, ldc);
-}
-void nnc_gemm_packed_f64(int ta, int tb, int64_t m, int64_t n, int64_t k, const double *a,
-                         int64_t lda, const double *b, int64_t ldb, int add,
-                         const double *bias, double *c, int64_t ldc) {
-  for (int64_t r = 0; bias && r < m; r++)
-    memcpy(c + r * ldc, bias, sizeof(double) * (size_t)n);
-  nnc_dgemm_portable(ta, tb, m, n, k, 1, a, lda, b, ldb, add || bias ? 1 : 0, c, ldc);
-}
+#define NNC_PACKED_PORTABLE(NAME, REAL, PORTABLE)                                      \
+  void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, const REAL *a, int64_t lda, \
+            const REAL *b, int64_t ldb, int add, const REAL *bias, REAL *c, int64_t ldc) { \
+    for (int64_t r = 0; bias && r < m; r++)                                            \
+      memcpy(c + r * ldc, bias, sizeof(REAL) * (size_t)n);                             \
+    PORTABLE(ta, tb, m, n, k, 1, a, lda, b, ldb, add || bias ? 1 : 0, c, ldc);         \
+  }
+NNC_PACKED_PORTABLE(nnc_gemm_packed_f32, float, nnc_sgemm_portable)
+NNC_PACKED_PORTABLE(nnc_gemm_packed_f64, double, nnc_dgemm_portable)
+#undef NNC_PACKED_PORTABLE
 #endif

@@ -113,34 +113,20 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
   }
 }
 
+#define NNC_DIRECT_TILE(NAME, CB, NV)                                                  \
+  static TOPT void TN(NAME)(const conv_direct *d, const REAL *pad, int64_t f,           \
+                            const REAL *wt, REAL *out, int64_t nc, int add) {           \
+    TN(direct_tile)(d, pad, f, wt, out, nc, add, CB, NV);                               \
+  }
 #ifdef TWIDE /* 8 channels by 2 wide vectors: 16 accumulators (AVX-512) */
-static TOPT void TN(direct_tile8)(const conv_direct *d, const REAL *pad, int64_t f,
-                                  const REAL *wt, REAL *out, int64_t nc, int add) {
-  TN(direct_tile)(d, pad, f, wt, out, nc, add, 8, 2);
-}
-
-/* and by one: a plane's last 16 pixels or fewer */
-static TOPT void TN(direct_tile8x1)(const conv_direct *d, const REAL *pad, int64_t f,
-                                    const REAL *wt, REAL *out, int64_t nc, int add) {
-  TN(direct_tile)(d, pad, f, wt, out, nc, add, 8, 1);
-}
+NNC_DIRECT_TILE(direct_tile8, 8, 2)
+NNC_DIRECT_TILE(direct_tile8x1, 8, 1) /* and by one: a plane's last 16 pixels or fewer */
 #endif
-
 /* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
-static TOPT void TN(direct_tile6)(const conv_direct *d, const REAL *pad, int64_t f,
-                                  const REAL *wt, REAL *out, int64_t nc, int add) {
-  TN(direct_tile)(d, pad, f, wt, out, nc, add, 6, 2);
-}
-
-static TOPT void TN(direct_tile4)(const conv_direct *d, const REAL *pad, int64_t f,
-                                  const REAL *wt, REAL *out, int64_t nc, int add) {
-  TN(direct_tile)(d, pad, f, wt, out, nc, add, 4, 3);
-}
-
-static TOPT void TN(direct_tile3)(const conv_direct *d, const REAL *pad, int64_t f,
-                                  const REAL *wt, REAL *out, int64_t nc, int add) {
-  TN(direct_tile)(d, pad, f, wt, out, nc, add, 3, 4);
-}
+NNC_DIRECT_TILE(direct_tile6, 6, 2)
+NNC_DIRECT_TILE(direct_tile4, 4, 3)
+NNC_DIRECT_TILE(direct_tile3, 3, 4)
+#undef NNC_DIRECT_TILE
 
 static void TN(direct_tiles)(const conv_direct *d, const REAL *pad, int64_t f,
                              const REAL *wt, REAL *out, int64_t nc, int add, int64_t cb) {
