@@ -117,8 +117,9 @@ static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f") != 0; 
 
 /* A stride-1 convolution as the direct kernel sees it: ci input planes
  * (ih, iw) padded by (ph, pw) to (hp, wp) = (oh + kh - 1, ow + kw - 1);
- * co output planes (oh, ow), the weights of op = co + 5 channels per tap
- * (room for a last block of channels that reads past co: zeros there).
+ * co output planes (oh, ow); tap t's weight of output channel i at
+ * t tstep + i cstep: the forward pass reads w itself (tstep 1, cstep the
+ * taps), the input gradient a copy (tstep op = co + 5, cstep 1).
  * Tap (c, ki, kj) of output position f reads the input at c * sc + ki *
  * sk + kj * sj + f, positions running over rows of wf: on the padded
  * planes themselves (sc = hp wp, sk = wp, sj = 1, wf = wp: the columns
@@ -127,10 +128,10 @@ static int conv_wide_cpu(void) { return __builtin_cpu_supports("avx512f") != 0; 
  * wf = ow: none wasted). */
 typedef struct conv_direct {
   int64_t ci, ih, iw, co, oh, ow, kh, kw, ph, pw, hp, wp, op;
-  int64_t sc, sk, sj, wf;
+  int64_t sc, sk, sj, wf, tstep, cstep;
   int compact;
-  int epi; /* the forward pass's epilogue: 1 the bias (the weights' row past the
-            * last tap), 2 the bias and then ReLU; 0 none */
+  int epi; /* the forward pass's epilogue: 1 the bias, 2 the bias and then ReLU;
+            * 0 none */
 } conv_direct;
 
 #if NNC_CONV_DIRECT /* the direct kernel's helpers */
@@ -139,7 +140,7 @@ static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co
                                   int64_t ph, int64_t pw, int compact) {
   const int64_t hp = oh + s->kh - 1, wp = ow + s->kw - 1;
   conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw, hp, wp, co + 5,
-                   hp * wp, wp, 1, wp, compact, 0};
+                   hp * wp, wp, 1, wp, co + 5, 1, compact, 0};
   if (compact)
     d.sc = hp * ow, d.sk = ow, d.sj = ci * hp * ow, d.wf = ow;
   return d;
@@ -156,11 +157,11 @@ static conv_direct conv_direct_input(const nnc_conv_shape *s) {
                         s->kw - 1 - s->pw, 0);
 }
 
-/* Elements of the weights' copy (the taps' rows and the bias's), of one
- * thread's padded planes, and of their kw copies (compact:
+/* Elements of the input gradient's copy of the weights (a row of op per
+ * tap), of one thread's padded planes, and of their kw copies (compact:
  * nnc_conv2d_direct_copies). */
 static size_t conv_direct_weights(const conv_direct *d) {
-  return (size_t)((d->ci * d->kh * d->kw + 1) * d->op);
+  return (size_t)(d->ci * d->kh * d->kw * d->op);
 }
 
 static size_t conv_direct_planes(const conv_direct *d) {

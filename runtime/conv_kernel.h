@@ -342,19 +342,21 @@ static NNC_NO_LIBCALLS void NNC_FN(pad_planes)(const conv_direct *d, const REAL 
 }
 
 /* out (co, oh, ow) = (or += with add) the convolution of one image's
- * padded planes (or their copies, compact): channels in blocks of 8 on
- * the wide tiles, else of 6 (5 as a block of 6), then one of 4 or 3;
+ * padded planes (or their copies, compact) with the weights wt (laid out
+ * as conv_direct says), then the bias (d->epi): channels in blocks of 8
+ * on the wide tiles, else of 6 (5 as a block of 6), then one of 4 or 3;
  * positions in tiles over rows of wf. */
 static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const REAL *wt,
-                                 REAL *out, int add) {
+                                 const REAL *bias, REAL *out, int add) {
   const int64_t last = (d->oh - 1) * d->wf + d->ow; /* past the last pixel */
   const int wide = conv_wide_cpu();
   for (int64_t c0 = 0; c0 < d->co;) {
+    const REAL *wb = wt + c0 * d->cstep, *bb = bias ? bias + c0 : NULL;
+    REAL *o = out + c0 * d->oh * d->ow;
 #if NNC_CONV_WIDE
     if (wide && d->co - c0 >= 8) { /* 8 channels by 32 pixels: 16 of the 32 registers */
-      REAL *o = out + c0 * d->oh * d->ow;
       for (int64_t f = 0; f < last; f += 4 * VL)
-        (last - f > 2 * VL ? TW(direct_tile8) : TW(direct_tile8x1))(d, pad, f, wt + c0, o, 8,
+        (last - f > 2 * VL ? TW(direct_tile8) : TW(direct_tile8x1))(d, pad, f, wb, bb, o, 8,
                                                                      add);
       c0 += 8;
       continue;
@@ -362,12 +364,11 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
 #endif
     const int64_t left = d->co - c0, cb = left >= 5 ? 6 : left == 4 ? 4 : 3;
     const int64_t nc = left < cb ? left : cb, step = 12 / cb * VL;
-    REAL *o = out + c0 * d->oh * d->ow;
     for (int64_t f = 0; f < last; f += step)
       if (wide && f + step < last) /* two tiles in one */
-        TW(direct_tiles)(d, pad, f, wt + c0, o, nc, add, cb), f += step;
+        TW(direct_tiles)(d, pad, f, wb, bb, o, nc, add, cb), f += step;
       else
-        NNC_FN(direct_tiles)(d, pad, f, wt + c0, o, nc, add, cb);
+        NNC_FN(direct_tiles)(d, pad, f, wb, bb, o, nc, add, cb);
     c0 += nc;
   }
 }
@@ -395,16 +396,16 @@ static void NNC_FN(shift_image)(const conv_direct *d, const REAL *x, REAL *pad, 
   NNC_FN(shift_planes)(d, pad, xs);
 }
 
-/* The images shared out over the runtime's threads: each pads its image
- * (and copies it, compact) into its own scratch, after the weights (wt,
- * built by the caller at the start of ws). */
+/* The images shared out over the runtime's threads, convolved with wt
+ * (and bias: direct_image): each pads its image (and copies it, compact)
+ * into its own part of scratch (conv_direct_pad elements a thread). */
 static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *in,
-                                  REAL *out, int add, REAL *ws) {
+                                  REAL *out, int add, const REAL *wt, const REAL *bias,
+                                  REAL *scratch) {
   const int team = conv_team(n), was = conv_gemm_single(team);
-  const REAL *wt = ws;
   NNC_PAR_TEAM_(team,
   {
-    REAL *pad = ws + conv_direct_weights(d) + conv_direct_pad(d) * (size_t)conv_thread();
+    REAL *pad = scratch + conv_direct_pad(d) * (size_t)conv_thread();
     REAL *xs = pad + conv_direct_planes(d); /* compact: the copies, and 32 zeros */
     const size_t nx = nnc_conv2d_direct_copies(d->ci, d->hp, d->ow, d->kw);
     if (d->compact)
@@ -415,52 +416,23 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
         NNC_FN(shift_image)(d, in + i * d->ci * d->ih * d->iw, pad, xs);
       else
         NNC_FN(pad_planes)(d, in + i * d->ci * d->ih * d->iw, pad);
-      NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, out + i * d->co * d->oh * d->ow,
-                           add);
+      NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, bias,
+                           out + i * d->co * d->oh * d->ow, add);
     }
   });
   conv_gemm_restore(team, was);
 }
 
-/* ws[t * op + i] = w[i * T + t] for i < o, 0 for i from o to o + 2, and
- * ws[T * op + i] = bias[i] (or 0) for i < op: the weights as taps by
- * channels, VL channels by VL taps transposed in registers (a channel's
- * weights copied one by one, T apart, were 8% of LeNet's inference at
- * batch 1). */
-static NNC_DIRECT_OPT void NNC_FN(taps_by_channel)(const REAL *w, int64_t o, int64_t T,
-                                                   const REAL *bias, REAL *ws, int64_t op) {
-  for (int64_t i = 0; i < op; i++) /* the row past the last tap: the bias, or zeros */
-    ws[T * op + i] = bias && i < o ? bias[i] : 0;
-  int64_t i0 = 0;
-#ifdef NNC_ZIP
-  for (; i0 + VL <= o; i0 += VL) {
-    const REAL *rows[VL];
-    for (int64_t i = 0; i < VL; i++)
-      rows[i] = w + (i0 + i) * T;
-    int64_t t = 0;
-    for (; t + VL <= T; t += VL)
-      NNC_FN(transpose_into)(rows, t, ws + t * op + i0, op);
-    for (; t < T; t++)
-      for (int64_t i = 0; i < VL; i++)
-        ws[t * op + i0 + i] = w[(i0 + i) * T + t];
-  }
-#endif
-  /* a channel's weights read in order, then zeros past o: two columns,
-   * what a last block of channels reads past o at most (direct_image: 1
-   * or 2 channels left on a block of 3, 5 on one of 6) */
-  for (; i0 < op && i0 < o + 2; i0++)
-    for (int64_t t = 0; t < T; t++)
-      ws[t * op + i0] = i0 < o ? w[i0 * T + t] : 0;
-}
-
-/* Forward: taps (c, ki, kj), output channels o; with bias, its epilogue
- * (the bias, then ReLU with relu: nnc_conv2d_bias). */
+/* Forward: taps (c, ki, kj), output channels o, read from w as it is
+ * (copied as taps by channels, it was 7% of LeNet's inference at batch 1:
+ * stores to lines not in level 1); with bias, its epilogue (the bias, then
+ * ReLU with relu: nnc_conv2d_bias). */
 static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                                    const REAL *bias, int relu, REAL *y, REAL *ws) {
   conv_direct d = conv_direct_forward(s);
   d.epi = bias ? 1 + (relu != 0) : 0;
-  NNC_FN(taps_by_channel)(w, s->o, s->c * s->kh * s->kw, bias, ws, d.op);
-  NNC_FN(direct_images)(&d, s->n, x, y, 0, ws);
+  d.tstep = 1, d.cstep = s->c * s->kh * s->kw;
+  NNC_FN(direct_images)(&d, s->n, x, y, 0, w, bias, ws);
 }
 
 /* Input gradient: the convolution of dy, padded by k - 1 - p, with the
@@ -478,7 +450,7 @@ static void NNC_FN(direct_grad_input)(const nnc_conv_shape *s, const REAL *dy,
       for (int64_t c = s->c; c < d.op; c++)
         ws[(o * kk + t) * d.op + c] = 0;
   }
-  NNC_FN(direct_images)(&d, s->n, dy, dx, add, ws);
+  NNC_FN(direct_images)(&d, s->n, dy, dx, add, ws, NULL, ws + conv_direct_weights(&d));
 }
 
 /* Weight gradient: dw[o, t] = the sum over images and pixels of

@@ -47,32 +47,38 @@ static NNC_INLINE TOPT void TN(tile_step)(TV *acc, const REAL *b, const REAL *co
  * positions f (rows of wf: on the padded planes, positions past ow are
  * computed and dropped; compact, every position is a pixel). cb * nv = 12
  * accumulators in vector registers; per tap, nv vectors of input times
- * each channel's weight (wt[t * op + i]): 8 loads for 12 products when cb
- * is 6. cb and nv are constants in each caller. */
+ * each channel's weight (wt[t * tstep + i * cstep]: in place in the
+ * forward pass, a copy in the input gradient's): 8 loads for 12 products
+ * when cb is 6. Channels past nc repeat channel nc - 1 (computed and
+ * dropped). With d->epi, bias[i] is channel i's bias. cb and nv are
+ * constants in each caller. */
 static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in,
-                                            int64_t f, const REAL *wt, REAL *out,
-                                            int64_t nc, int add, const int cb,
+                                            int64_t f, const REAL *wt, const REAL *bias,
+                                            REAL *out, int64_t nc, int add, const int cb,
                                             const int nv) {
   TV acc[16], zero = {0};
   NNC_UNROLL
   for (int a = 0; a < cb * nv; a++)
     acc[a] = zero;
+  const REAL *w[8]; /* each channel's weight of the tap; past nc, channel nc - 1's */
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    w[i] = wt + (i < nc ? i : nc - 1) * d->cstep;
   for (int64_t c = 0; c < d->ci; c++)
     for (int64_t ki = 0; ki < d->kh; ki++) {
       const REAL *q = in + c * d->sc + ki * d->sk + f;
-      for (int64_t kj = 0; kj < d->kw; kj++, wt += d->op, q += d->sj) {
-        const REAL *w[8]; /* the tap's weight of each channel */
+      for (int64_t kj = 0; kj < d->kw; kj++, q += d->sj) {
+        TN(tile_step)(acc, q, w, 0, cb, nv);
         NNC_UNROLL
         for (int i = 0; i < cb; i++)
-          w[i] = wt + i;
-        TN(tile_step)(acc, q, w, 0, cb, nv);
+          w[i] += d->tstep;
       }
     }
   const int64_t P = d->oh * d->ow;
-  if (d->epi) /* wt, past the last tap: the bias's row (then ReLU with epi 2) */
+  if (d->epi) /* the bias (then ReLU with epi 2) */
     NNC_UNROLL
     for (int i = 0; i < cb; i++) {
-      const TV b = zero + wt[i];
+      const TV b = zero + bias[i < nc ? i : nc - 1];
       NNC_UNROLL
       for (int v = 0; v < nv; v++) {
         acc[i * nv + v] += b;
@@ -115,8 +121,9 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
 
 #define NNC_DIRECT_TILE(NAME, CB, NV)                                                  \
   static TOPT void TN(NAME)(const conv_direct *d, const REAL *pad, int64_t f,           \
-                            const REAL *wt, REAL *out, int64_t nc, int add) {           \
-    TN(direct_tile)(d, pad, f, wt, out, nc, add, CB, NV);                               \
+                            const REAL *wt, const REAL *bias, REAL *out, int64_t nc,    \
+                            int add) {                                                  \
+    TN(direct_tile)(d, pad, f, wt, bias, out, nc, add, CB, NV);                         \
   }
 #ifdef TWIDE /* 8 channels by 2 wide vectors: 16 accumulators (AVX-512) */
 NNC_DIRECT_TILE(direct_tile8, 8, 2)
@@ -129,13 +136,14 @@ NNC_DIRECT_TILE(direct_tile3, 3, 4)
 #undef NNC_DIRECT_TILE
 
 static void TN(direct_tiles)(const conv_direct *d, const REAL *pad, int64_t f,
-                             const REAL *wt, REAL *out, int64_t nc, int add, int64_t cb) {
+                             const REAL *wt, const REAL *bias, REAL *out, int64_t nc,
+                             int add, int64_t cb) {
   if (cb == 6)
-    TN(direct_tile6)(d, pad, f, wt, out, nc, add);
+    TN(direct_tile6)(d, pad, f, wt, bias, out, nc, add);
   else if (cb == 4)
-    TN(direct_tile4)(d, pad, f, wt, out, nc, add);
+    TN(direct_tile4)(d, pad, f, wt, bias, out, nc, add);
   else
-    TN(direct_tile3)(d, pad, f, wt, out, nc, add);
+    TN(direct_tile3)(d, pad, f, wt, bias, out, nc, add);
 }
 
 /* A tile of the direct kernel's weight gradient: ob output channels by tb

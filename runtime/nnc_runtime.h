@@ -430,9 +430,8 @@ static inline size_t nnc_conv2d_scatter_scratch(const nnc_conv_shape *s) {
   const int64_t ld = s->oh * wp + 32, plane = (s->oh + s->kh - 1) * wp;
   return (size_t)(s->o * (r + 5) + s->o * ld + 32 + r * ld + 32 + s->c * plane);
 }
-/* The direct kernel's scratch, the largest of: the forward pass's (the
- * weights copied per tap, output channels and 5 zeros, and x's padded
- * planes with kw + 32 zeros), the weight gradient's (above) and the input
+/* The direct kernel's scratch, the largest of: the forward pass's (x's
+ * padded planes with kw + 32 zeros, and their copies, compact), the weight gradient's (above) and the input
  * gradient's (the scatter's, or as the forward pass's, of dy padded by
  * k - 1 - p). */
 static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
@@ -440,14 +439,14 @@ static inline size_t nnc_conv2d_direct_scratch(const nnc_conv_shape *s) {
   size_t part[4]; /* part[0]: x's padded planes; part[1]: their copies */
   const int64_t gw = (int64_t)nnc_conv2d_direct_weight_parts(s, part);
   if (nnc_conv2d_direct(s, s->o))
-    fwd = (s->c * kk + 1) * (s->o + 5) + (int64_t)part[0] +
+    fwd = (int64_t)part[0] +
           (nnc_conv2d_direct_compact(s) ? (int64_t)part[1] : 0);
   if (nnc_conv2d_direct_weight(s))
     fwd = fwd > gw ? fwd : gw;
   if (nnc_conv2d_scatter_input(s))
     gin = (int64_t)nnc_conv2d_scatter_scratch(s);
   else if (nnc_conv2d_direct(s, s->c))
-    gin = (s->o * kk + 1) * (s->c + 5) + s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) +
+    gin = s->o * kk * (s->c + 5) + s->o * (s->h + s->kh - 1) * (s->w + s->kw - 1) +
           s->kw + 32;
   return (size_t)(fwd > gin ? fwd : gin);
 }
