@@ -1503,6 +1503,8 @@ static const char *ew_expr(Emitter *e, Node *n, const char **a) {
       return arena_printf(ar, "%s * %s * (%s + %s(%s * (%s + %s * %s * %s * %s)))", lit(e, 0.5), x,
                           lit(e, 1), fn(e, "tanh"), lit(e, 0.7978845608028654), x,
                           lit(e, 0.044715), x, x, x);
+    if (e->o->real == DT_F32) /* x Phi(x), Phi's small side kept accurate */
+      return arena_printf(ar, "nnc_geluf(%s)", x);
     return arena_printf(ar, "%s * %s * (%s + %s(%s * %s))", lit(e, 0.5), x, lit(e, 1),
                         fn(e, "erf"), x, lit(e, 0.70710678118654752));
   }

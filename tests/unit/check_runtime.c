@@ -2174,7 +2174,7 @@ static double ulps(float got, double exact) {
   return fabs((double)got - exact) / step;
 }
 
-/* nnc_expf, nnc_logf, nnc_tanhf, nnc_erff and nnc_gelu_gradf against libm's
+/* nnc_expf, nnc_logf, nnc_tanhf, nnc_erff, nnc_geluf and nnc_gelu_gradf against libm's
  * double functions over a dense sweep, through a loop the compiler may
  * vectorise (as generated code's is), and at the special values. */
 START_TEST(test_float_math) {
@@ -2231,6 +2231,22 @@ START_TEST(test_float_math) {
     abs_err = fabs(y[i] - ex) > abs_err ? fabs(y[i] - ex) : abs_err;
   }
   ck_assert_msg(abs_err <= 1e-6, "gelu_gradf: %g absolute", abs_err);
+  for (int i = 0; i < N; i++) /* x Phi(x) over [-30, 30] */
+    y[i] = nnc_geluf(1.5f * x[i]);
+  abs_err = rel_err = 0;
+  for (int i = 0; i < N; i++) {
+    double v = 1.5f * x[i], ex = 0.5 * v * (1 + erf(v / sqrt(2.0))), d = fabs(y[i] - ex);
+    abs_err = d > abs_err ? d : abs_err;
+    if (fabs(ex) > 1e-6) /* the small side too: 1 + erf would have cancelled */
+      rel_err = d / fabs(ex) > rel_err ? d / fabs(ex) : rel_err;
+    ck_assert_msg(y[i] == 0 || fabsf(y[i]) >= 1.17549435e-38f, "geluf(%g) = %g: subnormal",
+                  1.5f * x[i], y[i]);
+    const float g = nnc_gelu_gradf(1.5f * x[i]);
+    ck_assert_msg(g == 0 || fabsf(g) >= 1.17549435e-38f, "gelu_gradf(%g) = %g: subnormal",
+                  1.5f * x[i], g);
+  }
+  ck_assert_msg(abs_err <= 5e-7 && rel_err <= 2e-3, "geluf: %g absolute, %g relative",
+                abs_err, rel_err);
   free(x);
   free(y);
   worst = 0; /* log: every 4099th positive finite float, subnormals included */
@@ -2251,6 +2267,10 @@ START_TEST(test_float_math) {
   ck_assert(nnc_tanhf(INFINITY) == 1 && nnc_tanhf(-INFINITY) == -1);
   ck_assert(nnc_erff(INFINITY) == 1 && nnc_erff(-INFINITY) == -1);
   ck_assert(signbit(nnc_tanhf(-0.0f)) && signbit(nnc_erff(-0.0f)));
+  ck_assert(isnan(nnc_geluf(NAN)) && isnan(nnc_gelu_gradf(NAN)));
+  ck_assert(nnc_geluf(INFINITY) == INFINITY && nnc_geluf(0) == 0);
+  ck_assert(nnc_geluf(40) == 40 && nnc_geluf(-40) == 0 && nnc_gelu_gradf(-40) == 0);
+  ck_assert(nnc_gelu_gradf(40) == 1 && nnc_gelu_gradf(0) == 0.5f);
 }
 END_TEST
 
