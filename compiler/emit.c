@@ -2626,6 +2626,21 @@ static void emit_reduce(Emitter *e, Node *n) {
   e->indent -= t.rank - nred;
 }
 
+/* A row pass's statement (row_loop's body): ctx with each '@' the
+ * element's index. */
+static const char *row_stmt(Emitter *e, void *ctx, const char *idx, const char *lane) {
+  (void)lane;
+  StrBuf b = {0};
+  for (const char *p = ctx; *p; p++)
+    if (*p == '@')
+      sb_printf(&b, "%s", idx);
+    else
+      sb_printf(&b, "%c", *p);
+  const char *r = arena_strdup(&e->c->arena, b.s);
+  sb_free(&b);
+  return r;
+}
+
 /* The statistics of row xr (len values) for a softmax: its maximum `mx`
  * and `sum` (double) of exp(xr[j] - mx), each in 8 lanes; with `keep`,
  * the exponentials are also stored in yr. One exponential per element. */
@@ -2642,16 +2657,27 @@ static void row_stats(Emitter *e, const char *len, int keep) {
   out(e, "%s mx = pm[0];\n", R);
   out(e, "for (int k = 1; k < 8; k++)\n");
   out(e, "  mx = pm[k] > mx ? pm[k] : mx;\n");
-  out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
-  out(e, "  NNC_IVDEP\n");
-  out(e, "  for (int k = 0; k < 8; k++) {\n");
-  out(e, "    const %s v = %s(xr[j + k] - mx);\n", R, ex);
-  out(e, "    %sps[k] += v;\n", keep ? "yr[j + k] = v; " : "");
-  out(e, "  }\n");
-  out(e, "for (; j < %s; j++) {\n", len);
-  out(e, "  const %s v = %s(xr[j] - mx);\n", R, ex);
-  out(e, "  %sps[0] += v;\n", keep ? "yr[j] = v; " : "");
-  out(e, "}\n");
+  if (keep) { /* the exponentials on whole vectors, then their sum in 8 lanes
+               * as below: the same sums whatever the vectors' width */
+    out(e, "{\n");
+    e->indent++;
+    row_loop(e, len, -1, iv(0), 0, 1, row_stmt,
+             (void *)arena_printf(&e->c->arena, "yr[@] = %s(xr[@] - mx);", ex));
+    e->indent--;
+    out(e, "}\n");
+    out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
+    out(e, "  for (int k = 0; k < 8; k++)\n");
+    out(e, "    ps[k] += yr[j + k];\n");
+    out(e, "for (; j < %s; j++)\n", len);
+    out(e, "  ps[0] += yr[j];\n");
+  } else {
+    out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
+    out(e, "  NNC_IVDEP\n");
+    out(e, "  for (int k = 0; k < 8; k++)\n");
+    out(e, "    ps[k] += %s(xr[j + k] - mx);\n", ex);
+    out(e, "for (; j < %s; j++)\n", len);
+    out(e, "  ps[0] += %s(xr[j] - mx);\n", ex);
+  }
   out(e, "double sum = 0;\n");
   out(e, "for (int k = 0; k < 8; k++)\n");
   out(e, "  sum += ps[k];\n");
@@ -2675,14 +2701,11 @@ static void emit_softmax(Emitter *e, Node *n) {
     row_stats(e, len, n->op == OP_SOFTMAX);
     if (n->op == OP_SOFTMAX) {
       out(e, "const %s inv = (%s)(1 / sum);\n", R, R);
-      out(e, "NNC_IVDEP\n");
-      out(e, "for (j = 0; j < %s; j++)\n", len);
-      out(e, "  yr[j] *= inv;\n");
+      row_loop(e, len, dim_known(t.dim[ax]), iv(0), 0, 1, row_stmt, "yr[@] *= inv;");
     } else {
       out(e, "const %s ls = (%s)log(sum);\n", R, R);
-      out(e, "NNC_IVDEP\n");
-      out(e, "for (j = 0; j < %s; j++)\n", len);
-      out(e, "  yr[j] = (xr[j] - mx) - ls;\n");
+      row_loop(e, len, dim_known(t.dim[ax]), iv(0), 0, 1, row_stmt,
+               "yr[@] = (xr[@] - mx) - ls;");
     }
     e->indent--;
     out(e, "}\n");
@@ -2735,9 +2758,8 @@ static void emit_softmax_xent(Emitter *e, Node *n) {
   } else {
     out(e, "%s *restrict yr = %s + o * %s;\n", R, ptr(e, n), len);
     out(e, "const %s gr = %s[o], sc = (%s)(gr / sum);\n", R, ptr(e, n->in[2]), R);
-    out(e, "NNC_IVDEP\n");
-    out(e, "for (j = 0; j < %s; j++)\n", len);
-    out(e, "  yr[j] = %s(xr[j] - mx) * sc;\n", fn(e, "exp"));
+    row_loop(e, len, dim_known(x->type.dim[x->type.rank - 1]), iv(0), 0, 1, row_stmt,
+             (void *)arena_printf(&e->c->arena, "yr[@] = %s(xr[@] - mx) * sc;", fn(e, "exp")));
     out(e, "yr[ti] -= gr;\n");
   }
   e->indent--;
