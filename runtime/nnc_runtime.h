@@ -100,18 +100,25 @@ extern "C" {
  * the compiler targets a processor with FMA (__FMA__): about a third
  * fewer instructions; the results then differ from a build without FMA
  * in the last bits. */
+/* Always inlined (GCC, Clang): a call inside a loop keeps it scalar, and
+ * gcc's own inlining limits may leave the larger ones out of line. */
+#if defined(__GNUC__)
+#define NNC_MATH_ static inline __attribute__((always_inline))
+#else
+#define NNC_MATH_ static inline
+#endif
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
 #define NNC_FMAF_(a, b, c) fmaf(a, b, c)
 #else
 #define NNC_FMAF_(a, b, c) ((a) * (b) + (c))
 #endif
 /* A float's bits and back (memcpy, which gcc turns into a register move). */
-static inline uint32_t nnc_f32_bits_(float f) {
+NNC_MATH_ uint32_t nnc_f32_bits_(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
   return u;
 }
-static inline float nnc_f32_from_bits_(uint32_t u) {
+NNC_MATH_ float nnc_f32_from_bits_(uint32_t u) {
   float f;
   memcpy(&f, &u, sizeof f);
   return f;
@@ -120,14 +127,14 @@ static inline float nnc_f32_from_bits_(uint32_t u) {
 /* c ? a : b for c 0 or 1, on the bits: a float select would let gcc move
  * each side's (possibly trapping) arithmetic into a branch, and the loop
  * would no longer vectorise. */
-static inline float nnc_select_f32_(uint32_t c, float a, float b) {
+NNC_MATH_ float nnc_select_f32_(uint32_t c, float a, float b) {
   uint32_t m = 0u - c;
   return nnc_f32_from_bits_((nnc_f32_bits_(a) & m) | (nnc_f32_bits_(b) & ~m));
 }
 
 /* e^r for x = n ln2 + r, |r| <= ln2 / 2: r from x and n (ln2 in two
  * parts), then Cephes' expf polynomial. */
-static inline float nnc_exp_poly_(float x, float n) {
+NNC_MATH_ float nnc_exp_poly_(float x, float n) {
   float r = NNC_FMAF_(n, -0.693359375f, x);
   r = NNC_FMAF_(n, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
@@ -139,7 +146,7 @@ static inline float nnc_exp_poly_(float x, float n) {
   return NNC_FMAF_(p * r, r, r) + 1.0f;
 }
 
-static inline float nnc_expf(float x) {
+NNC_MATH_ float nnc_expf(float x) {
   /* x = n ln2 + r, |r| <= ln2 / 2: e^x = 2^n e^r, e^r by Cephes' expf
    * polynomial; 2^n as two powers of two, so that n from -150 to 128
    * (subnormal to overflowing results) needs no special case. Results
@@ -168,7 +175,7 @@ static inline float nnc_expf(float x) {
   return nnc_f32_from_bits_(y | ((0u - is_nan) & 0x7FC00000u));
 }
 
-static inline float nnc_logf(float x) {
+NNC_MATH_ float nnc_logf(float x) {
   /* x = 2^e m, m in [sqrt(1/2), sqrt(2)): log x = e ln2 + log m, log m by
    * Cephes' logf polynomial in f = m - 1. Subnormals are scaled by 2^23
    * first; 0, negatives, infinity and NaN are put right at the end, with
@@ -204,7 +211,7 @@ static inline float nnc_logf(float x) {
   return nnc_f32_from_bits_(r);
 }
 
-static inline float nnc_tanhf(float x) {
+NNC_MATH_ float nnc_tanhf(float x) {
   float a = fabsf(x);
   float z = x * x;
   float p = -5.70498872745e-3f;
@@ -218,7 +225,7 @@ static inline float nnc_tanhf(float x) {
 }
 
 /* erf x given e = e^(-x^2) (see nnc_erff; nnc_gelu_gradf shares e). */
-static inline float nnc_erf_given_(float x, float e) {
+NNC_MATH_ float nnc_erf_given_(float x, float e) {
   float a = fabsf(x);
   float z = x * x;
   /* 2/sqrt(pi) (x - x^3/3 + x^5/10 - x^7/42 + x^9/216 - x^11/1320) */
@@ -239,7 +246,7 @@ static inline float nnc_erf_given_(float x, float e) {
   return nnc_select_f32_(nnc_f32_bits_(a) < 0x3F000000u, near0, tail); /* 0.5f */
 }
 
-static inline float nnc_erff(float x) { return nnc_erf_given_(x, nnc_expf(-x * x)); }
+NNC_MATH_ float nnc_erff(float x) { return nnc_erf_given_(x, nnc_expf(-x * x)); }
 
 /* Phi(x), the standard normal's distribution function, and *pe =
  * e^(-x^2 / 2): c = Phi(-|x|) = erfc(|x| / sqrt 2) / 2 by Abramowitz and
@@ -248,7 +255,7 @@ static inline float nnc_erff(float x) { return nnc_erf_given_(x, nnc_expf(-x * x
  * is made of it stay normal numbers (no microcode assists); below that
  * it is 2^n e^r without nnc_expf's other cases (its argument is -80 to
  * 0, or NaN: x's NaN comes back through the caller's product with x). */
-static inline float nnc_phif_(float x, float *pe) {
+NNC_MATH_ float nnc_phif_(float x, float *pe) {
   const float a = fabsf(x) * 0.707106781f, a2 = a * a;
   const float nr = NNC_FMAF_(-a2, 1.44269504088896341f, 12582912.0f); /* round(-a2 / ln2) */
   const float n = nr - 12582912.0f;
@@ -268,13 +275,13 @@ static inline float nnc_phif_(float x, float *pe) {
 }
 
 /* The exact GELU, x Phi(x). */
-static inline float nnc_geluf(float x) {
+NNC_MATH_ float nnc_geluf(float x) {
   float e;
   return x * nnc_phif_(x, &e);
 }
 
 /* Its derivative, Phi(x) + x phi(x): one exponential serves both. */
-static inline float nnc_gelu_gradf(float x) {
+NNC_MATH_ float nnc_gelu_gradf(float x) {
   float e;
   const float p = nnc_phif_(x, &e);
   return NNC_FMAF_(x * e, 0.39894228f, p);
