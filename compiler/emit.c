@@ -2641,19 +2641,31 @@ static const char *row_stmt(Emitter *e, void *ctx, const char *idx, const char *
   return r;
 }
 
+/* A pass over row j of len in 8 lanes: vec on element j + k of lane k,
+ * then one on the rest (lane 0); `from` starts j ("; j" goes on from
+ * where it is). */
+static void lanes8(Emitter *e, const char *from, const char *len, int ivdep, const char *vec,
+                   const char *one) {
+  out(e, "for (%s; j + 8 <= %s; j += 8)\n", from, len);
+  if (ivdep)
+    out(e, "  NNC_IVDEP\n");
+  out(e, "  for (int k = 0; k < 8; k++)\n");
+  out(e, "    %s;\n", vec);
+  out(e, "for (; j < %s; j++)\n", len);
+  out(e, "  %s;\n", one);
+}
+
 /* The statistics of row xr (len values) for a softmax: its maximum `mx`
  * and `sum` (double) of exp(xr[j] - mx), each in 8 lanes; with `keep`,
  * the exponentials are also stored in yr. One exponential per element. */
 static void row_stats(Emitter *e, const char *len, int keep) {
   const char *R = e->real, *ex = fn(e, "exp");
+  Arena *ar = &e->c->arena;
   out(e, "%s pm[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};\n", R);
   out(e, "%s ps[8] = {0};\n", R);
   out(e, "int64_t j = 0;\n");
-  out(e, "for (; j + 8 <= %s; j += 8)\n", len);
-  out(e, "  for (int k = 0; k < 8; k++)\n");
-  out(e, "    pm[k] = xr[j + k] > pm[k] ? xr[j + k] : pm[k];\n");
-  out(e, "for (; j < %s; j++)\n", len);
-  out(e, "  pm[0] = xr[j] > pm[0] ? xr[j] : pm[0];\n");
+  lanes8(e, "", len, 0, "pm[k] = xr[j + k] > pm[k] ? xr[j + k] : pm[k]",
+         "pm[0] = xr[j] > pm[0] ? xr[j] : pm[0]");
   out(e, "%s mx = pm[0];\n", R);
   out(e, "for (int k = 1; k < 8; k++)\n");
   out(e, "  mx = pm[k] > mx ? pm[k] : mx;\n");
@@ -2662,21 +2674,13 @@ static void row_stats(Emitter *e, const char *len, int keep) {
     out(e, "{\n");
     e->indent++;
     row_loop(e, len, -1, iv(0), 0, 1, row_stmt,
-             (void *)arena_printf(&e->c->arena, "yr[@] = %s(xr[@] - mx);", ex));
+             (void *)arena_printf(ar, "yr[@] = %s(xr[@] - mx);", ex));
     e->indent--;
     out(e, "}\n");
-    out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
-    out(e, "  for (int k = 0; k < 8; k++)\n");
-    out(e, "    ps[k] += yr[j + k];\n");
-    out(e, "for (; j < %s; j++)\n", len);
-    out(e, "  ps[0] += yr[j];\n");
+    lanes8(e, "j = 0", len, 0, "ps[k] += yr[j + k]", "ps[0] += yr[j]");
   } else {
-    out(e, "for (j = 0; j + 8 <= %s; j += 8)\n", len);
-    out(e, "  NNC_IVDEP\n");
-    out(e, "  for (int k = 0; k < 8; k++)\n");
-    out(e, "    ps[k] += %s(xr[j + k] - mx);\n", ex);
-    out(e, "for (; j < %s; j++)\n", len);
-    out(e, "  ps[0] += %s(xr[j] - mx);\n", ex);
+    lanes8(e, "j = 0", len, 1, arena_printf(ar, "ps[k] += %s(xr[j + k] - mx)", ex),
+           arena_printf(ar, "ps[0] += %s(xr[j] - mx)", ex));
   }
   out(e, "double sum = 0;\n");
   out(e, "for (int k = 0; k < 8; k++)\n");
