@@ -1669,7 +1669,14 @@ static void row_loop(Emitter *e, const char *l, int64_t known, const char *var,
   out(e, "  for (int k = 0; k < %s; k++)\n", vb);
   out(e, "    %s\n", body(e, ctx, arena_printf(&e->c->arena, "(%s + k)", var), "k"));
   if (known < 0 || known % (*vb == 'N' ? 16 : 8)) {
-    out(e, "for (; %s < %s; %s++)\n", var, l, var);
+    if (known >= 0) /* from where the blocks end, as a constant: carried on
+                     * from the blocks, gcc -O2 warns of a bogus overflow
+                     * (-Waggressive-loop-optimizations) where they end on
+                     * the length */
+      out(e, "for (%s = %lld / %s * %s; %s < %s; %s++)\n", var, (long long)known, vb, vb, var,
+          l, var);
+    else
+      out(e, "for (; %s < %s; %s++)\n", var, l, var);
     out(e, "  %s\n", body(e, ctx, var, "0"));
   }
   if (nested)

@@ -132,15 +132,26 @@ for f in "$SRCDIR"/examples/*.nn "$here"/models/*.nn; do # and models of its own
   fi
 done
 
-# At -O2, as users build it, the float math of nnc_runtime.h (nnc_expf,
-# nnc_logf, nnc_geluf, ...) is inlined into the generated loops, which
-# then vectorise: a helper left out of line is a call per element (the
-# VAE's binary cross-entropy once ran 1.6 times slower so).
-for b in vae gpt lstm; do
+# At -O2, as users build it: no warning either (gcc's optimisers warn of
+# things -O0 does not see: a loop's remainder carried on from its blocks
+# once drew -Waggressive-loop-optimizations in the transformer), and the
+# float math of nnc_runtime.h (nnc_expf, nnc_logf, nnc_geluf, ...) is
+# inlined into the generated loops, which then vectorise: a helper left
+# out of line is a call per element (the VAE's binary cross-entropy once
+# ran 1.6 times slower so).
+for b in vae gpt lstm transformer; do
   [ -f "$tmp/$b.c" ] || continue
   if "$NNC" "$SRCDIR/examples/$b.nn" -o "$tmp/$b.c" >"$tmp/log" 2>&1 &&
-    $CC -std=c99 -O2 $native $omp -I "$RUNTIME_INC" -c "$tmp/$b.c" -o "$tmp/$b.o" \
-      >"$tmp/log" 2>&1 && nm "$tmp/$b.o" >"$tmp/nm" 2>>"$tmp/log" &&
+    $CC -std=c99 -O2 -Wall -Wextra -pedantic -Werror -I "$RUNTIME_INC" -c "$tmp/$b.c" \
+      -o "$tmp/$b.o" >"$tmp/log" 2>&1 &&
+    $CC -std=c99 -O2 -Wall -Wextra -pedantic -Werror $native $omp -I "$RUNTIME_INC" \
+      -c "$tmp/$b.c" -o "$tmp/$b.o" >"$tmp/log" 2>&1; then
+    ok
+  else
+    bad "$b: the generated C does not compile cleanly at -O2"
+    continue
+  fi
+  if nm "$tmp/$b.o" >"$tmp/nm" 2>>"$tmp/log" &&
     ! grep -E ' [tT] nnc_[a-z_]*(expf|logf|tanhf|erff|geluf|gelu_gradf|phif_|exp_poly_)$' \
       "$tmp/nm" >>"$tmp/log"; then
     ok
