@@ -355,9 +355,14 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
     REAL *o = out + c0 * d->oh * d->ow;
 #if NNC_CONV_WIDE
     if (wide && d->co - c0 >= 8) { /* 8 channels by 32 pixels: 16 of the 32 registers */
-      for (int64_t f = 0; f < last; f += 4 * VL)
-        (last - f > 2 * VL ? TW(direct_tile8) : TW(direct_tile8x1))(d, pad, f, wb, bb, o, 8,
-                                                                     add);
+      for (int64_t f = 0; f < last; f += 4 * VL) {
+        const int64_t left = last - f;
+        if (left > 4 * VL && left <= 6 * VL) { /* the last 33 to 48: one tile of 3 */
+          TW(direct_tile8x3)(d, pad, f, wb, bb, o, 8, add);
+          break;
+        }
+        (left > 2 * VL ? TW(direct_tile8) : TW(direct_tile8x1))(d, pad, f, wb, bb, o, 8, add);
+      }
       c0 += 8;
       continue;
     }

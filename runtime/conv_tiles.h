@@ -56,7 +56,7 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
                                             int64_t f, const REAL *wt, const REAL *bias,
                                             REAL *out, int64_t nc, int add, const int cb,
                                             const int nv) {
-  TV acc[16], zero = {0};
+  TV acc[24], zero = {0};
   NNC_UNROLL
   for (int a = 0; a < cb * nv; a++)
     acc[a] = zero;
@@ -128,6 +128,7 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
 #ifdef TWIDE /* 8 channels by 2 wide vectors: 16 accumulators (AVX-512) */
 NNC_DIRECT_TILE(direct_tile8, 8, 2)
 NNC_DIRECT_TILE(direct_tile8x1, 8, 1) /* and by one: a plane's last 16 pixels or fewer */
+NNC_DIRECT_TILE(direct_tile8x3, 8, 3) /* and by three: its last 33 to 48 */
 #endif
 /* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
 NNC_DIRECT_TILE(direct_tile6, 6, 2)
