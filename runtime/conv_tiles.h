@@ -89,7 +89,9 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
     }
   for (int64_t u = 0; u < nv * TL / VL; u++) { /* runs of VL positions */
     const int64_t at = f + u * VL;
-    int64_t oy = at / d->wf, ox = at % d->wf;
+    /* compact, position at is pixel at: no division (a 64-bit division
+     * per run was a third of LeNet's first layer's tile) */
+    int64_t oy = d->compact ? 0 : at / d->wf, ox = d->compact ? at : at % d->wf;
     /* a run of the output: of one row, or any, compact */
     if (d->compact ? at + VL <= P : ox + VL <= d->ow && oy < d->oh) {
       for (int64_t i = 0; i < nc; i++) {
@@ -106,14 +108,14 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
       continue;
     }
     for (int64_t l = 0; l < VL; l++) {
-      if (ox < d->ow && oy < d->oh) {
+      if (d->compact ? ox < P : ox < d->ow && oy < d->oh) {
         REAL *o = out + oy * d->ow + ox;
         for (int64_t i = 0; i < nc; i++) {
           const REAL r = acc[i * nv + u * VL / TL][u * VL % TL + l];
           o[i * P] = add ? o[i * P] + r : r;
         }
       }
-      if (++ox == d->wf)
+      if (++ox == d->wf && !d->compact)
         ox = 0, oy++;
     }
   }
