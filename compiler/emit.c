@@ -265,6 +265,7 @@ static double conv_scratch_at(Emitter *e, const Node *n, int at);
 static const char *pool_shape(Emitter *e, const Node *n);
 static double pool_scratch_at(Emitter *e, const Node *n, int at);
 static int transformed(const Node *n);
+static int pooled(const Node *n);
 static int packs_b(Emitter *e, const Node *u, const Region *step);
 
 /* Workspace layout. Every stored value (and each convolution's im2col
@@ -391,7 +392,8 @@ static void plan_region(Emitter *e, Region *r, int top) {
       /* im2col scratch: the slot after the value's (with an input
        * transform, an image's transformed input after it) */
       add_slot(e, arena_printf(&e->c->arena, "sizeof(%s) * nnc_conv2d_%sworkspace(&(nnc_conv_shape)%s)",
-                               e->real, transformed(n) ? "in_" : "", conv_shape(e, n)),
+                               e->real, transformed(n) ? "in_" : pooled(n) ? "pool_" : "",
+                               conv_shape(e, n)),
                arena_printf(&e->c->arena, "im2col of %s", e->cname[n->id]), pos,
                conv_scratch_at(e, n, 0), conv_scratch_at(e, n, 1));
     if (n->op == OP_SCAN) /* B of its step's products, packed before the loop */
@@ -3142,10 +3144,21 @@ static int transformed(const Node *n) {
  * input [n,c,h,w] -> output [n,o,oh,ow] with a [o, c/g, kh, kw] kernel. */
 /* A convolution node's input, weight and output types (the convolution
  * that maps `in` to `outp`; a transposed one maps its output to its input). */
-static void conv_types(const Node *n, Type *in, Type *wt, Type *outp) {
+static int pooled(const Node *n) { return n->op == OP_CONV2D && ir_attr_int(n, "pool", 0); }
+
+/* A convolution's input, weight and output types; pooled (fuse rule 8),
+ * its output before the pooling (constant sizes), in the arena a. */
+static void conv_types(Arena *a, const Node *n, Type *in, Type *wt, Type *outp) {
   switch (n->op) {
   case OP_CONV2D:
     *in = n->in[0]->type, *wt = n->in[1]->type, *outp = n->type;
+    if (pooled(n)) {
+      Dim *d = arena_alloc(a, sizeof(Dim) * 4);
+      memcpy(d, n->type.dim, sizeof(Dim) * 4);
+      for (int i = 0; i < 2; i++)
+        d[2 + i] = dim_const(a, ir_conv2d_out(n, i));
+      outp->dim = d;
+    }
     break;
   case OP_CONV2D_GRAD_INPUT:
     *in = n->type, *wt = n->in[1]->type, *outp = n->in[0]->type;
@@ -3161,7 +3174,7 @@ static void conv_types(const Node *n, Type *in, Type *wt, Type *outp) {
 
 static const char *conv_shape(Emitter *e, const Node *n) {
   Type in, outp, wt;
-  conv_types(n, &in, &wt, &outp);
+  conv_types(&e->c->arena, n, &in, &wt, &outp);
   return arena_printf(
       &e->c->arena, "{%s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %lld, %lld, %lld, %lld}",
       dimc(e, in.dim[0]), dimc(e, in.dim[1]), dimc(e, in.dim[2]), dimc(e, in.dim[3]),
@@ -3177,7 +3190,7 @@ static const char *conv_shape(Emitter *e, const Node *n) {
  * thread of the runtime's convolutions takes as much again). */
 static double conv_scratch_at(Emitter *e, const Node *n, int at) {
   Type in, outp, wt;
-  conv_types(n, &in, &wt, &outp);
+  conv_types(&e->c->arena, n, &in, &wt, &outp);
   nnc_conv_shape s = {size_at(e, in.dim[0], at), size_at(e, in.dim[1], at),
                       size_at(e, in.dim[2], at), size_at(e, in.dim[3], at),
                       size_at(e, outp.dim[1], at), size_at(e, wt.dim[2], at),
@@ -3187,7 +3200,8 @@ static double conv_scratch_at(Emitter *e, const Node *n, int at) {
                       ir_attr_int2(n, "padding", 0, 0), ir_attr_int2(n, "padding", 1, 0),
                       ir_attr_int2(n, "dilation", 0, 1), ir_attr_int2(n, "dilation", 1, 1),
                       ir_attr_int(n, "groups", 1)};
-  return ((double)nnc_conv2d_scratch(&s) + (transformed(n) ? (double)(s.c * s.h * s.w) : 0)) *
+  return ((double)nnc_conv2d_scratch(&s) + (transformed(n) ? (double)(s.c * s.h * s.w) : 0) +
+          (pooled(n) ? (double)(s.n * s.o * s.oh * s.ow) : 0)) *
          (e->o->real == DT_F64 ? 8 : 4);
 }
 
@@ -3224,6 +3238,9 @@ static void emit_conv(Emitter *e, Node *n) {
     if (transformed(n)) /* its input through a batch norm's ReLU (fuse rule 6) */
       out(e, "nnc_conv2d_in_%s(&s, %s, %s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
           ptr(e, n->in[2]), ptr(e, n->in[3]), ptr(e, n->in[1]), ptr(e, n), scratch);
+    else if (pooled(n)) /* and then MaxPool2d(2) (fuse rule 8) */
+      out(e, "nnc_conv2d_bias_pool_%s(&s, %s, %s, %s, %s, %s);\n", sx, ptr(e, n->in[0]),
+          ptr(e, n->in[1]), ptr(e, n->in[2]), ptr(e, n), scratch);
     else if (ir_attr_int(n, "bias", 0)) /* its bias and ReLU as it stores (fuse rule 7) */
       out(e, "nnc_conv2d_bias_%s(&s, %s, %s, %s, %d, %s, %s);\n", sx, ptr(e, n->in[0]),
           ptr(e, n->in[1]), ptr(e, n->in[2]), (int)ir_attr_int(n, "relu", 0), ptr(e, n),

@@ -998,6 +998,36 @@ static void conv_epilogues(Fuser *u, Region *r) {
   drop_dead(u, r);
 }
 
+/* Rule 8 over region r, after rule 7: a MaxPool2d(2) (kernel 2, stride
+ * 2, no padding) whose input is a conv2d with bias=1 relu=1 that nothing
+ * else reads, constant output sizes, becomes that conv2d's pool=2 (the
+ * pooled output its own). A training step reads the convolution's output
+ * again for the pooling's gradient: there it stays. */
+static void conv_pools(Fuser *u, Region *r) {
+  Node *prev = NULL, *n = r->first;
+  while (n) {
+    Node *x = n->op == OP_MAX_POOL2D && n->nin == 1 ? n->in[0] : NULL;
+    int ok = x && x->op == OP_CONV2D && ir_attr_int(x, "bias", 0) == 1 &&
+             ir_attr_int(x, "relu", 0) == 1 && !ir_attr_int(x, "pool", 0) &&
+             x->id < u->cap && !u->escapes[x->id] && !read_elsewhere(r, n, x) &&
+             ir_conv2d_out(x, 0) >= 2 && ir_conv2d_out(x, 1) >= 2;
+    for (int i = 0; ok && i < 2; i++)
+      ok = ir_attr_int2(n, "kernel", i, -1) == 2 && ir_attr_int2(n, "stride", i, 2) == 2 &&
+           ir_attr_int2(n, "padding", i, 0) == 0;
+    if (!ok) {
+      prev = n, n = n->next;
+      continue;
+    }
+    Attr *at = arena_alloc(u->a, sizeof(Attr) * (size_t)(x->nattr + 1));
+    memcpy(at, x->attr, sizeof(Attr) * (size_t)x->nattr);
+    at[x->nattr++] = attr_int("pool", 2);
+    x->attr = at, x->type = n->type;
+    ir_replace_uses(r, n, x);
+    ir_unlink(r, prev, n);
+    n = prev ? prev->next : r->first;
+  }
+}
+
 /* Fuses the nodes of region r (a function's body or a scan's): values of
  * r are read only inside it, its outputs (results, yields, carries) count
  * as read after its last node. */
@@ -1145,6 +1175,7 @@ static void fuse_region(Ctx *c, Module *mod, Func *f, Region *r, int trial) {
     if (built[gi].fused)
       shape_infer(c, mod, built[gi].fused);
   conv_epilogues(u, r);
+  conv_pools(u, r);
 }
 
 /* The scans of region r, nested ones included, have their bodies fused. */

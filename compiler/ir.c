@@ -278,6 +278,17 @@ int64_t ir_attr_int2(const Node *n, const char *key, int i, int64_t dflt) {
   return a && a->n == 2 ? a->ints[i] : dflt;
 }
 
+int64_t ir_conv2d_out(const Node *n, int axis) {
+  Dim h = n->in[0]->type.dim[2 + axis], k = n->in[1]->type.dim[2 + axis];
+  if (n->in[0]->type.rank != 4 || n->in[1]->type.rank != 4 || !dim_is_const(h) ||
+      !dim_is_const(k))
+    return -1;
+  const int64_t s = ir_attr_int2(n, "stride", axis, 1), p = ir_attr_int2(n, "padding", axis, 0),
+                d = ir_attr_int2(n, "dilation", axis, 1);
+  const int64_t num = dim_value(h) + 2 * p - d * (dim_value(k) - 1) - 1;
+  return num < 0 || s < 1 ? -1 : num / s + 1;
+}
+
 char *ir_reduced_axes(Arena *a, const Node *n) {
   int r = n->in[0]->type.rank;
   char *m = arena_alloc(a, (size_t)r + 1);

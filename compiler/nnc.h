@@ -391,6 +391,10 @@ const Attr *ir_attr(const Node *n, const char *key); /* NULL if absent */
 int64_t ir_attr_int(const Node *n, const char *key, int64_t dflt);
 /* Element i of a two-int attribute (stride, padding...), else dflt. */
 int64_t ir_attr_int2(const Node *n, const char *key, int i, int64_t dflt);
+/* conv2d n's output height (axis 0) or width (1) before any pooling of
+ * its epilogue, from its operands' sizes where they are constants; -1
+ * where they are not. */
+int64_t ir_conv2d_out(const Node *n, int axis);
 /* The axes a reduction of a typed IR removes, as a mask over its operand's
  * axes (`axes` absent or empty: all; argmax: `axis`). */
 char *ir_reduced_axes(Arena *a, const Node *n);

@@ -686,6 +686,9 @@ static void need_divisible(Ctx *c, Node *n, Dim d, int64_t g,
 static void shape_conv2d(Ctx *c, Module *m, Node *n) {
   int64_t g, s[2], p[2], d[2];
   const int bias = n->op == OP_CONV2D && ir_attr_int(n, "bias", 0);
+  const int pool = n->op == OP_CONV2D && ir_attr(n, "pool"); /* fuse rule 8 */
+  if (pool && (ir_attr_int(n, "pool", 0) != 2 || !bias || ir_attr_int(n, "relu", 0) != 1))
+    ERR("conv2d: pool=2 (its epilogue's MaxPool2d(2)) needs bias=1 relu=1");
   if (bias) { /* fuse rule 7: the epilogue's bias, one per output channel */
     if (n->nin != 3)
       ERR("conv2d with bias=1 takes 3 operands, got %d", n->nin);
@@ -712,6 +715,14 @@ static void shape_conv2d(Ctx *c, Module *m, Node *n) {
   t.dim[1] = w.dim[0];
   for (int i = 0; i < 2; i++)
     t.dim[2 + i] = conv_out(c, m, n, i, x.dim[2 + i], w.dim[2 + i], s, p, d);
+  if (pool) {
+    for (int i = 0; i < 2; i++) {
+      if (!dim_is_const(t.dim[2 + i]) || dim_value(t.dim[2 + i]) < 2)
+        ERR("conv2d with pool=2: the output %s must be a constant of 2 or more, got %s",
+            hw_name[i], dstr(c, m, t.dim[2 + i]));
+      t.dim[2 + i] = dconst(c, dim_value(t.dim[2 + i]) / 2);
+    }
+  }
   n->type = t;
 }
 

@@ -132,6 +132,8 @@ typedef struct conv_direct {
   int compact;
   int epi; /* the forward pass's epilogue: 1 the bias, 2 the bias and then ReLU;
             * 0 none */
+  int pool; /* and then MaxPool2d(2) (epi 2, compact, wide tiles): the output
+             * planes (oh / 2, ow / 2) */
 } conv_direct;
 
 #if NNC_CONV_DIRECT /* the direct kernel's helpers */
@@ -140,7 +142,7 @@ static conv_direct conv_direct_of(int64_t ci, int64_t ih, int64_t iw, int64_t co
                                   int64_t ph, int64_t pw, int compact) {
   const int64_t hp = oh + s->kh - 1, wp = ow + s->kw - 1;
   conv_direct d = {ci, ih, iw, co, oh, ow, s->kh, s->kw, ph, pw, hp, wp, co + 5,
-                   hp * wp, wp, 1, wp, co + 5, 1, compact, 0};
+                   hp * wp, wp, 1, wp, co + 5, 1, compact, 0, 0};
   if (compact)
     d.sc = hp * ow, d.sk = ow, d.sj = ci * hp * ow, d.wf = ow;
   return d;
@@ -223,6 +225,13 @@ static size_t conv_wino_thread(const conv_wino *g) {
   ((ev) = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14),                   \
    (od) = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15))
 #endif
+/* A wide vector's (two VL vectors') even lanes and its odd lanes, each
+ * a VL vector: the columns of MaxPool2d(2)'s windows side by side. */
+#if defined(NNC_ZIP) && NNC_CONV_WIDE
+#define NNC_WUNZIP(a, ev, od)                                                          \
+  ((ev) = __builtin_shufflevector(a, a, 0, 2, 4, 6, 8, 10, 12, 14),                   \
+   (od) = __builtin_shufflevector(a, a, 1, 3, 5, 7, 9, 11, 13, 15))
+#endif
 #define REAL float
 #define SFX f32
 #define GEMM nnc_sgemm
@@ -242,6 +251,11 @@ static size_t conv_wino_thread(const conv_wino *g) {
 #define NNC_UNZIP(a, b, ev, od)                                                        \
   ((ev) = __builtin_shufflevector(a, b, 0, 2, 4, 6),                                  \
    (od) = __builtin_shufflevector(a, b, 1, 3, 5, 7))
+#endif
+#ifdef NNC_WUNZIP
+#undef NNC_WUNZIP
+#define NNC_WUNZIP(a, ev, od)                                                          \
+  ((ev) = __builtin_shufflevector(a, a, 0, 2, 4, 6), (od) = __builtin_shufflevector(a, a, 1, 3, 5, 7))
 #endif
 #define REAL double
 #define SFX f64

@@ -350,6 +350,23 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
                                  const REAL *bias, REAL *out, int add) {
   const int64_t last = (d->oh - 1) * d->wf + d->ow; /* past the last pixel */
   const int wide = conv_wide_cpu();
+#if NNC_CONV_WIDE && defined(NNC_WUNZIP)
+  if (d->pool) { /* pooled tiles: pairs of rows by 2 VL columns */
+    const int64_t ph = d->oh / 2, pw = d->ow / 2, PP = ph * pw;
+    for (int64_t c0 = 0; c0 < d->co;) {
+      const int64_t left = d->co - c0, cb = left > 6 ? 8 : 6, nc = left < cb ? left : cb;
+      for (int64_t oy = 0; oy < ph; oy++)
+        for (int64_t ox = 0; ox < pw; ox += VL) {
+          const int64_t np = pw - ox < VL ? pw - ox : VL;
+          (cb == 8 ? TW(direct_pool_tile8) : TW(direct_pool_tile6))(
+              d, pad, 2 * oy * d->ow + 2 * ox, wt + c0 * d->cstep, bias + c0,
+              out + c0 * PP + oy * pw + ox, nc, np, PP);
+        }
+      c0 += nc;
+    }
+    return;
+  }
+#endif
   for (int64_t c0 = 0; c0 < d->co;) {
     const REAL *wb = wt + c0 * d->cstep, *bb = bias ? bias + c0 : NULL;
     REAL *o = out + c0 * d->oh * d->ow;
@@ -421,11 +438,27 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
         NNC_FN(shift_image)(d, in + i * d->ci * d->ih * d->iw, pad, xs);
       else
         NNC_FN(pad_planes)(d, in + i * d->ci * d->ih * d->iw, pad);
-      NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, bias,
-                           out + i * d->co * d->oh * d->ow, add);
+      const int64_t per = d->pool ? (d->oh / 2) * (d->ow / 2) : d->oh * d->ow;
+      NNC_FN(direct_image)(d, d->compact ? xs : pad, wt, bias, out + i * d->co * per, add);
     }
   });
   conv_gemm_restore(team, was);
+}
+
+/* Whether the direct kernel runs a convolution's forward pass with its
+ * bias, ReLU and MaxPool2d(2) as pooled tiles (nnc_conv2d_bias_pool):
+ * where it runs the pass, compact, on the wide tiles, rows of 2 VL
+ * pixels or more (narrower, a pooled tile's vectors would be mostly
+ * waste: LeNet's second layer, 10 pixels wide, pools after instead). */
+static int NNC_FN(direct_pools)(const nnc_conv_shape *s) {
+#if NNC_CONV_WIDE && defined(NNC_WUNZIP)
+  return !nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_direct(s, s->o) &&
+         conv_direct_cpu() && conv_wide_cpu() && nnc_conv2d_direct_compact(s) &&
+         s->ow >= 2 * VL && s->oh >= 2;
+#else
+  (void)s;
+  return 0;
+#endif
 }
 
 /* Forward: taps (c, ki, kj), output channels o, read from w as it is
@@ -433,9 +466,10 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
  * stores to lines not in level 1); with bias, its epilogue (the bias, then
  * ReLU with relu: nnc_conv2d_bias). */
 static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
-                                   const REAL *bias, int relu, REAL *y, REAL *ws) {
+                                   const REAL *bias, int relu, int pool, REAL *y, REAL *ws) {
   conv_direct d = conv_direct_forward(s);
   d.epi = bias ? 1 + (relu != 0) : 0;
+  d.pool = pool;
   d.tstep = 1, d.cstep = s->c * s->kh * s->kw;
   NNC_FN(direct_images)(&d, s->n, x, y, 0, w, bias, ws);
 }
@@ -1577,7 +1611,7 @@ void NNC_FN(nnc_conv2d)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
     return;
   }
   if (ws && nnc_conv2d_direct(s, s->o) && conv_direct_cpu()) {
-    NNC_FN(direct_forward)(s, x, w, NULL, 0, y, ws);
+    NNC_FN(direct_forward)(s, x, w, NULL, 0, 0, y, ws);
     return;
   }
 #endif
@@ -1618,7 +1652,7 @@ void NNC_FN(nnc_conv2d_bias)(const nnc_conv_shape *s, const REAL *x, const REAL 
 #if NNC_CONV_DIRECT
   if (ws && !nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_direct(s, s->o) &&
       conv_direct_cpu()) {
-    NNC_FN(direct_forward)(s, x, w, bias, relu, y, ws);
+    NNC_FN(direct_forward)(s, x, w, bias, relu, 0, y, ws);
     return;
   }
 #endif
@@ -1634,6 +1668,24 @@ void NNC_FN(nnc_conv2d_bias)(const nnc_conv_shape *s, const REAL *x, const REAL 
   }
 }
 
+
+/* nnc_conv2d_bias with ReLU, then MaxPool2d(2) (fuse rule 8): the direct
+ * kernel's pooled tiles where they run (direct_pools), the convolution's
+ * output never stored; else the convolution into the workspace past its
+ * own scratch, then the pooling. The same values either way. */
+void NNC_FN(nnc_conv2d_bias_pool)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
+                                  const REAL *bias, REAL *y, REAL *ws) {
+  if (ws && NNC_FN(direct_pools)(s)) {
+#if NNC_CONV_DIRECT
+    NNC_FN(direct_forward)(s, x, w, bias, 1, 1, y, ws);
+#endif
+    return;
+  }
+  REAL *full = ws + nnc_conv2d_workspace(s);
+  NNC_FN(nnc_conv2d_bias)(s, x, w, bias, 1, full, ws);
+  const nnc_pool_shape p = {s->n, s->o, s->oh, s->ow, s->oh / 2, s->ow / 2, 2, 2, 2, 2, 0, 0};
+  NNC_FN(nnc_maxpool2d)(&p, full, y);
+}
 
 /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a matrix
  * stored transposed (generated code's permutes of a matrix's two axes:

@@ -132,6 +132,78 @@ NNC_DIRECT_TILE(direct_tile8, 8, 2)
 NNC_DIRECT_TILE(direct_tile8x1, 8, 1) /* and by one: a plane's last 16 pixels or fewer */
 NNC_DIRECT_TILE(direct_tile8x3, 8, 3) /* and by three: its last 33 to 48 */
 #endif
+#if defined(TWIDE) && defined(NNC_WUNZIP)
+/* A pooled tile (conv_direct's pool): cb output channels by output rows
+ * oy and oy + 1 at columns ox .. ox + TL - 1 (f = oy ow + ox, compact),
+ * two wide vectors per channel; then the bias and ReLU, as direct_tile's
+ * epilogue, and MaxPool2d(2): each channel's two rows' maximum, then its
+ * neighbouring columns' (the even and the odd lanes), TL / 2 pooled
+ * values at out[i * PP], np of them stored. Their ReLU leaves no NaN, so
+ * that the maxima are plain: the values are those of the convolution's
+ * output pooled. */
+static NNC_INLINE TOPT void TN(direct_pool_tile)(const conv_direct *d, const REAL *in,
+                                                 int64_t f, const REAL *wt, const REAL *bias,
+                                                 REAL *out, int64_t nc, int64_t np,
+                                                 int64_t PP, const int cb) {
+  TV acc[16], zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < 2 * cb; a++)
+    acc[a] = zero;
+  const REAL *w[8];
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    w[i] = wt + (i < nc ? i : nc - 1) * d->cstep;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t ki = 0; ki < d->kh; ki++) {
+      const REAL *q = in + c * d->sc + ki * d->sk + f;
+      for (int64_t kj = 0; kj < d->kw; kj++, q += d->sj) {
+        TV r0, r1;
+        memcpy(&r0, q, sizeof r0);
+        memcpy(&r1, q + d->ow, sizeof r1);
+        NNC_UNROLL
+        for (int i = 0; i < cb; i++) {
+          acc[2 * i] += w[i][0] * r0;
+          acc[2 * i + 1] += w[i][0] * r1;
+        }
+        NNC_UNROLL
+        for (int i = 0; i < cb; i++)
+          w[i] += d->tstep;
+      }
+    }
+  typedef __typeof__(zero > zero) TM;
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++) {
+    if (i >= nc)
+      break;
+    const TV b = zero + bias[i];
+    TV a0 = acc[2 * i] + b, a1 = acc[2 * i + 1] + b;
+    a0 = (TV)((TM)a0 & (a0 > zero)), a1 = (TV)((TM)a1 & (a1 > zero));
+    const TM up = a0 > a1;
+    const TV m = (TV)(((TM)a0 & up) | ((TM)a1 & ~up));
+    NNC_FN(vec) ev, od;
+    NNC_WUNZIP(m, ev, od);
+    const NNC_FN(mask) left = ev > od;
+    const NNC_FN(vec) p = (NNC_FN(vec))((left & (NNC_FN(mask))ev) | (~left & (NNC_FN(mask))od));
+    if (np == VL)
+      memcpy(out + i * PP, &p, sizeof p);
+    else
+      for (int64_t l = 0; l < np; l++)
+        out[i * PP + l] = p[l];
+  }
+}
+
+static TOPT void TN(direct_pool_tile8)(const conv_direct *d, const REAL *in, int64_t f,
+                                       const REAL *wt, const REAL *bias, REAL *out,
+                                       int64_t nc, int64_t np, int64_t PP) {
+  TN(direct_pool_tile)(d, in, f, wt, bias, out, nc, np, PP, 8);
+}
+static TOPT void TN(direct_pool_tile6)(const conv_direct *d, const REAL *in, int64_t f,
+                                       const REAL *wt, const REAL *bias, REAL *out,
+                                       int64_t nc, int64_t np, int64_t PP) {
+  TN(direct_pool_tile)(d, in, f, wt, bias, out, nc, np, PP, 6);
+}
+#endif
+
 /* Blocks of 6 channels by 2 vectors of pixels, of 4 by 3, of 3 by 4. */
 NNC_DIRECT_TILE(direct_tile6, 6, 2)
 NNC_DIRECT_TILE(direct_tile4, 4, 3)

@@ -620,6 +620,22 @@ void nnc_conv2d_bias_f32(const nnc_conv_shape *s, const float *x, const float *w
                          const float *bias, int relu, float *y, float *ws);
 void nnc_conv2d_bias_f64(const nnc_conv_shape *s, const double *x, const double *w,
                          const double *bias, int relu, double *y, double *ws);
+/* nnc_conv2d_bias with ReLU, then MaxPool2d(2) (kernel 2, stride 2, no
+ * padding): y is (n, o, oh / 2, ow / 2), the maxima of the ReLU'd output's
+ * 2x2 windows (fuse rule 8, where nothing else reads the convolution's
+ * output). The direct kernel pools its tiles before it stores them, where
+ * it runs and the output rows are 16 pixels wide or more (8 in f64);
+ * elsewhere the convolution goes to the workspace, past its own scratch,
+ * and the pooling follows. The same values, bit for bit, as the
+ * convolution, its bias and ReLU, and the pooling. */
+void nnc_conv2d_bias_pool_f32(const nnc_conv_shape *s, const float *x, const float *w,
+                              const float *bias, float *y, float *ws);
+void nnc_conv2d_bias_pool_f64(const nnc_conv_shape *s, const double *x, const double *w,
+                              const double *bias, double *y, double *ws);
+/* Elements of its workspace: the convolution's, and its whole output. */
+static inline size_t nnc_conv2d_pool_workspace(const nnc_conv_shape *s) {
+  return nnc_conv2d_workspace(s) + (size_t)(s->n * s->o * s->oh * s->ow);
+}
 void nnc_conv2d_grad_input_f32(const nnc_conv_shape *s, const float *dy,
                                const float *w, float *dx, float *ws);
 void nnc_conv2d_grad_weight_f32(const nnc_conv_shape *s, const float *x,

@@ -729,6 +729,39 @@ START_TEST(test_fuse_conv_epilogue) {
 }
 END_TEST
 
+/* Rule 8: c1's pooled output (odd 9x9, pooled to 4x4); c2's without a
+ * ReLU, and a pooling of kernel 3, stay; p1 and q read c3's output once
+ * each, the training step's gradient reads c1's again. */
+static const char *pool_model =
+    "model CP {\n  c1 = Conv2d(3, 8, 3, padding = 1)\n  c2 = Conv2d(8, 8, 1)\n"
+    "  c3 = Conv2d(8, 4, 1)\n  p = MaxPool2d(2)\n  q = MaxPool2d(3, 1)\n"
+    "  fn forward(x: f32[B, 3, 9, 9]) {\n    h = p(relu(c1(x)))\n    g = p(c2(h))\n"
+    "    return q(relu(c3(h))) + g[:, :4, 1:, 1:]\n  }\n"
+    "  train step(x: f32[B, 3, 9, 9]) {\n    loss = mean(p(relu(c1(x))))\n"
+    "    minimize loss with sgd(lr = 0.1)\n    return loss\n  }\n}\n";
+
+START_TEST(test_fuse_conv_pool) {
+  Module *m = NULL;
+  NO_ERROR(m = compiled(pool_model, 1));
+  char *d = dump(m);
+  ck_assert_msg(strstr(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
+                          "dilation=[1,1] groups=1 bias=1 relu=1 pool=2 : f32[B,8,4,4]"),
+                "%s", d);
+  ck_assert_int_eq(count(d, "pool=2"), 1); /* not c2, c3, nor the training step's */
+  ck_assert_msg(strstr(d, "bias=1 relu=1 : f32[B,8,9,9]"), "%s", d); /* the step's c1 */
+  ck_assert_msg(strstr(d, "bias=1 relu=1 : f32[B,4,4,4]"), "%s", d); /* c3, pooled by 3 */
+  Module *m2 = NULL; /* the dump reads back as it was */
+  NO_ERROR(m2 = parse(d));
+  ck_assert_str_eq(dump(m2), d);
+  NO_ERROR(m = compiled(pool_model, 0)); /* -O0: none */
+  ck_assert_ptr_null(strstr(dump(m), "pool=2"));
+  EXPECT_ERROR(parse_body("    %w = param name=\"w\" dtype=f32 shape=[4,3,1,1] : f32[4,3,1,1]\n"
+                          "    %b = param name=\"b\" dtype=f32 shape=[4] : f32[4]\n"
+                          "    %y = conv2d %x, %w, %b bias=1 pool=2 : f32[B,4,0,1]\n"),
+               "conv2d: pool=2 (its epilogue's MaxPool2d(2)) needs bias=1 relu=1");
+}
+END_TEST
+
 static void parse_fused(const char *members, const char *types) {
   parse_body(arena_printf(&ctx.arena,
                           "    %%c = const value=2 dtype=f32 shape=[] : f32[]\n"
@@ -832,6 +865,7 @@ static Suite *ir_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_dump_format);
   tcase_add_test(tc, test_fuse_conv_epilogue);
+  tcase_add_test(tc, test_fuse_conv_pool);
   tcase_add_test(tc, test_round_trip);
   tcase_add_test(tc, test_parse_handwritten);
   tcase_add_test(tc, test_parse_errors);

@@ -1614,7 +1614,9 @@ END_TEST
  * gradient (added into zeros, and written over other values by
  * nnc_conv2d_grad_input_set) and weight gradient, f32 and f64. */
 /* nnc_conv2d_bias against the same path's nnc_conv2d and then the bias
- * and ReLU, bit for bit (the generated add and ReLU's arithmetic). */
+ * and ReLU, bit for bit (the generated add and ReLU's arithmetic); and
+ * nnc_conv2d_bias_pool (its own workspace) against that ReLU'd output's
+ * 2x2 maxima, bit for bit. */
 #define CONV_BIAS(REAL, SFX)                                                           \
   static void conv_bias_##SFX(const nnc_conv_shape *s, const REAL *x, const REAL *w,   \
                               const REAL *y, REAL *ws) {                               \
@@ -1630,6 +1632,28 @@ END_TEST
                       #SFX " bias relu=%d [%lld]: %g vs %g", relu, (long long)k,      \
                       (double)yb[k], (double)want);                                    \
       }                                                                                \
+    }                                                                                  \
+    const int64_t ph = s->oh / 2, pw = s->ow / 2;                                      \
+    if (ph > 0 && pw > 0) { /* yb: the ReLU'd output, on a workspace's path */        \
+      REAL *pws = malloc(sizeof(REAL) * nnc_conv2d_pool_workspace(s));                 \
+      REAL *yp = malloc(sizeof(REAL) * (size_t)(s->n * s->o * ph * pw));               \
+      nnc_conv2d_bias_##SFX(s, x, w, bias, 1, yb, pws);                                \
+      nnc_conv2d_bias_pool_##SFX(s, x, w, bias, yp, pws);                              \
+      for (int64_t c = 0; c < s->n * s->o; c++)                                        \
+        for (int64_t i = 0; i < ph; i++)                                               \
+          for (int64_t j = 0; j < pw; j++) {                                           \
+            const REAL *q = yb + c * P + 2 * i * s->ow + 2 * j;                        \
+            REAL want = q[0];                                                          \
+            want = q[1] > want ? q[1] : want;                                          \
+            want = q[s->ow] > want ? q[s->ow] : want;                                  \
+            want = q[s->ow + 1] > want ? q[s->ow + 1] : want;                          \
+            const REAL got = yp[(c * ph + i) * pw + j];                                \
+            ck_assert_msg(memcmp(&got, &want, sizeof want) == 0,                       \
+                          #SFX " bias_pool [%lld][%lld][%lld]: %g vs %g",              \
+                          (long long)c, (long long)i, (long long)j, (double)got,       \
+                          (double)want);                                               \
+          }                                                                            \
+      free(pws), free(yp);                                                             \
     }                                                                                  \
     free(bias), free(yb);                                                              \
   }
@@ -1742,6 +1766,10 @@ START_TEST(test_conv_direct) {
       conv_shape(2, 5, 9, 11, 7, 4, 3, 1, 1, 0, 0, 1, 1, 1), /* scatter */
       conv_shape(1, 6, 8, 8, 9, 5, 5, 1, 1, 1, 1, 1, 1, 1),  /* scatter, cut */
       conv_shape(2, 5, 6, 7, 17, 3, 1, 1, 1, 1, 0, 1, 1, 1), /* kw 1: 8, 8, 1 */
+      /* pooled tiles (nnc_conv2d_bias_pool): blocks of 8, 8 and 4 on odd
+       * output sizes; 7 channels on a block of 8, rows cut short */
+      conv_shape(2, 4, 19, 33, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 5, 6, 21, 7, 5, 3, 1, 1, 2, 1, 1, 1, 1),
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     ck_assert(nnc_conv2d_direct(&shapes[i], shapes[i].o) &&
