@@ -132,7 +132,7 @@ typedef struct conv_direct {
   int compact;
   int epi; /* the forward pass's epilogue: 1 the bias, 2 the bias and then ReLU;
             * 0 none */
-  int pool; /* and then MaxPool2d(2) (epi 2, compact, wide tiles): the output
+  int pool; /* and then MaxPool2d(2) (epi 2, the padded planes, wide tiles): the output
              * planes (oh / 2, ow / 2) */
 } conv_direct;
 

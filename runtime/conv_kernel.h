@@ -359,7 +359,7 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
         for (int64_t ox = 0; ox < pw; ox += VL) {
           const int64_t np = pw - ox < VL ? pw - ox : VL;
           (cb == 8 ? TW(direct_pool_tile8) : TW(direct_pool_tile6))(
-              d, pad, 2 * oy * d->ow + 2 * ox, wt + c0 * d->cstep, bias + c0,
+              d, pad, 2 * oy * d->wf + 2 * ox, wt + c0 * d->cstep, bias + c0,
               out + c0 * PP + oy * pw + ox, nc, np, PP);
         }
       c0 += nc;
@@ -449,12 +449,12 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
  * bias, ReLU and MaxPool2d(2) as pooled tiles (nnc_conv2d_bias_pool):
  * where it runs the pass, compact, on the wide tiles, rows of 2 VL
  * pixels or more (narrower, a pooled tile's vectors would be mostly
- * waste: LeNet's second layer, 10 pixels wide, pools after instead). */
+ * waste: LeNet's second layer, 10 pixels wide, pools after instead). The
+ * pooled tiles read the padded planes, compact or not. */
 static int NNC_FN(direct_pools)(const nnc_conv_shape *s) {
 #if NNC_CONV_WIDE && defined(NNC_WUNZIP)
   return !nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_direct(s, s->o) &&
-         conv_direct_cpu() && conv_wide_cpu() && nnc_conv2d_direct_compact(s) &&
-         s->ow >= 2 * VL && s->oh >= 2;
+         conv_direct_cpu() && conv_wide_cpu() && s->ow >= 2 * VL && s->oh >= 2;
 #else
   (void)s;
   return 0;
@@ -467,7 +467,10 @@ static int NNC_FN(direct_pools)(const nnc_conv_shape *s) {
  * ReLU with relu: nnc_conv2d_bias). */
 static void NNC_FN(direct_forward)(const nnc_conv_shape *s, const REAL *x, const REAL *w,
                                    const REAL *bias, int relu, int pool, REAL *y, REAL *ws) {
-  conv_direct d = conv_direct_forward(s);
+  /* pooled: on the padded planes themselves (direct_pool_tile) */
+  conv_direct d = pool ? conv_direct_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s, s->ph,
+                                        s->pw, 0)
+                       : conv_direct_forward(s);
   d.epi = bias ? 1 + (relu != 0) : 0;
   d.pool = pool;
   d.tstep = 1, d.cstep = s->c * s->kh * s->kw;

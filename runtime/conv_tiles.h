@@ -134,8 +134,9 @@ NNC_DIRECT_TILE(direct_tile8x3, 8, 3) /* and by three: its last 33 to 48 */
 #endif
 #if defined(TWIDE) && defined(NNC_WUNZIP)
 /* A pooled tile (conv_direct's pool): cb output channels by output rows
- * oy and oy + 1 at columns ox .. ox + TL - 1 (f = oy ow + ox, compact),
- * two wide vectors per channel; then the bias and ReLU, as direct_tile's
+ * oy and oy + 1 at columns ox .. ox + TL - 1 (f = oy wf + ox, on the
+ * padded planes: a row's taps are runs of them, no shifted copies), two
+ * wide vectors per channel; then the bias and ReLU, as direct_tile's
  * epilogue, and MaxPool2d(2): each channel's two rows' maximum, then its
  * neighbouring columns' (the even and the odd lanes), TL / 2 pooled
  * values at out[i * PP], np of them stored. Their ReLU leaves no NaN, so
@@ -159,7 +160,7 @@ static NNC_INLINE TOPT void TN(direct_pool_tile)(const conv_direct *d, const REA
       for (int64_t kj = 0; kj < d->kw; kj++, q += d->sj) {
         TV r0, r1;
         memcpy(&r0, q, sizeof r0);
-        memcpy(&r1, q + d->ow, sizeof r1);
+        memcpy(&r1, q + d->wf, sizeof r1);
         NNC_UNROLL
         for (int i = 0; i < cb; i++) {
           acc[2 * i] += w[i][0] * r0;
@@ -184,11 +185,21 @@ static NNC_INLINE TOPT void TN(direct_pool_tile)(const conv_direct *d, const REA
     NNC_WUNZIP(m, ev, od);
     const NNC_FN(mask) left = ev > od;
     const NNC_FN(vec) p = (NNC_FN(vec))((left & (NNC_FN(mask))ev) | (~left & (NNC_FN(mask))od));
-    if (np == VL)
+    if (np == VL) {
       memcpy(out + i * PP, &p, sizeof p);
-    else
-      for (int64_t l = 0; l < np; l++)
-        out[i * PP + l] = p[l];
+      continue;
+    }
+    /* np < VL lanes: copies of 4, 2 and 1 (a loop of np became a call to
+     * memmove) */
+    REAL lanes[VL], *o = out + i * PP;
+    memcpy(lanes, &p, sizeof p);
+    int64_t l = 0;
+    if (np & 4)
+      memcpy(o, lanes, 4 * sizeof(REAL)), l = 4;
+    if (np & 2)
+      memcpy(o + l, lanes + l, 2 * sizeof(REAL)), l += 2;
+    if (np & 1)
+      o[l] = lanes[l];
   }
 }
 
