@@ -28,18 +28,46 @@ static NNC_INLINE TOPT void TN(put)(REAL *at, TV r, int add) {
 }
 
 /* One step of a tile: acc[i * nv + v] += w[i][at] times the v-th of the
- * nv vectors at b, for i < cb. */
-static NNC_INLINE TOPT void TN(tile_step)(TV *acc, const REAL *b, const REAL *const *w,
-                                          int64_t at, const int cb, const int nv) {
+ * nv vectors at b, vs apart (TL: one run), for i < cb. */
+static NNC_INLINE TOPT void TN(tile_step)(TV *acc, const REAL *b, int64_t vs,
+                                          const REAL *const *w, int64_t at, const int cb,
+                                          const int nv) {
   TV xv[4];
   NNC_UNROLL
   for (int v = 0; v < nv; v++)
-    memcpy(&xv[v], b + v * TL, sizeof xv[v]);
+    memcpy(&xv[v], b + v * vs, sizeof xv[v]);
   NNC_UNROLL
   for (int i = 0; i < cb; i++)
     NNC_UNROLL
     for (int v = 0; v < nv; v++)
       acc[i * nv + v] += w[i][at] * xv[v];
+}
+
+/* The direct kernel's tap loop: acc[i * nv + v] = the sum over the taps
+ * of channel i's weight (wt[t * tstep + i * cstep]; past nc, channel nc -
+ * 1's) times the vector at in + f + v vs moved by the tap (vs: TL, a run
+ * of pixels; or the row length, rows of a pooled tile). */
+static NNC_INLINE TOPT void TN(direct_taps)(const conv_direct *d, const REAL *in, int64_t f,
+                                            const REAL *wt, int64_t nc, TV *acc,
+                                            const int cb, const int nv, int64_t vs) {
+  const TV zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < cb * nv; a++)
+    acc[a] = zero;
+  const REAL *w[8];
+  NNC_UNROLL
+  for (int i = 0; i < cb; i++)
+    w[i] = wt + (i < nc ? i : nc - 1) * d->cstep;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t ki = 0; ki < d->kh; ki++) {
+      const REAL *q = in + c * d->sc + ki * d->sk + f;
+      for (int64_t kj = 0; kj < d->kw; kj++, q += d->sj) {
+        TN(tile_step)(acc, q, vs, w, 0, cb, nv);
+        NNC_UNROLL
+        for (int i = 0; i < cb; i++)
+          w[i] += d->tstep;
+      }
+    }
 }
 
 /* One tile of the direct kernel: cb output channels (nc of them stored,
@@ -57,23 +85,7 @@ static NNC_INLINE TOPT void TN(direct_tile)(const conv_direct *d, const REAL *in
                                             REAL *out, int64_t nc, int add, const int cb,
                                             const int nv) {
   TV acc[24], zero = {0};
-  NNC_UNROLL
-  for (int a = 0; a < cb * nv; a++)
-    acc[a] = zero;
-  const REAL *w[8]; /* each channel's weight of the tap; past nc, channel nc - 1's */
-  NNC_UNROLL
-  for (int i = 0; i < cb; i++)
-    w[i] = wt + (i < nc ? i : nc - 1) * d->cstep;
-  for (int64_t c = 0; c < d->ci; c++)
-    for (int64_t ki = 0; ki < d->kh; ki++) {
-      const REAL *q = in + c * d->sc + ki * d->sk + f;
-      for (int64_t kj = 0; kj < d->kw; kj++, q += d->sj) {
-        TN(tile_step)(acc, q, w, 0, cb, nv);
-        NNC_UNROLL
-        for (int i = 0; i < cb; i++)
-          w[i] += d->tstep;
-      }
-    }
+  TN(direct_taps)(d, in, f, wt, nc, acc, cb, nv, TL);
   const int64_t P = d->oh * d->ow;
   if (d->epi) /* the bias (then ReLU with epi 2) */
     NNC_UNROLL
@@ -147,30 +159,7 @@ static NNC_INLINE TOPT void TN(direct_pool_tile)(const conv_direct *d, const REA
                                                  REAL *out, int64_t nc, int64_t np,
                                                  int64_t PP, const int cb) {
   TV acc[16], zero = {0};
-  NNC_UNROLL
-  for (int a = 0; a < 2 * cb; a++)
-    acc[a] = zero;
-  const REAL *w[8];
-  NNC_UNROLL
-  for (int i = 0; i < cb; i++)
-    w[i] = wt + (i < nc ? i : nc - 1) * d->cstep;
-  for (int64_t c = 0; c < d->ci; c++)
-    for (int64_t ki = 0; ki < d->kh; ki++) {
-      const REAL *q = in + c * d->sc + ki * d->sk + f;
-      for (int64_t kj = 0; kj < d->kw; kj++, q += d->sj) {
-        TV r0, r1;
-        memcpy(&r0, q, sizeof r0);
-        memcpy(&r1, q + d->wf, sizeof r1);
-        NNC_UNROLL
-        for (int i = 0; i < cb; i++) {
-          acc[2 * i] += w[i][0] * r0;
-          acc[2 * i + 1] += w[i][0] * r1;
-        }
-        NNC_UNROLL
-        for (int i = 0; i < cb; i++)
-          w[i] += d->tstep;
-      }
-    }
+  TN(direct_taps)(d, in, f, wt, nc, acc, cb, 2, d->wf);
   typedef __typeof__(zero > zero) TM;
   NNC_UNROLL
   for (int i = 0; i < cb; i++) {
@@ -301,7 +290,7 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
     NNC_UNROLL
     for (int v = 0; v < nv && ahead; v++)
       TN(fetch)(b + v * TL, ahead * ldb);
-    TN(tile_step)(acc, b, ar, at, cb, nv);
+    TN(tile_step)(acc, b, TL, ar, at, cb, nv);
   }
   NNC_UNROLL
   for (int i = 0; i < cb; i++)

@@ -699,6 +699,16 @@ static const char *conv_model =
     "  fn forward(x: f32[B, 3, 9, 9]) {\n    h = relu(c1(x))\n    g = c2(h)\n"
     "    y = c3(g)\n    return relu(y) + y\n  }\n}\n";
 
+/* What a convolution fusion's test ends with: the dump d of model src
+ * reads back as it was, and at -O0 no node has `attr`. */
+static void fused_conv_roundtrip(const char *src, const char *d, const char *attr) {
+  Module *m = NULL, *m2 = NULL;
+  NO_ERROR(m2 = parse(d));
+  ck_assert_str_eq(dump(m2), d);
+  NO_ERROR(m = compiled(src, 0));
+  ck_assert_ptr_null(strstr(dump(m), attr));
+}
+
 START_TEST(test_fuse_conv_epilogue) {
   Module *m = NULL;
   NO_ERROR(m = compiled(conv_model, 1));
@@ -714,13 +724,7 @@ START_TEST(test_fuse_conv_epilogue) {
                           "groups=1 : f32[B,4,7,7]"),
                 "%s", d);
   ck_assert_int_eq(count(d, "bias=1"), 2);
-  /* the dump reads back as it was */
-  Module *m2 = NULL;
-  NO_ERROR(m2 = parse(d));
-  ck_assert_str_eq(dump(m2), d);
-  /* -O0: no epilogue */
-  NO_ERROR(m = compiled(conv_model, 0));
-  ck_assert_ptr_null(strstr(dump(m), "bias=1"));
+  fused_conv_roundtrip(conv_model, d, "bias=1");
   /* a bias operand of the wrong size */
   EXPECT_ERROR(parse_body("    %w = param name=\"w\" dtype=f32 shape=[4,3,1,1] : f32[4,3,1,1]\n"
                           "    %b = param name=\"b\" dtype=f32 shape=[3] : f32[3]\n"
@@ -729,9 +733,9 @@ START_TEST(test_fuse_conv_epilogue) {
 }
 END_TEST
 
-/* Rule 8: c1's pooled output (odd 9x9, pooled to 4x4); c2's without a
- * ReLU, and a pooling of kernel 3, stay; p1 and q read c3's output once
- * each, the training step's gradient reads c1's again. */
+/* Rule 8: the forward's c1 takes its pooling (an odd 9x9 output, pooled
+ * to 4x4); c2's pooling (no ReLU) and c3's (a kernel of 3) stay, as does
+ * the training step's (its gradient reads c1's output again). */
 static const char *pool_model =
     "model CP {\n  c1 = Conv2d(3, 8, 3, padding = 1)\n  c2 = Conv2d(8, 8, 1)\n"
     "  c3 = Conv2d(8, 4, 1)\n  p = MaxPool2d(2)\n  q = MaxPool2d(3, 1)\n"
@@ -750,11 +754,7 @@ START_TEST(test_fuse_conv_pool) {
   ck_assert_int_eq(count(d, "pool=2"), 1); /* not c2, c3, nor the training step's */
   ck_assert_msg(strstr(d, "bias=1 relu=1 : f32[B,8,9,9]"), "%s", d); /* the step's c1 */
   ck_assert_msg(strstr(d, "bias=1 relu=1 : f32[B,4,4,4]"), "%s", d); /* c3, pooled by 3 */
-  Module *m2 = NULL; /* the dump reads back as it was */
-  NO_ERROR(m2 = parse(d));
-  ck_assert_str_eq(dump(m2), d);
-  NO_ERROR(m = compiled(pool_model, 0)); /* -O0: none */
-  ck_assert_ptr_null(strstr(dump(m), "pool=2"));
+  fused_conv_roundtrip(pool_model, d, "pool=2");
   EXPECT_ERROR(parse_body("    %w = param name=\"w\" dtype=f32 shape=[4,3,1,1] : f32[4,3,1,1]\n"
                           "    %b = param name=\"b\" dtype=f32 shape=[4] : f32[4]\n"
                           "    %y = conv2d %x, %w, %b bias=1 pool=2 : f32[B,4,0,1]\n"),
