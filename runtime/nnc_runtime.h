@@ -632,7 +632,8 @@ void nnc_conv2d_bias_pool_f32(const nnc_conv_shape *s, const float *x, const flo
                               const float *bias, float *y, float *ws);
 void nnc_conv2d_bias_pool_f64(const nnc_conv_shape *s, const double *x, const double *w,
                               const double *bias, double *y, double *ws);
-/* Elements of its workspace: the convolution's, and its whole output. */
+/* Elements of its workspace (ws may not be NULL): the convolution's, and
+ * its whole output. */
 static inline size_t nnc_conv2d_pool_workspace(const nnc_conv_shape *s) {
   return nnc_conv2d_workspace(s) + (size_t)(s->n * s->o * s->oh * s->ow);
 }
