@@ -699,6 +699,9 @@ static const char *conv_model =
     "  fn forward(x: f32[B, 3, 9, 9]) {\n    h = relu(c1(x))\n    g = c2(h)\n"
     "    y = c3(g)\n    return relu(y) + y\n  }\n}\n";
 
+/* d (a dump) holds s. */
+#define HAS(d, s) ck_assert_msg(strstr((d), (s)), "%s", (d))
+
 /* What a convolution fusion's test ends with: the dump d of model src
  * reads back as it was, and at -O0 no node has `attr`. */
 static void fused_conv_roundtrip(const char *src, const char *d, const char *attr) {
@@ -713,16 +716,13 @@ START_TEST(test_fuse_conv_epilogue) {
   Module *m = NULL;
   NO_ERROR(m = compiled(conv_model, 1));
   char *d = dump(m);
-  ck_assert_msg(strstr(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
-                          "dilation=[1,1] groups=1 bias=1 relu=1 : f32[B,8,9,9]"),
-                "%s", d);
-  ck_assert_msg(strstr(d, ", %c2.weight, %c2.bias stride=[1,1] padding=[0,0] "
-                          "dilation=[1,1] groups=1 bias=1 : f32[B,4,7,7]"),
-                "%s", d);
+  HAS(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
+             "dilation=[1,1] groups=1 bias=1 relu=1 : f32[B,8,9,9]");
+  HAS(d, ", %c2.weight, %c2.bias stride=[1,1] padding=[0,0] "
+             "dilation=[1,1] groups=1 bias=1 : f32[B,4,7,7]");
   /* c3's output is read twice: its bias stays an add */
-  ck_assert_msg(strstr(d, ", %c3.weight stride=[1,1] padding=[0,0] dilation=[1,1] "
-                          "groups=1 : f32[B,4,7,7]"),
-                "%s", d);
+  HAS(d, ", %c3.weight stride=[1,1] padding=[0,0] dilation=[1,1] "
+             "groups=1 : f32[B,4,7,7]");
   ck_assert_int_eq(count(d, "bias=1"), 2);
   fused_conv_roundtrip(conv_model, d, "bias=1");
   /* a bias operand of the wrong size */
@@ -748,12 +748,11 @@ START_TEST(test_fuse_conv_pool) {
   Module *m = NULL;
   NO_ERROR(m = compiled(pool_model, 1));
   char *d = dump(m);
-  ck_assert_msg(strstr(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
-                          "dilation=[1,1] groups=1 bias=1 relu=1 pool=2 : f32[B,8,4,4]"),
-                "%s", d);
+  HAS(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
+             "dilation=[1,1] groups=1 bias=1 relu=1 pool=2 : f32[B,8,4,4]");
   ck_assert_int_eq(count(d, "pool=2"), 1); /* not c2, c3, nor the training step's */
-  ck_assert_msg(strstr(d, "bias=1 relu=1 : f32[B,8,9,9]"), "%s", d); /* the step's c1 */
-  ck_assert_msg(strstr(d, "bias=1 relu=1 : f32[B,4,4,4]"), "%s", d); /* c3, pooled by 3 */
+  HAS(d, "bias=1 relu=1 : f32[B,8,9,9]"); /* the step's c1 */
+  HAS(d, "bias=1 relu=1 : f32[B,4,4,4]"); /* c3, pooled by 3 */
   fused_conv_roundtrip(pool_model, d, "pool=2");
   EXPECT_ERROR(parse_body("    %w = param name=\"w\" dtype=f32 shape=[4,3,1,1] : f32[4,3,1,1]\n"
                           "    %b = param name=\"b\" dtype=f32 shape=[4] : f32[4]\n"
