@@ -279,9 +279,10 @@ int64_t ir_attr_int2(const Node *n, const char *key, int i, int64_t dflt) {
 }
 
 int64_t ir_conv2d_out(const Node *n, int axis) {
+  if (n->nin < 2 || n->in[0]->type.rank != 4 || n->in[1]->type.rank != 4)
+    return -1;
   Dim h = n->in[0]->type.dim[2 + axis], k = n->in[1]->type.dim[2 + axis];
-  if (n->in[0]->type.rank != 4 || n->in[1]->type.rank != 4 || !dim_is_const(h) ||
-      !dim_is_const(k))
+  if (!dim_is_const(h) || !dim_is_const(k))
     return -1;
   const int64_t s = ir_attr_int2(n, "stride", axis, 1), p = ir_attr_int2(n, "padding", axis, 0),
                 d = ir_attr_int2(n, "dilation", axis, 1);

@@ -447,10 +447,10 @@ static void NNC_FN(direct_images)(const conv_direct *d, int64_t n, const REAL *i
 
 /* Whether the direct kernel runs a convolution's forward pass with its
  * bias, ReLU and MaxPool2d(2) as pooled tiles (nnc_conv2d_bias_pool):
- * where it runs the pass, compact, on the wide tiles, rows of 2 VL
- * pixels or more (narrower, a pooled tile's vectors would be mostly
- * waste: LeNet's second layer, 10 pixels wide, pools after instead). The
- * pooled tiles read the padded planes, compact or not. */
+ * where it runs the pass, on the wide tiles, rows of 2 VL pixels or more
+ * (narrower, a pooled tile's vectors would be mostly waste: LeNet's
+ * second layer, 10 pixels wide, pools after instead). The pooled tiles
+ * read the padded planes, whatever the kernel's width. */
 static int NNC_FN(direct_pools)(const nnc_conv_shape *s) {
 #if NNC_CONV_WIDE && defined(NNC_WUNZIP)
   return !nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_direct(s, s->o) &&
