@@ -17,6 +17,15 @@ static NNC_INLINE void TN(fetch)(const REAL *p, int64_t ahead) {
   __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)ahead * sizeof(REAL)), 0, 2);
 }
 
+/* acc[0, n) = 0: a tile's accumulators cleared (n a constant in each
+ * caller, so that they stay in registers). */
+static NNC_INLINE TOPT void TN(zeros)(TV *acc, const int n) {
+  const TV zero = {0};
+  NNC_UNROLL
+  for (int a = 0; a < n; a++)
+    acc[a] = zero;
+}
+
 /* *at = r, or += with add: a tile's accumulator stored. */
 static NNC_INLINE TOPT void TN(put)(REAL *at, TV r, int add) {
   if (add) {
@@ -50,10 +59,7 @@ static NNC_INLINE TOPT void TN(tile_step)(TV *acc, const REAL *b, int64_t vs,
 static NNC_INLINE TOPT void TN(direct_taps)(const conv_direct *d, const REAL *in, int64_t f,
                                             const REAL *wt, int64_t nc, TV *acc,
                                             const int cb, const int nv, int64_t vs) {
-  const TV zero = {0};
-  NNC_UNROLL
-  for (int a = 0; a < cb * nv; a++)
-    acc[a] = zero;
+  TN(zeros)(acc, cb * nv);
   const REAL *w[8];
   NNC_UNROLL
   for (int i = 0; i < cb; i++)
@@ -282,10 +288,8 @@ static NNC_INLINE TOPT void TN(reg_tile)(const REAL *const *ar, int64_t ak, cons
                                          int64_t ldb, int64_t K, REAL *c, int64_t ldc,
                                          int64_t nc, int add, const int cb, const int nv,
                                          const int ahead, const REAL *bias) {
-  TV acc[16], zero = {0};
-  NNC_UNROLL
-  for (int i = 0; i < cb * nv; i++)
-    acc[i] = zero;
+  TV acc[16];
+  TN(zeros)(acc, cb * nv);
   for (int64_t k = 0, at = 0; k < K; k++, b += ldb, at += ak) {
     NNC_UNROLL
     for (int v = 0; v < nv && ahead; v++)
@@ -347,10 +351,8 @@ static TOPT void TN(tall_tile16x1)(const REAL *const *ar, int64_t ak, const REAL
  * 1433). */
 static TOPT void TN(rows_tile12x1)(const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                    int64_t K, REAL *c, int64_t ldc, int add) {
-  TV acc[12], zero = {0};
-  NNC_UNROLL
-  for (int i = 0; i < 12; i++)
-    acc[i] = zero;
+  TV acc[12];
+  TN(zeros)(acc, 12);
   const int64_t L = lda * (int64_t)sizeof(REAL);
   const char *p[4];
   NNC_UNROLL
@@ -382,10 +384,8 @@ static TOPT void TN(rows_tile12x1)(const REAL *a, int64_t lda, const REAL *b, in
  * features, 5.7 KB) are not fetched ahead by the processor. */
 static TOPT void TN(tall_tile8x2)(const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                   int64_t K, REAL *c, int64_t ldc, int add) {
-  TV acc[16], zero = {0};
-  NNC_UNROLL
-  for (int i = 0; i < 16; i++)
-    acc[i] = zero;
+  TV acc[16];
+  TN(zeros)(acc, 16);
   for (int64_t k = 0; k < K; k++, a += lda, b += ldb) {
     TV x0, x1;
     TN(fetch)(b, 32 * ldb);
