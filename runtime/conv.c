@@ -187,11 +187,12 @@ static void *conv_align64(void *p) {
 
 /* A Winograd pass (nnc_conv2d_winograd) from ci planes (ih, iw), padded
  * by (ph, pw) (negative: a crop), to co planes (oh, ow): (th, tw) tiles of
- * 2x2 output pixels; padded planes of hp rows, each row its even columns
- * then its odd ones, half of each; strips of `rows` rows of tiles; the
- * scratch's parts (nnc_winograd_parts). */
+ * m x m output pixels (nnc_winograd_tile), np = (m + 2)^2 positions;
+ * padded planes of hp rows, each row's columns by their remainder over m
+ * (m parts of `half`); strips of `rows` rows of tiles; the scratch's
+ * parts (nnc_winograd_parts). */
 typedef struct conv_wino {
-  int64_t ci, ih, iw, co, oh, ow, ph, pw, th, tw, hp, half, rows;
+  int64_t ci, ih, iw, co, oh, ow, ph, pw, m, np, th, tw, hp, half, rows;
   size_t part[4];
   const void *isc, *ish; /* the input read as max(x isc[c] + ish[c], 0), or NULL */
 } conv_wino;
@@ -199,9 +200,10 @@ typedef struct conv_wino {
 #if NNC_CONV_DIRECT /* Winograd's */
 static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, int64_t oh,
                               int64_t ow, int64_t ph, int64_t pw, int weight) {
-  conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, (oh + 1) / 2, (ow + 1) / 2, 0, 0, 0,
-                 {0, 0, 0, 0}, NULL, NULL};
-  g.hp = 2 * g.th + 2;
+  const int64_t m = nnc_winograd_tile(oh, ow, weight);
+  conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, m, (m + 2) * (m + 2), (oh + m - 1) / m,
+                 (ow + m - 1) / m, 0, 0, 0, {0, 0, 0, 0}, NULL, NULL};
+  g.hp = m * g.th + 2;
   g.half = nnc_winograd_half(g.tw);
   g.rows = nnc_winograd_rows(g.th, g.tw);
   nnc_winograd_parts(ci, co, oh, ow, weight, g.part);

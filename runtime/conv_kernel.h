@@ -588,138 +588,194 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
   conv_gemm_restore(team, was);
 }
 
-/* ------------------------------------------- Winograd F(2x2, 3x3) */
+/* ------------------------------------ Winograd F(2x2, 3x3), F(4x4, 3x3) */
 /* A pass (conv_wino) runs per image and per strip of tile rows: the input
- * tiles transformed (V = Bᵀ d B, 16 values per 4x4 tile and channel);
- * for each of the 16 positions a product of the transformed kernel (U =
- * G k Gᵀ, ci by co) with V (ci by the strip's tiles), in register tiles
- * (reg_tile); the products transformed back (Aᵀ
- * M A: 2x2 pixels per tile). Position xi = 4 i + j is row i, column j of
- * a tile. The input gradient is the same pass on dy with the kernel
- * flipped and its channels swapped, as in the direct kernel. */
+ * tiles transformed (V = Bᵀ d B, P = (m + 2)^2 values per tile of m + 2
+ * by m + 2 and channel); for each of the P positions a product of the
+ * transformed kernel (U = G k Gᵀ, ci by co) with V (ci by the strip's
+ * tiles), in register tiles (reg_tile); the products transformed back
+ * (Aᵀ M A: m x m pixels per tile). Position xi = (m + 2) i + j is row i,
+ * column j of a tile. m is 2 or 4 (nnc_winograd_tile): F(2x2, 3x3) on
+ * the points 0, 1, -1; F(4x4, 3x3) on 0, 1, -1, 2, -2. The input gradient
+ * is the same pass on dy with the kernel flipped and its channels
+ * swapped, as in the direct kernel. */
 
 /* U[xi][c][o] (o up to co + 5, zeros past co) = G k Gᵀ, k the 3x3 kernel
  * from input channel c to output channel o: w[o, c] (forward) or w[c, o]
  * turned by 180 degrees (flip: the input gradient). */
 static void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip, REAL *u) {
-  const int64_t op = g->co + 5;
+  static const REAL g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static const REAL g4[6][3] = {{0.25, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+  const REAL(*gm)[3] = g->m == 4 ? g4 : g2;
+  const int64_t op = g->co + 5, a = g->m + 2;
   memset(u, 0, sizeof(REAL) * g->part[0]);
-  for (int64_t o = 0; o < g->co; o++)
-    for (int64_t c = 0; c < g->ci; c++) {
+  for (int64_t c = 0; c < g->ci; c++) /* U's rows in order */
+    for (int64_t o = 0; o < g->co; o++) {
       const REAL *k = w + (flip ? c * g->co + o : o * g->ci + c) * 9;
-      REAL a[3][3], t[4][3];
-      for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++)
-          a[i][j] = flip ? k[8 - 3 * i - j] : k[3 * i + j];
-      for (int j = 0; j < 3; j++) {
-        t[0][j] = a[0][j];
-        t[1][j] = (a[0][j] + a[1][j] + a[2][j]) / 2;
-        t[2][j] = (a[0][j] - a[1][j] + a[2][j]) / 2;
-        t[3][j] = a[2][j];
-      }
-      for (int i = 0; i < 4; i++) {
-        const REAL r[4] = {t[i][0], (t[i][0] + t[i][1] + t[i][2]) / 2,
-                           (t[i][0] - t[i][1] + t[i][2]) / 2, t[i][2]};
-        for (int j = 0; j < 4; j++)
-          u[((4 * i + j) * g->ci + c) * op + o] = r[j];
-      }
+      REAL t[6][3];
+      for (int64_t i = 0; i < a; i++) /* t = G k */
+        for (int j = 0; j < 3; j++) {
+          t[i][j] = 0;
+          for (int l = 0; l < 3; l++)
+            t[i][j] += gm[i][l] * (flip ? k[8 - 3 * l - j] : k[3 * l + j]);
+        }
+      for (int64_t i = 0; i < a; i++) /* then (G k) Gᵀ */
+        for (int64_t j = 0; j < a; j++) {
+          REAL r = 0;
+          for (int l = 0; l < 3; l++)
+            r += t[i][l] * gm[j][l];
+          u[((a * i + j) * g->ci + c) * op + o] = r;
+        }
     }
 }
 
-/* One image's padded planes, each row's even columns, then its odd ones
- * (a tile's columns 2 tx .. 2 tx + 3 are then even[tx], odd[tx],
- * even[tx + 1], odd[tx + 1]: vectors of consecutive tiles are plain
- * loads); zeros outside the input. */
-static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x,
-                                                REAL *pl) {
-  const int64_t w2 = 2 * g->half, odd = g->pw & 1;
-  /* x's even columns 2 m go to half he at m + oe, its odd ones to ho at
-   * m + oo (padded column 2 m + pw is even when pw is) */
-  const int64_t oe = odd ? (g->pw - 1) / 2 : g->pw / 2, oo = odd ? (g->pw + 1) / 2 : oe;
+/* One image's padded planes, each row's columns by their remainder over
+ * the tile m (the columns m j + i in part i at j: a tile's columns m tx
+ * .. m tx + m + 1 are then part i at tx for i < m, and parts 0 and 1 at
+ * tx + 1: vectors of consecutive tiles are plain loads); zeros outside
+ * the input. */
+static NNC_INLINE NNC_NO_LIBCALLS NNC_DIRECT_OPT void NNC_FN(wino_planes_m)(
+    const conv_wino *g, const REAL *x, REAL *pl, const int64_t m) {
+  const int64_t wr = m * g->half;
+  /* x's columns m j + r go to part at[r], from j + off[r] (padded column
+   * m j + r + pw) */
+  int64_t at[4], off[4];
+  for (int64_t r = 0; r < m; r++) {
+    const int64_t pj = r + g->pw, q = pj >= 0 ? pj / m : -((m - 1 - pj) / m);
+    at[r] = pj - q * m, off[r] = q;
+  }
   for (int64_t c = 0; c < g->ci; c++)
     for (int64_t i = 0; i < g->hp; i++) {
-      REAL *ev = pl + (c * g->hp + i) * w2, *od = ev + g->half;
+      REAL *row = pl + (c * g->hp + i) * wr;
       const int64_t iy = i - g->ph;
-      memset(ev, 0, sizeof(REAL) * (size_t)w2);
+      memset(row, 0, sizeof(REAL) * (size_t)wr);
       if (iy < 0 || iy >= g->ih)
         continue;
       const REAL *xr = x + (c * g->ih + iy) * g->iw;
-      REAL *he = odd ? od : ev, *ho = odd ? ev : od;
       const REAL sa = g->isc ? ((const REAL *)g->isc)[c] : 1;
       const REAL sb = g->isc ? ((const REAL *)g->ish)[c] : 0;
-      for (int64_t m = 0; 2 * m < g->iw; m += VL) {
+      for (int64_t j = 0; m * j < g->iw; j += VL) {
 #ifdef NNC_UNZIP
-        if (2 * (m + VL) <= g->iw && m + oe >= 0 && m + oo >= 0 &&
-            m + oe + VL <= g->half && m + oo + VL <= g->half) {
-          NNC_FN(vec) a, b, e, f;
-          memcpy(&a, xr + 2 * m, sizeof a);
-          memcpy(&b, xr + 2 * m + VL, sizeof b);
-          if (g->isc) { /* the input transform, as the fused ReLU (NaN to 0) */
-            const NNC_FN(vec) zero = {0};
-            a = a * sa + sb, b = b * sa + sb;
-            a = NNC_FN(vsel)(a > zero, a, zero), b = NNC_FN(vsel)(b > zero, b, zero);
+        int inside = m * (j + VL) <= g->iw;
+        for (int64_t r = 0; r < m; r++)
+          inside &= j + off[r] >= 0 && j + off[r] + VL <= g->half;
+        if (inside) {
+          NNC_FN(vec) v[4], e, f;
+          for (int64_t r = 0; r < m; r++) {
+            memcpy(&v[r], xr + m * j + r * VL, sizeof v[r]);
+            if (g->isc) { /* the input transform, as the fused ReLU (NaN to 0) */
+              const NNC_FN(vec) zero = {0};
+              v[r] = v[r] * sa + sb;
+              v[r] = NNC_FN(vsel)(v[r] > zero, v[r], zero);
+            }
           }
-          NNC_UNZIP(a, b, e, f);
-          memcpy(he + m + oe, &e, sizeof e);
-          memcpy(ho + m + oo, &f, sizeof f);
+          NNC_UNZIP(v[0], v[1], e, f); /* even and odd columns */
+          v[0] = e, v[1] = f;
+          if (m == 4) { /* columns 0 and 2, 1 and 3 mod 4 */
+            NNC_FN(vec) e2, f2;
+            NNC_UNZIP(v[2], v[3], e2, f2);
+            NNC_UNZIP(e, e2, v[0], v[2]);
+            NNC_UNZIP(f, f2, v[1], v[3]);
+          }
+          for (int64_t r = 0; r < m; r++)
+            memcpy(row + at[r] * g->half + j + off[r], &v[r], sizeof v[r]);
           continue;
         }
 #endif
-        for (int64_t j = 2 * m; j < 2 * (m + VL) && j < g->iw; j++) {
-          const int64_t pj = j + g->pw;
-          if (pj >= 0 && pj < w2)
-            (pj & 1 ? od : ev)[pj >> 1] = g->isc ? NNC_FN(in_relu)(xr[j], sa, sb) : xr[j];
+        for (int64_t k = m * j; k < m * (j + VL) && k < g->iw; k++) {
+          const int64_t r = k % m, q = k / m + off[r];
+          if (q >= 0 && q < g->half)
+            row[at[r] * g->half + q] = g->isc ? NNC_FN(in_relu)(xr[k], sa, sb) : xr[k];
         }
       }
     }
 }
 
-/* V = Bᵀ d B of VL tiles at once, d[i] the four columns of row i (Bᵀ =
- * [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]), position 4 i + j stored at
- * q + (4 i + j) * xs. */
-static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_btdb)(NNC_FN(vec) d[4][4], REAL *q,
-                                                        int64_t xs) {
-  NNC_FN(vec) h[4][4];
-  NNC_UNROLL
-  for (int i = 0; i < 4; i++) {
-    h[i][0] = d[i][0] - d[i][2];
-    h[i][1] = d[i][1] + d[i][2];
-    h[i][2] = d[i][2] - d[i][1];
-    h[i][3] = d[i][1] - d[i][3];
+static NNC_DIRECT_OPT void NNC_FN(wino_planes)(const conv_wino *g, const REAL *x,
+                                                REAL *pl) {
+  if (g->m == 4)
+    NNC_FN(wino_planes_m)(g, x, pl, 4);
+  else
+    NNC_FN(wino_planes_m)(g, x, pl, 2);
+}
+
+/* One dimension of Bᵀ d B: t = Bᵀ z, z[i] at z[i * zs]. F(2x2, 3x3): Bᵀ =
+ * [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; F(4x4, 3x3): Bᵀ = [4 0 -5 0 1
+ * 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0
+ * -5 0 1]. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_bt)(const NNC_FN(vec) *z, int zs,
+                                                      NNC_FN(vec) *t, const int m) {
+  if (m == 2) {
+    t[0] = z[0] - z[2 * zs], t[1] = z[zs] + z[2 * zs];
+    t[2] = z[2 * zs] - z[zs], t[3] = z[zs] - z[3 * zs];
+    return;
   }
+  const NNC_FN(vec) z1 = z[zs], z2 = z[2 * zs], z3 = z[3 * zs], z4 = z[4 * zs];
+  const NNC_FN(vec) a = z4 - z2, b = z3 - z1, c = z3 + z4, d = z1 + z2;
+  t[0] = z[0] * (REAL)4 - z2 * (REAL)5 + z4;
+  t[1] = c - d * (REAL)4;
+  t[2] = (z4 - z3) + (z1 - z2) * (REAL)4;
+  t[3] = a + b * (REAL)2;
+  t[4] = a - b * (REAL)2;
+  t[5] = z1 * (REAL)4 - z3 * (REAL)5 + z[5 * zs];
+}
+
+/* V = Bᵀ d B of VL tiles at once, d[i] the m + 2 columns of row i,
+ * position (m + 2) i + j stored at q + ((m + 2) i + j) * xs. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_btdb)(NNC_FN(vec) d[6][6], REAL *q,
+                                                        int64_t xs, const int m) {
+  const int a = m + 2;
+  NNC_FN(vec) h[6][6];
   NNC_UNROLL
-  for (int j = 0; j < 4; j++) {
-    const NNC_FN(vec) t[4] = {h[0][j] - h[2][j], h[1][j] + h[2][j], h[2][j] - h[1][j],
-                              h[1][j] - h[3][j]};
+  for (int i = 0; i < a; i++)
+    NNC_FN(wino_bt)(d[i], 1, h[i], m);
+  NNC_UNROLL
+  for (int j = 0; j < a; j++) {
+    NNC_FN(vec) t[6];
+    NNC_FN(wino_bt)(&h[0][j], 6, t, m);
     NNC_UNROLL
-    for (int i = 0; i < 4; i++)
-      memcpy(q + (4 * i + j) * xs, &t[i], sizeof t[i]);
+    for (int i = 0; i < a; i++)
+      memcpy(q + (a * i + j) * xs, &t[i], sizeof t[i]);
   }
 }
 
 /* V[xi][c][p] for the nr tile rows from ty0, p = r * tw + tx, rows of ldv,
  * matrices xs apart (a vector past a row's last tile spills into the next
- * row's first, written after, or into the 8 past the strip). */
+ * row's first, written after, or into the 8 past the strip); m a
+ * constant where inlined. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_input_m)(const conv_wino *g,
+                                                           const REAL *pl, int64_t ty0,
+                                                           int64_t nr, REAL *v,
+                                                           int64_t ldv, int64_t xs,
+                                                           const int m) {
+  const int64_t wr = m * g->half;
+  for (int64_t c = 0; c < g->ci; c++)
+    for (int64_t r = 0; r < nr; r++) {
+      const REAL *row = pl + (c * g->hp + m * (ty0 + r)) * wr;
+      for (int64_t tx = 0; tx < g->tw; tx += VL) {
+        NNC_FN(vec) d[6][6];
+        NNC_UNROLL
+        for (int i = 0; i < m + 2; i++)
+          NNC_UNROLL
+          for (int j = 0; j < m + 2; j++)
+            memcpy(&d[i][j], row + i * wr + j % m * g->half + tx + j / m, sizeof d[i][j]);
+        NNC_FN(wino_btdb)(d, v + c * ldv + r * g->tw + tx, xs, m);
+      }
+    }
+}
+
 static NNC_DIRECT_OPT void NNC_FN(wino_input)(const conv_wino *g, const REAL *pl,
                                               int64_t ty0, int64_t nr, REAL *v,
                                               int64_t ldv, int64_t xs) {
-  const int64_t w2 = 2 * g->half;
-  for (int64_t c = 0; c < g->ci; c++)
-    for (int64_t r = 0; r < nr; r++) {
-      const REAL *row = pl + (c * g->hp + 2 * (ty0 + r)) * w2;
-      for (int64_t tx = 0; tx < g->tw; tx += VL) {
-        NNC_FN(vec) d[4][4];
-        NNC_UNROLL
-        for (int i = 0; i < 4; i++) {
-          const REAL *ev = row + i * w2 + tx, *od = ev + g->half;
-          memcpy(&d[i][0], ev, sizeof d[i][0]);
-          memcpy(&d[i][1], od, sizeof d[i][1]);
-          memcpy(&d[i][2], ev + 1, sizeof d[i][2]);
-          memcpy(&d[i][3], od + 1, sizeof d[i][3]);
-        }
-        NNC_FN(wino_btdb)(d, v + c * ldv + r * g->tw + tx, xs);
-      }
-    }
+  if (g->m == 4)
+    NNC_FN(wino_input_m)(g, pl, ty0, nr, v, ldv, xs, 4);
+  else
+    NNC_FN(wino_input_m)(g, pl, ty0, nr, v, ldv, xs, 2);
 }
 
 /* A small product on the register tiles, without a GEMM library's packing
@@ -1044,62 +1100,86 @@ static void NNC_FN(tile_product)(const REAL *v, int64_t ldv, int64_t K, const RE
   }
 }
 
+/* One dimension of Aᵀ M A: y = Aᵀ z, z[i] at z[i * zs]. F(2x2, 3x3): Aᵀ =
+ * [1 1 1 0; 0 1 -1 -1]; F(4x4, 3x3): Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0
+ * 1 1 4 4 0; 0 1 -1 8 -8 1]. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_at)(const NNC_FN(vec) *z, int zs,
+                                                      NNC_FN(vec) *y, const int m) {
+  if (m == 2) {
+    y[0] = z[0] + z[zs] + z[2 * zs];
+    y[1] = z[zs] - z[2 * zs] - z[3 * zs];
+    return;
+  }
+  const NNC_FN(vec) p = z[zs] + z[2 * zs], q = z[zs] - z[2 * zs];
+  const NNC_FN(vec) r = z[3 * zs] + z[4 * zs], t = z[3 * zs] - z[4 * zs];
+  y[0] = z[0] + p + r;
+  y[1] = q + t * (REAL)2;
+  y[2] = p + r * (REAL)4;
+  y[3] = q + t * (REAL)8 + z[5 * zs];
+}
+
 /* The strip's output pixels (or += with add) from its products M[xi][o][p]
- * (rows of ldm), Aᵀ M A; pixels past (oh, ow) dropped. A tile's two
- * columns are interleaved in registers (NNC_ZIP) when the runtime's
- * compiler has __builtin_shufflevector. */
-static NNC_DIRECT_OPT void NNC_FN(wino_output)(const conv_wino *g, const REAL *m,
-                                               int64_t ldm, int64_t ty0, int64_t nr,
-                                               REAL *y, int add) {
+ * (rows of ldm), Aᵀ M A; pixels past (oh, ow) dropped. A tile's m columns
+ * are interleaved in registers (NNC_ZIP) when the runtime's compiler has
+ * __builtin_shufflevector; m a constant where inlined. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_output_m)(const conv_wino *g,
+                                                            const REAL *mp, int64_t ldm,
+                                                            int64_t ty0, int64_t nr,
+                                                            REAL *y, int add, const int m) {
   const int64_t xs = g->co * ldm;
+  const int a = m + 2;
   for (int64_t o = 0; o < g->co; o++)
     for (int64_t r = 0; r < nr; r++) {
-      const int64_t oy = 2 * (ty0 + r);
+      const int64_t oy = m * (ty0 + r);
       for (int64_t tx = 0; tx < g->tw; tx += VL) {
-        const REAL *q = m + o * ldm + r * g->tw + tx;
-        NNC_FN(vec) mm[16], t0[4], t1[4];
+        const REAL *q = mp + o * ldm + r * g->tw + tx;
+        NNC_FN(vec) mm[36], t[4][6];
         NNC_UNROLL
-        for (int k = 0; k < 16; k++)
+        for (int k = 0; k < a * a; k++)
           memcpy(&mm[k], q + k * xs, sizeof mm[k]);
         NNC_UNROLL
-        for (int j = 0; j < 4; j++) {
-          t0[j] = mm[j] + mm[4 + j] + mm[8 + j];
-          t1[j] = mm[4 + j] - mm[8 + j] - mm[12 + j];
+        for (int j = 0; j < a; j++) { /* the columns of Aᵀ M */
+          NNC_FN(vec) c[4];
+          NNC_FN(wino_at)(mm + j, a, c, m);
+          NNC_UNROLL
+          for (int i = 0; i < m; i++)
+            t[i][j] = c[i];
         }
-        const NNC_FN(vec) yv[2][2] = {{t0[0] + t0[1] + t0[2], t0[1] - t0[2] - t0[3]},
-                                      {t1[0] + t1[1] + t1[2], t1[1] - t1[2] - t1[3]}};
-        const int64_t left = g->ow - 2 * tx, cols = left < 2 * VL ? left : 2 * VL;
+        const int64_t left = g->ow - m * tx, cols = left < m * VL ? left : m * VL;
         NNC_UNROLL
-        for (int rr = 0; rr < 2; rr++) {
+        for (int rr = 0; rr < m; rr++) {
           if (oy + rr >= g->oh)
             break;
-          REAL *out = y + (o * g->oh + oy + rr) * g->ow + 2 * tx;
-          NNC_FN(vec) lo, hi;
+          REAL *out = y + (o * g->oh + oy + rr) * g->ow + m * tx;
+          NNC_FN(vec) yv[4], pix[4]; /* row rr's pixels, VL at a time */
+          NNC_FN(wino_at)(t[rr], 1, yv, m);
 #ifdef NNC_ZIP
-          NNC_ZIP(yv[rr][0], yv[rr][1], lo, hi);
-#else
-          for (int64_t l = 0; l < VL; l++) {
-            REAL e = yv[rr][0][l], f = yv[rr][1][l];
-            if (l < VL / 2)
-              lo[2 * l] = e, lo[2 * l + 1] = f;
-            else
-              hi[2 * l - VL] = e, hi[2 * l + 1 - VL] = f;
+          NNC_ZIP(yv[0], yv[m / 2], pix[0], pix[1]);
+          if (m == 4) { /* columns 0 and 2, then 1 and 3, then all four */
+            NNC_FN(vec) e, f;
+            NNC_ZIP(yv[1], yv[3], e, f);
+            const NNC_FN(vec) a0 = pix[0], a1 = pix[1];
+            NNC_ZIP(a0, e, pix[0], pix[1]);
+            NNC_ZIP(a1, f, pix[2], pix[3]);
           }
+#else
+          for (int64_t l = 0; l < m * VL; l++)
+            pix[l / VL][l % VL] = yv[l % m][l / m];
 #endif
-          if (cols == 2 * VL) {
-            if (add) {
-              NNC_FN(vec) w0, w1;
-              memcpy(&w0, out, sizeof w0);
-              memcpy(&w1, out + VL, sizeof w1);
-              lo += w0, hi += w1;
+          if (cols == m * VL) {
+            NNC_UNROLL
+            for (int k = 0; k < m; k++) {
+              if (add) {
+                NNC_FN(vec) w0;
+                memcpy(&w0, out + k * VL, sizeof w0);
+                pix[k] += w0;
+              }
+              memcpy(out + k * VL, &pix[k], sizeof pix[k]);
             }
-            memcpy(out, &lo, sizeof lo);
-            memcpy(out + VL, &hi, sizeof hi);
             continue;
           }
-          REAL lv[2 * VL];
-          memcpy(lv, &lo, sizeof lo);
-          memcpy(lv + VL, &hi, sizeof hi);
+          REAL lv[4 * VL];
+          memcpy(lv, pix, sizeof(NNC_FN(vec)) * (size_t)m);
           if (add)
             for (int64_t l = 0; l < cols; l++)
               out[l] += lv[l];
@@ -1109,6 +1189,15 @@ static NNC_DIRECT_OPT void NNC_FN(wino_output)(const conv_wino *g, const REAL *m
         }
       }
     }
+}
+
+static NNC_DIRECT_OPT void NNC_FN(wino_output)(const conv_wino *g, const REAL *mp,
+                                               int64_t ldm, int64_t ty0, int64_t nr,
+                                               REAL *y, int add) {
+  if (g->m == 4)
+    NNC_FN(wino_output_m)(g, mp, ldm, ty0, nr, y, add, 4);
+  else
+    NNC_FN(wino_output_m)(g, mp, ldm, ty0, nr, y, add, 2);
 }
 
 /* The images shared out over the threads; U (built by the caller) at the
@@ -1135,7 +1224,7 @@ static void NNC_FN(wino_images)(const conv_wino *g, int64_t nimg, const REAL *in
         const int64_t xs = g->ci * ldv + 16;
         const int cb = NNC_FN(wino_block)(g->co, n);
         NNC_FN(wino_input)(g, pl, ty0, nr, v, ldv, xs);
-        for (int xi = 0; xi < 16; xi++)
+        for (int64_t xi = 0; xi < g->np; xi++)
           NNC_FN(tile_product)(v + xi * xs, ldv, g->ci,
                                u + xi * g->ci * (g->co + 5), g->co + 5, g->co,
                                m + xi * g->co * ldm, ldm, n, cb);
@@ -1273,13 +1362,13 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_input)(const conv_wino *g, const REAL *p
       const REAL *b = pl + (2 * (ty0 + r) * wpp + 2 * tx) * cp;
       REAL *q = vt + (r * g->tw + tx) * cq;
       for (int64_t c0 = 0; c0 < cp; c0 += VL) {
-        NNC_FN(vec) d[4][4];
+        NNC_FN(vec) d[6][6];
         NNC_UNROLL
         for (int i = 0; i < 4; i++)
           NNC_UNROLL
           for (int j = 0; j < 4; j++)
             memcpy(&d[i][j], b + i * ld + j * cp + c0, sizeof d[i][j]);
-        NNC_FN(wino_btdb)(d, q + c0, xs);
+        NNC_FN(wino_btdb)(d, q + c0, xs, 2);
       }
     }
 }

@@ -1785,15 +1785,17 @@ START_TEST(test_conv_direct) {
 }
 END_TEST
 
-/* Shapes Winograd's F(2x2, 3x3) takes (3x3, stride 1, one group, 16
- * channels or more each way; the weight gradient by F(3x3, 2x2)): odd and
- * even padding (x's columns split into even and odd ones either way
- * round), no padding (the input gradient pads dy by 2) and padding 3 (it
- * crops dy), unequal padding, one-pixel planes, odd output sizes (the
- * last tiles cut), rows of tiles not a multiple of the vectors, several
- * strips with a short last one, every block of channels, channels not a
- * multiple of the vectors. Against the plain loops, f32 and f64, on one
- * thread and three. */
+/* Shapes Winograd takes (3x3, stride 1, one group, 16 channels or more
+ * each way; the weight gradient by F(3x3, 2x2)): odd and even padding
+ * (x's columns split into even and odd ones either way round), no
+ * padding (the input gradient pads dy by 2) and padding 3 (it crops dy),
+ * unequal padding, one-pixel planes, odd output sizes (the last tiles
+ * cut), rows of tiles not a multiple of the vectors, several strips with
+ * a short last one, every block of channels, channels not a multiple of
+ * the vectors. The last ones on F(4x4, 3x3) (rows of 28 pixels or more),
+ * the same cases, x's columns split four ways from each remainder of the
+ * padding; one with only the input gradient on it. Against the plain
+ * loops, f32 and f64, on one thread and three. */
 START_TEST(test_conv_winograd) {
   const nnc_conv_shape shapes[] = {
       conv_shape(2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -1801,15 +1803,25 @@ START_TEST(test_conv_winograd) {
       conv_shape(1, 17, 1, 1, 16, 3, 3, 1, 1, 2, 2, 1, 1, 1),
       conv_shape(1, 16, 12, 3, 33, 3, 3, 1, 1, 3, 3, 1, 1, 1),
       conv_shape(2, 16, 30, 10, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* strips 13 + 2 */
-      conv_shape(1, 16, 40, 38, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 19 tiles a row */
+      conv_shape(1, 16, 40, 26, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* 13 tiles a row */
       conv_shape(1, 18, 6, 7, 16, 3, 3, 1, 1, 0, 2, 1, 1, 1),
       conv_shape(3, 32, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1),   /* as cnn_bn conv3 */
       conv_shape(2, 21, 6, 5, 30, 3, 3, 1, 1, 1, 2, 1, 1, 1),   /* 21: 3 vectors */
+      /* F(4x4, 3x3) */
+      conv_shape(2, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* as cnn_bn conv2 */
+      conv_shape(1, 16, 9, 29, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* cut tiles */
+      conv_shape(2, 17, 14, 45, 16, 3, 3, 1, 1, 0, 2, 1, 1, 1), /* 12 tiles a row */
+      conv_shape(1, 16, 38, 31, 20, 3, 3, 1, 1, 3, 3, 1, 1, 1), /* strips 6 + 4 */
+      conv_shape(1, 24, 7, 33, 16, 3, 3, 1, 1, 2, 3, 1, 1, 1),
+      conv_shape(1, 16, 6, 28, 18, 3, 3, 1, 1, 0, 0, 1, 1, 1),  /* input gradient */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const nnc_conv_shape *s = &shapes[i];
     ck_assert(nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_winograd(s, s->o, s->c));
     ck_assert(nnc_conv2d_winograd_weight(s));
+    ck_assert_int_eq(nnc_winograd_tile(s->oh, s->ow, 0), i >= 9 && i < 14 ? 4 : 2);
+    ck_assert_int_eq(nnc_winograd_tile(s->h, s->w, 0), i >= 9 ? 4 : 2);
+    ck_assert_int_eq(nnc_winograd_tile(s->oh, s->ow, 1), 2);
     conv_paths_f32(s, 700 + i);
     conv_paths_f64(s, 800 + i);
   }
