@@ -602,8 +602,10 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
 
 /* U[xi][c][o] (o up to co + 5, zeros past co) = G k Gᵀ, k the 3x3 kernel
  * from input channel c to output channel o: w[o, c] (forward) or w[c, o]
- * turned by 180 degrees (flip: the input gradient). */
-static void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip, REAL *u) {
+ * turned by 180 degrees (flip: the input gradient); VL output channels
+ * at a time, lanes past co zero and not stored. */
+static NNC_DIRECT_OPT void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip,
+                                               REAL *u) {
   static const REAL g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   static const REAL g4[6][3] = {{0.25, 0, 0},
                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -614,22 +616,25 @@ static void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip, REA
   const REAL(*gm)[3] = g->m == 4 ? g4 : g2;
   const int64_t op = g->co + 5, a = g->m + 2;
   memset(u, 0, sizeof(REAL) * g->part[0]);
-  for (int64_t c = 0; c < g->ci; c++) /* U's rows in order */
-    for (int64_t o = 0; o < g->co; o++) {
-      const REAL *k = w + (flip ? c * g->co + o : o * g->ci + c) * 9;
-      REAL t[6][3];
+  for (int64_t c = 0; c < g->ci; c++)
+    for (int64_t o0 = 0; o0 < g->co; o0 += VL) {
+      const int64_t nl = g->co - o0 < VL ? g->co - o0 : VL;
+      NNC_FN(vec) k[9] = {{0}}, t[6][3];
+      for (int64_t l = 0; l < nl; l++) /* tap 3 i + j of channel o0 + l */
+        for (int x = 0; x < 9; x++)
+          k[x][l] = flip ? w[(c * g->co + o0 + l) * 9 + 8 - x] : w[((o0 + l) * g->ci + c) * 9 + x];
       for (int64_t i = 0; i < a; i++) /* t = G k */
-        for (int j = 0; j < 3; j++) {
-          t[i][j] = 0;
-          for (int l = 0; l < 3; l++)
-            t[i][j] += gm[i][l] * (flip ? k[8 - 3 * l - j] : k[3 * l + j]);
-        }
+        for (int j = 0; j < 3; j++)
+          t[i][j] = k[j] * gm[i][0] + k[3 + j] * gm[i][1] + k[6 + j] * gm[i][2];
       for (int64_t i = 0; i < a; i++) /* then (G k) Gᵀ */
         for (int64_t j = 0; j < a; j++) {
-          REAL r = 0;
-          for (int l = 0; l < 3; l++)
-            r += t[i][l] * gm[j][l];
-          u[((a * i + j) * g->ci + c) * op + o] = r;
+          const NNC_FN(vec) r = t[i][0] * gm[j][0] + t[i][1] * gm[j][1] + t[i][2] * gm[j][2];
+          REAL *q = u + ((a * i + j) * g->ci + c) * op + o0;
+          if (nl == VL)
+            memcpy(q, &r, sizeof r);
+          else
+            for (int64_t l = 0; l < nl; l++)
+              q[l] = r[l];
         }
     }
 }
