@@ -200,7 +200,7 @@ typedef struct conv_wino {
 #if NNC_CONV_DIRECT /* Winograd's */
 static conv_wino conv_wino_of(int64_t ci, int64_t ih, int64_t iw, int64_t co, int64_t oh,
                               int64_t ow, int64_t ph, int64_t pw, int weight) {
-  const int64_t m = nnc_winograd_tile(oh, ow, weight);
+  const int64_t m = nnc_winograd_tile(ow);
   conv_wino g = {ci, ih, iw, co, oh, ow, ph, pw, m, (m + 2) * (m + 2), (oh + m - 1) / m,
                  (ow + m - 1) / m, 0, 0, 0, {0, 0, 0, 0}, NULL, NULL};
   g.hp = m * g.th + 2;

@@ -604,8 +604,8 @@ static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
  * from input channel c to output channel o: w[o, c] (forward) or w[c, o]
  * turned by 180 degrees (flip: the input gradient); VL output channels
  * at a time, lanes past co zero and not stored. */
-static NNC_DIRECT_OPT void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip,
-                                               REAL *u) {
+/* G, (m + 2) rows of 3: F(2x2, 3x3)'s, or F(4x4, 3x3)'s. */
+static const REAL (*NNC_FN(wino_g)(int64_t m))[3] {
   static const REAL g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   static const REAL g4[6][3] = {{0.25, 0, 0},
                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -613,7 +613,12 @@ static NNC_DIRECT_OPT void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w
                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                 {0, 0, 1}};
-  const REAL(*gm)[3] = g->m == 4 ? g4 : g2;
+  return m == 4 ? g4 : g2;
+}
+
+static NNC_DIRECT_OPT void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w, int flip,
+                                               REAL *u) {
+  const REAL(*gm)[3] = NNC_FN(wino_g)(g->m);
   const int64_t op = g->co + 5, a = g->m + 2;
   memset(u, 0, sizeof(REAL) * g->part[0]);
   for (int64_t c = 0; c < g->ci; c++)
@@ -638,6 +643,22 @@ static NNC_DIRECT_OPT void NNC_FN(wino_kernel)(const conv_wino *g, const REAL *w
         }
     }
 }
+
+#ifdef NNC_UNZIP
+/* m consecutive vectors (m VL values) to m vectors of the values whose
+ * positions leave remainders 0 .. m - 1 over m (m = 2 or 4). */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(unzip_m)(NNC_FN(vec) v[4], const int64_t m) {
+  NNC_FN(vec) e, f;
+  NNC_UNZIP(v[0], v[1], e, f); /* even and odd positions */
+  v[0] = e, v[1] = f;
+  if (m == 4) { /* remainders 0 and 2, 1 and 3 */
+    NNC_FN(vec) e2, f2;
+    NNC_UNZIP(v[2], v[3], e2, f2);
+    NNC_UNZIP(e, e2, v[0], v[2]);
+    NNC_UNZIP(f, f2, v[1], v[3]);
+  }
+}
+#endif
 
 /* One image's padded planes, each row's columns by their remainder over
  * the tile m (the columns m j + i in part i at j: a tile's columns m tx
@@ -670,7 +691,7 @@ static NNC_INLINE NNC_NO_LIBCALLS NNC_DIRECT_OPT void NNC_FN(wino_planes_m)(
         for (int64_t r = 0; r < m; r++)
           inside &= j + off[r] >= 0 && j + off[r] + VL <= g->half;
         if (inside) {
-          NNC_FN(vec) v[4], e, f;
+          NNC_FN(vec) v[4];
           for (int64_t r = 0; r < m; r++) {
             memcpy(&v[r], xr + m * j + r * VL, sizeof v[r]);
             if (g->isc) { /* the input transform, as the fused ReLU (NaN to 0) */
@@ -679,14 +700,7 @@ static NNC_INLINE NNC_NO_LIBCALLS NNC_DIRECT_OPT void NNC_FN(wino_planes_m)(
               v[r] = NNC_FN(vsel)(v[r] > zero, v[r], zero);
             }
           }
-          NNC_UNZIP(v[0], v[1], e, f); /* even and odd columns */
-          v[0] = e, v[1] = f;
-          if (m == 4) { /* columns 0 and 2, 1 and 3 mod 4 */
-            NNC_FN(vec) e2, f2;
-            NNC_UNZIP(v[2], v[3], e2, f2);
-            NNC_UNZIP(e, e2, v[0], v[2]);
-            NNC_UNZIP(f, f2, v[1], v[3]);
-          }
+          NNC_FN(unzip_m)(v, m);
           for (int64_t r = 0; r < m; r++)
             memcpy(row + at[r] * g->half + j + off[r], &v[r], sizeof v[r]);
           continue;
@@ -1259,56 +1273,81 @@ static void NNC_FN(wino_grad_input)(const nnc_conv_shape *s, const REAL *dy,
 
 /* Weight gradient: dw[o, c] = Gᵀ Y G with Y[xi][o][c] the sum over images
  * and tiles of DY[xi][o][t] VT[xi][t][c]: VT the forward pass's transformed
- * input (Bᵀ d B), laid a row of channels per tile; DY = A h Aᵀ for the 2x2
- * of dy h at tile t (A = [1 0; 1 1; 1 -1; 0 -1], zeros past (oh, ow)):
- * Winograd's F(3x3, 2x2), the roles of kernel and output of F(2x2, 3x3)
- * exchanged. The sums run over a strip's tiles in registers, channels in
- * the vectors, and are added into Y once per strip. DY's tiles of a
- * strip, vectors of tiles, rows of ldd. */
-static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy,
-                                           int64_t ty0, int64_t nr, REAL *d,
-                                           int64_t ldd) {
+ * input (Bᵀ d B), laid a row of channels per tile; DY = A h Aᵀ for the m x
+ * m tile of dy h at tile t (A = Aᵀ's transpose, zeros past (oh, ow)):
+ * Winograd's F(3x3, 2x2) or F(3x3, 4x4), the roles of kernel and output
+ * of F(2x2, 3x3) or F(4x4, 3x3) exchanged. The sums run over a strip's
+ * tiles in registers, channels in the vectors, and are added into Y once
+ * per strip. DY's tiles of a strip, vectors of tiles, rows of ldd. */
+
+/* One dimension of A h Aᵀ: t = A z, z[i] at z[i * zs]. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wino_a)(const NNC_FN(vec) *z, int zs,
+                                                     NNC_FN(vec) *t, const int m) {
+  if (m == 2) {
+    t[0] = z[0], t[1] = z[0] + z[zs], t[2] = z[0] - z[zs], t[3] = -z[zs];
+    return;
+  }
+  const NNC_FN(vec) z1 = z[zs], z2 = z[2 * zs], z3 = z[3 * zs];
+  const NNC_FN(vec) p = z[0] + z2, q = z1 + z3;
+  const NNC_FN(vec) r = z[0] + z2 * (REAL)4, u = z1 * (REAL)2 + z3 * (REAL)8;
+  t[0] = z[0], t[1] = p + q, t[2] = p - q, t[3] = r + u, t[4] = r - u, t[5] = z3;
+}
+
+static NNC_INLINE NNC_NO_LIBCALLS NNC_DIRECT_OPT void NNC_FN(wino_dy_m)(
+    const conv_wino *g, const REAL *dy, int64_t ty0, int64_t nr, REAL *d, int64_t ldd,
+    const int m) {
   const int64_t xs = g->co * ldd;
+  const int a = m + 2;
   for (int64_t o = 0; o < g->co; o++)
     for (int64_t r = 0; r < nr; r++) {
-      const int64_t oy = 2 * (ty0 + r);
+      const int64_t oy = m * (ty0 + r);
       for (int64_t tx = 0; tx < g->tw; tx += VL) {
-        NNC_FN(vec) e[2], f[2], zero = {0};
-        for (int k = 0; k < 2; k++) { /* rows oy, oy + 1: even and odd pixels */
-          e[k] = f[k] = zero;
+        NNC_FN(vec) h[4][4], c[6][4], zero = {0};
+        for (int k = 0; k < m; k++) { /* row oy + k: its pixels by column in the tile */
+          for (int l = 0; l < m; l++)
+            h[k][l] = zero;
           if (oy + k >= g->oh)
             continue;
-          const REAL *row = dy + (o * g->oh + oy + k) * g->ow + 2 * tx;
+          const REAL *row = dy + (o * g->oh + oy + k) * g->ow + m * tx;
 #ifdef NNC_UNZIP
-          if (2 * (tx + VL) <= g->ow) {
-            NNC_FN(vec) a, b;
-            memcpy(&a, row, sizeof a);
-            memcpy(&b, row + VL, sizeof b);
-            NNC_UNZIP(a, b, e[k], f[k]);
+          if (m * (tx + VL) <= g->ow) {
+            for (int l = 0; l < m; l++)
+              memcpy(&h[k][l], row + l * VL, sizeof h[k][l]);
+            NNC_FN(unzip_m)(h[k], m);
             continue;
           }
 #endif
-          for (int64_t l = 0; l < VL && 2 * (tx + l) < g->ow; l++) {
-            e[k][l] = row[2 * l];
-            if (2 * (tx + l) + 1 < g->ow)
-              f[k][l] = row[2 * l + 1];
-          }
+          for (int64_t l = 0; l < m * VL && m * tx + l < g->ow; l++)
+            h[k][l % m][l / m] = row[l];
         }
-        const NNC_FN(vec) h[4][2] = {{e[0], f[0]},
-                                     {e[0] + e[1], f[0] + f[1]},
-                                     {e[0] - e[1], f[0] - f[1]},
-                                     {-e[1], -f[1]}};
+        NNC_UNROLL
+        for (int l = 0; l < m; l++) { /* A h */
+          NNC_FN(vec) t[6];
+          NNC_FN(wino_a)(&h[0][l], 4, t, m);
+          NNC_UNROLL
+          for (int i = 0; i < a; i++)
+            c[i][l] = t[i];
+        }
         REAL *q = d + o * ldd + r * g->tw + tx;
         NNC_UNROLL
-        for (int i = 0; i < 4; i++) {
-          const NNC_FN(vec) t[4] = {h[i][0], h[i][0] + h[i][1], h[i][0] - h[i][1],
-                                    -h[i][1]};
+        for (int i = 0; i < a; i++) { /* then (A h) Aᵀ */
+          NNC_FN(vec) t[6];
+          NNC_FN(wino_a)(c[i], 1, t, m);
           NNC_UNROLL
-          for (int j = 0; j < 4; j++)
-            memcpy(q + (4 * i + j) * xs, &t[j], sizeof t[j]);
+          for (int j = 0; j < a; j++)
+            memcpy(q + (a * i + j) * xs, &t[j], sizeof t[j]);
         }
       }
     }
+}
+
+static NNC_DIRECT_OPT void NNC_FN(wino_dy)(const conv_wino *g, const REAL *dy,
+                                           int64_t ty0, int64_t nr, REAL *d,
+                                           int64_t ldd) {
+  if (g->m == 4)
+    NNC_FN(wino_dy_m)(g, dy, ty0, nr, d, ldd, 4);
+  else
+    NNC_FN(wino_dy_m)(g, dy, ty0, nr, d, ldd, 2);
 }
 
 /* x's padded planes with the channels of a pixel side by side: pixel (i,
@@ -1357,25 +1396,37 @@ static NNC_DIRECT_OPT void NNC_FN(wgrad_planes)(const conv_wino *g, const REAL *
     }
 }
 
-/* VT[xi][t][c] (rows of cq) for the strip's tiles, VL channels at a time. */
-static NNC_DIRECT_OPT void NNC_FN(wgrad_input)(const conv_wino *g, const REAL *pl,
-                                              int64_t wpp, int64_t cp, int64_t ty0,
-                                              int64_t nr, REAL *vt, int64_t cq) {
+/* VT[xi][t][c] (rows of cq) for the strip's tiles, VL channels at a
+ * time; m a constant where inlined. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(wgrad_input_m)(const conv_wino *g,
+                                                            const REAL *pl, int64_t wpp,
+                                                            int64_t cp, int64_t ty0,
+                                                            int64_t nr, REAL *vt,
+                                                            int64_t cq, const int m) {
   const int64_t xs = nr * g->tw * cq, ld = wpp * cp;
   for (int64_t r = 0; r < nr; r++)
     for (int64_t tx = 0; tx < g->tw; tx++) {
-      const REAL *b = pl + (2 * (ty0 + r) * wpp + 2 * tx) * cp;
+      const REAL *b = pl + (m * (ty0 + r) * wpp + m * tx) * cp;
       REAL *q = vt + (r * g->tw + tx) * cq;
       for (int64_t c0 = 0; c0 < cp; c0 += VL) {
         NNC_FN(vec) d[6][6];
         NNC_UNROLL
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < m + 2; i++)
           NNC_UNROLL
-          for (int j = 0; j < 4; j++)
+          for (int j = 0; j < m + 2; j++)
             memcpy(&d[i][j], b + i * ld + j * cp + c0, sizeof d[i][j]);
-        NNC_FN(wino_btdb)(d, q + c0, xs, 2);
+        NNC_FN(wino_btdb)(d, q + c0, xs, m);
       }
     }
+}
+
+static NNC_DIRECT_OPT void NNC_FN(wgrad_input)(const conv_wino *g, const REAL *pl,
+                                              int64_t wpp, int64_t cp, int64_t ty0,
+                                              int64_t nr, REAL *vt, int64_t cq) {
+  if (g->m == 4)
+    NNC_FN(wgrad_input_m)(g, pl, wpp, cp, ty0, nr, vt, cq, 4);
+  else
+    NNC_FN(wgrad_input_m)(g, pl, wpp, cp, ty0, nr, vt, cq, 2);
 }
 
 static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
@@ -1383,15 +1434,15 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                      REAL *dw, REAL *ws) {
   conv_wino g = conv_wino_of(s->c, s->h, s->w, s->o, s->oh, s->ow, s->ph, s->pw, 1);
   g.isc = sc, g.ish = sh;
-  const int64_t cp = (s->c + VL - 1) / VL * VL, wpp = 2 * g.tw + 2;
+  const int64_t cp = (s->c + VL - 1) / VL * VL, wpp = g.m * g.tw + 2;
   /* rows of o, channels in vectors: 8 by 4 VL on the wide tiles, else
    * the narrow block that wastes least (paired where they run) */
   const int wide8 = conv_wide_cpu(); /* the wide tiles are built with the direct ones */
   const int cb = wide8 ? 8 : NNC_FN(wino_block)(s->o, cp);
   const int64_t wd = wide8 ? 4 * VL : 12 / cb * VL, cq = (cp + wd - 1) / wd * wd;
-  const int64_t nob = (s->o + cb - 1) / cb, nwb = cq / wd, nb = 16 * nob * nwb;
+  const int64_t nob = (s->o + cb - 1) / cb, nwb = cq / wd, nb = g.np * nob * nwb;
   REAL *y = conv_align64(ws); /* Y[xi][o][c], rows of cq */
-  memset(y, 0, sizeof(REAL) * (size_t)(16 * s->o * cq));
+  memset(y, 0, sizeof(REAL) * (size_t)(g.np * s->o * cq));
   const int team = conv_team(nb), was = conv_gemm_single(team);
   NNC_PAR_TEAM_(team,
   {
@@ -1430,22 +1481,25 @@ static void NNC_FN(wino_grad_weight)(const nnc_conv_shape *s, const REAL *x,
     }
   });
   conv_gemm_restore(team, was);
+  const REAL(*gm)[3] = NNC_FN(wino_g)(g.m);
+  const int64_t a = g.m + 2;
   for (int64_t o = 0; o < s->o; o++)
     for (int64_t c = 0; c < s->c; c++) { /* dw[o, c] += Gᵀ Y G */
-      REAL m[4][4], tt[3][4];
-      for (int xi = 0; xi < 16; xi++)
-        m[xi / 4][xi % 4] = y[(xi * s->o + o) * cq + c];
-      for (int j = 0; j < 4; j++) {
-        tt[0][j] = m[0][j] + (m[1][j] + m[2][j]) / 2;
-        tt[1][j] = (m[1][j] - m[2][j]) / 2;
-        tt[2][j] = (m[1][j] + m[2][j]) / 2 + m[3][j];
-      }
+      REAL yg[6][3];
+      for (int64_t i = 0; i < a; i++) /* Y G */
+        for (int j = 0; j < 3; j++) {
+          yg[i][j] = 0;
+          for (int64_t l = 0; l < a; l++)
+            yg[i][j] += y[((a * i + l) * s->o + o) * cq + c] * gm[l][j];
+        }
       REAL *out = dw + (o * s->c + c) * 9;
-      for (int i = 0; i < 3; i++) {
-        out[3 * i] += tt[i][0] + (tt[i][1] + tt[i][2]) / 2;
-        out[3 * i + 1] += (tt[i][1] - tt[i][2]) / 2;
-        out[3 * i + 2] += (tt[i][1] + tt[i][2]) / 2 + tt[i][3];
-      }
+      for (int i = 0; i < 3; i++) /* then Gᵀ (Y G) */
+        for (int j = 0; j < 3; j++) {
+          REAL v = 0;
+          for (int64_t l = 0; l < a; l++)
+            v += gm[l][i] * yg[l][j];
+          out[3 * i + j] += v;
+        }
     }
 }
 

@@ -526,20 +526,20 @@ static inline int nnc_conv2d_winograd(const nnc_conv_shape *s, int64_t ci, int64
 static inline int nnc_conv2d_winograd_weight(const nnc_conv_shape *s) {
   return nnc_conv2d_winograd(s, s->c, s->o);
 }
-/* The output tile of a Winograd pass (forward or input gradient) to
- * planes of (oh, ow): 4 (F(4x4, 3x3): a 6x6 tile of input, 36 products
- * for 16 pixels, 4 times fewer multiplications than a direct convolution)
- * where rows are 28 pixels or more, else 2 (F(2x2, 3x3): 16 products for
- * 4 pixels, 2.25 times fewer); the weight gradient's F(3x3, 2x2) always
- * 2. On shorter rows the larger tile's vectors of tiles would be mostly
- * waste (cnn_bn's 16x16 layer: its step 8% slower; its 32x32 layer 5%
- * faster). Its numbers are further from exact: in f32, over 32 channels,
- * 1.6e-6 of the output's largest value typically and up to 1.2e-5,
- * against 2e-7 and 1.1e-6 for F(2x2, 3x3). */
-static inline int64_t nnc_winograd_tile(int64_t oh, int64_t ow, int weight) {
-  (void)oh;
-  return !weight && ow >= 28 ? 4 : 2;
-}
+/* The output tile of a Winograd pass to planes of ow columns (the
+ * forward pass and the weight gradient: the convolution's output; the
+ * input gradient: its input): 4 where rows are 28 pixels or more, else 2.
+ * The forward pass and the input gradient run F(m x m, 3x3): a tile of m +
+ * 2 by m + 2 input pixels, transformed, gives m x m output pixels by (m +
+ * 2)^2 products, against 9 m^2 for a direct convolution (2.25 times fewer
+ * with m = 2, 4 times with m = 4); the weight gradient runs F(3x3, m x m),
+ * the same tiles against dy's m x m. On shorter rows the larger tile's
+ * vectors of tiles would be mostly waste (cnn_bn's 16x16 layer: its step
+ * 8% slower; its 32x32 layer 5% faster, 2% more with the weight gradient
+ * on it). Its numbers are further from exact: in f32, a forward pass over
+ * 32 channels is off by 1.6e-6 of the output's largest value typically
+ * and up to 1.2e-5, against 2e-7 and 1.1e-6 with m = 2. */
+static inline int64_t nnc_winograd_tile(int64_t ow) { return ow >= 28 ? 4 : 2; }
 /* Winograd's tiles run in strips of whole rows of tiles, about 48 tiles
  * (a strip's transformed input and products then stay in cache). */
 static inline int64_t nnc_winograd_rows(int64_t th, int64_t tw) {
@@ -559,24 +559,24 @@ static inline int64_t nnc_winograd_half(int64_t tw) { return (tw + 15) / 8 * 8; 
  * remainder over m; part[2] a strip's transformed input (P matrices of ci
  * rows of its tiles and 16 to 31 more, 16 more between the matrices);
  * part[3] their products (P of co rows of its tiles and 32 more). The
- * weight gradient (weight, m = 2): part[0] the sums (16 matrices of co by
- * ci and up to 32 more), shared; a thread's: part[1] the padded input,
- * the channels of a pixel side by side (ci and up to 8 more); part[2] a
+ * weight gradient (weight): part[0] the sums (P matrices of co by ci and
+ * up to 32 more), shared; a thread's: part[1] the padded input, the
+ * channels of a pixel side by side (ci and up to 8 more); part[2] a
  * strip's transformed input, a row of channels per tile (ci and up to 32
- * more); part[3] its transformed dy (16 matrices of co rows of its tiles
+ * more); part[3] its transformed dy (P matrices of co rows of its tiles
  * and 8 more, then 5 rows). The tiles' parts (the sums, the transformed
  * inputs, the products) start on 64 bytes, 16 elements more each.
  * Returns their sum. */
 static inline size_t nnc_winograd_parts(int64_t ci, int64_t co, int64_t oh, int64_t ow,
                                         int weight, size_t part[4]) {
-  const int64_t m = nnc_winograd_tile(oh, ow, weight), np = (m + 2) * (m + 2);
+  const int64_t m = nnc_winograd_tile(ow), np = (m + 2) * (m + 2);
   const int64_t th = (oh + m - 1) / m, tw = (ow + m - 1) / m;
   const int64_t n = nnc_winograd_rows(th, tw) * tw;
   if (weight) {
-    part[0] = (size_t)(16 * co * (ci + 32) + 32 + 16);
-    part[1] = (size_t)((2 * th + 2) * (2 * tw + 2) * (ci + 8) + 32);
-    part[2] = (size_t)(16 * n * (ci + 32) + 32 + 16);
-    part[3] = (size_t)((16 * co + 5) * (n + 8) + 32);
+    part[0] = (size_t)(np * co * (ci + 32) + 32 + 16);
+    part[1] = (size_t)((m * th + 2) * (m * tw + 2) * (ci + 8) + 32);
+    part[2] = (size_t)(np * n * (ci + 32) + 32 + 16);
+    part[3] = (size_t)((np * co + 5) * (n + 8) + 32);
   } else {
     part[0] = (size_t)(np * ci * (co + 5) + 32);
     part[1] = (size_t)(ci * (m * th + 2) * m * nnc_winograd_half(tw) + 32);

@@ -1786,15 +1786,15 @@ START_TEST(test_conv_direct) {
 END_TEST
 
 /* Shapes Winograd takes (3x3, stride 1, one group, 16 channels or more
- * each way; the weight gradient by F(3x3, 2x2)): odd and even padding
+ * each way; the weight gradient by F(3x3, 2x2) or F(3x3, 4x4)): odd and even padding
  * (x's columns split into even and odd ones either way round), no
  * padding (the input gradient pads dy by 2) and padding 3 (it crops dy),
  * unequal padding, one-pixel planes, odd output sizes (the last tiles
  * cut), rows of tiles not a multiple of the vectors, several strips with
  * a short last one, every block of channels, channels not a multiple of
- * the vectors. The last ones on F(4x4, 3x3) (rows of 28 pixels or more),
+ * the vectors. The last ones on 4x4 tiles (rows of 28 pixels or more),
  * the same cases, x's columns split four ways from each remainder of the
- * padding; one with only the input gradient on it. Against the plain
+ * padding, dy's tiles cut; one with only the input gradient on them. Against the plain
  * loops, f32 and f64, on one thread and three. */
 START_TEST(test_conv_winograd) {
   const nnc_conv_shape shapes[] = {
@@ -1819,9 +1819,8 @@ START_TEST(test_conv_winograd) {
     const nnc_conv_shape *s = &shapes[i];
     ck_assert(nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_winograd(s, s->o, s->c));
     ck_assert(nnc_conv2d_winograd_weight(s));
-    ck_assert_int_eq(nnc_winograd_tile(s->oh, s->ow, 0), i >= 9 && i < 14 ? 4 : 2);
-    ck_assert_int_eq(nnc_winograd_tile(s->h, s->w, 0), i >= 9 ? 4 : 2);
-    ck_assert_int_eq(nnc_winograd_tile(s->oh, s->ow, 1), 2);
+    ck_assert_int_eq(nnc_winograd_tile(s->ow), i >= 9 && i < 14 ? 4 : 2);
+    ck_assert_int_eq(nnc_winograd_tile(s->w), i >= 9 ? 4 : 2);
     conv_paths_f32(s, 700 + i);
     conv_paths_f64(s, 800 + i);
   }
