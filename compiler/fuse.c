@@ -897,6 +897,18 @@ static void sink(Fuser *u, Region *r, int n) {
   int k = 0;
   for (Node *x = r->first; x; x = x->next)
     v[k++] = x;
+  /* A weight's gradient computed by a matrix product goes into its buffer
+   * right after it is complete, not at the end where backprop left its
+   * accum_grad: the product then runs while its operands (the output
+   * gradient just computed) are still in cache, and they die sooner. */
+  char *here = arena_alloc(u->a, (size_t)u->cap);
+  memset(here, 0, (size_t)u->cap);
+  for (int i = 0; i < n; i++)
+    here[v[i]->id] = 1;
+  for (int i = 0; i < n; i++)
+    if (v[i]->op == OP_ACCUM_GRAD && v[i]->nin == 1 && v[i]->in[0]->op == OP_MATMUL &&
+        here[v[i]->in[0]->id])
+      u->pos[v[i]->id] = u->pos[v[i]->in[0]->id] + 1.0 / 2048;
   for (int i = n - 1; i >= 0; i--) {
     Node *x = v[i];
     if (pinned(x) || u->escapes[x->id])

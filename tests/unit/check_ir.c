@@ -690,6 +690,58 @@ START_TEST(test_fuse_layer_norm) {
 }
 END_TEST
 
+/* A weight's gradient by a matrix product is added into its buffer right
+ * after the product, in the backward pass's order (the last layer's
+ * first), not where backprop left the accum_grad nodes (at the end, in the
+ * parameters' order): the product then reads the output gradient while it
+ * is in cache. Not at -O0. */
+static const char *mlp3_model =
+    "model M3 {\n  fc1 = Linear(6, 5)\n  fc2 = Linear(5, 4)\n  fc3 = Linear(4, 3)\n"
+    "  fn forward(x: f32[B, 6]) {\n    return fc3(relu(fc2(relu(fc1(x)))))\n  }\n"
+    "  train step(x: f32[B, 6], y: i32[B]) {\n"
+    "    loss = cross_entropy(forward(x), y)\n    minimize loss with sgd(lr = 0.1)\n"
+    "    return loss\n  }\n}\n";
+
+/* The line of d where `what` starts, from 0; -1 if none. */
+static int line_of(const char *d, const char *what) {
+  const char *p = strstr(d, what);
+  if (!p)
+    return -1;
+  int n = 0;
+  for (const char *q = d; q < p; q++)
+    n += *q == '\n';
+  return n;
+}
+
+START_TEST(test_weight_grad_order) {
+  for (int opt = 1; opt >= 0; opt--) {
+    Module *m = NULL;
+    NO_ERROR(m = compiled(mlp3_model, opt));
+    char *d = dump(m);
+    int at[3];
+    for (int l = 0; l < 3; l++) {
+      char name[64];
+      snprintf(name, sizeof name, "name=\"fc%d.weight\" :", l + 1); /* accum_grad */
+      at[l] = line_of(d, name);
+      ck_assert_int_ge(at[l], 1);
+      /* the line before: the product the accum_grad adds */
+      const char *p = d;
+      for (int k = 0; k < at[l] - 1; k++)
+        p = strchr(p, '\n') + 1;
+      const char *acc = strchr(p, '\n') + 1, *arg = strstr(acc, "accum_grad %") + 11;
+      char want[64];
+      snprintf(want, sizeof want, "%.*s = matmul ", (int)strcspn(arg, " "), arg);
+      ck_assert_msg(opt == 0 || !strncmp(p + strspn(p, " "), want, strlen(want)),
+                    "fc%d: %.60s", l + 1, p);
+    }
+    if (opt)
+      ck_assert_msg(at[2] < at[1] && at[1] < at[0], "%d %d %d", at[0], at[1], at[2]);
+    else
+      ck_assert_msg(at[0] < at[1] && at[1] < at[2], "%d %d %d", at[0], at[1], at[2]);
+  }
+}
+END_TEST
+
 /* Rule 7: a convolution's bias and ReLU (the group of the two, its one
  * reader) become its epilogue; its bias alone too; not where anything
  * else reads the convolution's output. */
@@ -878,6 +930,7 @@ static Suite *ir_suite(void) {
   tcase_add_test(tc, test_verify_outputs);
   tcase_add_test(tc, test_verify_misc);
   tcase_add_test(tc, test_fuse_layer_norm);
+  tcase_add_test(tc, test_weight_grad_order);
   tcase_add_test(tc, test_fused_rules);
   suite_add_tcase(s, tc);
   return s;
