@@ -2418,9 +2418,12 @@ static void zero(Emitter *e, Node *n) {
  * axes dropped). When the innermost group is reduced, each result sums
  * its rows into 8 partial sums of the input's type, at most 1024
  * elements at a time, and those into 8 double ones (vectorisable; as a
- * fused reduction does). When it is kept, results are computed
- * 64 at a time, each adding its inputs in the order of the plain loops,
- * reading rows instead of striding down columns. */
+ * fused reduction does). When it is kept (a column sum: a bias's
+ * gradient), results are computed 64 at a time, reading rows instead of
+ * striding down columns, each adding its inputs in the order of the
+ * plain loops into a partial sum of the input's type, 16 rows at a time,
+ * and those into a double one (adding every input into the double sums
+ * ran at a fifth of the rate: 104 us for 512 rows of 512 against 21). */
 static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
   Arena *ar = &e->c->arena;
   Node *x = n->in[0];
@@ -2469,11 +2472,18 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
       e->indent++, depth++;
     }
   int inner_red = gred[m - 1];
+  /* kept innermost: whole blocks of 64 columns on a loop of constant
+   * length where the length allows (gcc vectorises it), a last short
+   * block on one of cn */
+  const int64_t known = dim_known(len[m - 1]);
+  const int whole = known > 0 && known % 64 == 0;
   if (!inner_red) {
     out(e, "for (int64_t c0 = 0; c0 < %s; c0 += 64) {\n", L);
     e->indent++;
     out(e, "const int64_t cn = %s - c0 < 64 ? %s - c0 : 64;\n", L, L);
     out(e, "double acc[64] = {0};\n");
+    out(e, "%s p[64] = {0};\n", ctype(e, t.dtype));
+    out(e, "int nr = 0;\n");
   } else {
     out(e, "{\n");
     e->indent++;
@@ -2489,9 +2499,29 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
   e->indent++;
   if (!inner_red) {
     out(e, "const %s *restrict xr = a0 + %s + c0;\n", ctype(e, t.dtype), xidx);
-    out(e, "NNC_IVDEP\n");
-    out(e, "for (int64_t j = 0; j < cn; j++)\n");
-    out(e, "  acc[j] += xr[j];\n");
+    if (whole) {
+      out(e, "NNC_IVDEP\n");
+      out(e, "for (int j = 0; j < 64; j++)\n");
+      out(e, "  p[j] += xr[j];\n");
+    } else if (known > 0 && known < 64) {
+      out(e, "NNC_IVDEP\n");
+      out(e, "for (int j = 0; j < %s; j++)\n", L);
+      out(e, "  p[j] += xr[j];\n");
+    } else {
+      out(e, "if (cn == 64) {\n");
+      out(e, "  NNC_IVDEP\n");
+      out(e, "  for (int j = 0; j < 64; j++)\n");
+      out(e, "    p[j] += xr[j];\n");
+      out(e, "} else {\n");
+      out(e, "  for (int64_t j = 0; j < cn; j++)\n");
+      out(e, "    p[j] += xr[j];\n");
+      out(e, "}\n");
+    }
+    out(e, "if (++nr == 16) { /* 16 rows in the input's type, then into double */\n");
+    out(e, "  for (int j = 0; j < 64; j++)\n");
+    out(e, "    acc[j] += p[j], p[j] = 0;\n");
+    out(e, "  nr = 0;\n");
+    out(e, "}\n");
   } else {
     /* as a fused reduction's rows: 8 partial sums of the input's type over
      * at most 1024 elements, then into the double ones (with double
@@ -2525,7 +2555,7 @@ static void emit_reduce_sum(Emitter *e, Node *n, const char *red, Dim cnt) {
   e->indent -= rdepth;
   if (!inner_red) {
     out(e, "for (int64_t j = 0; j < cn; j++)\n");
-    out(e, "  r[%sc0 + j] = (%s)(acc[j]%s);\n",
+    out(e, "  r[%sc0 + j] = (%s)((acc[j] + p[j])%s);\n",
         strcmp(oidx, "0") ? arena_printf(ar, "%s + ", oidx) : "", R, div);
   } else {
     out(e, "r[%s] = (%s)((((acc[0] + acc[1]) + (acc[2] + acc[3])) +\n", oidx, R);
