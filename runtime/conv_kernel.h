@@ -7,7 +7,7 @@
 
 /* The input transform of nnc_conv2d_in and nnc_maxpool2d_in: x a + b
  * through a ReLU written as the generated code's (a NaN gives 0). */
-static inline REAL NNC_FN(in_relu)(REAL x, REAL a, REAL b) {
+static NNC_INLINE REAL NNC_FN(in_relu)(REAL x, REAL a, REAL b) {
   const REAL v = x * a + b;
   return v > 0 ? v : 0;
 }
@@ -658,6 +658,37 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(unzip_m)(NNC_FN(vec) v[4], const in
     NNC_UNZIP(f, f2, v[1], v[3]);
   }
 }
+
+/* m vectors from the n values at p (garbage past n): read in place where
+ * `over` says that m VL values from p are readable, else through a copy. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(load_m)(const REAL *p, int64_t n, int over,
+                                                     NNC_FN(vec) v[4], const int64_t m) {
+  if (n < m * VL && !over) {
+    REAL part[4 * VL];
+    for (int64_t l = 0; l < m * VL; l++)
+      part[l] = l < n ? p[l] : 0;
+    p = part;
+    for (int64_t r = 0; r < m; r++)
+      memcpy(&v[r], p + r * VL, sizeof v[r]);
+    return;
+  }
+  for (int64_t r = 0; r < m; r++)
+    memcpy(&v[r], p + r * VL, sizeof v[r]);
+}
+
+/* The lanes of m consecutive vectors from the n-th on set to 0. */
+static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(keep_m)(NNC_FN(vec) v[4], int64_t n,
+                                                     const int64_t m) {
+  if (n >= m * VL)
+    return;
+  NNC_FN(mask) lane;
+  const NNC_FN(vec) zero = {0};
+  for (int64_t l = 0; l < VL; l++)
+    lane[l] = (NNC_MASK_INT)l;
+  for (int64_t r = 0; r < m; r++)
+    v[r] = NNC_FN(vsel)(lane < (NNC_MASK_INT)(n - r * VL), v[r], zero);
+}
+
 #endif
 
 /* One image's padded planes, each row's columns by their remainder over
@@ -687,19 +718,24 @@ static NNC_INLINE NNC_NO_LIBCALLS NNC_DIRECT_OPT void NNC_FN(wino_planes_m)(
       const REAL sb = g->isc ? ((const REAL *)g->ish)[c] : 0;
       for (int64_t j = 0; m * j < g->iw; j += VL) {
 #ifdef NNC_UNZIP
-        int inside = m * (j + VL) <= g->iw;
+        int inside = 1;
         for (int64_t r = 0; r < m; r++)
           inside &= j + off[r] >= 0 && j + off[r] + VL <= g->half;
         if (inside) {
+          /* a row's last values (fewer than m VL): the next rows' read in
+           * place (a copy near the image's end), then zeros, for the
+           * padding */
+          const int64_t left = g->iw - m * j;
           NNC_FN(vec) v[4];
-          for (int64_t r = 0; r < m; r++) {
-            memcpy(&v[r], xr + m * j + r * VL, sizeof v[r]);
-            if (g->isc) { /* the input transform, as the fused ReLU (NaN to 0) */
-              const NNC_FN(vec) zero = {0};
-              v[r] = v[r] * sa + sb;
-              v[r] = NNC_FN(vsel)(v[r] > zero, v[r], zero);
-            }
+          NNC_FN(load_m)(xr + m * j, left,
+                         ((g->ci - c) * g->ih - iy) * g->iw - m * j >= m * VL, v, m);
+          for (int64_t r = 0; g->isc && r < m; r++) { /* the input transform, as the
+                                                       * fused ReLU (NaN to 0) */
+            const NNC_FN(vec) zero = {0};
+            v[r] = v[r] * sa + sb;
+            v[r] = NNC_FN(vsel)(v[r] > zero, v[r], zero);
           }
+          NNC_FN(keep_m)(v, left, m);
           NNC_FN(unzip_m)(v, m);
           for (int64_t r = 0; r < m; r++)
             memcpy(row + at[r] * g->half + j + off[r], &v[r], sizeof v[r]);
@@ -1310,9 +1346,12 @@ static NNC_INLINE NNC_NO_LIBCALLS NNC_DIRECT_OPT void NNC_FN(wino_dy_m)(
             continue;
           const REAL *row = dy + (o * g->oh + oy + k) * g->ow + m * tx;
 #ifdef NNC_UNZIP
-          if (m * (tx + VL) <= g->ow) {
-            for (int l = 0; l < m; l++)
-              memcpy(&h[k][l], row + l * VL, sizeof h[k][l]);
+          { /* a row's last pixels (fewer than m VL): the next rows' read in
+             * place (a copy near the image's end), then zeros */
+            const int64_t left = g->ow - m * tx;
+            NNC_FN(load_m)(row, left,
+                           ((g->co - o) * g->oh - oy - k) * g->ow - m * tx >= m * VL, h[k], m);
+            NNC_FN(keep_m)(h[k], left, m);
             NNC_FN(unzip_m)(h[k], m);
             continue;
           }

@@ -2353,6 +2353,7 @@ START_TEST(test_input_transform) {
       conv_shape(2, 16, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* Winograd */
       conv_shape(1, 16, 6, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* rows of vectors */
       conv_shape(3, 17, 9, 13, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_shape(1, 16, 5, 29, 16, 3, 3, 1, 1, 2, 2, 1, 1, 1), /* 4x4 tiles, short rows */
       conv_shape(2, 6, 9, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1), /* direct: per image */
   };
   nnc_rng r;
