@@ -398,7 +398,8 @@ static void NNC_FN(direct_image)(const conv_direct *d, const REAL *pad, const RE
 /* kw copies of the padded planes, copy kj moved left by kj columns and cut
  * to ow: xs[((kj * ci + c) * hp + i) * ow + j] = pad[(c * hp + i) * wp + j +
  * kj]. */
-static void NNC_FN(shift_planes)(const conv_direct *d, const REAL *pad, REAL *xs) {
+static NNC_NO_LIBCALLS void NNC_FN(shift_planes)(const conv_direct *d, const REAL *pad,
+                                                 REAL *xs) {
   for (int64_t kj = 0; kj < d->kw; kj++)
     for (int64_t r = 0; r < d->ci * d->hp; r++)
       NNC_FN(copy_run)(xs + (kj * d->ci * d->hp + r) * d->ow, pad + r * d->wp + kj,
@@ -524,7 +525,7 @@ static void NNC_FN(packed_grad_weight)(const nnc_conv_shape *s, const conv_direc
                                        const REAL *x, const REAL *dy, REAL *dw, REAL *ws);
 #endif
 
-static void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
+static NNC_NO_LIBCALLS void NNC_FN(direct_grad_weight)(const nnc_conv_shape *s, const REAL *x,
                                        const REAL *dy, REAL *dw, REAL *ws) {
   const conv_direct d = conv_direct_forward(s);
 #if NNC_CONV_WIDE
@@ -1560,7 +1561,7 @@ static NNC_DIRECT_OPT void NNC_FN(add_vec)(REAL *d, const REAL *c, int64_t n) {
  * T = Wᵀ dy (rows (c, ki, kj), the sum over o; reg_tile's register tiles
  * with o as the taps) on the padded width wp, each row added into padded
  * plane c at ki * wp + kj, then the planes cut to dx. */
-static void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
+static NNC_NO_LIBCALLS void NNC_FN(scatter_grad_input)(const nnc_conv_shape *s, const REAL *dy,
                                        const REAL *w, REAL *dx, REAL *ws, int add) {
   const int64_t R = s->c * s->kh * s->kw, op = R + 5, wp = s->ow + s->kw - 1;
   const int64_t n = s->oh * wp, ld = n + 32, hp = s->oh + s->kh - 1, plane = hp * wp;
