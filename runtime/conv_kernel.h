@@ -664,14 +664,11 @@ static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(unzip_m)(NNC_FN(vec) v[4], const in
  * `over` says that m VL values from p are readable, else through a copy. */
 static NNC_INLINE NNC_DIRECT_OPT void NNC_FN(load_m)(const REAL *p, int64_t n, int over,
                                                      NNC_FN(vec) v[4], const int64_t m) {
+  REAL part[4 * VL];
   if (n < m * VL && !over) {
-    REAL part[4 * VL];
     for (int64_t l = 0; l < m * VL; l++)
       part[l] = l < n ? p[l] : 0;
     p = part;
-    for (int64_t r = 0; r < m; r++)
-      memcpy(&v[r], p + r * VL, sizeof v[r]);
-    return;
   }
   for (int64_t r = 0; r < m; r++)
     memcpy(&v[r], p + r * VL, sizeof v[r]);
