@@ -1813,13 +1813,15 @@ START_TEST(test_conv_winograd) {
       conv_shape(2, 17, 14, 45, 16, 3, 3, 1, 1, 0, 2, 1, 1, 1), /* 12 tiles a row */
       conv_shape(1, 16, 38, 31, 20, 3, 3, 1, 1, 3, 3, 1, 1, 1), /* strips 6 + 4 */
       conv_shape(1, 24, 7, 33, 16, 3, 3, 1, 1, 2, 3, 1, 1, 1),
+      conv_shape(1, 16, 1, 30, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),  /* one-row planes */
+      conv_shape(2, 16, 3, 64, 17, 3, 3, 1, 1, 0, 0, 1, 1, 1),  /* one output row */
       conv_shape(1, 16, 6, 28, 18, 3, 3, 1, 1, 0, 0, 1, 1, 1),  /* input gradient */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const nnc_conv_shape *s = &shapes[i];
     ck_assert(nnc_conv2d_winograd(s, s->c, s->o) && nnc_conv2d_winograd(s, s->o, s->c));
     ck_assert(nnc_conv2d_winograd_weight(s));
-    ck_assert_int_eq(nnc_winograd_tile(s->ow), i >= 9 && i < 14 ? 4 : 2);
+    ck_assert_int_eq(nnc_winograd_tile(s->ow), i >= 9 && i < 16 ? 4 : 2);
     ck_assert_int_eq(nnc_winograd_tile(s->w), i >= 9 ? 4 : 2);
     conv_paths_f32(s, 700 + i);
     conv_paths_f64(s, 800 + i);
