@@ -764,12 +764,21 @@ static void fused_conv_roundtrip(const char *src, const char *d, const char *att
   ck_assert_ptr_null(strstr(dump(m), attr));
 }
 
-START_TEST(test_fuse_conv_epilogue) {
+/* The dump of src compiled at -O1. */
+static char *fused_dump(const char *src) {
   Module *m = NULL;
-  NO_ERROR(m = compiled(conv_model, 1));
-  char *d = dump(m);
-  HAS(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
-             "dilation=[1,1] groups=1 bias=1 relu=1 : f32[B,8,9,9]");
+  NO_ERROR(m = compiled(src, 1));
+  return dump(m);
+}
+
+/* c1 (3x3, padding 1) with its bias and ReLU as the epilogue */
+#define C1_EPILOGUE                                                                    \
+  "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] dilation=[1,1] "       \
+  "groups=1 bias=1 relu=1"
+
+START_TEST(test_fuse_conv_epilogue) {
+  char *d = fused_dump(conv_model);
+  HAS(d, C1_EPILOGUE " : f32[B,8,9,9]");
   HAS(d, ", %c2.weight, %c2.bias stride=[1,1] padding=[0,0] "
              "dilation=[1,1] groups=1 bias=1 : f32[B,4,7,7]");
   /* c3's output is read twice: its bias stays an add */
@@ -797,11 +806,8 @@ static const char *pool_model =
     "    minimize loss with sgd(lr = 0.1)\n    return loss\n  }\n}\n";
 
 START_TEST(test_fuse_conv_pool) {
-  Module *m = NULL;
-  NO_ERROR(m = compiled(pool_model, 1));
-  char *d = dump(m);
-  HAS(d, "= conv2d %x, %c1.weight, %c1.bias stride=[1,1] padding=[1,1] "
-             "dilation=[1,1] groups=1 bias=1 relu=1 pool=2 : f32[B,8,4,4]");
+  char *d = fused_dump(pool_model);
+  HAS(d, C1_EPILOGUE " pool=2 : f32[B,8,4,4]");
   ck_assert_int_eq(count(d, "pool=2"), 1); /* not c2, c3, nor the training step's */
   HAS(d, "bias=1 relu=1 : f32[B,8,9,9]"); /* the step's c1 */
   HAS(d, "bias=1 relu=1 : f32[B,4,4,4]"); /* c3, pooled by 3 */
